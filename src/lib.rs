@@ -1,0 +1,1 @@
+//! rayop library (skeleton).

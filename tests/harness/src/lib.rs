@@ -1,0 +1,1 @@
+//! Placeholder: the local control-plane harness lands with the control-plane issue.
