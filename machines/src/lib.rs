@@ -1,1 +1,43 @@
-//! The pure state machine (skeleton).
+//! The pure, deterministic state machine of one RayCluster.
+//!
+//! Each RayCluster the operator manages has one [`ClusterMachine`]. The operator
+//! turns what it observes into [`Event`]s; the machine answers each with a
+//! [`Step`]: its phase before and after, and the [`Command`]s to perform, as
+//! data. The operator journals the step, then performs the commands.
+//!
+//! Invariants of this crate:
+//! - **No I/O and no clock.** It depends on statig and serde only. Time arrives
+//!   inside events ([`Millis`]).
+//! - **Deterministic.** The same snapshot fed the same events gives
+//!   byte-identical states and commands, which is what lets a journal be replayed.
+//! - **Level-triggered.** Commands close the gap between the spec and the
+//!   current observation; a fresh machine fed one observation converges a live
+//!   cluster without any history.
+//! - **Serde all the way.** State, events and commands serialize, because the
+//!   journal stores them.
+//!
+//! # Transition table
+//!
+#![doc = include_str!("../TRANSITIONS.md")]
+
+mod assess;
+pub mod backoff;
+mod command;
+mod driver;
+mod event;
+pub mod machine;
+mod observation;
+mod phase;
+mod spec;
+pub mod status;
+pub mod table;
+mod time;
+
+pub use command::{Command, DeleteReason, Notice, Severity};
+pub use driver::{ClusterMachine, Step};
+pub use event::{Event, Input};
+pub use observation::{Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView};
+pub use phase::Phase;
+pub use spec::{DesiredSpec, GroupSpec, SpecProblem};
+pub use status::StatusSummary;
+pub use time::Millis;

@@ -1,0 +1,167 @@
+//! Pure comparison of the desired spec with the observed world.
+//!
+//! An [`Assessment`] answers the questions every state asks: is the head
+//! serving, is each object in sync with the spec, is every group at its desired
+//! count. It also lists the `Ensure*` commands that would close each gap, so
+//! every state closes gaps the same way (level-triggered: the commands depend on
+//! the current observation only, never on history).
+
+use crate::{
+    Command, DesiredSpec, Observation, PodRef, PodView,
+    command::DeleteReason,
+    observation::{Applied, GroupObservation},
+};
+
+/// One worker group's comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GroupAssessment {
+    pub name: String,
+    pub requested: i32,
+    pub clamped: bool,
+    pub desired: i32,
+    pub ready: i32,
+    pub synced: bool,
+    pub converged: bool,
+}
+
+/// The spec compared with the world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Assessment {
+    pub head_pod: Option<PodView>,
+    pub head_synced: bool,
+    pub groups: Vec<GroupAssessment>,
+    /// Groups with live objects that the spec no longer has, sorted.
+    pub orphans: Vec<String>,
+    /// Worker pods that ended and must be deleted, sorted.
+    pub finished_workers: Vec<PodRef>,
+    /// Commands that bring every object to the spec.
+    pub ensures: Vec<Command>,
+}
+
+fn in_sync(applied: Option<&Applied>, hash: &str, replicas: i32) -> bool {
+    applied.is_some_and(|a| a.hash == hash && a.replicas == replicas)
+}
+
+impl Assessment {
+    /// Compares `spec` with `world`; `suspended` holds every workload at zero.
+    pub fn new(spec: &DesiredSpec, world: &Observation, suspended: bool) -> Assessment {
+        let head_replicas = if suspended { 0 } else { 1 };
+        let head_synced = in_sync(world.head.applied.as_ref(), &spec.head_hash, head_replicas);
+        let mut ensures = Vec::new();
+        if !head_synced {
+            ensures.push(Command::EnsureHead {
+                replicas: head_replicas,
+            });
+        }
+
+        let empty = GroupObservation::default();
+        let mut groups = Vec::with_capacity(spec.groups.len());
+        for group in &spec.groups {
+            let live = world
+                .groups
+                .iter()
+                .find(|g| g.name == group.name)
+                .unwrap_or(&empty);
+            let desired = group.desired_pods(suspended);
+            let synced = in_sync(live.applied.as_ref(), &group.hash, desired);
+            if !synced {
+                ensures.push(Command::EnsureGroup {
+                    group: group.name.clone(),
+                    replicas: desired,
+                });
+            }
+            let live_pods = live.pods.iter().filter(|p| !p.terminating).count();
+            let ready = live.pods.iter().filter(|p| p.is_serving()).count();
+            let ready = i32::try_from(ready).unwrap_or(i32::MAX);
+            let converged = synced
+                && live.rolled_out
+                && ready == desired
+                && i32::try_from(live_pods).unwrap_or(i32::MAX) == desired;
+            groups.push(GroupAssessment {
+                name: group.name.clone(),
+                requested: group.replicas,
+                clamped: group.is_clamped(),
+                desired,
+                ready,
+                synced,
+                converged,
+            });
+        }
+
+        let mut orphans: Vec<String> = world
+            .groups
+            .iter()
+            .filter(|g| g.applied.is_some() && !spec.groups.iter().any(|s| s.name == g.name))
+            .map(|g| g.name.clone())
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        ensures.extend(
+            orphans
+                .iter()
+                .map(|group| Command::RemoveGroup {
+                    group: group.clone(),
+                }),
+        );
+
+        let mut finished_workers: Vec<PodRef> = world
+            .groups
+            .iter()
+            .flat_map(|g| g.pods.iter())
+            .filter(|p| p.is_finished() && !p.terminating)
+            .map(PodView::to_ref)
+            .collect();
+        finished_workers.sort();
+        finished_workers.dedup();
+        if !finished_workers.is_empty() {
+            ensures.push(Command::DeletePods {
+                reason: DeleteReason::WorkerPodFinished,
+                pods: finished_workers.clone(),
+            });
+        }
+
+        Assessment {
+            head_pod: world.head.pod.clone(),
+            head_synced,
+            groups,
+            orphans,
+            finished_workers,
+            ensures,
+        }
+    }
+
+    /// Whether the head pod is Running and Ready.
+    pub fn head_serving(&self) -> bool {
+        self.head_pod.as_ref().is_some_and(PodView::is_serving)
+    }
+
+    /// Whether every object matches the spec (counts aside).
+    pub fn all_synced(&self) -> bool {
+        self.head_synced && self.groups.iter().all(|g| g.synced) && self.orphans.is_empty()
+    }
+
+    /// Whether the cluster is at its desired state: head serving and in sync,
+    /// every group in sync and at its desired count, no leftover groups.
+    pub fn converged(&self) -> bool {
+        self.head_serving()
+            && self.all_synced()
+            && self.groups.iter().all(|g| g.converged)
+            && self.finished_workers.is_empty()
+    }
+
+    /// Worker pods created before `moment` and not already being deleted, sorted.
+    pub fn workers_created_before(
+        world: &Observation,
+        moment: crate::Millis,
+    ) -> Vec<PodRef> {
+        let mut pods: Vec<PodRef> = world
+            .groups
+            .iter()
+            .flat_map(|g| g.pods.iter())
+            .filter(|p| p.created < moment && !p.terminating && !p.is_finished())
+            .map(PodView::to_ref)
+            .collect();
+        pods.sort();
+        pods
+    }
+}

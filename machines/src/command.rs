@@ -1,0 +1,117 @@
+//! The machine's outputs: side effects expressed as data.
+//!
+//! Invariants:
+//! - Every command is declarative and idempotent: applying it twice leaves the
+//!   world as applying it once. `Ensure*` name a target state, never a delta;
+//!   `DeletePods` names each pod with its UID, so a second delete finds nothing.
+//! - Commands of one step come in a fixed order: head, groups in spec order,
+//!   removals, pod deletions, status, events, timers. The same step therefore
+//!   always yields the same list.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Millis, PodRef, status::StatusSummary};
+
+/// One side effect for the operator to perform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Apply the head objects (StatefulSet, Service, RBAC when autoscaling) at `replicas` (0 or 1).
+    EnsureHead {
+        /// 1, or 0 while suspended.
+        replicas: i32,
+    },
+    /// Apply a worker group's objects with its workload at `replicas` pods.
+    EnsureGroup {
+        /// The group name.
+        group: String,
+        /// Pods the workload should run.
+        replicas: i32,
+    },
+    /// Delete the objects of a group that is no longer in the spec.
+    RemoveGroup {
+        /// The group name.
+        group: String,
+    },
+    /// Delete these pods, each only if its UID still matches.
+    DeletePods {
+        /// Why, for the Event and the log.
+        reason: DeleteReason,
+        /// The pods, sorted.
+        pods: Vec<PodRef>,
+    },
+    /// Write this summary into `status`, if it differs from what is there.
+    PublishStatus(StatusSummary),
+    /// Record a Kubernetes Event on the RayCluster.
+    Announce(Notice),
+    /// Observe again at this moment (a timer of the machine expires then).
+    WakeAt(Millis),
+    /// The cluster is gone: mark its journal stream deleted.
+    Forget,
+}
+
+impl Command {
+    /// A short name of the command's kind, used in metrics, tables and timelines.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::EnsureHead { .. } => "EnsureHead",
+            Command::EnsureGroup { .. } => "EnsureGroup",
+            Command::RemoveGroup { .. } => "RemoveGroup",
+            Command::DeletePods { .. } => "DeletePods",
+            Command::PublishStatus(_) => "PublishStatus",
+            Command::Announce(_) => "Announce",
+            Command::WakeAt(_) => "WakeAt",
+            Command::Forget => "Forget",
+        }
+    }
+}
+
+/// Why pods are deleted.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeleteReason {
+    /// The head pod ended (Failed or Succeeded) and must be recreated.
+    HeadPodFinished,
+    /// A worker pod ended (Failed or Succeeded) and must be recreated.
+    WorkerPodFinished,
+    /// The head restarted without GCS fault tolerance: these workers belong to
+    /// the lost head and cannot rejoin.
+    HeadRestarted,
+}
+
+/// A Kubernetes Event to record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Normal or Warning.
+    pub severity: Severity,
+    /// A short CamelCase reason.
+    pub reason: String,
+    /// A sentence for humans.
+    pub message: String,
+}
+
+/// The type of a Kubernetes Event.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Severity {
+    /// Progress.
+    Normal,
+    /// Something the user should look at.
+    Warning,
+}
+
+impl Notice {
+    pub(crate) fn normal(reason: &str, message: String) -> Command {
+        Command::Announce(Notice {
+            severity: Severity::Normal,
+            reason: reason.to_owned(),
+            message,
+        })
+    }
+
+    pub(crate) fn warning(reason: &str, message: String) -> Command {
+        Command::Announce(Notice {
+            severity: Severity::Warning,
+            reason: reason.to_owned(),
+            message,
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! What the operator saw of the live objects, as plain data.
+//!
+//! Built by the operator's observe step from its watch caches. Every field is a
+//! fact, never a decision: whether something must change is decided by the
+//! machine, by comparing an [`Observation`] with a [`crate::DesiredSpec`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// The live state of one cluster's objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Observation {
+    /// The head's objects and pod.
+    pub head: HeadObservation,
+    /// Every worker group that exists in the spec or live, sorted by name.
+    pub groups: Vec<GroupObservation>,
+}
+
+/// The applied state of a set of objects (workload, Service, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The spec hash all of the set's objects carry, or `"mixed"` when they differ.
+    pub hash: String,
+    /// `spec.replicas` of the workload.
+    pub replicas: i32,
+}
+
+/// The head's live state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HeadObservation {
+    /// The head objects, or `None` when any of them is missing.
+    pub applied: Option<Applied>,
+    /// The head pod, when one exists.
+    pub pod: Option<PodView>,
+}
+
+/// One worker group's live state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GroupObservation {
+    /// The group name, from the `ray.io/group` label.
+    pub name: String,
+    /// The group objects, or `None` when any of them is missing.
+    pub applied: Option<Applied>,
+    /// Whether the workload controller reports its rollout complete
+    /// (updated replicas equal desired, current revision equals update revision).
+    pub rolled_out: bool,
+    /// The group's pods.
+    pub pods: Vec<PodView>,
+}
+
+/// The phase of a pod, as in `status.phase`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PodPhase {
+    /// Accepted, not all containers started.
+    #[default]
+    Pending,
+    /// Bound and running.
+    Running,
+    /// All containers exited successfully.
+    Succeeded,
+    /// All containers exited, at least one failed.
+    Failed,
+    /// The phase could not be read.
+    Unknown,
+}
+
+/// The facts about one pod the machine decides on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PodView {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.uid`: a pod recreated under the same name has a new one.
+    pub uid: String,
+    /// `status.phase`.
+    pub phase: PodPhase,
+    /// Whether the pod's Ready condition is True.
+    pub ready: bool,
+    /// Container restarts summed over the pod's containers.
+    pub restarts: i32,
+    /// `metadata.creationTimestamp`.
+    pub created: Millis,
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub terminating: bool,
+}
+
+impl PodView {
+    /// Whether the pod has ended and will not run again (Failed or Succeeded).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, PodPhase::Failed | PodPhase::Succeeded)
+    }
+
+    /// Whether the pod is Running, Ready and not being deleted.
+    #[must_use]
+    pub fn is_serving(&self) -> bool {
+        self.phase == PodPhase::Running && self.ready && !self.terminating
+    }
+
+    /// A reference to this pod for a precondition-guarded delete.
+    #[must_use]
+    pub fn to_ref(&self) -> PodRef {
+        PodRef {
+            name: self.name.clone(),
+            uid: self.uid.clone(),
+        }
+    }
+}
+
+/// A pod named together with its UID, so that a delete only ever removes the
+/// incarnation that was observed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PodRef {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.uid`.
+    pub uid: String,
+}

@@ -1,0 +1,81 @@
+//! The desired state of one RayCluster, reduced to what the machine decides on.
+//!
+//! The operator derives a [`DesiredSpec`] from the RayCluster object in the same
+//! reconcile as the observation. Templates are reduced to hashes of the desired
+//! objects, so a template change is visible as a changed hash and the machine
+//! never needs Kubernetes types.
+
+use serde::{Deserialize, Serialize};
+
+/// One problem that makes a spec invalid, naming the field to fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecProblem {
+    /// JSON path of the offending field, for example `spec.workerGroupSpecs[0].minReplicas`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// The spec at one generation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DesiredSpec {
+    /// `metadata.generation` of the RayCluster this was read from.
+    pub generation: i64,
+    /// Semantic problems found by validation; non-empty means the spec is invalid.
+    pub problems: Vec<SpecProblem>,
+    /// `spec.suspend`.
+    pub suspend: bool,
+    /// Whether GCS fault tolerance (external Redis) is configured; then workers
+    /// survive a head restart and are not restarted.
+    pub gcs_fault_tolerance: bool,
+    /// Hash of the desired head objects (replicas excluded).
+    pub head_hash: String,
+    /// The worker groups, in spec order.
+    pub groups: Vec<GroupSpec>,
+}
+
+/// One worker group's desired state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GroupSpec {
+    /// `groupName`.
+    pub name: String,
+    /// `replicas` as the user (or the Ray autoscaler) wrote it.
+    pub replicas: i32,
+    /// `minReplicas`.
+    pub min: i32,
+    /// `maxReplicas`.
+    pub max: i32,
+    /// `numOfHosts`: pods per replica.
+    pub num_of_hosts: i32,
+    /// The group's own `suspend`.
+    pub suspend: bool,
+    /// Hash of the desired group objects (replicas excluded).
+    pub hash: String,
+}
+
+impl GroupSpec {
+    /// `replicas` clamped into `[min, max]` (a bad range clamps to `min`).
+    #[must_use]
+    pub fn clamped_replicas(&self) -> i32 {
+        let min = self.min.max(0);
+        let max = self.max.max(min);
+        self.replicas.clamp(min, max)
+    }
+
+    /// Whether the requested count lies outside `[min, max]`.
+    #[must_use]
+    pub fn is_clamped(&self) -> bool {
+        self.clamped_replicas() != self.replicas
+    }
+
+    /// Pods the group's workload should run, `clamped × numOfHosts`, or zero
+    /// when the group or the whole cluster is suspended.
+    #[must_use]
+    pub fn desired_pods(&self, cluster_suspended: bool) -> i32 {
+        if cluster_suspended || self.suspend {
+            return 0;
+        }
+        self.clamped_replicas()
+            .saturating_mul(self.num_of_hosts.max(1))
+    }
+}

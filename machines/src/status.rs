@@ -1,0 +1,88 @@
+//! The status the machine wants published, as plain data.
+//!
+//! The operator maps a [`StatusSummary`] onto the RayCluster's `status` and
+//! writes it only when it differs from what is there. The machine emits a new
+//! summary only when it differs from the last one it emitted, so a steady
+//! cluster produces no status commands at all.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Millis, Phase};
+
+/// Condition type: the head pod is Ready.
+pub const HEAD_POD_READY: &str = "HeadPodReady";
+/// Condition type: all pods became Running and Ready once.
+pub const PROVISIONED: &str = "RayClusterProvisioned";
+/// Condition type: an object could not be created or updated.
+pub const REPLICA_FAILURE: &str = "ReplicaFailure";
+/// Condition type: the spec is semantically invalid.
+pub const INVALID_SPEC: &str = "InvalidSpec";
+/// Condition type: the cluster is suspended.
+pub const SUSPENDED: &str = "RayClusterSuspended";
+
+/// Everything the machine has to say in `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatusSummary {
+    /// The current phase.
+    pub phase: Phase,
+    /// When each phase was last entered.
+    pub phase_times: BTreeMap<Phase, Millis>,
+    /// The generation this summary describes.
+    pub observed_generation: i64,
+    /// A short reason for the phase, if any.
+    pub reason: Option<String>,
+    /// Per worker group counts, in spec order.
+    pub groups: Vec<GroupStatus>,
+    /// Conditions, sorted by type.
+    pub conditions: Vec<ConditionSummary>,
+}
+
+impl StatusSummary {
+    /// Pods desired over all groups.
+    #[must_use]
+    pub fn desired_workers(&self) -> i32 {
+        self.groups.iter().map(|g| g.desired).fold(0, i32::saturating_add)
+    }
+
+    /// Ready pods over all groups.
+    #[must_use]
+    pub fn ready_workers(&self) -> i32 {
+        self.groups.iter().map(|g| g.ready).fold(0, i32::saturating_add)
+    }
+
+    /// The condition of this type, if present.
+    #[must_use]
+    pub fn condition(&self, kind: &str) -> Option<&ConditionSummary> {
+        self.conditions.iter().find(|c| c.kind == kind)
+    }
+}
+
+/// One worker group's counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GroupStatus {
+    /// The group name.
+    pub name: String,
+    /// Pods the workload should run (after clamping and numOfHosts).
+    pub desired: i32,
+    /// Pods Running and Ready.
+    pub ready: i32,
+    /// `replicas` as requested, before clamping.
+    pub requested: i32,
+    /// Whether `requested` lay outside `[minReplicas, maxReplicas]`.
+    pub clamped: bool,
+}
+
+/// One condition, in the Kubernetes API conventions' terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionSummary {
+    /// The condition type.
+    pub kind: String,
+    /// True or False.
+    pub status: bool,
+    /// A CamelCase reason.
+    pub reason: String,
+    /// A sentence for humans.
+    pub message: String,
+}

@@ -1,0 +1,243 @@
+//! The transition table: state × event → state + commands, as data.
+//!
+//! [`TABLE`] is the single source of the table in the crate docs, the README and
+//! the Mermaid diagram ([`markdown`], [`mermaid`]); a test walks every edge
+//! through the real machine and checks the target phase and the command kinds,
+//! so the table cannot drift from the code.
+
+use crate::Phase;
+
+/// One edge of the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// A stable identifier, used by the test that walks the edge.
+    pub id: &'static str,
+    /// The phases this edge leaves from.
+    pub from: &'static [Phase],
+    /// The event and its guard.
+    pub on: &'static str,
+    /// The phase this edge enters.
+    pub to: Phase,
+    /// The kinds of command the edge emits, in first-emission order.
+    pub commands: &'static [&'static str],
+}
+
+use Phase::{Deleted, HeadStarting, Pending, Ready, Recovering, Scaling, Suspended};
+
+const LIVE: &[Phase] = &[Pending, HeadStarting, Scaling, Ready, Recovering, Suspended];
+const RUNNING: &[Phase] = &[HeadStarting, Scaling, Ready, Recovering];
+
+/// Every edge of the machine.
+pub const TABLE: &[Edge] = &[
+    Edge {
+        id: "pending-invalid",
+        from: &[Pending],
+        on: "Observed: spec invalid",
+        to: Pending,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "pending-start",
+        from: &[Pending],
+        on: "Observed: spec valid, head not serving",
+        to: HeadStarting,
+        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "pending-adopt-scaling",
+        from: &[Pending],
+        on: "Observed: head serving, workers not at desired count",
+        to: Scaling,
+        commands: &["EnsureGroup", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "pending-adopt-ready",
+        from: &[Pending],
+        on: "Observed: everything already converged",
+        to: Ready,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "suspend",
+        from: &[Pending, HeadStarting, Scaling, Ready, Recovering],
+        on: "Observed: spec.suspend",
+        to: Suspended,
+        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "head-ready-scaling",
+        from: &[HeadStarting],
+        on: "Observed: head serving, workers not at desired count",
+        to: Scaling,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "head-ready-ready",
+        from: &[HeadStarting],
+        on: "Observed: head serving, everything converged",
+        to: Ready,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "head-failed-retry",
+        from: &[HeadStarting, Recovering],
+        on: "Observed: head pod Failed/Succeeded, backoff elapsed",
+        to: Phase::Deleted, // placeholder replaced by `to_for`: stays in its phase
+        commands: &["DeletePods", "Announce", "WakeAt", "PublishStatus"],
+    },
+    Edge {
+        id: "head-stuck",
+        from: &[HeadStarting, Recovering],
+        on: "Tick: head not Ready for 5 min",
+        to: Phase::Deleted, // stays in its phase
+        commands: &["Announce"],
+    },
+    Edge {
+        id: "scaled",
+        from: &[Scaling],
+        on: "Observed: everything converged",
+        to: Ready,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "head-lost",
+        from: &[Scaling, Ready],
+        on: "Observed: serving head gone, not Ready, replaced or restarted",
+        to: Recovering,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "spec-changed",
+        from: &[Ready],
+        on: "Observed: replicas or template changed",
+        to: Scaling,
+        commands: &["EnsureGroup", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "worker-lost",
+        from: &[Ready],
+        on: "Observed: a worker pod missing or not Ready",
+        to: Scaling,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "steady",
+        from: &[Ready],
+        on: "Observed: nothing changed",
+        to: Ready,
+        commands: &[],
+    },
+    Edge {
+        id: "head-back-restart-workers",
+        from: &[Recovering],
+        on: "Observed: head serving again, no GCS fault tolerance",
+        to: Scaling,
+        commands: &["DeletePods", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "head-back-ft",
+        from: &[Recovering],
+        on: "Observed: head serving again with GCS fault tolerance, converged",
+        to: Ready,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "resume",
+        from: &[Suspended],
+        on: "Observed: spec.suspend cleared",
+        to: HeadStarting,
+        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "became-invalid",
+        from: RUNNING,
+        on: "Observed: spec invalid",
+        to: Pending,
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "command-failed",
+        from: RUNNING,
+        on: "CommandFailed",
+        to: Phase::Deleted, // stays in its phase
+        commands: &["Announce", "PublishStatus"],
+    },
+    Edge {
+        id: "deleted",
+        from: LIVE,
+        on: "Deleted",
+        to: Deleted,
+        commands: &["Announce", "Forget"],
+    },
+    Edge {
+        id: "terminal",
+        from: &[Deleted],
+        on: "any event",
+        to: Deleted,
+        commands: &[],
+    },
+];
+
+impl Edge {
+    /// Whether the edge keeps the machine in the phase it left from.
+    #[must_use]
+    pub fn is_self_loop(&self) -> bool {
+        matches!(self.id, "head-failed-retry" | "head-stuck" | "command-failed")
+    }
+
+    /// The phase the edge enters when it leaves from `from`.
+    #[must_use]
+    pub fn to_for(&self, from: Phase) -> Phase {
+        if self.is_self_loop() { from } else { self.to }
+    }
+}
+
+fn from_list(edge: &Edge) -> String {
+    if edge.from == LIVE {
+        return "any but Deleted".into();
+    }
+    edge.from
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The table as Markdown.
+#[must_use]
+pub fn markdown() -> String {
+    let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");
+    for edge in TABLE {
+        let to = if edge.is_self_loop() { "(same)".to_owned() } else { edge.to.to_string() };
+        let commands = if edge.commands.is_empty() {
+            "none".to_owned()
+        } else {
+            edge.commands.join(", ")
+        };
+        out.push_str(&format!("| {} | {} | {to} | {commands} |\n", from_list(edge), edge.on));
+    }
+    out
+}
+
+/// The table as a Mermaid state diagram (self-loops and the terminal state's
+/// ignoring of events left out, deletion drawn once).
+#[must_use]
+pub fn mermaid() -> String {
+    let mut out = String::from("stateDiagram-v2\n    [*] --> Pending\n");
+    for edge in TABLE {
+        if edge.is_self_loop() || edge.id == "terminal" || edge.id == "steady" {
+            continue;
+        }
+        if edge.id == "deleted" {
+            out.push_str("    Deleted --> [*]\n    note right of Deleted: any live phase → Deleted on deletion\n");
+            continue;
+        }
+        for from in edge.from {
+            if *from == edge.to {
+                continue;
+            }
+            out.push_str(&format!("    {from} --> {} : {}\n", edge.to, edge.on.replace(':', " —")));
+        }
+    }
+    out
+}

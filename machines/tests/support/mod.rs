@@ -1,0 +1,178 @@
+//! Scenario builders shared by the machine's tests: specs, worlds and events.
+#![allow(dead_code, missing_docs)]
+
+use rayop_machines::{
+    Applied, ClusterMachine, DesiredSpec, Event, GroupObservation, GroupSpec, HeadObservation,
+    Input, Millis, Observation, Phase, PodPhase, PodView, SpecProblem, Step,
+};
+
+/// A fixed start time for every scenario.
+pub const T0: Millis = Millis(1_700_000_000_000);
+
+/// The seed's shape: one group `small`, 2 replicas in [1, 3].
+pub fn spec() -> DesiredSpec {
+    DesiredSpec {
+        generation: 1,
+        head_hash: "head-v1".into(),
+        groups: vec![group("small", 2, 1, 3)],
+        ..DesiredSpec::default()
+    }
+}
+
+pub fn group(name: &str, replicas: i32, min: i32, max: i32) -> GroupSpec {
+    GroupSpec {
+        name: name.into(),
+        replicas,
+        min,
+        max,
+        num_of_hosts: 1,
+        suspend: false,
+        hash: format!("{name}-v1"),
+    }
+}
+
+pub fn invalid(mut spec: DesiredSpec) -> DesiredSpec {
+    spec.generation += 1;
+    spec.problems = vec![SpecProblem {
+        field: "spec.workerGroupSpecs[0].minReplicas".into(),
+        message: "must be <= maxReplicas".into(),
+    }];
+    spec
+}
+
+pub fn pod(name: &str, uid: &str, ready: bool, created: Millis) -> PodView {
+    PodView {
+        name: name.into(),
+        uid: uid.into(),
+        phase: PodPhase::Running,
+        ready,
+        restarts: 0,
+        created,
+        terminating: false,
+    }
+}
+
+/// Every object applied as `spec` wants it, no pods yet.
+pub fn applied(spec: &DesiredSpec) -> Observation {
+    let suspended = spec.suspend;
+    Observation {
+        head: HeadObservation {
+            applied: Some(Applied {
+                hash: spec.head_hash.clone(),
+                replicas: i32::from(!suspended),
+            }),
+            pod: None,
+        },
+        groups: spec
+            .groups
+            .iter()
+            .map(|g| GroupObservation {
+                name: g.name.clone(),
+                applied: Some(Applied {
+                    hash: g.hash.clone(),
+                    replicas: g.desired_pods(suspended),
+                }),
+                rolled_out: true,
+                pods: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// `world` with a serving head pod of this UID.
+pub fn with_head(mut world: Observation, uid: &str) -> Observation {
+    world.head.pod = Some(pod("c-head-0", uid, true, T0));
+    world
+}
+
+/// `world` with `n` ready pods in `group`, created at `created`.
+pub fn with_workers(mut world: Observation, group: &str, n: usize, created: Millis) -> Observation {
+    if let Some(g) = world.groups.iter_mut().find(|g| g.name == group) {
+        g.pods = (0..n)
+            .map(|i| pod(&format!("c-{group}-{i}"), &format!("{group}-uid-{i}"), true, created))
+            .collect();
+    }
+    world
+}
+
+/// The world at the spec's desired state, head UID `head-1`.
+pub fn converged(spec: &DesiredSpec) -> Observation {
+    let mut world = with_head(applied(spec), "head-1");
+    for g in &spec.groups {
+        let n = usize::try_from(g.desired_pods(spec.suspend)).unwrap();
+        world = with_workers(world, &g.name, n, T0);
+    }
+    world
+}
+
+pub fn observed(at: Millis, spec: &DesiredSpec, world: &Observation) -> Event {
+    Event {
+        at,
+        input: Input::Observed {
+            spec: spec.clone(),
+            world: world.clone(),
+        },
+    }
+}
+
+pub fn at(seconds: u64) -> Millis {
+    T0.plus(seconds * 1000)
+}
+
+/// A machine driven into `phase` by a plausible history, and the time of its
+/// last event.
+pub fn drive_to(phase: Phase) -> (ClusterMachine, Millis) {
+    let s = spec();
+    let mut m = ClusterMachine::new();
+    let mut t = 0;
+    let mut feed = |m: &mut ClusterMachine, e: Event| {
+        let step = m.step(&e);
+        t += 1;
+        step
+    };
+    match phase {
+        Phase::Pending => {}
+        Phase::HeadStarting => {
+            feed(&mut m, observed(at(1), &s, &Observation::default()));
+        }
+        Phase::Scaling => {
+            feed(&mut m, observed(at(1), &s, &Observation::default()));
+            feed(&mut m, observed(at(2), &s, &with_head(applied(&s), "head-1")));
+        }
+        Phase::Ready => {
+            feed(&mut m, observed(at(1), &s, &Observation::default()));
+            feed(&mut m, observed(at(2), &s, &converged(&s)));
+        }
+        Phase::Recovering => {
+            feed(&mut m, observed(at(1), &s, &Observation::default()));
+            feed(&mut m, observed(at(2), &s, &converged(&s)));
+            let mut lost = converged(&s);
+            lost.head.pod = None;
+            feed(&mut m, observed(at(3), &s, &lost));
+        }
+        Phase::Suspended => {
+            let mut suspended = spec();
+            suspended.suspend = true;
+            feed(&mut m, observed(at(1), &suspended, &Observation::default()));
+            feed(&mut m, observed(at(2), &suspended, &applied(&suspended)));
+        }
+        Phase::Deleted => {
+            feed(&mut m, observed(at(1), &s, &Observation::default()));
+            feed(&mut m, Event { at: at(2), input: Input::Deleted });
+        }
+    }
+    assert_eq!(m.phase(), phase, "drive_to could not reach {phase}");
+    let last = at(u64::try_from(t).unwrap());
+    (m, last)
+}
+
+/// Command kinds of a step, each once, in first-emission order.
+pub fn kinds(step: &Step) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for c in &step.commands {
+        if !out.contains(&c.kind()) {
+            out.push(c.kind());
+        }
+    }
+    out
+}
