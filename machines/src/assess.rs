@@ -96,13 +96,9 @@ impl Assessment {
             .collect();
         orphans.sort();
         orphans.dedup();
-        ensures.extend(
-            orphans
-                .iter()
-                .map(|group| Command::RemoveGroup {
-                    group: group.clone(),
-                }),
-        );
+        ensures.extend(orphans.iter().map(|group| Command::RemoveGroup {
+            group: group.clone(),
+        }));
 
         let mut finished_workers: Vec<PodRef> = world
             .groups
@@ -150,10 +146,7 @@ impl Assessment {
     }
 
     /// Worker pods created before `moment` and not already being deleted, sorted.
-    pub fn workers_created_before(
-        world: &Observation,
-        moment: crate::Millis,
-    ) -> Vec<PodRef> {
+    pub fn workers_created_before(world: &Observation, moment: crate::Millis) -> Vec<PodRef> {
         let mut pods: Vec<PodRef> = world
             .groups
             .iter()

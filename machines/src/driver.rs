@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// One RayCluster's machine.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ClusterMachine {
     inner: StateMachine<Cluster>,
@@ -46,6 +46,17 @@ impl std::fmt::Debug for ClusterMachine {
             .finish()
     }
 }
+
+/// Equal when state and storage are equal. statig's own equality also compares
+/// whether the machine was initialised, which a restored machine is not yet;
+/// that flag only gates entry actions, of which this machine has none.
+impl PartialEq for ClusterMachine {
+    fn eq(&self, other: &Self) -> bool {
+        self.state() == other.state() && self.cluster() == other.cluster()
+    }
+}
+
+impl Eq for ClusterMachine {}
 
 impl Default for ClusterMachine {
     fn default() -> Self {

@@ -36,7 +36,9 @@ mod time;
 pub use command::{Command, DeleteReason, Notice, Severity};
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
-pub use observation::{Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView};
+pub use observation::{
+    Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView,
+};
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, SpecProblem};
 pub use status::StatusSummary;

@@ -125,7 +125,11 @@ impl Cluster {
         let a = self.assess(context, spec, world, false);
         if a.head_serving() {
             self.mark_head(&a);
-            let target = if a.converged() { State::ready() } else { State::scaling() };
+            let target = if a.converged() {
+                State::ready()
+            } else {
+                State::scaling()
+            };
             return self.go(context, target, &a);
         }
         self.go(context, State::head_starting(context.at), &a)
@@ -147,7 +151,11 @@ impl Cluster {
                 let a = self.assess(context, spec, world, false);
                 if a.head_serving() {
                     self.mark_head(&a);
-                    let target = if a.converged() { State::ready() } else { State::scaling() };
+                    let target = if a.converged() {
+                        State::ready()
+                    } else {
+                        State::scaling()
+                    };
                     return self.go(context, target, &a);
                 }
                 self.retry_finished_head(context, &a);
@@ -242,7 +250,11 @@ impl Cluster {
                         ));
                         return self.go(context, State::scaling(), &a);
                     }
-                    let target = if a.converged() { State::ready() } else { State::scaling() };
+                    let target = if a.converged() {
+                        State::ready()
+                    } else {
+                        State::scaling()
+                    };
                     return self.go(context, target, &a);
                 }
                 self.retry_finished_head(context, &a);
@@ -322,7 +334,9 @@ impl Cluster {
 
 impl Cluster {
     fn after_transition(&mut self, source: &State, target: &State, context: &mut Outbox) {
-        context.transitions.push((phase_of(source), phase_of(target)));
+        context
+            .transitions
+            .push((phase_of(source), phase_of(target)));
     }
 
     /// Common checks before any state-specific decision: records the spec, and
@@ -347,7 +361,10 @@ impl Cluster {
                     .collect();
                 context.commands.push(Notice::warning(
                     status::INVALID_SPEC,
-                    format!("spec is invalid, nothing was changed; fix: {}", list.join("; ")),
+                    format!(
+                        "spec is invalid, nothing was changed; fix: {}",
+                        list.join("; ")
+                    ),
                 ));
             }
             let summary = self.invalid_summary(spec);
@@ -419,7 +436,11 @@ impl Cluster {
 
     /// Deletes a finished head pod, at most once per backoff window.
     fn retry_finished_head(&mut self, context: &mut Outbox, a: &Assessment) {
-        let Some(pod) = a.head_pod.as_ref().filter(|p| p.is_finished() && !p.terminating) else {
+        let Some(pod) = a
+            .head_pod
+            .as_ref()
+            .filter(|p| p.is_finished() && !p.terminating)
+        else {
             return;
         };
         if self.head_retry_at.is_some_and(|t| context.at < t) {
@@ -494,7 +515,9 @@ impl Cluster {
             Phase::Suspended => "suspended: every workload is held at zero".into(),
             Phase::Pending | Phase::Deleted => phase.as_str().to_owned(),
         };
-        context.commands.push(Notice::normal(phase.as_str(), message));
+        context
+            .commands
+            .push(Notice::normal(phase.as_str(), message));
         self.publish_assessed(context, phase, a);
         Transition(target)
     }
@@ -533,7 +556,9 @@ impl Cluster {
             Some(_) => (false, "HeadPodNotReady", "head pod exists but is not Ready"),
             None => (false, "HeadPodNotFound", "no head pod"),
         };
-        summary.conditions.push(condition(status::HEAD_POD_READY, head.0, head.1, head.2));
+        summary
+            .conditions
+            .push(condition(status::HEAD_POD_READY, head.0, head.1, head.2));
         summary.conditions.push(if self.provisioned {
             condition(
                 status::PROVISIONED,
@@ -556,9 +581,12 @@ impl Cluster {
             "the spec passed validation",
         ));
         if phase == Phase::Suspended {
-            summary
-                .conditions
-                .push(condition(status::SUSPENDED, true, "Suspended", "spec.suspend is true"));
+            summary.conditions.push(condition(
+                status::SUSPENDED,
+                true,
+                "Suspended",
+                "spec.suspend is true",
+            ));
         }
         let clamped: Vec<&str> = a
             .groups
@@ -571,10 +599,9 @@ impl Cluster {
                 "ReplicasClamped: replicas of {} clamped to [minReplicas, maxReplicas]",
                 clamped.join(", ")
             ));
-            let newly = self
-                .last_status
-                .as_ref()
-                .is_none_or(|last| last.groups.iter().filter(|g| g.clamped).count() != clamped.len());
+            let newly = self.last_status.as_ref().is_none_or(|last| {
+                last.groups.iter().filter(|g| g.clamped).count() != clamped.len()
+            });
             if newly {
                 context.commands.push(Notice::warning(
                     "ReplicasClamped",
@@ -590,7 +617,9 @@ impl Cluster {
     }
 
     fn set_failure_condition(&self, summary: &mut StatusSummary) {
-        summary.conditions.retain(|c| c.kind != status::REPLICA_FAILURE);
+        summary
+            .conditions
+            .retain(|c| c.kind != status::REPLICA_FAILURE);
         if let Some(failure) = &self.failure {
             summary.conditions.push(condition(
                 status::REPLICA_FAILURE,
@@ -610,7 +639,9 @@ impl Cluster {
         summary.phase_times = self.phase_times.clone();
         summary.observed_generation = spec.generation;
         summary.reason = Some(status::INVALID_SPEC.into());
-        summary.conditions.retain(|c| c.kind != status::INVALID_SPEC);
+        summary
+            .conditions
+            .retain(|c| c.kind != status::INVALID_SPEC);
         let message: Vec<String> = spec
             .problems
             .iter()

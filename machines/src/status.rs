@@ -43,13 +43,19 @@ impl StatusSummary {
     /// Pods desired over all groups.
     #[must_use]
     pub fn desired_workers(&self) -> i32 {
-        self.groups.iter().map(|g| g.desired).fold(0, i32::saturating_add)
+        self.groups
+            .iter()
+            .map(|g| g.desired)
+            .fold(0, i32::saturating_add)
     }
 
     /// Ready pods over all groups.
     #[must_use]
     pub fn ready_workers(&self) -> i32 {
-        self.groups.iter().map(|g| g.ready).fold(0, i32::saturating_add)
+        self.groups
+            .iter()
+            .map(|g| g.ready)
+            .fold(0, i32::saturating_add)
     }
 
     /// The condition of this type, if present.

@@ -182,7 +182,10 @@ impl Edge {
     /// Whether the edge keeps the machine in the phase it left from.
     #[must_use]
     pub fn is_self_loop(&self) -> bool {
-        matches!(self.id, "head-failed-retry" | "head-stuck" | "command-failed")
+        matches!(
+            self.id,
+            "head-failed-retry" | "head-stuck" | "command-failed"
+        )
     }
 
     /// The phase the edge enters when it leaves from `from`.
@@ -208,13 +211,21 @@ fn from_list(edge: &Edge) -> String {
 pub fn markdown() -> String {
     let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");
     for edge in TABLE {
-        let to = if edge.is_self_loop() { "(same)".to_owned() } else { edge.to.to_string() };
+        let to = if edge.is_self_loop() {
+            "(same)".to_owned()
+        } else {
+            edge.to.to_string()
+        };
         let commands = if edge.commands.is_empty() {
             "none".to_owned()
         } else {
             edge.commands.join(", ")
         };
-        out.push_str(&format!("| {} | {} | {to} | {commands} |\n", from_list(edge), edge.on));
+        out.push_str(&format!(
+            "| {} | {} | {to} | {commands} |\n",
+            from_list(edge),
+            edge.on
+        ));
     }
     out
 }
@@ -236,7 +247,11 @@ pub fn mermaid() -> String {
             if *from == edge.to {
                 continue;
             }
-            out.push_str(&format!("    {from} --> {} : {}\n", edge.to, edge.on.replace(':', " —")));
+            out.push_str(&format!(
+                "    {from} --> {} : {}\n",
+                edge.to,
+                edge.on.replace(':', " —")
+            ));
         }
     }
     out

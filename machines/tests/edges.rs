@@ -2,6 +2,8 @@
 //! machine: from each listed phase, the edge's event must lead to the listed
 //! phase with exactly the listed command kinds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use rayop_machines::{
@@ -134,7 +136,9 @@ fn every_phase_but_pending_is_entered_by_some_edge() {
             continue;
         }
         assert!(
-            TABLE.iter().any(|e| e.from.iter().any(|&f| e.to_for(f) == phase && f != phase)),
+            TABLE
+                .iter()
+                .any(|e| e.from.iter().any(|&f| e.to_for(f) == phase && f != phase)),
             "nothing enters {phase}"
         );
     }

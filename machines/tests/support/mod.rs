@@ -1,5 +1,11 @@
 //! Scenario builders shared by the machine's tests: specs, worlds and events.
-#![allow(dead_code, missing_docs)]
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use rayop_machines::{
     Applied, ClusterMachine, DesiredSpec, Event, GroupObservation, GroupSpec, HeadObservation,
@@ -89,7 +95,14 @@ pub fn with_head(mut world: Observation, uid: &str) -> Observation {
 pub fn with_workers(mut world: Observation, group: &str, n: usize, created: Millis) -> Observation {
     if let Some(g) = world.groups.iter_mut().find(|g| g.name == group) {
         g.pods = (0..n)
-            .map(|i| pod(&format!("c-{group}-{i}"), &format!("{group}-uid-{i}"), true, created))
+            .map(|i| {
+                pod(
+                    &format!("c-{group}-{i}"),
+                    &format!("{group}-uid-{i}"),
+                    true,
+                    created,
+                )
+            })
             .collect();
     }
     world
@@ -137,7 +150,10 @@ pub fn drive_to(phase: Phase) -> (ClusterMachine, Millis) {
         }
         Phase::Scaling => {
             feed(&mut m, observed(at(1), &s, &Observation::default()));
-            feed(&mut m, observed(at(2), &s, &with_head(applied(&s), "head-1")));
+            feed(
+                &mut m,
+                observed(at(2), &s, &with_head(applied(&s), "head-1")),
+            );
         }
         Phase::Ready => {
             feed(&mut m, observed(at(1), &s, &Observation::default()));
@@ -158,7 +174,13 @@ pub fn drive_to(phase: Phase) -> (ClusterMachine, Millis) {
         }
         Phase::Deleted => {
             feed(&mut m, observed(at(1), &s, &Observation::default()));
-            feed(&mut m, Event { at: at(2), input: Input::Deleted });
+            feed(
+                &mut m,
+                Event {
+                    at: at(2),
+                    input: Input::Deleted,
+                },
+            );
         }
     }
     assert_eq!(m.phase(), phase, "drive_to could not reach {phase}");
