@@ -1,0 +1,141 @@
+//! Damage handling at open: what counts as a damaged database, moving it
+//! aside, and the report handed back to the caller.
+//!
+//! Policy:
+//! - a database that sled cannot open because its contents are bad
+//!   (corruption detected, unreadable/truncated files, a panic inside sled
+//!   while recovering, or journal metadata that does not decode) is *moved
+//!   aside* — renamed to `db.damaged-<ms>` next to it, never deleted — and a
+//!   fresh, empty database is started, so the operator keeps running;
+//! - an environmental failure (permission denied, disk full, another process
+//!   holding the lock, a newer on-disk format) is *not* damage: it is returned
+//!   as an error and nothing is moved, because a retry or a newer binary can
+//!   succeed with the data intact;
+//! - damage found later in one stream (a record that does not decode)
+//!   quarantines that stream only; see [`crate::Quarantine`].
+//!
+//! Invariant: every move-aside is reported in [`OpenReport::moved_aside`] so
+//! the caller can log it, count it in a metric and tell users.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::durability::sync_dir;
+use crate::error::Error;
+
+/// What [`crate::Journal::open`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OpenReport {
+    /// Set if the database was damaged and moved aside.
+    pub moved_aside: Option<MovedAside>,
+    /// sled replayed its log after an unclean shutdown.
+    pub recovered: bool,
+    /// Number of streams loaded.
+    pub streams: usize,
+    /// Ids of streams that are quarantined.
+    pub quarantined: Vec<String>,
+    /// Stream metadata records that could not be decoded (their entries are
+    /// unreachable and reported by `verify` as orphans).
+    pub damaged_metadata: Vec<String>,
+}
+
+impl OpenReport {
+    /// True if nothing needs the user's attention.
+    pub fn is_clean(&self) -> bool {
+        self.moved_aside.is_none()
+            && self.quarantined.is_empty()
+            && self.damaged_metadata.is_empty()
+    }
+}
+
+/// A damaged database that was renamed out of the way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MovedAside {
+    /// Where the database was.
+    pub from: PathBuf,
+    /// Where it is now.
+    pub to: PathBuf,
+    /// Why it could not be opened.
+    pub reason: String,
+}
+
+/// Why opening the database failed.
+#[derive(Debug)]
+pub(crate) enum OpenFailure {
+    /// The contents are bad: move aside and start fresh.
+    Damaged(String),
+    /// Environmental or newer-format: report, touch nothing.
+    Fatal(Error),
+}
+
+/// Sorts a sled error met while opening into damage or a fatal error.
+pub(crate) fn classify(context: &str, err: sled::Error) -> OpenFailure {
+    use std::io::ErrorKind;
+    match &err {
+        sled::Error::Io(io) => match io.kind() {
+            ErrorKind::UnexpectedEof | ErrorKind::InvalidData => {
+                OpenFailure::Damaged(format!("{context}: {err}"))
+            }
+            _ => OpenFailure::Fatal(Error::storage(context, err)),
+        },
+        sled::Error::Corruption { .. }
+        | sled::Error::ReportableBug(_)
+        | sled::Error::Unsupported(_)
+        | sled::Error::CollectionNotFound(_) => OpenFailure::Damaged(format!("{context}: {err}")),
+    }
+}
+
+/// Renames `db_dir` to a fresh `<name>.damaged-<ms>[-n]` sibling and returns
+/// the new path.
+pub(crate) fn move_aside(db_dir: &Path) -> Result<PathBuf, Error> {
+    let parent = db_dir.parent().unwrap_or(Path::new("."));
+    let name = db_dir.file_name().and_then(|n| n.to_str()).unwrap_or("db");
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let mut n = 0_u32;
+    let to = loop {
+        let candidate = if n == 0 {
+            parent.join(format!("{name}.damaged-{millis}"))
+        } else {
+            parent.join(format!("{name}.damaged-{millis}-{n}"))
+        };
+        if !candidate.exists() {
+            break candidate;
+        }
+        n += 1;
+    };
+    std::fs::rename(db_dir, &to)
+        .map_err(|e| Error::io(format!("move damaged {} aside", db_dir.display()), e))?;
+    sync_dir(parent).map_err(|e| Error::io(format!("sync {}", parent.display()), e))?;
+    Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_errors_are_not_damage() {
+        let denied = sled::Error::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(matches!(classify("open", denied), OpenFailure::Fatal(_)));
+        let eof = sled::Error::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        assert!(matches!(classify("open", eof), OpenFailure::Damaged(_)));
+        let bad = sled::Error::Corruption { at: None, bt: () };
+        assert!(matches!(classify("open", bad), OpenFailure::Damaged(_)));
+    }
+
+    #[test]
+    fn move_aside_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).unwrap();
+        let first = move_aside(&db).unwrap();
+        std::fs::create_dir(&db).unwrap();
+        let second = move_aside(&db).unwrap();
+        assert_ne!(first, second);
+        assert!(first.exists() && second.exists() && !db.exists());
+    }
+}

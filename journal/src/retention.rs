@@ -1,0 +1,183 @@
+//! Retention: bounded disk under endless churn.
+//!
+//! Rules applied by [`Journal::prune`] with a caller-supplied `now`:
+//! - **live stream**: an entry is removed only if it is outside *both*
+//!   windows — older than the last K entries *and* stamped before
+//!   `now - T` — and at or before the latest snapshot. Removal stops at the
+//!   first entry that must stay, so only a prefix is ever removed and the
+//!   retained entries stay contiguous. A stream without a snapshot keeps all
+//!   its entries (replay must be possible from seq 1). Snapshots older than
+//!   the latest are removed.
+//! - **deleted stream** (see [`Journal::mark_deleted`]): the live rule
+//!   applies until `deleted_at + deleted_retention <= now`; then its entries,
+//!   snapshots, index row and metadata are all removed (no tombstone: after
+//!   the window, `lookup` no longer returns it).
+//!
+//! Removal goes in bounded batches from the lowest seq up, and a deleted
+//! stream's metadata is removed last, so a crash mid-prune leaves a state the
+//! next prune finishes.
+//!
+//! What bounds the *files*: sled is log-structured; removed keys become
+//! garbage in its segments, and its background flusher rewrites segments
+//! whose live fraction dropped below a threshold and reuses freed segments
+//! (the `db` file is not normally shrunk, its free segments are reused).
+//! The churn test in `tests/retention.rs` measures this.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::Timestamp;
+use crate::envelope;
+use crate::error::{Error, Result};
+use crate::journal::{Journal, StreamHandle, last_stored_seq};
+use crate::keys::{index_row, seq_key, split_seq_key, stream_prefix};
+use crate::stream::StreamState;
+
+/// Keys removed per sled batch.
+const BATCH: usize = 512;
+
+/// What one [`Journal::prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Entries removed from retained streams and removed streams.
+    pub entries_removed: u64,
+    /// Snapshots removed.
+    pub snapshots_removed: u64,
+    /// Streams removed entirely (deleted and past their window).
+    pub streams_removed: Vec<String>,
+}
+
+impl Journal {
+    /// Applies the retention rules (module docs) as of `now`, and waits until
+    /// the removals are durable.
+    pub fn prune(&self, now: Timestamp) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        let handles: Vec<StreamHandle> = self.registry_read().values().cloned().collect();
+        for handle in handles {
+            let removed_id = {
+                let mut st = self.lock_stream(&handle);
+                if st.removed {
+                    continue;
+                }
+                let expired = st.meta.deleted_at.is_some_and(|at| {
+                    at.saturating_add(self.inner.options.deleted_retention) <= now
+                });
+                if expired {
+                    self.remove_stream(&mut st, &mut report)?;
+                    Some(st.id.clone())
+                } else {
+                    self.prune_live(&st, now, &mut report)?;
+                    None
+                }
+            };
+            if let Some(id) = removed_id {
+                let mut registry = self.registry_write();
+                if registry.get(&id).is_some_and(|h| Arc::ptr_eq(h, &handle)) {
+                    registry.remove(&id);
+                }
+                report.streams_removed.push(id);
+            }
+        }
+        self.make_durable()?;
+        Ok(report)
+    }
+
+    fn prune_live(&self, st: &StreamState, now: Timestamp, report: &mut PruneReport) -> Result<()> {
+        let trees = &self.inner.trees;
+        let no = st.meta.no;
+        let err = |e| Error::storage(format!("prune stream {}", st.id), e);
+        let snapshot = last_stored_seq(&trees.snapshots, no).map_err(err)?;
+        if snapshot == 0 {
+            return Ok(());
+        }
+        // Older snapshots.
+        report.snapshots_removed +=
+            remove_range(&trees.snapshots, no, 1, snapshot.saturating_sub(1)).map_err(err)?;
+
+        let keep = self.inner.options.effective_keep_entries();
+        let count_limit = st.last_seq.saturating_sub(keep);
+        let seq_limit = count_limit.min(snapshot);
+        let time_cutoff = now.saturating_sub(self.inner.options.keep_for);
+        let mut doomed = Vec::new();
+        for row in trees.entries.scan_prefix(stream_prefix(no)) {
+            let (key, value) = row.map_err(err)?;
+            let Some((_, seq)) = split_seq_key(&key) else {
+                break;
+            };
+            let Ok(decoded) = envelope::decode(&value) else {
+                break;
+            };
+            if seq > seq_limit || decoded.ts >= time_cutoff {
+                break;
+            }
+            doomed.push(key);
+        }
+        report.entries_removed += remove_keys(&trees.entries, doomed).map_err(err)?;
+        Ok(())
+    }
+
+    fn remove_stream(&self, st: &mut StreamState, report: &mut PruneReport) -> Result<()> {
+        let trees = &self.inner.trees;
+        let no = st.meta.no;
+        let err = |e| Error::storage(format!("remove stream {}", st.id), e);
+        report.entries_removed += remove_range(&trees.entries, no, 1, u64::MAX).map_err(err)?;
+        report.snapshots_removed += remove_range(&trees.snapshots, no, 1, u64::MAX).map_err(err)?;
+        trees
+            .index
+            .remove(index_row(&st.meta.index_key, &st.id))
+            .map_err(err)?;
+        trees.streams.remove(st.id.as_bytes()).map_err(err)?;
+        st.removed = true;
+        Ok(())
+    }
+}
+
+/// Removes keys `from ..= to` of stream `no` from `tree`, lowest first.
+fn remove_range(tree: &sled::Tree, no: u64, from: u64, to: u64) -> sled::Result<u64> {
+    if to < from {
+        return Ok(0);
+    }
+    let mut keys = Vec::new();
+    for row in tree.range(seq_key(no, from)..=seq_key(no, to)) {
+        keys.push(row?.0);
+    }
+    remove_keys(tree, keys)
+}
+
+fn remove_keys(tree: &sled::Tree, keys: Vec<sled::IVec>) -> sled::Result<u64> {
+    let n = keys.len() as u64;
+    for chunk in keys.chunks(BATCH) {
+        let mut batch = sled::Batch::default();
+        for key in chunk {
+            batch.remove(key.clone());
+        }
+        tree.apply_batch(batch)?;
+    }
+    Ok(n)
+}
+
+/// Total size in bytes of the regular files under `path` (recursively), as
+/// the file system reports their length.
+pub fn disk_usage(path: &std::path::Path) -> std::io::Result<u64> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_file() {
+        return Ok(meta.len());
+    }
+    if !meta.is_dir() {
+        return Ok(0);
+    }
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        total += disk_usage(&entry?.path())?;
+    }
+    Ok(total)
+}
+
+impl Journal {
+    /// Bytes used by the journal's database files (see [`disk_usage`]).
+    pub fn disk_usage(&self) -> Result<u64> {
+        let db = self.inner.dir.join(crate::journal::DB_DIR);
+        disk_usage(&db).map_err(|e| Error::io(format!("measure {}", db.display()), e))
+    }
+}
