@@ -1,0 +1,140 @@
+//! `rayop-local`: starts and stops a detached local control plane for
+//! `deploy/local/up.sh` and `down.sh`, with the same binaries, flags and
+//! readiness checks as the test harness.
+//!
+//! ```text
+//! rayop-local up   --state-dir DIR   # start (or find running) → prints KUBECONFIG=…, KUBECTL=…
+//! rayop-local down --state-dir DIR   # stop every component whose pid file is in DIR/pids
+//! ```
+//!
+//! Components run in their own sessions, log to `DIR/plane/logs/*.log`, and
+//! keep running after this program exits; their pids are in `DIR/pids/`.
+//! Only `KEY=value` lines go to stdout; progress goes to stderr.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rayop_testenv::process::{pid_alive, stop_pid};
+use rayop_testenv::{Binaries, Component, ControlPlane, Lifetime};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, state) = match args.as_slice() {
+        [cmd, flag, dir] if flag == "--state-dir" => (cmd.as_str(), PathBuf::from(dir)),
+        _ => bail!("usage: rayop-local up|down --state-dir DIR"),
+    };
+    match cmd {
+        "up" => up(&state),
+        "down" => down(&state),
+        other => bail!("unknown command {other:?}; usage: rayop-local up|down --state-dir DIR"),
+    }
+}
+
+fn pid_dir(state: &Path) -> PathBuf {
+    state.join("pids")
+}
+
+fn plane_dir(state: &Path) -> PathBuf {
+    state.join("plane")
+}
+
+/// Pids recorded in `DIR/pids/*.pid`, with their file names.
+fn recorded_pids(state: &Path) -> Vec<(PathBuf, u32)> {
+    let Ok(entries) = std::fs::read_dir(pid_dir(state)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = std::fs::read_to_string(e.path())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((e.path(), pid))
+        })
+        .collect()
+}
+
+fn print_result(state: &Path, bins: &Binaries) {
+    println!(
+        "KUBECONFIG={}",
+        plane_dir(state).join("kubeconfig").display()
+    );
+    println!("KUBECTL={}", bins.kubectl.display());
+    println!("LOGS={}", plane_dir(state).join("logs").display());
+}
+
+fn up(state: &Path) -> Result<()> {
+    std::fs::create_dir_all(state)?;
+    let state = state.canonicalize()?;
+    let bins = Binaries::ensure_built()?;
+    let pids = recorded_pids(&state);
+    if pids.len() == Component::ALL.len() && pids.iter().all(|(_, pid)| pid_alive(*pid)) {
+        eprintln!(
+            "rayop-local: control plane already running (pids in {})",
+            pid_dir(&state).display()
+        );
+        print_result(&state, &bins);
+        return Ok(());
+    }
+    if !pids.is_empty() {
+        eprintln!("rayop-local: a previous plane is partly running; stopping it first");
+        down(&state)?;
+    }
+    let dir = plane_dir(&state);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let plane = rt.block_on(ControlPlane::start(
+        &dir,
+        bins.clone(),
+        Lifetime::Detached,
+        false,
+    ))?;
+    let url = plane.apiserver_url();
+    std::fs::create_dir_all(pid_dir(&state))?;
+    for (component, pid) in plane.detach() {
+        let file = pid_dir(&state).join(format!("{}.pid", component.name()));
+        std::fs::write(&file, format!("{pid}\n"))?;
+    }
+    eprintln!(
+        "rayop-local: control plane ready in {:.1}s at {url} (logs in {})",
+        started.elapsed().as_secs_f64(),
+        dir.join("logs").display()
+    );
+    print_result(&state, &bins);
+    Ok(())
+}
+
+fn down(state: &Path) -> Result<()> {
+    let pids = recorded_pids(state);
+    if pids.is_empty() {
+        eprintln!(
+            "rayop-local: nothing recorded in {}; nothing to stop",
+            pid_dir(state).display()
+        );
+        return Ok(());
+    }
+    // Stop in reverse start order: kwok, scheduler, controller-manager,
+    // apiserver, etcd.
+    for component in Component::ALL.iter().rev() {
+        let file = pid_dir(state).join(format!("{}.pid", component.name()));
+        if let Some((_, pid)) = pids.iter().find(|(f, _)| *f == file) {
+            stop_pid(*pid, Duration::from_secs(5));
+            eprintln!("rayop-local: stopped {} (pid {pid})", component.name());
+        }
+    }
+    for (file, pid) in &pids {
+        if pid_alive(*pid) {
+            bail!("pid {pid} from {} is still alive", file.display());
+        }
+        std::fs::remove_file(file)?;
+    }
+    Ok(())
+}
