@@ -1,1 +1,7 @@
-//! rayop library (skeleton).
+//! rayop: a Kubernetes operator for Ray clusters.
+//!
+//! The library holds everything the `rayop` binary runs; each module's docs
+//! state its role and invariants.
+
+pub mod cli;
+pub mod crd;

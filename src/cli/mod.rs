@@ -1,0 +1,48 @@
+//! The `rayop` command line.
+//!
+//! Role: parse arguments with clap and dispatch to one module per subcommand
+//! (`crd` here; `run`, `journal` and others add a module, a [`Command`]
+//! variant and a match arm). Subcommands write to the given writer, not to
+//! stdout directly, so tests can capture their output.
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+use thiserror::Error;
+
+pub mod crd;
+
+/// rayop: a Kubernetes operator for Ray clusters.
+#[derive(Debug, Parser)]
+#[command(name = "rayop", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the RayCluster CustomResourceDefinition (both versions) as YAML.
+    Crd(crd::CrdArgs),
+}
+
+/// Why a subcommand failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// `rayop crd` failed.
+    #[error(transparent)]
+    Crd(#[from] crd::CrdCommandError),
+}
+
+/// Runs the parsed command, writing its output to `out`.
+///
+/// # Errors
+/// The subcommand's error.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Crd(args) => crd::run(&args, out)?,
+    }
+    Ok(())
+}

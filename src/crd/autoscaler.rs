@@ -1,0 +1,186 @@
+//! Options of the in-tree Ray autoscaler: `spec.autoscalerOptions`.
+//!
+//! Role: data only, plus the effective values rayop derives from them.
+//! KubeRay's fields keep their names; the seed adds `idleTimeoutMinutes` and
+//! `upscalingSpeed` (the Ray autoscaler's own `idle_timeout_minutes` and
+//! `upscaling_speed`). A CEL rule refuses setting both spellings of one setting.
+//!
+//! The autoscaler container reads `idleTimeoutSeconds` and `upscalingMode`
+//! from the RayCluster object itself; the effective values below are what
+//! rayop means by the options, for the code that configures the sidecar.
+
+use k8s_openapi::api::core::v1::{
+    EnvFromSource, EnvVar, ResourceRequirements, SecurityContext, VolumeMount,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::{cel, defaults};
+
+/// How the autoscaler sidecar runs and decides.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::autoscaler_rules)]
+pub struct AutoscalerOptions {
+    /// Resources of the autoscaler container. Defaults to 500m CPU and 512Mi
+    /// of memory, requests equal to limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Image of the autoscaler container. Defaults to the Ray image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+
+    /// Pull policy of the autoscaler image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
+
+    /// Extra environment variables of the autoscaler container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+
+    /// Extra environment sources of the autoscaler container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_from: Option<Vec<EnvFromSource>>,
+
+    /// Extra volume mounts of the autoscaler container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_mounts: Option<Vec<VolumeMount>>,
+
+    /// Security context of the autoscaler container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+
+    /// Seconds a worker may idle before the autoscaler removes it. Defaults
+    /// to 60. Do not set together with `idleTimeoutMinutes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub idle_timeout_seconds: Option<i32>,
+
+    /// How fast the autoscaler scales up: `Default` and `Aggressive` add as
+    /// many workers as pending work needs, `Conservative` at most as many as
+    /// are running. Do not set together with `upscalingSpeed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upscaling_mode: Option<UpscalingMode>,
+
+    /// Version of the autoscaler, `v1` or `v2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<AutoscalerVersion>,
+
+    /// Minutes a worker may idle before the autoscaler removes it: the seed's
+    /// spelling of `idleTimeoutSeconds`. Do not set both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub idle_timeout_minutes: Option<i32>,
+
+    /// The Ray autoscaler's `upscaling_speed`: the most workers to add at once,
+    /// as a multiple of the running ones. `upscalingMode` Conservative is 1,
+    /// Default and Aggressive are 1000. Do not set both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub upscaling_speed: Option<f64>,
+}
+
+/// Image pull policy of a container.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum PullPolicy {
+    /// Pull on every start.
+    Always,
+    /// Pull when the node lacks the image.
+    IfNotPresent,
+    /// Never pull.
+    Never,
+}
+
+/// KubeRay's upscaling modes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum UpscalingMode {
+    /// Upscaling speed 1000.
+    Default,
+    /// Upscaling speed 1000, as Default.
+    Aggressive,
+    /// Upscaling speed 1: at most double the workers per round.
+    Conservative,
+}
+
+/// Autoscaler versions.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum AutoscalerVersion {
+    /// The original autoscaler.
+    #[serde(rename = "v1")]
+    V1,
+    /// The v2 autoscaler.
+    #[serde(rename = "v2")]
+    V2,
+}
+
+impl UpscalingMode {
+    /// The Ray autoscaler's `upscaling_speed` for this mode.
+    #[must_use]
+    pub fn upscaling_speed(self) -> f64 {
+        match self {
+            UpscalingMode::Conservative => 1.0,
+            UpscalingMode::Default | UpscalingMode::Aggressive => 1000.0,
+        }
+    }
+}
+
+impl AutoscalerOptions {
+    /// Idle timeout in seconds: `idleTimeoutSeconds`, else `idleTimeoutMinutes`
+    /// times 60, else 60.
+    #[must_use]
+    pub fn effective_idle_timeout_seconds(&self) -> i32 {
+        match (self.idle_timeout_seconds, self.idle_timeout_minutes) {
+            (Some(seconds), _) => seconds,
+            (None, Some(minutes)) => minutes.saturating_mul(60),
+            (None, None) => defaults::AUTOSCALER_IDLE_TIMEOUT_SECONDS,
+        }
+    }
+
+    /// Upscaling speed: `upscalingSpeed`, else that of `upscalingMode`, else
+    /// that of `Default`.
+    #[must_use]
+    pub fn effective_upscaling_speed(&self) -> f64 {
+        self.upscaling_speed.unwrap_or_else(|| {
+            self.upscaling_mode
+                .unwrap_or(UpscalingMode::Default)
+                .upscaling_speed()
+        })
+    }
+
+    /// Resources of the autoscaler container: the given ones, else the default.
+    #[must_use]
+    pub fn effective_resources(&self) -> ResourceRequirements {
+        self.resources
+            .clone()
+            .unwrap_or_else(defaults::autoscaler_resources)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeout() {
+        let mut options = AutoscalerOptions::default();
+        assert_eq!(options.effective_idle_timeout_seconds(), 60);
+        options.idle_timeout_minutes = Some(5);
+        assert_eq!(options.effective_idle_timeout_seconds(), 300);
+        options.idle_timeout_seconds = Some(7);
+        assert_eq!(options.effective_idle_timeout_seconds(), 7);
+    }
+
+    #[test]
+    fn upscaling_speed() {
+        let mut options = AutoscalerOptions::default();
+        assert_eq!(options.effective_upscaling_speed(), 1000.0);
+        options.upscaling_mode = Some(UpscalingMode::Conservative);
+        assert_eq!(options.effective_upscaling_speed(), 1.0);
+        options.upscaling_speed = Some(2.5);
+        assert_eq!(options.effective_upscaling_speed(), 2.5);
+    }
+}

@@ -1,0 +1,83 @@
+//! The head group of a RayCluster: `spec.headGroupSpec`, and the seed's
+//! shorter `spec.headService`.
+//!
+//! Role: data only. Defaults live in [`defaults`](crate::crd::defaults):
+//! a missing head group, template or service type means the defaults there.
+//! Invariant: the JSON names are KubeRay's, so KubeRay manifests parse as is.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::schema;
+
+/// The head pod of the cluster: one pod, run by the head StatefulSet.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadGroupSpec {
+    /// Pod template of the head. Its first container runs Ray; a container
+    /// without an image gets `rayproject/ray:<rayVersion>`. When omitted, the
+    /// API server stores a default: one container `ray-head` with 1 CPU and
+    /// 2Gi of memory (requests equal limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::head_template")]
+    pub template: Option<PodTemplateSpec>,
+
+    /// Flags for `ray start` on the head: each entry becomes `--key=value`;
+    /// `"true"` becomes a bare `--key`, `"false"` drops the flag. Keys are flag
+    /// names without the leading dashes, such as `num-cpus` or `dashboard-host`.
+    #[serde(default)]
+    #[schemars(extend("default" = {}))]
+    pub ray_start_params: BTreeMap<String, String>,
+
+    /// Type of the head Service. Defaults to ClusterIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_type: Option<ServiceType>,
+
+    /// A full Service used as the base of the head Service: its metadata and
+    /// spec are kept, rayop sets the name, selector and Ray ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::service")]
+    pub head_service: Option<Service>,
+
+    /// Whether to create an Ingress for the head's dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_ingress: Option<bool>,
+}
+
+/// The seed's spelling of head Service settings: `spec.headService.type`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadServiceOptions {
+    /// Type of the head Service; the same as `headGroupSpec.serviceType`.
+    /// Setting both to different values is refused.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ServiceType>,
+}
+
+/// Kubernetes Service types.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum ServiceType {
+    /// A cluster-internal virtual IP.
+    #[default]
+    ClusterIP,
+    /// A port on every node, plus ClusterIP.
+    NodePort,
+    /// An external load balancer, plus NodePort.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The value as Kubernetes spells it in `Service.spec.type`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The RayCluster API: `ray.io/v1` (stored) and `ray.io/v1alpha1` (served).
+//!
+//! Role: the types users write and the operator reads, the CRD generated from
+//! them, and the pure rules around them. Nothing here does I/O.
+//!
+//! | Module | What it holds |
+//! |---|---|
+//! | [`spec`] | `RayClusterSpec` and the v1 [`RayCluster`] resource |
+//! | [`head`] | `headGroupSpec`, the seed's `headService` |
+//! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
+//! | [`autoscaler`] | `autoscalerOptions` |
+//! | [`gcs`] | `gcsFaultToleranceOptions` |
+//! | [`status`] | `status`, phases, condition types |
+//! | [`defaults`] | default values and effective templates |
+//! | [`names`] | derived object names, labels, the name-length bound |
+//! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
+//! | [`cel`] | the CRD's CEL rules |
+//! | [`schema`] | hand-written schemas of embedded pod templates and Services |
+//! | [`versions`] | `v1alpha1`, conversions, the merged CRD |
+//! | [`test_builders`] | `RayCluster::test("rc").with_workers(2)` |
+//!
+//! Invariants: JSON names and defaults are KubeRay's; every rule the API
+//! server enforces is also enforced by [`validation::validate`].
+
+pub mod autoscaler;
+pub mod cel;
+pub mod defaults;
+pub mod gcs;
+pub mod head;
+pub mod names;
+pub mod schema;
+pub mod spec;
+pub mod status;
+pub mod test_builders;
+pub mod validation;
+pub mod versions;
+pub mod worker_group;
+
+pub use defaults::{
+    effective_head_service_type, effective_head_template, effective_worker_template,
+};
+pub use spec::{RayCluster, RayClusterSpec};
+pub use status::{Phase, RayClusterStatus};
+pub use validation::{SpecProblem, validate};
+pub use versions::{crd, crd_yaml, v1alpha1};
+pub use worker_group::{WorkerGroupSpec, WorkloadKind};

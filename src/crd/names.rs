@@ -1,0 +1,449 @@
+//! Names and labels of every object rayop derives from a RayCluster, and the
+//! name-length bound they imply.
+//!
+//! Role: the single place that spells derived names, so the operator, the CRD's
+//! CEL rules and [`validate`](crate::crd::validation::validate) agree on them.
+//! Every function here is pure.
+//!
+//! # Derived names
+//!
+//! | Object | Name |
+//! |---|---|
+//! | head StatefulSet | `<cluster>-head`, its pod `<cluster>-head-0` |
+//! | head Service | `<cluster>-head-svc` |
+//! | worker StatefulSet or Deployment | `<cluster>-<group>` |
+//! | worker StatefulSet pods | `<cluster>-<group>-<ordinal>` |
+//! | worker Deployment pods | `<cluster>-<group>-<rs-hash>-<pod-hash>`, truncated by Kubernetes |
+//! | worker (headless) Service | `<cluster>-<group>-svc` |
+//! | autoscaler ServiceAccount, Role, RoleBinding | `<cluster>` |
+//!
+//! # The length bound, worked out
+//!
+//! Three Kubernetes limits meet here:
+//! - A Service name, a pod's hostname and a label value are at most
+//!   [`MAX_DNS_LABEL`] = 63 characters.
+//! - A StatefulSet controller labels each pod with `controller-revision-hash =
+//!   <statefulset-name>-<hash>`, where the hash is the decimal form of a 32-bit
+//!   FNV hash, so at most 10 characters: the suffix adds
+//!   [`CONTROLLER_REVISION_SUFFIX`] = 11 characters. A label value over 63
+//!   makes every pod creation fail, so a StatefulSet name is at most
+//!   `63 - 11 =` [`MAX_STATEFULSET_NAME`] = 52 characters.
+//! - Its pods are `<statefulset-name>-<ordinal>`; an `i32` ordinal has at most
+//!   10 digits, so `52 + 1 + 10 = 63` fits the hostname limit too: the
+//!   revision-hash bound is the binding one.
+//!
+//! Hence:
+//! - head StatefulSet `<cluster>-head`: `len(cluster) + 5 <= 52`, so
+//!   `len(cluster) <=` [`MAX_CLUSTER_NAME`] = **47**;
+//! - worker StatefulSet `<cluster>-<group>`: `len(cluster) + 1 + len(group) <= 52`,
+//!   so `len(cluster) + len(group) <=` [`MAX_CLUSTER_AND_GROUP_NAME`] = **51**;
+//!   with a cluster name of at least one character a group name is at most
+//!   [`MAX_GROUP_NAME`] = 50;
+//! - Services `<cluster>-head-svc` (at most `47 + 9 = 56`) and
+//!   `<cluster>-<group>-svc` (at most `51 + 5 = 56`) then fit 63 on their own.
+//!
+//! A worker group may run as a Deployment, whose pod names Kubernetes truncates
+//! itself; the StatefulSet bound is enforced for every group anyway, because a
+//! group's workload kind can change (it follows `enableInTreeAutoscaling` unless
+//! set), and a name that fits only one kind would break on the switch.
+//!
+//! KubeRay allows 53 characters. rayop allows 47, because its head is a
+//! StatefulSet and `<53 chars>-head-<10 char hash>` would be a 69-character
+//! label value that the API server rejects on every head pod.
+//!
+//! Cluster and group names must also be DNS-1035 labels (start with a letter),
+//! because they begin Service names.
+//!
+//! # Reserved group names
+//! [`RESERVED_GROUP_NAMES`]: a group called `head` would own `<cluster>-head`
+//! and `<cluster>-head-svc`, the head's names; a group called `headgroup` would
+//! carry the head's `ray.io/group` label value, which the Ray autoscaler reads.
+//!
+//! # Not covered here
+//! Names can still collide *across* clusters in one namespace: cluster `a` with
+//! group `b-c` and cluster `a-b` with group `c` both derive `a-b-c`. A CRD rule
+//! cannot see other objects; the operator must check owner references before it
+//! adopts an existing object.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+/// Longest DNS-1035 / DNS-1123 label, and longest label value.
+pub const MAX_DNS_LABEL: usize = 63;
+/// Characters the StatefulSet controller appends for the `controller-revision-hash`
+/// label value: `-` plus a hash of at most 10 characters.
+pub const CONTROLLER_REVISION_SUFFIX: usize = 11;
+/// Longest StatefulSet name whose pods can be labelled: `63 - 11`.
+pub const MAX_STATEFULSET_NAME: usize = MAX_DNS_LABEL - CONTROLLER_REVISION_SUFFIX;
+/// Suffix of the head StatefulSet's name.
+pub const HEAD_SUFFIX: &str = "-head";
+/// Suffix of every Service name.
+pub const SERVICE_SUFFIX: &str = "-svc";
+/// Longest RayCluster name: the head StatefulSet `<cluster>-head` must fit
+/// [`MAX_STATEFULSET_NAME`]. Equals 47.
+pub const MAX_CLUSTER_NAME: usize = MAX_STATEFULSET_NAME - HEAD_SUFFIX.len();
+/// Longest `len(cluster) + len(group)`: the worker StatefulSet `<cluster>-<group>`
+/// must fit [`MAX_STATEFULSET_NAME`]. Equals 51.
+pub const MAX_CLUSTER_AND_GROUP_NAME: usize = MAX_STATEFULSET_NAME - 1;
+/// Longest group name, reached with a one-character cluster name. Equals 50.
+pub const MAX_GROUP_NAME: usize = MAX_CLUSTER_AND_GROUP_NAME - 1;
+/// A DNS-1035 label, as an RE2 / OpenAPI pattern (length is checked apart).
+pub const DNS1035_LABEL_PATTERN: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+/// Group names a worker group may not take (see the module docs).
+pub const RESERVED_GROUP_NAMES: [&str; 2] = ["head", HEAD_GROUP_LABEL_VALUE];
+/// The cluster DNS domain unless the operator is configured otherwise.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Label: the RayCluster's name. Users may not override it.
+pub const LABEL_CLUSTER: &str = "ray.io/cluster";
+/// Label: `head` or `worker`. Users may not override it.
+pub const LABEL_NODE_TYPE: &str = "ray.io/node-type";
+/// Label: `headgroup` or the worker group's name. Users may not override it.
+pub const LABEL_GROUP: &str = "ray.io/group";
+/// Label: always `yes` on Ray pods.
+pub const LABEL_IS_RAY_NODE: &str = "ray.io/is-ray-node";
+/// Label: the application name, [`APP_NAME_VALUE`].
+pub const LABEL_APP_NAME: &str = "app.kubernetes.io/name";
+/// Label: the creating controller, [`CREATED_BY_VALUE`].
+pub const LABEL_CREATED_BY: &str = "app.kubernetes.io/created-by";
+/// Value of [`LABEL_NODE_TYPE`] on the head pod.
+pub const NODE_TYPE_HEAD: &str = "head";
+/// Value of [`LABEL_NODE_TYPE`] on worker pods.
+pub const NODE_TYPE_WORKER: &str = "worker";
+/// Value of [`LABEL_GROUP`] on the head pod.
+pub const HEAD_GROUP_LABEL_VALUE: &str = "headgroup";
+/// Value of [`LABEL_IS_RAY_NODE`].
+pub const IS_RAY_NODE_VALUE: &str = "yes";
+/// Value of [`LABEL_APP_NAME`]; KubeRay's value, kept so existing dashboards and
+/// selectors keep matching.
+pub const APP_NAME_VALUE: &str = "kuberay";
+/// Value of [`LABEL_CREATED_BY`].
+pub const CREATED_BY_VALUE: &str = "rayop";
+/// Labels users may not set in a pod template: rayop owns their values.
+pub const PROTECTED_LABELS: [&str; 3] = [LABEL_CLUSTER, LABEL_NODE_TYPE, LABEL_GROUP];
+
+/// Which Ray node a pod or object belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RayNode<'a> {
+    /// The head.
+    Head,
+    /// A worker of the named group.
+    Worker(&'a str),
+}
+
+impl<'a> RayNode<'a> {
+    /// Value of [`LABEL_NODE_TYPE`].
+    #[must_use]
+    pub fn node_type(self) -> &'static str {
+        match self {
+            RayNode::Head => NODE_TYPE_HEAD,
+            RayNode::Worker(_) => NODE_TYPE_WORKER,
+        }
+    }
+
+    /// Value of [`LABEL_GROUP`].
+    #[must_use]
+    pub fn group_label(self) -> &'a str {
+        match self {
+            RayNode::Head => HEAD_GROUP_LABEL_VALUE,
+            RayNode::Worker(group) => group,
+        }
+    }
+}
+
+/// Name of the head StatefulSet: `<cluster>-head`.
+#[must_use]
+pub fn head_statefulset_name(cluster: &str) -> String {
+    format!("{cluster}{HEAD_SUFFIX}")
+}
+
+/// Name of the single head pod: `<cluster>-head-0`.
+#[must_use]
+pub fn head_pod_name(cluster: &str) -> String {
+    statefulset_pod_name(&head_statefulset_name(cluster), 0)
+}
+
+/// Name of the head Service: `<cluster>-head-svc`.
+#[must_use]
+pub fn head_service_name(cluster: &str) -> String {
+    format!("{cluster}{HEAD_SUFFIX}{SERVICE_SUFFIX}")
+}
+
+/// Host name of the head Service inside the cluster:
+/// `<cluster>-head-svc.<namespace>.svc.<domain>`.
+#[must_use]
+pub fn head_service_host(cluster: &str, namespace: &str, domain: &str) -> String {
+    format!("{}.{namespace}.svc.{domain}", head_service_name(cluster))
+}
+
+/// Name of a worker group's StatefulSet or Deployment: `<cluster>-<group>`.
+#[must_use]
+pub fn worker_workload_name(cluster: &str, group: &str) -> String {
+    format!("{cluster}-{group}")
+}
+
+/// Name of a worker group's headless Service: `<cluster>-<group>-svc`.
+#[must_use]
+pub fn worker_service_name(cluster: &str, group: &str) -> String {
+    format!("{}{SERVICE_SUFFIX}", worker_workload_name(cluster, group))
+}
+
+/// Name of a worker pod of a StatefulSet group: `<cluster>-<group>-<ordinal>`.
+#[must_use]
+pub fn worker_pod_name(cluster: &str, group: &str, ordinal: u32) -> String {
+    statefulset_pod_name(&worker_workload_name(cluster, group), ordinal)
+}
+
+/// Name of the ServiceAccount, Role and RoleBinding of the autoscaler: the cluster's name.
+#[must_use]
+pub fn autoscaler_service_account_name(cluster: &str) -> String {
+    cluster.to_owned()
+}
+
+/// Name the StatefulSet controller gives a pod: `<statefulset>-<ordinal>`.
+#[must_use]
+pub fn statefulset_pod_name(statefulset: &str, ordinal: u32) -> String {
+    format!("{statefulset}-{ordinal}")
+}
+
+/// The labels every Ray pod of `node` in `cluster` carries.
+#[must_use]
+pub fn pod_labels(cluster: &str, node: RayNode<'_>) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(cluster, node);
+    labels.insert(LABEL_IS_RAY_NODE.to_owned(), IS_RAY_NODE_VALUE.to_owned());
+    labels.insert(LABEL_APP_NAME.to_owned(), APP_NAME_VALUE.to_owned());
+    labels.insert(LABEL_CREATED_BY.to_owned(), CREATED_BY_VALUE.to_owned());
+    labels
+}
+
+/// The labels that select the pods of `node` in `cluster`: cluster, node type
+/// and group. These are what the Ray autoscaler matches on.
+#[must_use]
+pub fn selector_labels(cluster: &str, node: RayNode<'_>) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_CLUSTER.to_owned(), cluster.to_owned()),
+        (LABEL_NODE_TYPE.to_owned(), node.node_type().to_owned()),
+        (LABEL_GROUP.to_owned(), node.group_label().to_owned()),
+    ])
+}
+
+/// Whether `name` is a DNS-1035 label: 1 to 63 characters of `[a-z0-9-]`,
+/// starting with a letter and not ending with `-`.
+#[must_use]
+pub fn is_dns1035_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    bytes.len() <= MAX_DNS_LABEL
+        && first.is_ascii_lowercase()
+        && *last != b'-'
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Why a cluster or group name cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum NameError {
+    /// Not a DNS-1035 label.
+    #[error(
+        "{name:?} must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and not ending with '-'"
+    )]
+    NotDns1035 {
+        /// The offending name.
+        name: String,
+    },
+    /// The cluster name is longer than [`MAX_CLUSTER_NAME`].
+    #[error(
+        "cluster name {name:?} has {len} characters, at most {MAX_CLUSTER_NAME} fit: the head StatefulSet '<name>-head' must stay within {MAX_STATEFULSET_NAME} characters"
+    )]
+    ClusterNameTooLong {
+        /// The offending name.
+        name: String,
+        /// Its length.
+        len: usize,
+    },
+    /// Cluster and group name together are longer than [`MAX_CLUSTER_AND_GROUP_NAME`].
+    #[error(
+        "cluster name and group name {group:?} have {len} characters together, at most {MAX_CLUSTER_AND_GROUP_NAME} fit: the worker StatefulSet '<cluster>-<group>' must stay within {MAX_STATEFULSET_NAME} characters"
+    )]
+    WorkerNameTooLong {
+        /// The group name.
+        group: String,
+        /// `len(cluster) + len(group)`.
+        len: usize,
+    },
+    /// The group name is one of [`RESERVED_GROUP_NAMES`].
+    #[error("group name {group:?} is reserved for the head")]
+    ReservedGroupName {
+        /// The group name.
+        group: String,
+    },
+}
+
+/// Checks a RayCluster's own name: DNS-1035 and at most [`MAX_CLUSTER_NAME`].
+///
+/// # Errors
+/// Every rule the name breaks, in a stable order.
+pub fn check_cluster_name(name: &str) -> Result<(), Vec<NameError>> {
+    let mut errors = Vec::new();
+    if !is_dns1035_label(name) {
+        errors.push(NameError::NotDns1035 {
+            name: name.to_owned(),
+        });
+    }
+    if name.len() > MAX_CLUSTER_NAME {
+        errors.push(NameError::ClusterNameTooLong {
+            name: name.to_owned(),
+            len: name.len(),
+        });
+    }
+    into_result(errors)
+}
+
+/// Checks a worker group's name within `cluster`: DNS-1035, not reserved, and
+/// short enough that `<cluster>-<group>` fits [`MAX_STATEFULSET_NAME`].
+///
+/// # Errors
+/// Every rule the name breaks, in a stable order.
+pub fn check_group_name(cluster: &str, group: &str) -> Result<(), Vec<NameError>> {
+    let mut errors = Vec::new();
+    if !is_dns1035_label(group) {
+        errors.push(NameError::NotDns1035 {
+            name: group.to_owned(),
+        });
+    }
+    if RESERVED_GROUP_NAMES.contains(&group) {
+        errors.push(NameError::ReservedGroupName {
+            group: group.to_owned(),
+        });
+    }
+    let len = cluster.len() + group.len();
+    if len > MAX_CLUSTER_AND_GROUP_NAME {
+        errors.push(NameError::WorkerNameTooLong {
+            group: group.to_owned(),
+            len,
+        });
+    }
+    into_result(errors)
+}
+
+fn into_result(errors: Vec<NameError>) -> Result<(), Vec<NameError>> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_the_worked_out_numbers() {
+        assert_eq!(MAX_STATEFULSET_NAME, 52);
+        assert_eq!(MAX_CLUSTER_NAME, 47);
+        assert_eq!(MAX_CLUSTER_AND_GROUP_NAME, 51);
+        assert_eq!(MAX_GROUP_NAME, 50);
+    }
+
+    #[test]
+    fn derived_names() {
+        assert_eq!(head_statefulset_name("rc"), "rc-head");
+        assert_eq!(head_pod_name("rc"), "rc-head-0");
+        assert_eq!(head_service_name("rc"), "rc-head-svc");
+        assert_eq!(
+            head_service_host("rc", "ns", DEFAULT_CLUSTER_DOMAIN),
+            "rc-head-svc.ns.svc.cluster.local"
+        );
+        assert_eq!(worker_workload_name("rc", "gpu"), "rc-gpu");
+        assert_eq!(worker_service_name("rc", "gpu"), "rc-gpu-svc");
+        assert_eq!(worker_pod_name("rc", "gpu", 3), "rc-gpu-3");
+        assert_eq!(autoscaler_service_account_name("rc"), "rc");
+    }
+
+    #[test]
+    fn a_cluster_name_at_the_limit_fits_every_derived_name() {
+        let cluster = "a".repeat(MAX_CLUSTER_NAME);
+        assert_eq!(check_cluster_name(&cluster), Ok(()));
+        let sts = head_statefulset_name(&cluster);
+        // controller-revision-hash label value: <sts>-<10 char hash>
+        assert_eq!(sts.len() + CONTROLLER_REVISION_SUFFIX, MAX_DNS_LABEL);
+        assert!(is_dns1035_label(&head_service_name(&cluster)));
+        assert!(head_pod_name(&cluster).len() <= MAX_DNS_LABEL);
+    }
+
+    #[test]
+    fn a_cluster_name_over_the_limit_fails() {
+        let cluster = "a".repeat(MAX_CLUSTER_NAME + 1);
+        assert_eq!(
+            check_cluster_name(&cluster),
+            Err(vec![NameError::ClusterNameTooLong {
+                name: cluster.clone(),
+                len: 48
+            }])
+        );
+    }
+
+    #[test]
+    fn a_group_name_at_the_limit_fits_and_one_more_fails() {
+        let cluster = "c".repeat(20);
+        let group = "g".repeat(MAX_CLUSTER_AND_GROUP_NAME - 20);
+        assert_eq!(check_group_name(&cluster, &group), Ok(()));
+        let sts = worker_workload_name(&cluster, &group);
+        assert_eq!(sts.len() + CONTROLLER_REVISION_SUFFIX, MAX_DNS_LABEL);
+        // the largest ordinal of an i32 replica count still fits a hostname
+        assert!(statefulset_pod_name(&sts, i32::MAX as u32).len() <= MAX_DNS_LABEL);
+        assert!(is_dns1035_label(&worker_service_name(&cluster, &group)));
+
+        let longer = format!("{group}g");
+        let errors = check_group_name(&cluster, &longer).unwrap_err();
+        assert!(matches!(
+            errors.as_slice(),
+            [NameError::WorkerNameTooLong { len: 52, .. }]
+        ));
+    }
+
+    #[test]
+    fn dns1035() {
+        assert!(is_dns1035_label("a"));
+        assert!(is_dns1035_label("small-worker"));
+        assert!(is_dns1035_label("gpu2"));
+        assert!(!is_dns1035_label(""));
+        assert!(!is_dns1035_label("2gpu"));
+        assert!(!is_dns1035_label("gpu-"));
+        assert!(!is_dns1035_label("Small"));
+        assert!(!is_dns1035_label("small_worker"));
+        assert!(!is_dns1035_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn reserved_group_names_are_refused() {
+        for group in RESERVED_GROUP_NAMES {
+            let errors = check_group_name("rc", group).unwrap_err();
+            assert!(matches!(
+                errors.as_slice(),
+                [NameError::ReservedGroupName { .. }]
+            ));
+        }
+    }
+
+    #[test]
+    fn labels() {
+        let head = pod_labels("rc", RayNode::Head);
+        assert_eq!(head[LABEL_CLUSTER], "rc");
+        assert_eq!(head[LABEL_NODE_TYPE], "head");
+        assert_eq!(head[LABEL_GROUP], "headgroup");
+        assert_eq!(head[LABEL_IS_RAY_NODE], "yes");
+        let worker = selector_labels("rc", RayNode::Worker("small"));
+        assert_eq!(worker.len(), 3);
+        assert_eq!(worker[LABEL_GROUP], "small");
+        assert_eq!(worker[LABEL_NODE_TYPE], "worker");
+        for key in PROTECTED_LABELS {
+            assert!(worker.contains_key(key));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Hand-written schema pieces for the embedded Kubernetes objects of the CRD.
+//!
+//! Role: keep the CRD small and the embedded objects intact. A full
+//! PodTemplateSpec schema is hundreds of kilobytes per template; the CRD would
+//! outgrow the 256 KiB `last-applied-configuration` annotation that a plain
+//! `kubectl apply` writes. So pod templates and the head Service are
+//! `x-kubernetes-preserve-unknown-fields` objects that declare only the fields
+//! a rule or a default needs:
+//! - a template declares `metadata`, `spec.containers[].name` and `.image`, and
+//!   carries the CEL rule that it has at least one container
+//!   ([`cel::TEMPLATE_HAS_CONTAINER`]);
+//! - a template's schema default is the default template of
+//!   [`defaults`], so the API server stores it. The Ray autoscaler reads each
+//!   group's template (container resources) from the RayCluster object, so a
+//!   spec as short as the seed's must still show one there;
+//! - the head Service is kept as given.
+//!
+//! The Kubernetes API server validates the full pod when rayop creates the
+//! workload; [`validate`](crate::crd::validation::validate) catches what rayop
+//! itself relies on before that.
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+use serde_json::Value;
+
+use crate::crd::{cel, defaults};
+
+/// Schema of `headGroupSpec.template`, defaulting to the default head template.
+pub fn head_template(_: &mut SchemaGenerator) -> Schema {
+    pod_template(serde_json::to_value(defaults::default_head_template()).ok())
+}
+
+/// Schema of `workerGroupSpecs[].template`, defaulting to the default worker template.
+pub fn worker_template(_: &mut SchemaGenerator) -> Schema {
+    pod_template(serde_json::to_value(defaults::default_worker_template()).ok())
+}
+
+/// Schema of `headGroupSpec.headService`: any Service object, kept as given.
+pub fn service(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+fn pod_template(default: Option<Value>) -> Schema {
+    let mut schema = json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {
+            "metadata": {
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": true,
+            },
+            "spec": {
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {
+                    "containers": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": true,
+                            "properties": {
+                                "name": { "type": "string" },
+                                "image": { "type": "string" },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    });
+    if let Some(default) = default {
+        schema.insert("default".into(), default);
+    }
+    cel::attach(&mut schema, &cel::TEMPLATE_RULES);
+    schema
+}
+
+/// Removes the type's own description from an enum's schema, so that the
+/// documentation of the field using it stays. (kube hoists an optional enum's
+/// schema into the field's, and the enum's description would replace the
+/// field's.)
+pub fn drop_description(schema: &mut Schema) {
+    schema.remove("description");
+}

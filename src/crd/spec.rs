@@ -1,0 +1,212 @@
+//! The desired state of a RayCluster: `spec`, and the `ray.io/v1` resource
+//! [`RayCluster`] derived from it.
+//!
+//! Role: the type every other part of rayop reads. Its JSON names and schema
+//! defaults are KubeRay's, so KubeRay manifests apply unmodified; unknown
+//! fields are ignored when deserializing (serde's default), so a manifest with
+//! KubeRay fields rayop does not model still parses (the API server prunes
+//! them from the stored object).
+//!
+//! The `ray.io/v1alpha1` twin lives in [`versions`](crate::crd::versions); it
+//! shares this spec and the status type, so the two schemas are identical.
+//! Any `#[kube(...)]` change here must be made there too; a test compares them.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::{
+    autoscaler::AutoscalerOptions,
+    cel, defaults,
+    gcs::GcsFaultToleranceOptions,
+    head::{HeadGroupSpec, HeadServiceOptions},
+    status::RayClusterStatus,
+    worker_group::{WorkerGroupSpec, WorkloadKind},
+};
+
+/// `managedBy` values that leave a RayCluster to rayop.
+pub const MANAGED_BY_RAYOP: [&str; 2] = ["ray.io/rayop", "ray.io/kuberay-operator"];
+
+/// A Ray cluster: one head pod and groups of worker pods, kept at the size the
+/// spec or the Ray autoscaler asks for.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ray.io",
+    version = "v1",
+    kind = "RayCluster",
+    namespaced,
+    status = "RayClusterStatus",
+    derive = "PartialEq",
+    category = "all",
+    doc = "A Ray cluster: one head pod and groups of worker pods, kept at the size the spec or the Ray autoscaler asks for.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "rayop's phase of the cluster"),
+    printcolumn(name = "Desired Workers", type_ = "integer", json_path = ".status.desiredWorkerReplicas", description = "Worker pods wanted"),
+    printcolumn(name = "Ready Workers", type_ = "integer", json_path = ".status.readyWorkerReplicas", description = "Worker pods Running and Ready"),
+    printcolumn(name = "Head IP", type_ = "string", json_path = ".status.head.podIP", description = "IP of the head pod"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = cel::CLUSTER_NAME_IS_DNS1035.to_rule(),
+    validation = cel::CLUSTER_NAME_LENGTH.to_rule(),
+    validation = cel::WORKER_NAME_LENGTH.to_rule()
+)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::spec_rules)]
+pub struct RayClusterSpec {
+    /// Ray version of the cluster's image. Without an image in a template the
+    /// Ray container runs `rayproject/ray:<rayVersion>`. The API server stores
+    /// the default at creation, so an operator upgrade never changes the image
+    /// of an existing cluster.
+    #[serde(default = "defaults::ray_version")]
+    #[schemars(length(min = 1))]
+    pub ray_version: String,
+
+    /// The head pod. Optional in rayop (required in KubeRay): when omitted,
+    /// the API server stores an empty one, whose template then defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = {}))]
+    pub head_group_spec: Option<HeadGroupSpec>,
+
+    /// Groups of worker pods.
+    #[serde(default)]
+    #[schemars(length(max = cel::MAX_WORKER_GROUPS), transform = cel::worker_groups_rules)]
+    #[schemars(extend("default" = []))]
+    pub worker_group_specs: Vec<WorkerGroupSpec>,
+
+    /// Runs the Ray autoscaler as a sidecar of the head; it sets each group's
+    /// `replicas` within its bounds and names the workers to remove. Worker
+    /// groups then default to Deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_in_tree_autoscaling: Option<bool>,
+
+    /// Options of the autoscaler sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaler_options: Option<AutoscalerOptions>,
+
+    /// Annotations of the head Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_service_annotations: Option<BTreeMap<String, String>>,
+
+    /// Suspends the cluster: every pod is deleted and none is created until
+    /// it is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+
+    /// Keeps GCS state in an external Redis, so workers survive a head restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcs_fault_tolerance_options: Option<GcsFaultToleranceOptions>,
+
+    /// The controller that reconciles this cluster. rayop reconciles it when
+    /// unset, `ray.io/rayop` or `ray.io/kuberay-operator`, and leaves it alone
+    /// otherwise. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63), transform = cel::managed_by_rules)]
+    pub managed_by: Option<String>,
+
+    /// The seed's spelling of head Service settings: `headService.type` is
+    /// `headGroupSpec.serviceType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_service: Option<HeadServiceOptions>,
+}
+
+impl RayClusterSpec {
+    /// Whether `enableInTreeAutoscaling` is true.
+    #[must_use]
+    pub fn autoscaling_enabled(&self) -> bool {
+        self.enable_in_tree_autoscaling == Some(true)
+    }
+
+    /// Whether `suspend` is true.
+    #[must_use]
+    pub fn suspended(&self) -> bool {
+        self.suspend == Some(true)
+    }
+
+    /// Whether GCS fault tolerance is configured.
+    #[must_use]
+    pub fn gcs_fault_tolerant(&self) -> bool {
+        self.gcs_fault_tolerance_options.is_some()
+    }
+
+    /// Whether rayop, rather than another controller, reconciles this cluster.
+    #[must_use]
+    pub fn managed_by_rayop(&self) -> bool {
+        self.managed_by
+            .as_deref()
+            .is_none_or(|manager| MANAGED_BY_RAYOP.contains(&manager))
+    }
+
+    /// The workload that runs `group`: its `workloadKind`, else `Deployment`
+    /// with in-tree autoscaling (the autoscaler deletes chosen pods, which a
+    /// Deployment can remove first and a StatefulSet cannot), else `StatefulSet`.
+    #[must_use]
+    pub fn effective_workload_kind(&self, group: &WorkerGroupSpec) -> WorkloadKind {
+        group
+            .workload_kind
+            .unwrap_or(if self.autoscaling_enabled() {
+                WorkloadKind::Deployment
+            } else {
+                WorkloadKind::StatefulSet
+            })
+    }
+
+    /// The worker group called `name`.
+    #[must_use]
+    pub fn worker_group(&self, name: &str) -> Option<&WorkerGroupSpec> {
+        self.worker_group_specs
+            .iter()
+            .find(|group| group.group_name == name)
+    }
+}
+
+impl Default for RayClusterSpec {
+    fn default() -> Self {
+        Self {
+            ray_version: defaults::ray_version(),
+            head_group_spec: None,
+            worker_group_specs: Vec::new(),
+            enable_in_tree_autoscaling: None,
+            autoscaler_options: None,
+            head_service_annotations: None,
+            suspend: None,
+            gcs_fault_tolerance_options: None,
+            managed_by: None,
+            head_service: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_kind_follows_autoscaling_unless_set() {
+        let mut spec = RayClusterSpec::default();
+        let mut group = WorkerGroupSpec::new("g");
+        assert_eq!(
+            spec.effective_workload_kind(&group),
+            WorkloadKind::StatefulSet
+        );
+        spec.enable_in_tree_autoscaling = Some(true);
+        assert_eq!(
+            spec.effective_workload_kind(&group),
+            WorkloadKind::Deployment
+        );
+        group.workload_kind = Some(WorkloadKind::StatefulSet);
+        assert_eq!(
+            spec.effective_workload_kind(&group),
+            WorkloadKind::StatefulSet
+        );
+    }
+
+    #[test]
+    fn managed_by() {
+        let mut spec = RayClusterSpec::default();
+        assert!(spec.managed_by_rayop());
+        spec.managed_by = Some("ray.io/rayop".into());
+        assert!(spec.managed_by_rayop());
+        spec.managed_by = Some("kueue.x-k8s.io/multikueue".into());
+        assert!(!spec.managed_by_rayop());
+    }
+}

@@ -1,0 +1,470 @@
+//! Semantic validation of a RayCluster, in Rust.
+//!
+//! Role: [`validate`] is what the operator runs before acting on a spec. It
+//! mirrors every schema and CEL rule of the CRD (so an object stored before the
+//! CRD had a rule, or written through a path that skipped it, is still caught)
+//! and adds the checks a schema cannot express:
+//! - a given template has at least one container (also a CEL rule, but the
+//!   template schema is open, so it is checked again on the typed value);
+//! - `rayStartParams` keys are flag names (`^[a-z0-9][a-z0-9-]*$`) and values
+//!   hold no control characters. Other characters are allowed: the code that
+//!   builds the `ray start` command must shell-quote every value that
+//!   [`is_shell_safe`] refuses;
+//! - resources are not set twice in `rayStartParams`: the `resources` JSON may
+//!   not hold `CPU`, `GPU` or `memory`, which have their own flags (Ray refuses
+//!   them there), and the resource flags must be numbers. Setting `num-cpus`
+//!   beside a container CPU limit is allowed: the flag wins (the container's
+//!   resources only fill in flags that are not given), and `num-cpus: "0"` on
+//!   the head is KubeRay's idiom for keeping work off the head.
+//!
+//! Invariant: each [`SpecProblem`] names the field to fix with a JSON path such
+//! as `spec.workerGroupSpecs[1].minReplicas`, in a stable order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use kube::ResourceExt;
+use thiserror::Error;
+
+use crate::crd::{
+    RayCluster, RayClusterSpec, cel, head::ServiceType, names, worker_group::WorkerGroupSpec,
+};
+
+/// `rayStartParams` flags whose value is a number of CPUs or GPUs.
+pub const COUNT_FLAGS: [&str; 2] = ["num-cpus", "num-gpus"];
+/// `rayStartParams` flags whose value is a whole number of bytes.
+pub const BYTE_FLAGS: [&str; 2] = ["memory", "object-store-memory"];
+/// Keys of the `resources` JSON that have their own flag.
+pub const RESOURCES_WITH_FLAGS: [(&str, &str); 3] = [
+    ("CPU", "num-cpus"),
+    ("GPU", "num-gpus"),
+    ("memory", "memory"),
+];
+
+/// One reason a spec cannot be acted on, naming the field to fix.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{field}: {message}")]
+pub struct SpecProblem {
+    /// JSON path of the field, such as `spec.workerGroupSpecs[0].minReplicas`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl SpecProblem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a RayCluster: its name and its spec.
+///
+/// # Errors
+/// Every problem found, in field order.
+pub fn validate(cluster: &RayCluster) -> Result<(), Vec<SpecProblem>> {
+    let problems = problems(&cluster.name_any(), &cluster.spec);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Every problem of the cluster called `name` with `spec`, in field order.
+#[must_use]
+pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
+    let mut out = Vec::new();
+    if let Err(errors) = names::check_cluster_name(name) {
+        out.extend(
+            errors
+                .into_iter()
+                .map(|e| SpecProblem::new("metadata.name", e.to_string())),
+        );
+    }
+    if spec.ray_version.is_empty() {
+        out.push(SpecProblem::new(
+            "spec.rayVersion",
+            "must not be empty; omit it for the default",
+        ));
+    }
+    if let Some(head) = &spec.head_group_spec {
+        let path = "spec.headGroupSpec";
+        check_ray_start_params(&mut out, path, &head.ray_start_params);
+        if let Some(template) = &head.template {
+            check_template(&mut out, path, template);
+        }
+    }
+    check_head_service_type(&mut out, spec);
+    check_worker_groups(&mut out, name, &spec.worker_group_specs);
+    if let Some(options) = &spec.autoscaler_options {
+        let path = "spec.autoscalerOptions";
+        non_negative(
+            &mut out,
+            path,
+            "idleTimeoutSeconds",
+            options.idle_timeout_seconds,
+        );
+        non_negative(
+            &mut out,
+            path,
+            "idleTimeoutMinutes",
+            options.idle_timeout_minutes,
+        );
+        if options.idle_timeout_seconds.is_some() && options.idle_timeout_minutes.is_some() {
+            out.push(SpecProblem::new(path, cel::ONE_IDLE_TIMEOUT.message));
+        }
+        if options
+            .upscaling_speed
+            .is_some_and(|s| s.is_nan() || s < 0.0)
+        {
+            out.push(SpecProblem::new(
+                format!("{path}.upscalingSpeed"),
+                "must be a number greater than or equal to 0",
+            ));
+        }
+        if options.upscaling_mode.is_some() && options.upscaling_speed.is_some() {
+            out.push(SpecProblem::new(path, cel::ONE_UPSCALING_SETTING.message));
+        }
+    }
+    if let Some(gcs) = &spec.gcs_fault_tolerance_options {
+        let path = "spec.gcsFaultToleranceOptions";
+        if gcs.redis_address.is_empty() {
+            out.push(SpecProblem::new(
+                format!("{path}.redisAddress"),
+                "must not be empty",
+            ));
+        }
+        if let Some(password) = &gcs.redis_password
+            && password.value.is_some() == password.value_from.is_some()
+        {
+            out.push(SpecProblem::new(
+                format!("{path}.redisPassword"),
+                cel::ONE_PASSWORD_SOURCE.message,
+            ));
+        }
+    }
+    if spec
+        .managed_by
+        .as_ref()
+        .is_some_and(|m| m.len() > names::MAX_DNS_LABEL)
+    {
+        out.push(SpecProblem::new(
+            "spec.managedBy",
+            "must be at most 63 characters",
+        ));
+    }
+    out
+}
+
+fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
+    let in_head: Option<ServiceType> = spec.head_group_spec.as_ref().and_then(|h| h.service_type);
+    let in_seed = spec.head_service.as_ref().and_then(|s| s.type_);
+    if let (Some(a), Some(b)) = (in_head, in_seed)
+        && a != b
+    {
+        out.push(SpecProblem::new(
+            "spec.headService.type",
+            cel::HEAD_SERVICE_TYPE_AGREES.message,
+        ));
+    }
+}
+
+fn check_worker_groups(out: &mut Vec<SpecProblem>, cluster: &str, groups: &[WorkerGroupSpec]) {
+    if groups.len() > cel::MAX_WORKER_GROUPS {
+        out.push(SpecProblem::new(
+            "spec.workerGroupSpecs",
+            format!(
+                "at most {} worker groups are allowed",
+                cel::MAX_WORKER_GROUPS
+            ),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, group) in groups.iter().enumerate() {
+        let path = format!("spec.workerGroupSpecs[{i}]");
+        if let Err(errors) = names::check_group_name(cluster, &group.group_name) {
+            // the length bound involves metadata.name too; it is reported on the group
+            out.extend(
+                errors
+                    .into_iter()
+                    .map(|e| SpecProblem::new(format!("{path}.groupName"), e.to_string())),
+            );
+        }
+        if !seen.insert(group.group_name.as_str()) {
+            out.push(SpecProblem::new(
+                format!("{path}.groupName"),
+                cel::GROUP_NAMES_UNIQUE.message,
+            ));
+        }
+        non_negative(out, &path, "replicas", Some(group.replicas));
+        non_negative(out, &path, "minReplicas", Some(group.min_replicas));
+        non_negative(out, &path, "maxReplicas", Some(group.max_replicas));
+        if group.min_replicas > group.max_replicas {
+            out.push(SpecProblem::new(
+                format!("{path}.minReplicas"),
+                cel::MIN_LE_MAX.message,
+            ));
+        }
+        if group.num_of_hosts < 1 {
+            out.push(SpecProblem::new(
+                format!("{path}.numOfHosts"),
+                "must be greater than or equal to 1",
+            ));
+        }
+        non_negative(out, &path, "idleTimeoutSeconds", group.idle_timeout_seconds);
+        check_ray_start_params(out, &path, &group.ray_start_params);
+        if let Some(template) = &group.template {
+            check_template(out, &path, template);
+        }
+    }
+}
+
+fn non_negative(out: &mut Vec<SpecProblem>, path: &str, field: &str, value: Option<i32>) {
+    if value.is_some_and(|v| v < 0) {
+        out.push(SpecProblem::new(
+            format!("{path}.{field}"),
+            "must be greater than or equal to 0",
+        ));
+    }
+}
+
+fn check_template(out: &mut Vec<SpecProblem>, path: &str, template: &PodTemplateSpec) {
+    if template
+        .spec
+        .as_ref()
+        .is_none_or(|s| s.containers.is_empty())
+    {
+        out.push(SpecProblem::new(
+            format!("{path}.template.spec.containers"),
+            cel::TEMPLATE_HAS_CONTAINER.message,
+        ));
+    }
+}
+
+/// Whether `key` is a `ray start` flag name: `^[a-z0-9][a-z0-9-]*$`.
+#[must_use]
+pub fn is_flag_name(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `value` can stand in a shell command line unquoted: only
+/// `[A-Za-z0-9._:/=,+@%-]`, and not empty. Any other value must be shell-quoted
+/// by the code that builds the `ray start` command.
+#[must_use]
+pub fn is_shell_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:/=,+@%-".contains(&b))
+}
+
+fn check_ray_start_params(
+    out: &mut Vec<SpecProblem>,
+    path: &str,
+    params: &BTreeMap<String, String>,
+) {
+    for (key, value) in params {
+        let field = format!("{path}.rayStartParams[{key}]");
+        if !is_flag_name(key) {
+            out.push(SpecProblem::new(
+                format!("{path}.rayStartParams"),
+                format!(
+                    "key {key:?} is not a flag name: use lower-case letters, digits and '-', without leading dashes"
+                ),
+            ));
+            continue;
+        }
+        if value.chars().any(char::is_control) {
+            out.push(SpecProblem::new(
+                field,
+                "must not contain control characters such as newlines",
+            ));
+            continue;
+        }
+        if COUNT_FLAGS.contains(&key.as_str())
+            && !value.trim().parse::<f64>().is_ok_and(|n| n >= 0.0)
+        {
+            out.push(SpecProblem::new(
+                field,
+                format!("{value:?} is not a non-negative number"),
+            ));
+        } else if BYTE_FLAGS.contains(&key.as_str()) && value.trim().parse::<u64>().is_err() {
+            out.push(SpecProblem::new(
+                field,
+                format!("{value:?} is not a whole number of bytes"),
+            ));
+        } else if key == "resources" {
+            check_custom_resources(out, field, value);
+        }
+    }
+}
+
+/// The `resources` flag holds a JSON object of custom resources. KubeRay's docs
+/// wrap it in an extra pair of quotes for the shell; both forms are accepted.
+fn check_custom_resources(out: &mut Vec<SpecProblem>, field: String, value: &str) {
+    let trimmed = value.trim();
+    let unwrapped = trimmed
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .map(|v| v.replace("\\\"", "\""))
+        .or_else(|| {
+            trimmed
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| trimmed.to_owned());
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&unwrapped) {
+        Err(_) => out.push(SpecProblem::new(
+            field,
+            "must be a JSON object of custom resource names to amounts, such as {\"TPU\": 4}",
+        )),
+        Ok(resources) => {
+            for (resource, flag) in RESOURCES_WITH_FLAGS {
+                if resources.contains_key(resource) {
+                    out.push(SpecProblem::new(
+                        field.clone(),
+                        format!(
+                            "sets {resource}, which has its own flag: use rayStartParams[{flag}] instead (Ray refuses {resource} in resources)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::test_builders::*;
+
+    fn fields(cluster: &RayCluster) -> Vec<String> {
+        validate(cluster)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_built_cluster_is_valid() {
+        let cluster = RayCluster::test("ok").with_workers(2);
+        assert_eq!(validate(&cluster), Ok(()));
+    }
+
+    #[test]
+    fn min_above_max() {
+        let cluster = RayCluster::test("rc").with_group(group("g").bounds(3, 1));
+        assert_eq!(fields(&cluster), ["spec.workerGroupSpecs[0].minReplicas"]);
+    }
+
+    #[test]
+    fn negative_counts() {
+        let mut g = group("g");
+        g.replicas = -1;
+        g.num_of_hosts = 0;
+        let cluster = RayCluster::test("rc").with_group(g);
+        assert_eq!(
+            fields(&cluster),
+            [
+                "spec.workerGroupSpecs[0].replicas",
+                "spec.workerGroupSpecs[0].numOfHosts"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_and_bad_group_names() {
+        let cluster = RayCluster::test("rc")
+            .with_group(group("a"))
+            .with_group(group("a"))
+            .with_group(group("Bad_Name"))
+            .with_group(group("head"));
+        assert_eq!(
+            fields(&cluster),
+            [
+                "spec.workerGroupSpecs[1].groupName",
+                "spec.workerGroupSpecs[2].groupName",
+                "spec.workerGroupSpecs[3].groupName"
+            ]
+        );
+    }
+
+    #[test]
+    fn name_length_bounds() {
+        let at_limit = "a".repeat(names::MAX_CLUSTER_NAME);
+        assert_eq!(validate(&RayCluster::test(&at_limit)), Ok(()));
+        let over = "a".repeat(names::MAX_CLUSTER_NAME + 1);
+        assert_eq!(fields(&RayCluster::test(&over)), ["metadata.name"]);
+
+        let cluster = "c".repeat(40);
+        let fits = RayCluster::test(&cluster).with_group(group(&"g".repeat(11)));
+        assert_eq!(validate(&fits), Ok(()));
+        let too_long = RayCluster::test(&cluster).with_group(group(&"g".repeat(12)));
+        assert_eq!(fields(&too_long), ["spec.workerGroupSpecs[0].groupName"]);
+    }
+
+    #[test]
+    fn templates_need_a_container() {
+        let mut g = group("g");
+        g.template = Some(PodTemplateSpec::default());
+        let cluster = RayCluster::test("rc").with_group(g);
+        assert_eq!(
+            fields(&cluster),
+            ["spec.workerGroupSpecs[0].template.spec.containers"]
+        );
+    }
+
+    #[test]
+    fn ray_start_params() {
+        let g = group("g")
+            .param("num-cpus", "2")
+            .param("--block", "true")
+            .param("num-gpus", "many")
+            .param("memory", "1.5")
+            .param("node-ip-address", "$(MY_POD_IP)\necho pwned")
+            .param("resources", r#""{\"GPU\": 1, \"TPU\": 4}""#);
+        let cluster = RayCluster::test("rc").with_group(g);
+        let problems = validate(&cluster).unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.workerGroupSpecs[0].rayStartParams",
+                "spec.workerGroupSpecs[0].rayStartParams[memory]",
+                "spec.workerGroupSpecs[0].rayStartParams[node-ip-address]",
+                "spec.workerGroupSpecs[0].rayStartParams[num-gpus]",
+                "spec.workerGroupSpecs[0].rayStartParams[resources]",
+            ]
+        );
+        assert!(problems[4].message.contains("num-gpus"));
+    }
+
+    #[test]
+    fn custom_resources_in_plain_json_are_fine() {
+        let g = group("g").param("resources", r#"{"TPU": 4}"#);
+        assert_eq!(validate(&RayCluster::test("rc").with_group(g)), Ok(()));
+    }
+
+    #[test]
+    fn shell_safety() {
+        assert!(is_shell_safe("0.0.0.0"));
+        assert!(is_shell_safe("10.0.0.1:6379"));
+        assert!(!is_shell_safe("a b"));
+        assert!(!is_shell_safe("$(reboot)"));
+        assert!(!is_shell_safe("x;y"));
+        assert!(!is_shell_safe(""));
+        assert!(is_flag_name("dashboard-host"));
+        assert!(!is_flag_name("-dashboard-host"));
+        assert!(!is_flag_name("Dashboard"));
+    }
+}

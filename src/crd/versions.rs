@@ -1,0 +1,130 @@
+//! The two served versions of the RayCluster API and the merged CRD.
+//!
+//! Role: `ray.io/v1` ([`RayCluster`](crate::crd::RayCluster), the storage
+//! version, the type the operator uses) and `ray.io/v1alpha1`
+//! ([`v1alpha1::RayCluster`], served for older manifests such as the seed).
+//!
+//! Invariants:
+//! - Both versions have the same schema, printer columns and status
+//!   subresource: `v1alpha1`'s spec is a transparent newtype over the v1 spec
+//!   and shares the status type. A test compares the two generated versions.
+//! - Conversion is the identity on spec and status (the `From` impls below),
+//!   so the CRD declares conversion strategy `None`: the API server only
+//!   rewrites `apiVersion`, and no conversion webhook is needed. A future
+//!   version whose schema differs will need a webhook.
+//!
+//! [`crd`] merges the two into the CustomResourceDefinition that `rayop crd`
+//! prints and `deploy/crd/rayclusters.ray.io.yaml` holds.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceConversion, CustomResourceDefinition,
+};
+use kube::core::crd::{CustomResourceExt, MergeError, merge_crds};
+use thiserror::Error;
+
+use crate::crd::RayCluster;
+
+/// The storage version.
+pub const STORAGE_VERSION: &str = "v1";
+/// Every served version, storage first.
+pub const SERVED_VERSIONS: [&str; 2] = ["v1", "v1alpha1"];
+
+/// `ray.io/v1alpha1`: the same API as v1, served for older manifests.
+pub mod v1alpha1 {
+    use kube::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use crate::crd::{cel, status::RayClusterStatus};
+
+    /// The v1alpha1 spec: the v1 spec, unchanged. `Deref` gives its fields.
+    #[derive(
+        CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema,
+    )]
+    #[kube(
+        group = "ray.io",
+        version = "v1alpha1",
+        kind = "RayCluster",
+        namespaced,
+        storage = false,
+        status = "RayClusterStatus",
+        derive = "PartialEq",
+        category = "all",
+        doc = "A Ray cluster: one head pod and groups of worker pods, kept at the size the spec or the Ray autoscaler asks for.",
+        printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "rayop's phase of the cluster"),
+        printcolumn(name = "Desired Workers", type_ = "integer", json_path = ".status.desiredWorkerReplicas", description = "Worker pods wanted"),
+        printcolumn(name = "Ready Workers", type_ = "integer", json_path = ".status.readyWorkerReplicas", description = "Worker pods Running and Ready"),
+        printcolumn(name = "Head IP", type_ = "string", json_path = ".status.head.podIP", description = "IP of the head pod"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        validation = cel::CLUSTER_NAME_IS_DNS1035.to_rule(),
+        validation = cel::CLUSTER_NAME_LENGTH.to_rule(),
+        validation = cel::WORKER_NAME_LENGTH.to_rule()
+    )]
+    #[serde(transparent)]
+    #[schemars(transparent)]
+    pub struct RayClusterSpec(pub crate::crd::RayClusterSpec);
+
+    impl std::ops::Deref for RayClusterSpec {
+        type Target = crate::crd::RayClusterSpec;
+
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
+    }
+}
+
+impl From<v1alpha1::RayCluster> for RayCluster {
+    fn from(old: v1alpha1::RayCluster) -> Self {
+        Self {
+            metadata: old.metadata,
+            spec: old.spec.0,
+            status: old.status,
+        }
+    }
+}
+
+impl From<RayCluster> for v1alpha1::RayCluster {
+    fn from(new: RayCluster) -> Self {
+        Self {
+            metadata: new.metadata,
+            spec: v1alpha1::RayClusterSpec(new.spec),
+            status: new.status,
+        }
+    }
+}
+
+/// Why the CRD could not be built or printed.
+#[derive(Debug, Error)]
+pub enum CrdError {
+    /// The per-version CRDs did not merge (they disagree on group, kind or scope).
+    #[error("merging the RayCluster CRD versions: {0}")]
+    Merge(#[from] MergeError),
+    /// The CRD did not serialize to YAML.
+    #[error("writing the RayCluster CRD as YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+}
+
+/// The RayCluster CustomResourceDefinition: both versions, `v1` stored,
+/// conversion strategy `None`.
+///
+/// # Errors
+/// [`CrdError::Merge`] if the versions disagree on group, kind or scope.
+pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
+    let mut crd = merge_crds(
+        vec![RayCluster::crd(), v1alpha1::RayCluster::crd()],
+        STORAGE_VERSION,
+    )?;
+    crd.spec.conversion = Some(CustomResourceConversion {
+        strategy: "None".to_owned(),
+        webhook: None,
+    });
+    Ok(crd)
+}
+
+/// [`crd`] as YAML, exactly as `rayop crd` prints it.
+///
+/// # Errors
+/// As [`crd`], or [`CrdError::Yaml`].
+pub fn crd_yaml() -> Result<String, CrdError> {
+    Ok(serde_yaml::to_string(&crd()?)?)
+}

@@ -1,0 +1,198 @@
+//! A worker group of a RayCluster: one entry of `spec.workerGroupSpecs`.
+//!
+//! Role: data only, with KubeRay's JSON names and schema defaults
+//! (`replicas` 0, `minReplicas` 0, `maxReplicas` 2147483647, `numOfHosts` 1).
+//! The operator clamps `replicas` into `[minReplicas, maxReplicas]` rather than
+//! refusing a value outside it, as KubeRay does: the Ray autoscaler writes
+//! `replicas` and must never be refused.
+//!
+//! rayop addition: `workloadKind`. A group runs as a StatefulSet or a
+//! Deployment; see [`RayClusterSpec::effective_workload_kind`](crate::crd::RayClusterSpec::effective_workload_kind).
+//! A per-group `horizontalPodAutoscaler` field is planned and will sit beside it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::{cel, defaults, names, schema};
+
+/// One group of identical Ray worker pods.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(transform = cel::worker_group_rules)]
+pub struct WorkerGroupSpec {
+    /// Name of the group, unique within the cluster. A DNS-1035 label that,
+    /// with the cluster's name, has at most 51 characters; `head` and
+    /// `headgroup` are reserved. It names the group's workload
+    /// `<cluster>-<groupName>` and its `ray.io/group` label.
+    #[schemars(
+        regex(pattern = names::DNS1035_LABEL_PATTERN),
+        length(min = 1, max = names::MAX_GROUP_NAME),
+        transform = cel::group_name_rules
+    )]
+    pub group_name: String,
+
+    /// Desired number of replicas. The operator clamps it into
+    /// `[minReplicas, maxReplicas]`; with in-tree autoscaling the Ray
+    /// autoscaler writes it.
+    #[serde(default = "defaults::replicas")]
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+
+    /// Fewest replicas the group runs, also for the autoscaler.
+    #[serde(default = "defaults::min_replicas")]
+    #[schemars(range(min = 0))]
+    pub min_replicas: i32,
+
+    /// Most replicas the group runs, also for the autoscaler.
+    #[serde(default = "defaults::max_replicas")]
+    #[schemars(range(min = 0))]
+    pub max_replicas: i32,
+
+    /// Pods per replica, for multi-host accelerators: a replica is
+    /// `numOfHosts` pods that are created and deleted together.
+    #[serde(default = "defaults::num_of_hosts")]
+    #[schemars(range(min = 1))]
+    pub num_of_hosts: i32,
+
+    /// Flags for `ray start` on this group's pods: each entry becomes
+    /// `--key=value`; `"true"` becomes a bare `--key`, `"false"` drops the flag.
+    #[serde(default)]
+    #[schemars(extend("default" = {}))]
+    pub ray_start_params: BTreeMap<String, String>,
+
+    /// Pod template of the group's workers. Its first container runs Ray; a
+    /// container without an image gets `rayproject/ray:<rayVersion>`. When
+    /// omitted, the API server stores a default: one container `ray-worker`
+    /// with 1 CPU and 1Gi of memory (requests equal limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::worker_template")]
+    pub template: Option<PodTemplateSpec>,
+
+    /// Workers the Ray autoscaler chose to remove. The operator deletes these
+    /// pods first when it scales the group down; the autoscaler clears the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_strategy: Option<ScaleStrategy>,
+
+    /// Seconds a worker of this group may idle before the autoscaler removes
+    /// it; overrides `autoscalerOptions.idleTimeoutSeconds` for this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub idle_timeout_seconds: Option<i32>,
+
+    /// Suspends this group alone: its workers are deleted and none are created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+
+    /// rayop: the workload that runs the group, `StatefulSet` or `Deployment`.
+    /// Defaults to `Deployment` when `enableInTreeAutoscaling` is true (the
+    /// autoscaler deletes chosen pods, which a Deployment can do first via
+    /// pod-deletion-cost and a StatefulSet cannot), else to `StatefulSet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_kind: Option<WorkloadKind>,
+}
+
+/// Which workers to delete on the next scale-down.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleStrategy {
+    /// Names of the worker pods to delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers_to_delete: Vec<String>,
+}
+
+/// The Kubernetes workload that runs a worker group.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transform = crate::crd::schema::drop_description)]
+pub enum WorkloadKind {
+    /// Stable pod names `<cluster>-<group>-<ordinal>`; scaling down removes the
+    /// highest ordinals.
+    StatefulSet,
+    /// Pods with generated names; a chosen pod can be removed first by marking
+    /// it with `controller.kubernetes.io/pod-deletion-cost`.
+    Deployment,
+}
+
+impl WorkloadKind {
+    /// The kind as Kubernetes spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::Deployment => "Deployment",
+        }
+    }
+}
+
+impl WorkerGroupSpec {
+    /// A group with this name and every other field at its default.
+    #[must_use]
+    pub fn new(group_name: impl Into<String>) -> Self {
+        Self {
+            group_name: group_name.into(),
+            replicas: defaults::replicas(),
+            min_replicas: defaults::min_replicas(),
+            max_replicas: defaults::max_replicas(),
+            num_of_hosts: defaults::num_of_hosts(),
+            ray_start_params: BTreeMap::new(),
+            template: None,
+            scale_strategy: None,
+            idle_timeout_seconds: None,
+            suspend: None,
+            workload_kind: None,
+        }
+    }
+
+    /// `replicas` clamped into `[minReplicas, maxReplicas]` (and at least 0),
+    /// in replicas, not pods; 0 when the group is suspended. When
+    /// `minReplicas > maxReplicas` (an invalid spec) `maxReplicas` wins.
+    #[must_use]
+    pub fn clamped_replicas(&self) -> i32 {
+        if self.suspend == Some(true) {
+            return 0;
+        }
+        let max = self.max_replicas.max(0);
+        self.replicas.max(self.min_replicas).min(max).max(0)
+    }
+
+    /// The pod names the autoscaler asked to delete.
+    #[must_use]
+    pub fn workers_to_delete(&self) -> &[String] {
+        self.scale_strategy
+            .as_ref()
+            .map_or(&[], |s| s.workers_to_delete.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clamping() {
+        let mut group = WorkerGroupSpec::new("g");
+        group.min_replicas = 1;
+        group.max_replicas = 3;
+        group.replicas = 0;
+        assert_eq!(group.clamped_replicas(), 1);
+        group.replicas = 2;
+        assert_eq!(group.clamped_replicas(), 2);
+        group.replicas = 9;
+        assert_eq!(group.clamped_replicas(), 3);
+        group.suspend = Some(true);
+        assert_eq!(group.clamped_replicas(), 0);
+    }
+
+    #[test]
+    fn defaults_match_kuberay() {
+        let group: WorkerGroupSpec =
+            serde_json::from_value(serde_json::json!({"groupName": "g"})).unwrap();
+        assert_eq!(group, WorkerGroupSpec::new("g"));
+        assert_eq!(group.replicas, 0);
+        assert_eq!(group.min_replicas, 0);
+        assert_eq!(group.max_replicas, 2_147_483_647);
+        assert_eq!(group.num_of_hosts, 1);
+    }
+}
