@@ -126,15 +126,29 @@ fn down(state: &Path) -> Result<()> {
     for component in Component::ALL.iter().rev() {
         let file = pid_dir(state).join(format!("{}.pid", component.name()));
         if let Some((_, pid)) = pids.iter().find(|(f, _)| *f == file) {
-            stop_pid(*pid, Duration::from_secs(5));
-            eprintln!("rayop-local: stopped {} (pid {pid})", component.name());
+            // A stale pid file (after a reboot, say) may name a pid that now
+            // belongs to something else: only stop a process running our binary.
+            if runs_component(*pid, *component) {
+                stop_pid(*pid, Duration::from_secs(5));
+                eprintln!("rayop-local: stopped {} (pid {pid})", component.name());
+            }
         }
     }
     for (file, pid) in &pids {
-        if pid_alive(*pid) {
+        let ours = Component::ALL.iter().any(|c| runs_component(*pid, *c));
+        if ours && pid_alive(*pid) {
             bail!("pid {pid} from {} is still alive", file.display());
         }
         std::fs::remove_file(file)?;
     }
     Ok(())
+}
+
+/// Whether `pid` is alive and runs `component`'s binary.
+fn runs_component(pid: u32, component: Component) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    pid_alive(pid) && Path::new(&*String::from_utf8_lossy(argv0)).ends_with(component.name())
 }
