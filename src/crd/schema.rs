@@ -48,21 +48,30 @@ fn pod_template(default: Option<Value>) -> Schema {
         "x-kubernetes-preserve-unknown-fields": true,
         "properties": {
             "metadata": {
+                "description": "Labels and annotations of the pods. rayop sets ray.io/cluster, ray.io/node-type and ray.io/group itself.",
                 "type": "object",
                 "x-kubernetes-preserve-unknown-fields": true,
             },
             "spec": {
+                "description": "A Kubernetes PodSpec, kept as given; the API server validates it when rayop creates the workload.",
                 "type": "object",
                 "x-kubernetes-preserve-unknown-fields": true,
                 "properties": {
                     "containers": {
+                        "description": "The pod's containers; the first one runs Ray.",
                         "type": "array",
                         "items": {
                             "type": "object",
                             "x-kubernetes-preserve-unknown-fields": true,
                             "properties": {
-                                "name": { "type": "string" },
-                                "image": { "type": "string" },
+                                "name": {
+                                    "description": "Name of the container; the Ray container defaults to ray-head or ray-worker.",
+                                    "type": "string",
+                                },
+                                "image": {
+                                    "description": "Image of the container; the Ray container defaults to rayproject/ray:<rayVersion>.",
+                                    "type": "string",
+                                },
                             },
                         },
                     },

@@ -37,7 +37,10 @@ pub mod v1alpha1 {
 
     use crate::crd::{cel, status::RayClusterStatus};
 
-    /// The v1alpha1 spec: the v1 spec, unchanged. `Deref` gives its fields.
+    // The v1 spec, unchanged; `Deref` gives its fields. The doc comment below
+    // is the schema's description and must stay the v1 spec's, word for word.
+    /// A Ray cluster: one head pod and groups of worker pods, kept at the size the
+    /// spec or the Ray autoscaler asks for.
     #[derive(
         CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema,
     )]
