@@ -69,7 +69,7 @@ impl CelRule {
 pub const CLUSTER_NAME_IS_DNS1035: CelRule = CelRule {
     rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
     message: "metadata.name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit",
-    field_path: None,
+    field_path: Some(".metadata.name"),
 };
 
 /// The cluster's name leaves room for the head StatefulSet's derived names
@@ -77,7 +77,7 @@ pub const CLUSTER_NAME_IS_DNS1035: CelRule = CelRule {
 pub const CLUSTER_NAME_LENGTH: CelRule = CelRule {
     rule: "size(self.metadata.name) <= 47",
     message: "metadata.name must be at most 47 characters: the head StatefulSet '<name>-head' plus the 11-character controller-revision-hash suffix must fit in 63",
-    field_path: None,
+    field_path: Some(".metadata.name"),
 };
 
 /// Cluster name plus each group name leave room for the worker StatefulSet's
@@ -85,7 +85,7 @@ pub const CLUSTER_NAME_LENGTH: CelRule = CelRule {
 pub const WORKER_NAME_LENGTH: CelRule = CelRule {
     rule: "!has(self.spec.workerGroupSpecs) || self.spec.workerGroupSpecs.all(g, size(self.metadata.name) + size(g.groupName) <= 51)",
     message: "metadata.name and each groupName must have at most 51 characters together: the worker StatefulSet '<name>-<groupName>' plus the 11-character controller-revision-hash suffix must fit in 63",
-    field_path: None,
+    field_path: Some(".spec.workerGroupSpecs"),
 };
 
 /// Rules on the root of the schema.

@@ -16,8 +16,10 @@
 //! [`crd`] merges the two into the CustomResourceDefinition that `rayop crd`
 //! prints and `deploy/crd/rayclusters.ray.io.yaml` holds.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition,
+    CustomResourceConversion, CustomResourceDefinition, JSONSchemaProps,
 };
 use kube::core::crd::{CustomResourceExt, MergeError, merge_crds};
 use thiserror::Error;
@@ -117,11 +119,38 @@ pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
         vec![RayCluster::crd(), v1alpha1::RayCluster::crd()],
         STORAGE_VERSION,
     )?;
+    for version in &mut crd.spec.versions {
+        if let Some(root) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            declare_metadata_name(root);
+        }
+    }
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "None".to_owned(),
         webhook: None,
     });
     Ok(crd)
+}
+
+/// Declares `metadata.name` (a string) at the root of the schema, the one
+/// metadata field a CRD schema may describe, so the root CEL rules about the
+/// name can report it as their field (`metadata.name: Invalid value: ...`).
+fn declare_metadata_name(root: &mut JSONSchemaProps) {
+    let name = JSONSchemaProps {
+        type_: Some("string".to_owned()),
+        ..JSONSchemaProps::default()
+    };
+    let metadata = JSONSchemaProps {
+        type_: Some("object".to_owned()),
+        properties: Some(BTreeMap::from([("name".to_owned(), name)])),
+        ..JSONSchemaProps::default()
+    };
+    root.properties
+        .get_or_insert_with(BTreeMap::new)
+        .insert("metadata".to_owned(), metadata);
 }
 
 /// [`crd`] as YAML, exactly as `rayop crd` prints it.
