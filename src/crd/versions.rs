@@ -1,6 +1,6 @@
 //! The two served versions of the RayCluster API and the merged CRD.
 //!
-//! Role: `ray.io/v1` ([`RayCluster`](crate::crd::RayCluster), the storage
+//! Role: `ray.io/v1` ([`RayCluster`], the storage
 //! version, the type the operator uses) and `ray.io/v1alpha1`
 //! ([`v1alpha1::RayCluster`], served for older manifests such as the seed).
 //!
