@@ -1,0 +1,143 @@
+//! Observe: the live objects of one cluster become a machine [`Observation`].
+//!
+//! Role: the first step of a reconcile. It reads the watch caches (through
+//! [`Live`]) for the objects the build step says should exist, and reports
+//! facts only: which objects exist with which spec hash and replicas, whether
+//! workloads finished rolling out, and each Ray pod's identity and health.
+//!
+//! Invariants:
+//! - Pure over its inputs and total: missing or malformed objects become
+//!   "absent" or conservative facts (not Ready, not rolled out), never errors.
+//! - Output order is deterministic (groups in spec order, then leftover
+//!   groups by name; pods by name), so equal caches give equal observations
+//!   and therefore equal journal entries.
+
+pub mod pods;
+pub mod rollout;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use rayop_machines::{Applied, GroupObservation, HeadObservation, Observation, PodView};
+
+use crate::desired::{DesiredObjects, ObjectKey, ObjectSet};
+
+/// Label on every Ray pod and rayop object: the cluster name.
+pub const CLUSTER_LABEL: &str = "ray.io/cluster";
+/// Label on every Ray pod and rayop object: `head` or `worker`.
+pub const NODE_TYPE_LABEL: &str = "ray.io/node-type";
+/// Label on every Ray pod and rayop object: `headgroup` or the group name.
+pub const GROUP_LABEL: &str = "ray.io/group";
+
+/// What the caches know of one live object.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LiveObject {
+    /// The value of its spec-hash annotation.
+    pub hash: Option<String>,
+    /// `spec.replicas`, for workloads.
+    pub replicas: Option<i32>,
+    /// Whether its rollout is complete, for workloads.
+    pub rolled_out: bool,
+}
+
+/// Read access to the watch caches, scoped to one cluster's namespace.
+pub trait Live {
+    /// The live object with this key, if the cache has it.
+    fn object(&self, key: &ObjectKey) -> Option<LiveObject>;
+    /// The cluster's pods (label `ray.io/cluster`).
+    fn pods(&self) -> Vec<std::sync::Arc<Pod>>;
+    /// Groups that have a live workload labelled with this cluster, with it.
+    fn workload_groups(&self) -> BTreeMap<String, LiveObject>;
+}
+
+fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
+    let mut hashes = Vec::with_capacity(set.objects.len());
+    let mut replicas = 0;
+    let mut rolled_out = true;
+    for object in &set.objects {
+        let Some(found) = live.object(&object.key()) else {
+            return (None, false);
+        };
+        if object.is_workload() {
+            replicas = found.replicas.unwrap_or(1);
+            rolled_out = found.rolled_out;
+        }
+        hashes.push(found.hash.unwrap_or_default());
+    }
+    let hash = match hashes.split_first() {
+        Some((first, rest)) if rest.iter().all(|h| h == first) => first.clone(),
+        Some(_) => "mixed".to_owned(),
+        None => String::new(),
+    };
+    (Some(Applied { hash, replicas }), rolled_out)
+}
+
+fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map(String::as_str)
+}
+
+/// Observes one cluster: `desired` says which objects should exist,
+/// `head_pod` is the head pod's name.
+#[must_use]
+pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Observation {
+    let pods = live.pods();
+    let mut head_pods: Vec<PodView> = Vec::new();
+    let mut by_group: BTreeMap<&str, Vec<PodView>> = BTreeMap::new();
+    for pod in &pods {
+        match label(pod, NODE_TYPE_LABEL) {
+            Some("head") => head_pods.push(pods::pod_view(pod)),
+            Some("worker") => {
+                if let Some(group) = label(pod, GROUP_LABEL) {
+                    by_group.entry(group).or_default().push(pods::pod_view(pod));
+                }
+            }
+            _ => {}
+        }
+    }
+    // The StatefulSet's own pod first; otherwise the newest head pod.
+    head_pods.sort_by(|a, b| {
+        (b.name == head_pod, b.created, &b.name).cmp(&(a.name == head_pod, a.created, &a.name))
+    });
+    let (head_applied, _) = applied(&desired.head, live);
+    let head = HeadObservation {
+        applied: head_applied,
+        pod: head_pods.into_iter().next(),
+    };
+
+    let mut groups = Vec::with_capacity(desired.groups.len());
+    for (name, set) in &desired.groups {
+        let (applied, rolled_out) = applied(set, live);
+        let mut pods = by_group.remove(name.as_str()).unwrap_or_default();
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        groups.push(GroupObservation {
+            name: name.clone(),
+            applied,
+            rolled_out,
+            pods,
+        });
+    }
+    for (name, workload) in live.workload_groups() {
+        if desired.group(&name).is_some() {
+            continue;
+        }
+        let mut pods = by_group.remove(name.as_str()).unwrap_or_default();
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        groups.push(GroupObservation {
+            name,
+            applied: Some(Applied {
+                hash: workload.hash.unwrap_or_default(),
+                replicas: workload.replicas.unwrap_or(0),
+            }),
+            rolled_out: workload.rolled_out,
+            pods,
+        });
+    }
+    Observation { head, groups }
+}
+
+#[cfg(test)]
+mod tests;
