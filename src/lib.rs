@@ -5,5 +5,7 @@
 
 pub mod cli;
 pub mod crd;
+pub mod decide;
 pub mod desired;
 pub mod observe;
+pub mod record;

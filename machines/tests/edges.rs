@@ -180,10 +180,12 @@ fn a_fresh_machine_starts_pending() {
 fn readme_carries_the_current_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
     let readme = std::fs::read_to_string(path).unwrap();
-    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/TRANSITIONS.md"))
-        .unwrap();
+    let table =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/TRANSITIONS.md")).unwrap();
     assert!(
-        readme.contains(&format!("<!-- transitions:begin -->\n{table}<!-- transitions:end -->")),
+        readme.contains(&format!(
+            "<!-- transitions:begin -->\n{table}<!-- transitions:end -->"
+        )),
         "README.md's transition table is stale: copy machines/TRANSITIONS.md between the \
          transitions markers"
     );

@@ -145,13 +145,15 @@ fn objects_with_different_hashes_are_mixed() {
 
 #[test]
 fn pods_are_sorted_into_head_and_groups() {
-    let mut live = FakeLive::default();
-    live.pods = vec![
-        pod("c-small-1", "worker", "small", true),
-        pod("c-head-0", "head", "headgroup", true),
-        pod("c-small-0", "worker", "small", false),
-        pod("stray", "other", "x", true),
-    ];
+    let live = FakeLive {
+        pods: vec![
+            pod("c-small-1", "worker", "small", true),
+            pod("c-head-0", "head", "headgroup", true),
+            pod("c-small-0", "worker", "small", false),
+            pod("stray", "other", "x", true),
+        ],
+        ..FakeLive::default()
+    };
     let obs = observe(&desired(), "c-head-0", &live);
     assert_eq!(obs.head.pod.unwrap().name, "c-head-0");
     let names: Vec<_> = obs.groups[0].pods.iter().map(|p| p.name.as_str()).collect();
@@ -160,11 +162,13 @@ fn pods_are_sorted_into_head_and_groups() {
 
 #[test]
 fn the_statefulset_head_pod_is_preferred_over_strays() {
-    let mut live = FakeLive::default();
-    live.pods = vec![
-        pod("zz-old-head", "head", "headgroup", true),
-        pod("c-head-0", "head", "headgroup", false),
-    ];
+    let live = FakeLive {
+        pods: vec![
+            pod("zz-old-head", "head", "headgroup", true),
+            pod("c-head-0", "head", "headgroup", false),
+        ],
+        ..FakeLive::default()
+    };
     assert_eq!(
         observe(&desired(), "c-head-0", &live)
             .head

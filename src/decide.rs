@@ -1,0 +1,157 @@
+//! Decide: the RayCluster, its desired objects and the observation become one
+//! machine [`Event`]; the machine answers with a [`Step`].
+//!
+//! Invariants:
+//! - The [`DesiredSpec`] given to the machine is a pure function of the
+//!   RayCluster object and the built objects' hashes, so the journal records
+//!   exactly what the decision was based on.
+//! - A spec that fails validation, or cannot be built, reaches the machine as
+//!   problems naming their fields; the machine then changes no object.
+
+use kube::ResourceExt;
+use rayop_machines::{
+    ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Millis, Observation, SpecProblem, Step,
+};
+
+use crate::{
+    crd::{RayCluster, validation},
+    desired::DesiredObjects,
+};
+
+/// The spec as the machine sees it. `desired` is `None` when the objects
+/// could not be built; `build_problems` then says why.
+#[must_use]
+pub fn desired_spec(
+    cluster: &RayCluster,
+    desired: Option<&DesiredObjects>,
+    build_problems: &[SpecProblem],
+) -> DesiredSpec {
+    let spec = &cluster.spec;
+    let mut problems: Vec<SpecProblem> = validation::problems(&cluster.name_any(), spec)
+        .into_iter()
+        .map(|p| SpecProblem {
+            field: p.field,
+            message: p.message,
+        })
+        .collect();
+    problems.extend(build_problems.iter().cloned());
+    DesiredSpec {
+        generation: cluster.metadata.generation.unwrap_or(0),
+        problems,
+        suspend: spec.suspended(),
+        gcs_fault_tolerance: spec.gcs_fault_tolerant(),
+        head_hash: desired.map(|d| d.head.hash.clone()).unwrap_or_default(),
+        groups: spec
+            .worker_group_specs
+            .iter()
+            .map(|g| GroupSpec {
+                name: g.group_name.clone(),
+                replicas: g.replicas,
+                min: g.min_replicas,
+                max: g.max_replicas,
+                num_of_hosts: g.num_of_hosts,
+                suspend: g.suspend == Some(true),
+                hash: desired
+                    .and_then(|d| d.group(&g.group_name))
+                    .map(|set| set.hash.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// The event of one reconcile.
+#[must_use]
+pub fn observed(at: Millis, spec: DesiredSpec, world: Observation) -> Event {
+    Event {
+        at,
+        input: Input::Observed { spec, world },
+    }
+}
+
+/// What one event did, and whether it must be journaled: a step that changed
+/// neither the machine nor emitted anything leaves no trace, and replaying
+/// without it gives the same result.
+#[derive(Debug)]
+pub struct Decision {
+    /// The machine's answer.
+    pub step: Step,
+    /// Whether the event, transition or commands must be journaled.
+    pub worth_journaling: bool,
+}
+
+/// Feeds `event` to `machine`.
+pub fn decide(machine: &mut ClusterMachine, event: &Event) -> Decision {
+    let before = machine.clone();
+    let step = machine.step(event);
+    let worth_journaling = !step.commands.is_empty() || step.transitioned() || *machine != before;
+    Decision {
+        step,
+        worth_journaling,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::test_builders::group;
+
+    #[test]
+    fn groups_carry_bounds_and_hashes() {
+        let cluster =
+            RayCluster::test("rc").with_group(group("small").with_replicas(2).bounds(1, 3));
+        let spec = desired_spec(&cluster, None, &[]);
+        assert_eq!(spec.groups.len(), 1);
+        assert_eq!(spec.groups[0].replicas, 2);
+        assert_eq!((spec.groups[0].min, spec.groups[0].max), (1, 3));
+        assert!(spec.problems.is_empty());
+        assert_eq!(spec.generation, 1);
+    }
+
+    #[test]
+    fn validation_problems_reach_the_machine() {
+        let cluster = RayCluster::test("rc").with_group(group("small").bounds(3, 1));
+        let spec = desired_spec(&cluster, None, &[]);
+        assert!(
+            spec.problems
+                .iter()
+                .any(|p| p.field.contains("minReplicas")),
+            "{:?}",
+            spec.problems
+        );
+    }
+
+    #[test]
+    fn build_problems_are_added() {
+        let cluster = RayCluster::test("rc");
+        let problem = SpecProblem {
+            field: "spec.headGroupSpec.template".into(),
+            message: "no container".into(),
+        };
+        assert_eq!(
+            desired_spec(&cluster, None, std::slice::from_ref(&problem)).problems,
+            vec![problem]
+        );
+    }
+
+    #[test]
+    fn a_quiet_step_is_not_journaled() {
+        let cluster = RayCluster::test("rc");
+        let mut machine = ClusterMachine::new();
+        let event = observed(
+            Millis(1),
+            desired_spec(&cluster, None, &[]),
+            Observation::default(),
+        );
+        assert!(decide(&mut machine, &event).worth_journaling);
+        let again = observed(
+            Millis(2),
+            desired_spec(&cluster, None, &[]),
+            Observation::default(),
+        );
+        let second = decide(&mut machine, &again);
+        // The head is still missing, so the machine asks again (level-triggered).
+        assert!(second.worth_journaling);
+        assert!(!second.step.transitioned());
+    }
+}

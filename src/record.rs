@@ -1,0 +1,272 @@
+//! What the operator writes to the journal, and how a journal is replayed.
+//!
+//! One reconcile that decided something appends, in one atomic append and
+//! *before* any command runs: the [`Record::Event`], then the
+//! [`Record::Transition`] if the phase changed, then the [`Record::Commands`].
+//! After the commands ran, one [`Record::Results`] follows. Replaying feeds
+//! every recorded event to a machine and compares what it decides with the
+//! recorded transitions and commands.
+//!
+//! Invariants:
+//! - Records are versioned ([`RECORD_VERSION`]); older versions are upcast
+//!   by the journal on read.
+//! - Replay never performs a command: it only compares.
+
+use rayop_journal::Versioned;
+use rayop_machines::{ClusterMachine, Command, Event, Phase};
+use serde::{Deserialize, Serialize};
+
+/// The current schema version of [`Record`].
+pub const RECORD_VERSION: u32 = 1;
+
+/// One journal entry of a cluster's stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Record {
+    /// An observation turned into a machine event.
+    Event(Event),
+    /// The phase changed.
+    Transition {
+        /// Before.
+        from: Phase,
+        /// After.
+        to: Phase,
+    },
+    /// The commands the machine issued for the preceding event.
+    Commands(Vec<Command>),
+    /// What became of each command, in order.
+    Results(Vec<CommandResult>),
+}
+
+impl Versioned for Record {
+    const VERSION: u32 = RECORD_VERSION;
+}
+
+/// What became of one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandResult {
+    /// The command's kind.
+    pub command: String,
+    /// `None` when it succeeded; the error otherwise.
+    pub error: Option<String>,
+}
+
+/// The records of one decision, in journal order.
+#[must_use]
+pub fn decision_records(
+    event: &Event,
+    from: Phase,
+    to: Phase,
+    commands: &[Command],
+) -> Vec<Record> {
+    let mut records = vec![Record::Event(event.clone())];
+    if from != to {
+        records.push(Record::Transition { from, to });
+    }
+    if !commands.is_empty() {
+        records.push(Record::Commands(commands.to_vec()));
+    }
+    records
+}
+
+/// The first place where replay and the record disagree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// Index of the diverging record within the replayed records.
+    pub index: usize,
+    /// What was recorded.
+    pub recorded: String,
+    /// What the current machine decides instead.
+    pub replayed: String,
+}
+
+/// The outcome of a replay.
+#[derive(Debug)]
+pub struct Replay {
+    /// The machine after the last event.
+    pub machine: ClusterMachine,
+    /// Events replayed.
+    pub events: usize,
+    /// The first divergence, if any.
+    pub divergence: Option<Divergence>,
+}
+
+fn show<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("<unprintable: {e}>"))
+}
+
+/// Replays `records` through `machine` (a fresh one, or one restored from a
+/// snapshot taken just before the first record).
+#[must_use]
+pub fn replay(mut machine: ClusterMachine, records: &[Record]) -> Replay {
+    // What the machine decided for the last event but the records have not
+    // yet confirmed: its transition, then its commands.
+    let mut expect_transition: Option<(Phase, Phase)> = None;
+    let mut expect_commands: Option<Vec<Command>> = None;
+    let mut events = 0;
+    let diverge = |index: usize, recorded: String, replayed: String| Divergence {
+        index,
+        recorded,
+        replayed,
+    };
+    for (index, record) in records.iter().enumerate() {
+        match record {
+            Record::Event(event) => {
+                if let Some(missing) = expect_transition.take() {
+                    return Replay {
+                        machine,
+                        events,
+                        divergence: Some(diverge(index, "no transition".into(), show(&missing))),
+                    };
+                }
+                if let Some(missing) = expect_commands.take() {
+                    return Replay {
+                        machine,
+                        events,
+                        divergence: Some(diverge(index, "no commands".into(), show(&missing))),
+                    };
+                }
+                let step = machine.step(event);
+                events += 1;
+                if step.transitioned() {
+                    expect_transition = Some((step.from, step.to));
+                }
+                if !step.commands.is_empty() {
+                    expect_commands = Some(step.commands);
+                }
+            }
+            Record::Transition { from, to } => match expect_transition.take() {
+                Some(expected) if expected == (*from, *to) => {}
+                other => {
+                    return Replay {
+                        machine,
+                        events,
+                        divergence: Some(diverge(
+                            index,
+                            show(&(from, to)),
+                            other.map_or_else(|| "no transition".into(), |t| show(&t)),
+                        )),
+                    };
+                }
+            },
+            Record::Commands(commands) => {
+                if let Some(missing) = expect_transition.take() {
+                    return Replay {
+                        machine,
+                        events,
+                        divergence: Some(diverge(index, "no transition".into(), show(&missing))),
+                    };
+                }
+                match expect_commands.take() {
+                    Some(expected) if &expected == commands => {}
+                    other => {
+                        return Replay {
+                            machine,
+                            events,
+                            divergence: Some(diverge(
+                                index,
+                                show(commands),
+                                other.map_or_else(|| "no commands".into(), |c| show(&c)),
+                            )),
+                        };
+                    }
+                }
+            }
+            Record::Results(_) => {}
+        }
+    }
+    let divergence = expect_transition
+        .map(|t| diverge(records.len(), "end of journal".into(), show(&t)))
+        .or_else(|| {
+            expect_commands.map(|c| diverge(records.len(), "end of journal".into(), show(&c)))
+        });
+    Replay {
+        machine,
+        events,
+        divergence,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayop_machines::{DesiredSpec, Input, Millis, Observation};
+
+    fn event(at: u64) -> Event {
+        Event {
+            at: Millis(at),
+            input: Input::Observed {
+                spec: DesiredSpec {
+                    generation: 1,
+                    head_hash: "h".into(),
+                    ..DesiredSpec::default()
+                },
+                world: Observation::default(),
+            },
+        }
+    }
+
+    fn record_run(events: &[Event]) -> Vec<Record> {
+        let mut machine = ClusterMachine::new();
+        let mut records = Vec::new();
+        for e in events {
+            let step = machine.step(e);
+            records.extend(decision_records(e, step.from, step.to, &step.commands));
+            records.push(Record::Results(Vec::new()));
+        }
+        records
+    }
+
+    #[test]
+    fn a_true_journal_replays_identically() {
+        let records = record_run(&[event(1), event(2), event(3)]);
+        let replay = replay(ClusterMachine::new(), &records);
+        assert_eq!(replay.divergence, None);
+        assert_eq!(replay.events, 3);
+    }
+
+    #[test]
+    fn a_doctored_transition_is_found() {
+        let mut records = record_run(&[event(1)]);
+        for r in &mut records {
+            if let Record::Transition { to, .. } = r {
+                *to = Phase::Ready;
+            }
+        }
+        let replay = replay(ClusterMachine::new(), &records);
+        let d = replay.divergence.expect("divergence");
+        assert_eq!(d.index, 1);
+        assert!(d.recorded.contains("Ready"));
+    }
+
+    #[test]
+    fn doctored_commands_are_found() {
+        let mut records = record_run(&[event(1)]);
+        for r in &mut records {
+            if let Record::Commands(c) = r {
+                c.pop();
+            }
+        }
+        assert!(replay(ClusterMachine::new(), &records).divergence.is_some());
+    }
+
+    #[test]
+    fn a_missing_commands_record_is_found() {
+        let mut records = record_run(&[event(1), event(2)]);
+        let first_commands = records
+            .iter()
+            .position(|r| matches!(r, Record::Commands(_)))
+            .unwrap();
+        records.remove(first_commands);
+        assert!(replay(ClusterMachine::new(), &records).divergence.is_some());
+    }
+
+    #[test]
+    fn records_round_trip_through_json() {
+        for r in record_run(&[event(1)]) {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), r);
+        }
+    }
+}
