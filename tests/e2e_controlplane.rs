@@ -307,3 +307,58 @@ async fn pvc_templated_statefulset_binds_to_a_precreated_persistent_volume() -> 
     assert_placed_with_ips(&pods);
     Ok(())
 }
+
+#[tokio::test]
+async fn harness_applies_crds_and_multi_document_yaml() -> Result<()> {
+    let env = TestEnv::shared().await?;
+    let ns = env.namespace("smoke-apply").await?;
+    let fixtures = rayop_testenv::binaries::repo_root()?.join("tests/fixtures/k8s");
+
+    let crds = env.apply_crd(&fixtures.join("crds")).await?;
+    assert_eq!(crds, ["widgets.testenv.rayop.dev"]);
+    // Applying again is a no-op, not an error.
+    env.apply_crd(&fixtures.join("crds")).await?;
+
+    let applied = env
+        .apply_yaml(&fixtures.join("widget-and-configmap.yaml"), Some(&ns))
+        .await?;
+    let kinds: Vec<(String, String)> = applied
+        .iter()
+        .map(|o| {
+            let kind = o.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default();
+            (kind, o.metadata.namespace.clone().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Widget".to_string(), ns.clone()),
+            ("ConfigMap".to_string(), ns.clone())
+        ]
+    );
+    assert_eq!(applied[0].data["spec"]["size"], 3);
+
+    let err = env
+        .apply_yaml(&fixtures.join("widget-invalid.yaml"), Some(&ns))
+        .await
+        .err()
+        .context("the schema should refuse size 0")?;
+    let message = format!("{err:#}");
+    assert!(message.contains("spec.size"), "{message}");
+
+    // kubectl from the harness sees the same cluster.
+    let out = env
+        .kubectl()
+        .args(["get", "widgets", "-n", &ns, "-o", "name"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "widget.testenv.rayop.dev/small"
+    );
+    Ok(())
+}

@@ -15,10 +15,35 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-/// The repository root (the workspace holding `deploy/local/`).
-pub fn repo_root() -> PathBuf {
-    // tests/harness -> repository root
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
+/// The repository root (the checkout holding `deploy/local/build.sh`).
+///
+/// Found at run time, not only from where the crate was compiled: several
+/// checkouts may share one target directory, so the compile-time path can
+/// name another (possibly deleted) checkout. Order: `RAYOP_REPO_ROOT`, then
+/// the nearest ancestor of the working directory (cargo runs tests in their
+/// package's directory), then the checkout this crate was compiled from.
+pub fn repo_root() -> Result<PathBuf> {
+    let has_script = |dir: &Path| dir.join("deploy/local/build.sh").is_file();
+    if let Some(dir) = std::env::var_os("RAYOP_REPO_ROOT") {
+        let dir = PathBuf::from(dir);
+        if !has_script(&dir) {
+            bail!(
+                "RAYOP_REPO_ROOT={} has no deploy/local/build.sh",
+                dir.display()
+            );
+        }
+        return Ok(dir);
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(dir) = cwd.ancestors().find(|d| has_script(d))
+    {
+        return Ok(dir.to_path_buf());
+    }
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if has_script(&compiled) {
+        return Ok(compiled);
+    }
+    bail!("cannot find the rayop checkout (deploy/local/build.sh); set RAYOP_REPO_ROOT")
 }
 
 /// Paths of the built control-plane binaries and kwok's stage file.
@@ -44,7 +69,7 @@ impl Binaries {
     /// Runs `deploy/local/build.sh` (building whatever is not cached yet) and
     /// returns the paths it reports.
     pub fn ensure_built() -> Result<Binaries> {
-        let script = repo_root().join("deploy/local/build.sh");
+        let script = repo_root()?.join("deploy/local/build.sh");
         let output = Command::new("bash")
             .arg(&script)
             .stdin(Stdio::null())

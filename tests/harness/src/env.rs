@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::{self, Scope};
@@ -106,8 +106,9 @@ impl TestEnv {
         cmd
     }
 
-    /// Creates a fresh namespace `<prefix>-<unique suffix>` for one test and
-    /// returns its name. Namespaces are left behind (they die with the plane)
+    /// Creates a fresh namespace `<prefix>-<unique suffix>` for one test,
+    /// waits until it can take pods (its `default` ServiceAccount exists),
+    /// and returns its name. Namespaces are left behind (they die with the plane)
     /// and carry the label [`TEST_NAMESPACE_LABEL`] for clean-up on existing
     /// clusters.
     pub async fn namespace(&self, prefix: &str) -> Result<String> {
@@ -121,6 +122,15 @@ impl TestEnv {
             .create(&PostParams::default(), &ns)
             .await
             .with_context(|| format!("creating namespace {name}"))?;
+        // Pods are refused until the namespace's `default` ServiceAccount
+        // exists; the ServiceAccount controller creates it asynchronously.
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client(), &name);
+        wait_until(
+            &format!("ServiceAccount {name}/default"),
+            Duration::from_secs(60),
+            || async { Ok(accounts.get_opt("default").await?.is_some()) },
+        )
+        .await?;
         Ok(name)
     }
 

@@ -88,20 +88,22 @@ impl ControlPlane {
                 plane.ports.apiserver,
                 &layout.certs,
             )?;
-            match plane.start_all().await {
-                Ok(()) => return Ok(plane),
-                Err(e) if attempt < PORT_ATTEMPTS && is_port_clash(&e) => {
-                    eprintln!("rayop-testenv: a port was taken, retrying with fresh ports: {e:#}");
-                    plane.stop_all();
-                    // Keep the directory for the next attempt; only etcd's
-                    // data is per attempt.
-                    plane.remove_dir_on_drop = false;
-                    drop(plane);
-                    let _ = std::fs::remove_dir_all(&layout.etcd_data);
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
+            let Err(e) = plane.start_all().await else {
+                return Ok(plane);
+            };
+            // Stop what did start, whatever its lifetime: a failed start-up
+            // must not leave detached components behind either.
+            plane.stop_all();
+            if attempt >= PORT_ATTEMPTS || !is_port_clash(&e) {
+                return Err(e);
             }
+            eprintln!("rayop-testenv: a port was taken, retrying with fresh ports: {e:#}");
+            // Keep the directory for the next attempt; only etcd's data is
+            // per attempt.
+            plane.remove_dir_on_drop = false;
+            drop(plane);
+            let _ = std::fs::remove_dir_all(&layout.etcd_data);
+            attempt += 1;
         }
     }
 
