@@ -3,9 +3,11 @@
 //! The library holds everything the `rayop` binary runs; each module's docs
 //! state its role and invariants.
 
+pub mod apply;
 pub mod cli;
 pub mod crd;
 pub mod decide;
 pub mod desired;
 pub mod observe;
 pub mod record;
+pub mod status;

@@ -1,0 +1,161 @@
+//! Status: the machine's latest [`StatusSummary`] plus live facts become the
+//! RayCluster's `status`, written only when it differs from what is there.
+//!
+//! Invariants:
+//! - Level-triggered: the desired status is recomputed from the machine's
+//!   current summary and the caches on every reconcile, so a status that was
+//!   lost or overwritten is restored, and an unchanged one is never written.
+//! - Timestamps never cause a write: `lastUpdateTime` and each condition's
+//!   `lastTransitionTime` are ignored when comparing, and a condition keeps its
+//!   `lastTransitionTime` while its status stays the same.
+
+use k8s_openapi::{
+    api::core::v1::{Pod, Service},
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+use kube::ResourceExt;
+use rayop_machines::{Millis, StatusSummary};
+
+use crate::crd::{
+    RayCluster, names,
+    status::{ClusterState, HeadInfo, Phase, RayClusterStatus, WorkerCounts},
+};
+
+/// Live facts the status shows besides the machine's summary.
+#[derive(Clone, Debug, Default)]
+pub struct LiveFacts<'a> {
+    /// The head pod, if any.
+    pub head_pod: Option<&'a Pod>,
+    /// The head Service, if any.
+    pub head_service: Option<&'a Service>,
+}
+
+fn phase(p: rayop_machines::Phase) -> Phase {
+    use rayop_machines::Phase as M;
+    match p {
+        M::Pending => Phase::Pending,
+        M::HeadStarting => Phase::HeadStarting,
+        M::Scaling => Phase::Scaling,
+        M::Ready => Phase::Ready,
+        M::Recovering => Phase::Recovering,
+        M::Suspended => Phase::Suspended,
+        M::Deleted => Phase::Deleted,
+    }
+}
+
+fn time(at: Millis) -> Time {
+    let ms = i64::try_from(at.0).unwrap_or(i64::MAX);
+    Time(Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+/// The status to publish for `cluster`, given the machine's summary, live
+/// facts, and the time to stamp on anything that changed now.
+#[must_use]
+pub fn desired_status(
+    cluster: &RayCluster,
+    summary: &StatusSummary,
+    live: &LiveFacts<'_>,
+    now: Timestamp,
+) -> RayClusterStatus {
+    let previous = cluster.status.as_ref();
+    let counts = WorkerCounts::of(&cluster.spec);
+    let provisioned = summary
+        .condition(rayop_machines::status::PROVISIONED)
+        .is_some_and(|c| c.status);
+    let invalid = summary
+        .condition(rayop_machines::status::INVALID_SPEC)
+        .is_some_and(|c| c.status);
+    let state = match summary.phase {
+        rayop_machines::Phase::Suspended => Some(ClusterState::Suspended),
+        _ if invalid => Some(ClusterState::Failed),
+        _ if provisioned => Some(ClusterState::Ready),
+        _ => None,
+    };
+    let conditions = summary
+        .conditions
+        .iter()
+        .map(|c| {
+            let status = if c.status { "True" } else { "False" };
+            let since = previous
+                .and_then(|p| p.conditions.iter().find(|old| old.type_ == c.kind))
+                .filter(|old| old.status == status)
+                .map_or_else(|| Time(now), |old| old.last_transition_time.clone());
+            Condition {
+                type_: c.kind.clone(),
+                status: status.to_owned(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+                observed_generation: Some(summary.observed_generation),
+                last_transition_time: since,
+            }
+        })
+        .collect();
+    let name = cluster.name_any();
+    let head = HeadInfo {
+        pod_ip: live
+            .head_pod
+            .and_then(|p| p.status.as_ref())
+            .and_then(|s| s.pod_ip.clone()),
+        service_ip: live
+            .head_service
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.cluster_ip.clone())
+            .filter(|ip| ip != "None"),
+        pod_name: live.head_pod.map(ResourceExt::name_any),
+        service_name: Some(names::head_service_name(&name)),
+    };
+    let endpoints = live
+        .head_service
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.ports.as_ref())
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.name.clone().map(|n| (n, p.port.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    RayClusterStatus {
+        state,
+        reason: summary.reason.clone(),
+        ready_worker_replicas: Some(summary.ready_workers()),
+        available_worker_replicas: Some(summary.ready_workers()),
+        desired_worker_replicas: Some(summary.desired_workers()),
+        min_worker_replicas: Some(counts.min),
+        max_worker_replicas: Some(counts.max),
+        desired_cpu: previous.and_then(|p| p.desired_cpu.clone()),
+        desired_memory: previous.and_then(|p| p.desired_memory.clone()),
+        desired_gpu: previous.and_then(|p| p.desired_gpu.clone()),
+        endpoints,
+        head: Some(head),
+        conditions,
+        observed_generation: Some(summary.observed_generation),
+        last_update_time: previous.and_then(|p| p.last_update_time.clone()),
+        phase: Some(phase(summary.phase)),
+        phase_transition_times: summary
+            .phase_times
+            .iter()
+            .map(|(p, at)| (p.as_str().to_owned(), time(*at)))
+            .collect(),
+    }
+}
+
+fn comparable(status: &RayClusterStatus) -> RayClusterStatus {
+    let mut s = status.clone();
+    s.last_update_time = None;
+    for c in &mut s.conditions {
+        c.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+    }
+    s.conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+    s
+}
+
+/// Whether `desired` differs from the live status in anything but timestamps.
+#[must_use]
+pub fn differs(live: Option<&RayClusterStatus>, desired: &RayClusterStatus) -> bool {
+    live.is_none_or(|live| comparable(live) != comparable(desired))
+}
+
+#[cfg(test)]
+mod tests;

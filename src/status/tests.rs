@@ -1,0 +1,166 @@
+//! Unit tests of the status mapping.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::core::v1::{PodStatus, ServicePort, ServiceSpec},
+    jiff::Timestamp,
+};
+use rayop_machines::{
+    Phase as MPhase,
+    status::{ConditionSummary, GroupStatus},
+};
+
+use super::*;
+use crate::crd::test_builders::group;
+
+fn summary(phase: MPhase, provisioned: bool) -> StatusSummary {
+    StatusSummary {
+        phase,
+        phase_times: BTreeMap::from([(MPhase::Pending, Millis(1_000)), (phase, Millis(5_000))]),
+        observed_generation: 3,
+        reason: None,
+        groups: vec![GroupStatus {
+            name: "small".into(),
+            desired: 2,
+            ready: 1,
+            requested: 2,
+            clamped: false,
+        }],
+        conditions: vec![ConditionSummary {
+            kind: "RayClusterProvisioned".into(),
+            status: provisioned,
+            reason: "r".into(),
+            message: "m".into(),
+        }],
+    }
+}
+
+fn now(s: i64) -> Timestamp {
+    Timestamp::from_second(s).unwrap()
+}
+
+#[test]
+fn counts_phase_and_times_are_mapped() {
+    let cluster = RayCluster::test("rc").with_group(group("small").with_replicas(2).bounds(1, 3));
+    let s = desired_status(
+        &cluster,
+        &summary(MPhase::Scaling, false),
+        &LiveFacts::default(),
+        now(10),
+    );
+    assert_eq!(s.phase, Some(Phase::Scaling));
+    assert_eq!(s.ready_worker_replicas, Some(1));
+    assert_eq!(s.desired_worker_replicas, Some(2));
+    assert_eq!(
+        (s.min_worker_replicas, s.max_worker_replicas),
+        (Some(1), Some(3))
+    );
+    assert_eq!(s.observed_generation, Some(3));
+    assert_eq!(s.state, None);
+    assert_eq!(s.phase_transition_times.len(), 2);
+    assert_eq!(
+        s.phase_transition_times["Scaling"].0.as_millisecond(),
+        5_000
+    );
+}
+
+#[test]
+fn provisioned_clusters_are_ready_in_kuberay_terms() {
+    let cluster = RayCluster::test("rc");
+    let s = desired_status(
+        &cluster,
+        &summary(MPhase::Scaling, true),
+        &LiveFacts::default(),
+        now(10),
+    );
+    assert_eq!(s.state, Some(ClusterState::Ready));
+}
+
+#[test]
+fn head_facts_and_endpoints_come_from_live_objects() {
+    let cluster = RayCluster::test("rc");
+    let mut pod = Pod::default();
+    pod.metadata.name = Some("rc-head-0".into());
+    pod.status = Some(PodStatus {
+        pod_ip: Some("10.64.0.7".into()),
+        ..PodStatus::default()
+    });
+    let svc = Service {
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("10.0.0.12".into()),
+            ports: Some(vec![ServicePort {
+                name: Some("dashboard".into()),
+                port: 8265,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    let live = LiveFacts {
+        head_pod: Some(&pod),
+        head_service: Some(&svc),
+    };
+    let s = desired_status(&cluster, &summary(MPhase::Ready, true), &live, now(10));
+    let head = s.head.unwrap();
+    assert_eq!(head.pod_ip.as_deref(), Some("10.64.0.7"));
+    assert_eq!(head.service_ip.as_deref(), Some("10.0.0.12"));
+    assert_eq!(head.pod_name.as_deref(), Some("rc-head-0"));
+    assert_eq!(head.service_name.as_deref(), Some("rc-head-svc"));
+    assert_eq!(s.endpoints["dashboard"], "8265");
+}
+
+#[test]
+fn an_unchanged_status_does_not_differ_even_later() {
+    let mut cluster = RayCluster::test("rc");
+    let first = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(10),
+    );
+    cluster.status = Some(first.clone());
+    let later = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(99),
+    );
+    assert!(!differs(cluster.status.as_ref(), &later));
+    assert_eq!(
+        later.conditions[0].last_transition_time,
+        first.conditions[0].last_transition_time
+    );
+}
+
+#[test]
+fn a_changed_condition_differs_and_gets_a_new_transition_time() {
+    let mut cluster = RayCluster::test("rc");
+    cluster.status = Some(desired_status(
+        &cluster,
+        &summary(MPhase::Scaling, false),
+        &LiveFacts::default(),
+        now(10),
+    ));
+    let next = desired_status(
+        &cluster,
+        &summary(MPhase::Scaling, true),
+        &LiveFacts::default(),
+        now(20),
+    );
+    assert!(differs(cluster.status.as_ref(), &next));
+    assert_eq!(next.conditions[0].last_transition_time.0, now(20));
+}
+
+#[test]
+fn no_live_status_always_differs() {
+    let cluster = RayCluster::test("rc");
+    let s = desired_status(
+        &cluster,
+        &summary(MPhase::Pending, false),
+        &LiveFacts::default(),
+        now(1),
+    );
+    assert!(differs(None, &s));
+}
