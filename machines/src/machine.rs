@@ -150,13 +150,12 @@ impl Cluster {
                 }
                 let a = self.assess(context, spec, world, false);
                 if a.head_serving() {
+                    // Always through Scaling, even when the workers are
+                    // already Ready: every cluster's start then shows as the
+                    // same path in the journal, and Ready follows on the
+                    // next observation.
                     self.mark_head(&a);
-                    let target = if a.converged() {
-                        State::ready()
-                    } else {
-                        State::scaling()
-                    };
-                    return self.go(context, target, &a);
+                    return self.go(context, State::scaling(), &a);
                 }
                 self.retry_finished_head(context, &a);
                 self.stay(context, Phase::HeadStarting, &a)

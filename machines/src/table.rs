@@ -65,17 +65,10 @@ pub const TABLE: &[Edge] = &[
         commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
     },
     Edge {
-        id: "head-ready-scaling",
+        id: "head-ready",
         from: &[HeadStarting],
-        on: "Observed: head serving, workers not at desired count",
+        on: "Observed: head serving (workers Ready or not)",
         to: Scaling,
-        commands: &["Announce", "PublishStatus"],
-    },
-    Edge {
-        id: "head-ready-ready",
-        from: &[HeadStarting],
-        on: "Observed: head serving, everything converged",
-        to: Ready,
         commands: &["Announce", "PublishStatus"],
     },
     Edge {

@@ -222,6 +222,10 @@ fn head_loss_with_gcs_fault_tolerance_keeps_workers() {
     m.step(&observed(at(1), &s, &Observation::default()));
     assert_eq!(
         m.step(&observed(at(2), &s, &converged(&s))).to,
+        Phase::Scaling
+    );
+    assert_eq!(
+        m.step(&observed(at(2), &s, &converged(&s))).to,
         Phase::Ready
     );
     let mut lost = converged(&s);
@@ -327,6 +331,7 @@ fn backoff_resets_after_a_long_stable_ready() {
     world.head.pod = Some(head);
     m.step(&observed(at(1), &s, &world));
     assert_eq!(m.cluster().head_failures, 1);
+    m.step(&observed(at(19), &s, &converged(&s)));
     m.step(&observed(at(20), &s, &converged(&s)));
     assert_eq!(m.phase(), Phase::Ready);
     m.step(&Event {
@@ -525,10 +530,12 @@ fn phase_times_record_each_entry() {
     let s = spec();
     let mut m = ClusterMachine::new();
     m.step(&observed(at(1), &s, &Observation::default()));
+    m.step(&observed(at(4), &s, &converged(&s)));
     let step = m.step(&observed(at(7), &s, &converged(&s)));
     let summary = status_of(&step.commands).unwrap();
     assert_eq!(summary.phase_times.get(&Phase::Pending), Some(&at(1)));
     assert_eq!(summary.phase_times.get(&Phase::HeadStarting), Some(&at(1)));
+    assert_eq!(summary.phase_times.get(&Phase::Scaling), Some(&at(4)));
     assert_eq!(summary.phase_times.get(&Phase::Ready), Some(&at(7)));
     assert_eq!(summary.ready_workers(), 2);
     assert_eq!(summary.desired_workers(), 2);

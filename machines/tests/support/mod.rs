@@ -158,13 +158,15 @@ pub fn drive_to(phase: Phase) -> (ClusterMachine, Millis) {
         Phase::Ready => {
             feed(&mut m, observed(at(1), &s, &Observation::default()));
             feed(&mut m, observed(at(2), &s, &converged(&s)));
+            feed(&mut m, observed(at(3), &s, &converged(&s)));
         }
         Phase::Recovering => {
             feed(&mut m, observed(at(1), &s, &Observation::default()));
             feed(&mut m, observed(at(2), &s, &converged(&s)));
+            feed(&mut m, observed(at(3), &s, &converged(&s)));
             let mut lost = converged(&s);
             lost.head.pod = None;
-            feed(&mut m, observed(at(3), &s, &lost));
+            feed(&mut m, observed(at(4), &s, &lost));
         }
         Phase::Suspended => {
             let mut suspended = spec();
