@@ -14,6 +14,14 @@
 //! - damage found later in one stream (a record that does not decode)
 //!   quarantines that stream only; see [`crate::Quarantine`].
 //!
+//! - a database that sled opens but that recovered to an *older* state than
+//!   was acknowledged (see `watermark`) is damage too: it has silently lost
+//!   entries, and writing on would overwrite the evidence.
+//!
+//! [`DamagePolicy::Report`] turns both move-asides into reports (an error
+//! for an unopenable database, [`OpenReport::lost_writes`] for lost writes)
+//! and touches nothing; use it to inspect copies and evidence.
+//!
 //! Invariant: every move-aside is reported in [`OpenReport::moved_aside`] so
 //! the caller can log it, count it in a metric and tell users.
 
@@ -38,6 +46,38 @@ pub struct OpenReport {
     /// Stream metadata records that could not be decoded (their entries are
     /// unreachable and reported by `verify` as orphans).
     pub damaged_metadata: Vec<String>,
+    /// Set under [`DamagePolicy::Report`] when the database recovered to an
+    /// older state than was acknowledged.
+    pub lost_writes: Option<LostWrites>,
+    /// Other findings worth a log line (for example an unreadable watermark).
+    pub warnings: Vec<String>,
+}
+
+/// Evidence that acknowledged writes were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LostWrites {
+    /// The last commit epoch acknowledged, per the watermark.
+    pub acknowledged_epoch: u64,
+    /// The commit epoch the database recovered to.
+    pub recovered_epoch: u64,
+}
+
+/// What [`crate::Journal::open`] does with a damaged database.
+///
+/// Note that sled 0.34 has no read-only mode: merely opening a database
+/// lets it write recovery metadata (`snap.*`) and truncate a torn log tail.
+/// Neither policy can prevent that; `MoveAside` keeps everything else as it
+/// was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DamagePolicy {
+    /// Rename it to `db.damaged-<ms>` and start fresh (the operator's
+    /// choice: keep running, report, keep the evidence).
+    #[default]
+    MoveAside,
+    /// Move nothing: fail with [`crate::Error::DatabaseDamaged`] if it
+    /// cannot be opened, report lost writes in [`OpenReport::lost_writes`]
+    /// otherwise (for inspecting copies and moved-aside databases).
+    Report,
 }
 
 impl OpenReport {
@@ -74,9 +114,10 @@ pub(crate) fn classify(context: &str, err: sled::Error) -> OpenFailure {
     use std::io::ErrorKind;
     match &err {
         sled::Error::Io(io) => match io.kind() {
-            ErrorKind::UnexpectedEof | ErrorKind::InvalidData => {
-                OpenFailure::Damaged(format!("{context}: {err}"))
-            }
+            ErrorKind::UnexpectedEof
+            | ErrorKind::InvalidData
+            | ErrorKind::IsADirectory
+            | ErrorKind::NotADirectory => OpenFailure::Damaged(format!("{context}: {err}")),
             _ => OpenFailure::Fatal(Error::storage(context, err)),
         },
         sled::Error::Corruption { .. }

@@ -85,6 +85,16 @@ pub enum Error {
         supported: u32,
     },
 
+    /// The database is damaged and [`crate::DamagePolicy::Report`] forbade
+    /// moving it aside.
+    #[error("journal database {dir} is damaged: {reason}")]
+    DatabaseDamaged {
+        /// The database directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// An operating-system I/O error.
     #[error("{context}: {source}")]
     Io {

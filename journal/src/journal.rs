@@ -31,9 +31,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use crate::damage::{self, MovedAside, OpenFailure, OpenReport};
+use crate::damage::{self, DamagePolicy, LostWrites, MovedAside, OpenFailure, OpenReport};
 use crate::durability::{Durability, FileSync};
 use crate::error::{Error, Result};
 use crate::group_commit::GroupCommit;
@@ -41,6 +42,7 @@ use crate::keys::{index_prefix, index_row, split_index_row, split_seq_key, strea
 use crate::lock::{self, DirLock};
 use crate::schema::{self, Versioned};
 use crate::stream::{StreamMeta, StreamState};
+use crate::watermark::{Recorded, Watermark};
 use crate::{Options, Timestamp, envelope, keys};
 
 /// Name of the sled database directory inside a journal directory.
@@ -48,6 +50,7 @@ pub const DB_DIR: &str = "db";
 /// The journal's on-disk format version written by this build.
 pub const JOURNAL_FORMAT: u32 = 1;
 const FORMAT_KEY: &[u8] = b"rayop-journal-format";
+const EPOCH_KEY: &[u8] = b"rayop-journal-epoch";
 
 /// A handle on an open journal. Cheap to clone; all clones share one
 /// database, one lock and one group-commit coordinator.
@@ -81,6 +84,10 @@ pub(crate) struct Inner {
     pub trees: Trees,
     pub registry: RwLock<BTreeMap<String, StreamHandle>>,
     pub commit: GroupCommit,
+    /// The last commit epoch stored in sled (changed only by the group
+    /// flush leader; see `watermark`).
+    pub epoch: AtomicU64,
+    pub watermark: Watermark,
     pub file_sync: Option<FileSync>,
     pub options: Options,
     pub dir: PathBuf,
@@ -91,6 +98,10 @@ struct Loaded {
     trees: Trees,
     registry: BTreeMap<String, StreamHandle>,
     damaged_metadata: Vec<String>,
+    epoch: u64,
+    watermark: Watermark,
+    lost_writes: Option<LostWrites>,
+    warnings: Vec<String>,
 }
 
 impl Journal {
@@ -109,6 +120,12 @@ impl Journal {
         let loaded = match load(&db_dir, &options) {
             Ok(loaded) => loaded,
             Err(OpenFailure::Fatal(e)) => return Err(e),
+            Err(OpenFailure::Damaged(reason)) if options.damage_policy == DamagePolicy::Report => {
+                return Err(Error::DatabaseDamaged {
+                    dir: db_dir,
+                    reason,
+                });
+            }
             Err(OpenFailure::Damaged(reason)) => {
                 let to = damage::move_aside(&db_dir)?;
                 report.moved_aside = Some(MovedAside {
@@ -120,10 +137,10 @@ impl Journal {
                     Ok(loaded) => loaded,
                     Err(OpenFailure::Fatal(e)) => return Err(e),
                     Err(OpenFailure::Damaged(reason)) => {
-                        return Err(Error::io(
-                            format!("start a fresh journal in {}", db_dir.display()),
-                            std::io::Error::other(reason),
-                        ));
+                        return Err(Error::DatabaseDamaged {
+                            dir: db_dir,
+                            reason,
+                        });
                     }
                 }
             }
@@ -137,6 +154,8 @@ impl Journal {
         };
         report.streams = loaded.registry.len();
         report.damaged_metadata = loaded.damaged_metadata;
+        report.lost_writes = loaded.lost_writes;
+        report.warnings = loaded.warnings;
         report.quarantined = loaded
             .registry
             .iter()
@@ -147,6 +166,8 @@ impl Journal {
             trees: loaded.trees,
             registry: RwLock::new(loaded.registry),
             commit: GroupCommit::default(),
+            epoch: AtomicU64::new(loaded.epoch),
+            watermark: loaded.watermark,
             file_sync,
             options,
             dir,
@@ -313,6 +334,13 @@ impl Journal {
     pub(crate) fn make_durable(&self) -> Result<()> {
         let inner = &self.inner;
         inner.commit.wait_durable(|| {
+            // Only the leader runs this closure, one at a time.
+            let next = inner.epoch.load(Ordering::Acquire) + 1;
+            inner
+                .trees
+                .db
+                .insert(EPOCH_KEY, &next.to_be_bytes())
+                .map_err(|e| format!("store commit epoch: {e}"))?;
             inner
                 .trees
                 .db
@@ -321,7 +349,11 @@ impl Journal {
             if let Some(sync) = &inner.file_sync {
                 sync.sync().map_err(|e| format!("fsync: {e}"))?;
             }
-            Ok(())
+            inner.epoch.store(next, Ordering::Release);
+            inner
+                .watermark
+                .record(next)
+                .map_err(|e| format!("write watermark: {e}"))
         })
     }
 
@@ -469,10 +501,7 @@ fn load(db_dir: &Path, options: &Options) -> std::result::Result<Loaded, OpenFai
 }
 
 fn load_inner(db_dir: &Path, options: &Options) -> std::result::Result<Loaded, OpenFailure> {
-    let db = sled::Config::new()
-        .path(db_dir)
-        .cache_capacity(options.cache_capacity)
-        .open()
+    let db = open_sled(db_dir, options)
         .map_err(|e| damage::classify(&format!("open {}", db_dir.display()), e))?;
     let open_tree = |name: &str| {
         db.open_tree(name)
@@ -514,11 +543,79 @@ fn load_inner(db_dir: &Path, options: &Options) -> std::result::Result<Loaded, O
         };
         registry.insert(id, Arc::new(Mutex::new(state)));
     }
+    let epoch = match trees
+        .db
+        .get(EPOCH_KEY)
+        .map_err(|e| damage::classify("read epoch", e))?
+    {
+        Some(bytes) => u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+            OpenFailure::Damaged(format!("commit epoch is {} bytes, not 8", bytes.len()))
+        })?),
+        None => 0,
+    };
+    let (watermark, recorded) = Watermark::open(db_dir).map_err(|e| {
+        OpenFailure::Fatal(Error::io(
+            format!("open watermark in {}", db_dir.display()),
+            e,
+        ))
+    })?;
+    let mut lost_writes = None;
+    let mut warnings = Vec::new();
+    match recorded {
+        Recorded::Epoch(acknowledged) if acknowledged > epoch => {
+            let lost = LostWrites {
+                acknowledged_epoch: acknowledged,
+                recovered_epoch: epoch,
+            };
+            if options.damage_policy == DamagePolicy::MoveAside {
+                return Err(OpenFailure::Damaged(format!(
+                    "the database recovered to commit {epoch} but commit {acknowledged} was \
+                     acknowledged: acknowledged entries were lost (damaged or truncated files)"
+                )));
+            }
+            lost_writes = Some(lost);
+        }
+        Recorded::Unreadable => warnings.push(format!(
+            "{} is unreadable; lost writes cannot be detected for this open",
+            db_dir.join(crate::watermark::WATERMARK_FILE).display()
+        )),
+        Recorded::Epoch(_) | Recorded::Absent => {}
+    }
     Ok(Loaded {
         trees,
         registry,
         damaged_metadata,
+        epoch,
+        watermark,
+        lost_writes,
+        warnings,
     })
+}
+
+/// How long `open` keeps retrying while sled's own lock on `db/db` is still
+/// held. We already hold the directory's owner lock, so a held sled lock can
+/// only be a handle of this process that is still closing (sled finishes
+/// closing on background threads after the last handle is dropped) or a
+/// foreign program.
+const SLED_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn open_sled(db_dir: &Path, options: &Options) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + SLED_LOCK_PATIENCE;
+    loop {
+        let result = sled::Config::new()
+            .path(db_dir)
+            .cache_capacity(options.cache_capacity)
+            .open();
+        match result {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn check_format(trees: &Trees, db_dir: &Path) -> std::result::Result<(), OpenFailure> {

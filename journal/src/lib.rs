@@ -68,8 +68,9 @@ mod snapshot;
 mod stream;
 mod timestamp;
 mod verify;
+mod watermark;
 
-pub use damage::{MovedAside, OpenReport};
+pub use damage::{DamagePolicy, LostWrites, MovedAside, OpenReport};
 pub use durability::Durability;
 pub use envelope::EnvelopeError;
 pub use error::{DamageCause, Error, RecordKind, Result};
@@ -84,3 +85,4 @@ pub use snapshot::{RawSnapshot, Snapshot};
 pub use stream::{Quarantine, StreamInfo};
 pub use timestamp::Timestamp;
 pub use verify::{Problem, StreamCheck, VerifyReport};
+pub use watermark::WATERMARK_FILE;

@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use crate::Durability;
+use crate::{DamagePolicy, Durability};
 
 /// Options for [`crate::Journal::open`].
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct Options {
     pub durability: Durability,
     /// sled's page cache size in bytes.
     pub cache_capacity: u64,
+    /// What `open` does with a damaged database.
+    pub damage_policy: DamagePolicy,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             snapshot_every: 100,
             durability: Durability::Fsync,
             cache_capacity: 64 * 1024 * 1024,
+            damage_policy: DamagePolicy::MoveAside,
         }
     }
 }

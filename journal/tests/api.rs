@@ -1,4 +1,5 @@
 //! End-to-end behaviour of the public API on a real directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

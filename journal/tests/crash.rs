@@ -11,6 +11,7 @@
 //! logic (atomic batches, seq assignment, recovery, no torn acknowledgements)
 //! but not the device cache flush, which is what the fsync in
 //! `durability.rs` is for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
