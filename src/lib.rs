@@ -4,6 +4,7 @@
 //! state its role and invariants.
 
 pub mod apply;
+pub mod build;
 pub mod cli;
 pub mod crd;
 pub mod decide;

@@ -1,0 +1,146 @@
+//! What every builder needs to know about the cluster being built, checked once.
+//!
+//! Role: [`ClusterContext`] holds the cluster's identity (name, namespace, UID)
+//! and spec plus the operator's [`BuildOptions`], and derives the addresses
+//! the Ray containers use. Builders take it instead of the raw
+//! [`RayCluster`], so a missing name, namespace or UID is refused in one place.
+//!
+//! Invariant: the GCS port is the head's `rayStartParams.port` when it is a
+//! valid port number, else [`ports::GCS_SERVER_PORT`]; the workers' address,
+//! `RAY_ADDRESS`, the init container and the head Service's default all use
+//! this one value.
+
+use kube::Resource;
+
+use crate::{
+    build::{BuildError, ports},
+    crd::{RayCluster, RayClusterSpec, names},
+};
+
+/// Settings of the build step that come from the operator, not the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The cluster DNS domain, as in `<svc>.<ns>.svc.<domain>`.
+    pub cluster_domain: String,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            cluster_domain: names::DEFAULT_CLUSTER_DOMAIN.to_owned(),
+        }
+    }
+}
+
+/// A RayCluster with its identity checked, and the build options.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterContext<'a> {
+    /// `metadata.name`.
+    pub name: &'a str,
+    /// `metadata.namespace`.
+    pub namespace: &'a str,
+    /// `metadata.uid`.
+    pub uid: &'a str,
+    /// The spec.
+    pub spec: &'a RayClusterSpec,
+    /// The operator's options.
+    pub options: &'a BuildOptions,
+}
+
+impl<'a> ClusterContext<'a> {
+    /// Checks that `cluster` has a name, namespace and UID.
+    ///
+    /// # Errors
+    /// [`BuildError::MissingName`], [`BuildError::MissingNamespace`] or
+    /// [`BuildError::MissingUid`].
+    pub fn new(cluster: &'a RayCluster, options: &'a BuildOptions) -> Result<Self, BuildError> {
+        let meta = cluster.meta();
+        let present = |value: &'a Option<String>| value.as_deref().filter(|v| !v.is_empty());
+        Ok(Self {
+            name: present(&meta.name).ok_or(BuildError::MissingName)?,
+            namespace: present(&meta.namespace).ok_or(BuildError::MissingNamespace)?,
+            uid: present(&meta.uid).ok_or(BuildError::MissingUid)?,
+            spec: &cluster.spec,
+            options,
+        })
+    }
+
+    /// The head's `rayStartParams`.
+    #[must_use]
+    pub fn head_params(&self) -> Option<&'a std::collections::BTreeMap<String, String>> {
+        self.spec
+            .head_group_spec
+            .as_ref()
+            .map(|head| &head.ray_start_params)
+    }
+
+    /// The port the head's GCS listens on: `rayStartParams.port`, else 6379.
+    #[must_use]
+    pub fn gcs_port(&self) -> u16 {
+        self.head_params()
+            .and_then(|params| params.get("port"))
+            .and_then(|port| port.trim().parse::<u16>().ok())
+            .filter(|port| *port != 0)
+            .unwrap_or(ports::GCS_SERVER_PORT)
+    }
+
+    /// The head Service's DNS name: `<cluster>-head-svc.<ns>.svc.<domain>`.
+    #[must_use]
+    pub fn head_host(&self) -> String {
+        names::head_service_host(self.name, self.namespace, &self.options.cluster_domain)
+    }
+
+    /// The GCS address workers connect to: `<head host>:<gcs port>`.
+    #[must_use]
+    pub fn head_address(&self) -> String {
+        format!("{}:{}", self.head_host(), self.gcs_port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_is_required() {
+        let options = BuildOptions::default();
+        let mut cluster = RayCluster::test("rc");
+        assert!(ClusterContext::new(&cluster, &options).is_ok());
+        cluster.metadata.uid = None;
+        assert_eq!(
+            ClusterContext::new(&cluster, &options).err(),
+            Some(BuildError::MissingUid)
+        );
+        cluster.metadata.namespace = Some(String::new());
+        assert_eq!(
+            ClusterContext::new(&cluster, &options).err(),
+            Some(BuildError::MissingNamespace)
+        );
+        cluster.metadata.name = None;
+        assert_eq!(
+            ClusterContext::new(&cluster, &options).err(),
+            Some(BuildError::MissingName)
+        );
+    }
+
+    #[test]
+    fn head_address_uses_domain_and_port() {
+        let options = BuildOptions {
+            cluster_domain: "corp.example".into(),
+        };
+        let mut cluster = RayCluster::test("rc");
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        assert_eq!(
+            ctx.head_address(),
+            "rc-head-svc.default.svc.corp.example:6379"
+        );
+
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            ray_start_params: [("port".to_owned(), "6380".to_owned())].into(),
+            ..Default::default()
+        });
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        assert_eq!(ctx.gcs_port(), 6380);
+        assert!(ctx.head_address().ends_with(":6380"));
+    }
+}

@@ -1,0 +1,296 @@
+//! Environment variables of the Ray container (and the merge rule the
+//! autoscaler sidecar shares).
+//!
+//! # What every Ray container gets
+//! | Variable | Head | Workers |
+//! |---|---|---|
+//! | `RAY_CLUSTER_NAME` | the cluster's name | same |
+//! | `RAY_CLUSTER_NAMESPACE` | its namespace | same |
+//! | `RAY_ADDRESS` | `127.0.0.1:<gcs port>` | `<head-svc>.<ns>.svc.<domain>:<gcs port>` |
+//! | `RAY_CLOUD_INSTANCE_ID` | the pod's name (downward API) | same |
+//! | `RAY_NODE_TYPE_NAME` | `headgroup` | the group's name |
+//! | `KUBERAY_GEN_RAY_START_CMD` | the generated `ray start …` | same |
+//!
+//! With `gcsFaultToleranceOptions` the head also gets `RAY_REDIS_ADDRESS`,
+//! `REDIS_PASSWORD` (its `value` or `valueFrom`, when a password is given) and
+//! `RAY_external_storage_namespace` (`externalStorageNamespace`, else the
+//! cluster's UID, so a recreated cluster starts with a clean namespace), and
+//! workers get `RAY_gcs_rpc_server_reconnect_timeout_s=600`, so they wait out
+//! a head restart instead of exiting after Ray's default 60 s. With
+//! `autoscalerOptions.version: v2` the head gets `RAY_enable_autoscaler_v2=true`.
+//!
+//! # Precedence: the user wins
+//! A variable the user's container already sets is never added or changed:
+//! users can pin any of these (a different `RAY_ADDRESS`, a longer reconnect
+//! timeout) and rayop never emits a duplicate name. rayop's variables come
+//! first and the user's follow in their own order, so a user variable may
+//! refer to ours with `$(RAY_ADDRESS)`.
+
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
+
+use crate::{
+    build::{ClusterContext, ray_start::REDIS_PASSWORD_ENV},
+    crd::{autoscaler::AutoscalerVersion, names::RayNode},
+};
+
+/// The cluster's name.
+pub const RAY_CLUSTER_NAME: &str = "RAY_CLUSTER_NAME";
+/// The cluster's namespace.
+pub const RAY_CLUSTER_NAMESPACE: &str = "RAY_CLUSTER_NAMESPACE";
+/// Where `ray.init()` connects.
+pub const RAY_ADDRESS: &str = "RAY_ADDRESS";
+/// The pod's name, for the Ray autoscaler v2.
+pub const RAY_CLOUD_INSTANCE_ID: &str = "RAY_CLOUD_INSTANCE_ID";
+/// The group's name, for the Ray autoscaler v2.
+pub const RAY_NODE_TYPE_NAME: &str = "RAY_NODE_TYPE_NAME";
+/// The generated `ray start` command, for users who run their own.
+pub const KUBERAY_GEN_RAY_START_CMD: &str = "KUBERAY_GEN_RAY_START_CMD";
+/// The Redis that keeps GCS state.
+pub const RAY_REDIS_ADDRESS: &str = "RAY_REDIS_ADDRESS";
+/// The key prefix of this cluster's GCS state in Redis.
+pub const RAY_EXTERNAL_STORAGE_NAMESPACE: &str = "RAY_external_storage_namespace";
+/// How long a worker's raylet waits for the GCS to come back.
+pub const RAY_GCS_RECONNECT_TIMEOUT: &str = "RAY_gcs_rpc_server_reconnect_timeout_s";
+/// Workers' reconnect timeout under GCS fault tolerance, in seconds.
+pub const GCS_RECONNECT_TIMEOUT_SECONDS: &str = "600";
+/// Turns on the Ray autoscaler v2.
+pub const RAY_ENABLE_AUTOSCALER_V2: &str = "RAY_enable_autoscaler_v2";
+/// The head's GCS address as seen from inside the head pod.
+pub const LOCAL_HOST: &str = "127.0.0.1";
+
+/// A variable with a literal value.
+#[must_use]
+pub fn value(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// A variable read from the pod's own field `path` (downward API).
+#[must_use]
+pub fn field_ref(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_owned(),
+                api_version: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// `ours` that `user` does not set, followed by `user`.
+#[must_use]
+pub fn merge_env(ours: Vec<EnvVar>, user: &[EnvVar]) -> Vec<EnvVar> {
+    let mut merged: Vec<EnvVar> = ours
+        .into_iter()
+        .filter(|var| user.iter().all(|u| u.name != var.name))
+        .collect();
+    merged.extend(user.iter().cloned());
+    merged
+}
+
+/// rayop's variables for the Ray container of `node`, before the merge.
+#[must_use]
+pub fn ray_env(
+    ctx: &ClusterContext<'_>,
+    node: RayNode<'_>,
+    ray_start_command: &str,
+) -> Vec<EnvVar> {
+    let address = match node {
+        RayNode::Head => format!("{LOCAL_HOST}:{}", ctx.gcs_port()),
+        RayNode::Worker(_) => ctx.head_address(),
+    };
+    let mut env = vec![
+        value(RAY_CLUSTER_NAME, ctx.name),
+        value(RAY_CLUSTER_NAMESPACE, ctx.namespace),
+        value(RAY_ADDRESS, address),
+        field_ref(RAY_CLOUD_INSTANCE_ID, "metadata.name"),
+        value(RAY_NODE_TYPE_NAME, node.group_label()),
+        value(KUBERAY_GEN_RAY_START_CMD, ray_start_command),
+    ];
+    env.extend(gcs_fault_tolerance_env(ctx, node));
+    let autoscaler_v2 = ctx.spec.autoscaling_enabled()
+        && ctx.spec.autoscaler_options.as_ref().and_then(|o| o.version)
+            == Some(AutoscalerVersion::V2);
+    if autoscaler_v2 && node == RayNode::Head {
+        env.push(value(RAY_ENABLE_AUTOSCALER_V2, "true"));
+    }
+    env
+}
+
+/// Whether the head's `ray start` reads the Redis password from the env.
+#[must_use]
+pub fn redis_password_in_env(ctx: &ClusterContext<'_>) -> bool {
+    ctx.spec
+        .gcs_fault_tolerance_options
+        .as_ref()
+        .is_some_and(|gcs| gcs.redis_password.is_some())
+}
+
+/// The GCS fault-tolerance variables of `node` (none without the options).
+fn gcs_fault_tolerance_env(ctx: &ClusterContext<'_>, node: RayNode<'_>) -> Vec<EnvVar> {
+    let Some(gcs) = ctx.spec.gcs_fault_tolerance_options.as_ref() else {
+        return Vec::new();
+    };
+    match node {
+        RayNode::Head => {
+            let mut env = vec![value(RAY_REDIS_ADDRESS, gcs.redis_address.clone())];
+            if let Some(password) = &gcs.redis_password {
+                env.push(EnvVar {
+                    name: REDIS_PASSWORD_ENV.to_owned(),
+                    value: password.value.clone(),
+                    value_from: password.value_from.clone(),
+                });
+            }
+            let namespace = gcs
+                .external_storage_namespace
+                .as_deref()
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or(ctx.uid);
+            env.push(value(RAY_EXTERNAL_STORAGE_NAMESPACE, namespace));
+            env
+        }
+        RayNode::Worker(_) => vec![value(
+            RAY_GCS_RECONNECT_TIMEOUT,
+            GCS_RECONNECT_TIMEOUT_SECONDS,
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        build::BuildOptions,
+        crd::{
+            RayCluster,
+            autoscaler::AutoscalerOptions,
+            gcs::{GcsFaultToleranceOptions, RedisCredential},
+        },
+    };
+    use k8s_openapi::api::core::v1::SecretKeySelector;
+
+    fn find<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a EnvVar> {
+        env.iter().find(|v| v.name == name)
+    }
+
+    fn literal<'a>(env: &'a [EnvVar], name: &str) -> Option<&'a str> {
+        find(env, name).and_then(|v| v.value.as_deref())
+    }
+
+    #[test]
+    fn head_and_worker_basics() {
+        let cluster = RayCluster::test("rc");
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let head = ray_env(&ctx, RayNode::Head, "ray start --head");
+        assert_eq!(literal(&head, RAY_CLUSTER_NAME), Some("rc"));
+        assert_eq!(literal(&head, RAY_CLUSTER_NAMESPACE), Some("default"));
+        assert_eq!(literal(&head, RAY_ADDRESS), Some("127.0.0.1:6379"));
+        assert_eq!(literal(&head, RAY_NODE_TYPE_NAME), Some("headgroup"));
+        assert_eq!(
+            literal(&head, KUBERAY_GEN_RAY_START_CMD),
+            Some("ray start --head")
+        );
+        let pod_name = find(&head, RAY_CLOUD_INSTANCE_ID)
+            .and_then(|v| v.value_from.as_ref())
+            .and_then(|f| f.field_ref.as_ref())
+            .map(|f| f.field_path.as_str());
+        assert_eq!(pod_name, Some("metadata.name"));
+        assert!(find(&head, RAY_REDIS_ADDRESS).is_none());
+
+        let worker = ray_env(&ctx, RayNode::Worker("g"), "ray start");
+        assert_eq!(
+            literal(&worker, RAY_ADDRESS),
+            Some("rc-head-svc.default.svc.cluster.local:6379")
+        );
+        assert_eq!(literal(&worker, RAY_NODE_TYPE_NAME), Some("g"));
+        assert!(find(&worker, RAY_GCS_RECONNECT_TIMEOUT).is_none());
+    }
+
+    #[test]
+    fn gcs_fault_tolerance() {
+        let mut cluster = RayCluster::test("rc").with_gcs_fault_tolerance("redis:6379");
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let head = ray_env(&ctx, RayNode::Head, "");
+        assert_eq!(literal(&head, RAY_REDIS_ADDRESS), Some("redis:6379"));
+        assert_eq!(
+            literal(&head, RAY_EXTERNAL_STORAGE_NAMESPACE),
+            Some("uid-rc")
+        );
+        assert!(find(&head, REDIS_PASSWORD_ENV).is_none());
+        assert!(!redis_password_in_env(&ctx));
+        let worker = ray_env(&ctx, RayNode::Worker("g"), "");
+        assert_eq!(literal(&worker, RAY_GCS_RECONNECT_TIMEOUT), Some("600"));
+        assert!(find(&worker, RAY_REDIS_ADDRESS).is_none());
+
+        let from_secret = EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: "redis".into(),
+                key: "password".into(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        };
+        cluster.spec.gcs_fault_tolerance_options = Some(GcsFaultToleranceOptions {
+            redis_address: "redis:6379".into(),
+            redis_password: Some(RedisCredential {
+                value: None,
+                value_from: Some(from_secret.clone()),
+            }),
+            external_storage_namespace: Some("shared".into()),
+        });
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let head = ray_env(&ctx, RayNode::Head, "");
+        assert_eq!(
+            find(&head, REDIS_PASSWORD_ENV).and_then(|v| v.value_from.clone()),
+            Some(from_secret)
+        );
+        assert_eq!(
+            literal(&head, RAY_EXTERNAL_STORAGE_NAMESPACE),
+            Some("shared")
+        );
+        assert!(redis_password_in_env(&ctx));
+    }
+
+    #[test]
+    fn autoscaler_v2_flag() {
+        let mut cluster = RayCluster::test("rc").with_autoscaling();
+        cluster.spec.autoscaler_options = Some(AutoscalerOptions {
+            version: Some(AutoscalerVersion::V2),
+            ..AutoscalerOptions::default()
+        });
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        assert_eq!(
+            literal(&ray_env(&ctx, RayNode::Head, ""), RAY_ENABLE_AUTOSCALER_V2),
+            Some("true")
+        );
+        assert!(
+            find(
+                &ray_env(&ctx, RayNode::Worker("g"), ""),
+                RAY_ENABLE_AUTOSCALER_V2
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn user_values_win_and_come_last() {
+        let ours = vec![value("A", "ours"), value("B", "ours")];
+        let user = vec![value("B", "user"), value("C", "user")];
+        let merged = merge_env(ours, &user);
+        let pairs: Vec<_> = merged
+            .iter()
+            .map(|v| (v.name.as_str(), v.value.as_deref().unwrap()))
+            .collect();
+        assert_eq!(pairs, [("A", "ours"), ("B", "user"), ("C", "user")]);
+    }
+}

@@ -1,0 +1,105 @@
+//! Build: pure functions from a [`RayCluster`] to the Kubernetes objects it
+//! should have.
+//!
+//! Role: step 4 of the reconcile pipeline. [`desired_objects`] turns one
+//! cluster into a [`DesiredObjects`]: the head set and one set per worker
+//! group, each stamped with its spec hash by [`ObjectSet::stamped`]. Nothing
+//! here reads the API server, the clock or the environment.
+//!
+//! | Set | Objects, in order |
+//! |---|---|
+//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc`, and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
+//! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
+//!
+//! Invariants:
+//! - **Deterministic.** The same cluster and options give byte-identical
+//!   objects: every map is a `BTreeMap`, every list is built in a fixed order.
+//! - **Owned and labelled.** Every object has the cluster's namespace, the
+//!   labels `ray.io/cluster`, `ray.io/node-type`, `ray.io/group`,
+//!   `app.kubernetes.io/name: kuberay` and `app.kubernetes.io/created-by:
+//!   rayop`, and one controller owner reference to the RayCluster
+//!   ([`object_meta`]), so deleting the cluster garbage-collects everything.
+//! - **Workload first, replicas unset.** Each set lists its workload first;
+//!   `replicas` is left `None` for the apply step, which decides it.
+//! - **The user's template is the base.** rayop adds to it (labels,
+//!   containers, env, volumes, probes, ports) and overrides only what it must
+//!   own: the three selector labels, the Ray container's command (see
+//!   [`ray_container`]) and the pod's `restartPolicy`, which a workload
+//!   requires to be `Always`.
+//!
+//! The details live in one module per concern: [`ray_start`] (the command
+//! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
+//! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
+//! [`autoscaler_rbac`], and the workers' [`worker_workload`],
+//! [`wait_gcs_ready`] and [`worker_service`].
+
+pub mod autoscaler_rbac;
+pub mod autoscaler_sidecar;
+pub mod context;
+pub mod env;
+pub mod error;
+pub mod head_service;
+pub mod head_statefulset;
+pub mod object_meta;
+pub mod ports;
+pub mod probes;
+pub mod quantity;
+pub mod ray_container;
+pub mod ray_start;
+pub mod shell_quote;
+pub mod shm;
+pub mod wait_gcs_ready;
+pub mod worker_service;
+pub mod worker_workload;
+
+#[cfg(test)]
+mod tests;
+
+pub use context::{BuildOptions, ClusterContext};
+pub use error::BuildError;
+
+use crate::{
+    crd::RayCluster,
+    desired::{DesiredObjects, ObjectSet},
+};
+
+/// The desired objects of `cluster`: the head set and one set per worker
+/// group, in spec order.
+///
+/// # Errors
+/// [`BuildError`] when the cluster lacks a name, namespace or UID, or when a
+/// template cannot be turned into a runnable pod (no container, a
+/// `rayStartParams` key that is not a flag name, a resource quantity that does
+/// not parse).
+pub fn desired_objects(
+    cluster: &RayCluster,
+    options: &BuildOptions,
+) -> Result<DesiredObjects, BuildError> {
+    let ctx = ClusterContext::new(cluster, options)?;
+    let head = ObjectSet::stamped(head_objects(&ctx)?);
+    let groups = cluster
+        .spec
+        .worker_group_specs
+        .iter()
+        .map(|group| {
+            let objects = vec![
+                worker_workload::worker_workload(&ctx, group)?,
+                worker_service::worker_service(&ctx, group),
+            ];
+            Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
+        })
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    Ok(DesiredObjects { head, groups })
+}
+
+/// The head set's objects, workload first, before stamping.
+fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>, BuildError> {
+    let mut objects = vec![
+        head_statefulset::head_statefulset(ctx)?,
+        head_service::head_service(ctx)?,
+    ];
+    if ctx.spec.autoscaling_enabled() {
+        objects.extend(autoscaler_rbac::autoscaler_rbac(ctx));
+    }
+    Ok(objects)
+}
