@@ -21,7 +21,20 @@
 //! | `securityContext` | the sidecar's |
 //! | `version: v2` | `RAY_enable_autoscaler_v2=true` on the head's Ray container ([`env`](mod@crate::build::env)) |
 //! | `idleTimeoutSeconds`, `upscalingMode` | nothing here: the Ray autoscaler reads them from the RayCluster object itself on every iteration (`spec.autoscalerOptions`), as it reads each group's `idleTimeoutSeconds`, bounds and template |
-//! | `idleTimeoutMinutes`, `upscalingSpeed` (the seed's spellings) | not passed: the Ray autoscaler reads only `idleTimeoutSeconds` and `upscalingMode` from the object and takes no environment variable or flag for either setting, so there is nothing on the sidecar to translate them into (see the crate's README) |
+//! | `idleTimeoutMinutes`, `upscalingSpeed` (the seed's spellings) | nothing here, see below |
+//!
+//! The seed's two spellings cannot be handed to the sidecar: the Ray
+//! autoscaler (`ray kuberay-autoscaler`) builds its configuration from the
+//! RayCluster object on every iteration, reading only
+//! `autoscalerOptions.idleTimeoutSeconds` (else 60 s) and
+//! `autoscalerOptions.upscalingMode` (`Conservative` is upscaling speed 1,
+//! anything else 1000), and it takes no environment variable or flag for
+//! either setting. So `idleTimeoutMinutes` takes effect only once the stored
+//! object carries the equivalent `idleTimeoutSeconds`, and an `upscalingSpeed`
+//! other than 1 or 1000 has no `upscalingMode` equivalent at all. The values
+//! rayop means are
+//! [`AutoscalerOptions::effective_idle_timeout_seconds`] and
+//! [`AutoscalerOptions::effective_upscaling_speed`].
 //!
 //! Invariant: the sidecar and the Ray container mount the *same* volume at
 //! `/tmp/ray`: the Ray container's own volume there if the user mounted one,

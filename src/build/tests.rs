@@ -296,3 +296,116 @@ fn the_cluster_domain_reaches_every_address() {
     assert!(json.contains("rc-head-svc.default.svc.k8s.internal:6379"));
     assert!(!json.contains("cluster.local"));
 }
+
+fn ray_container_of(object: &Object) -> &k8s_openapi::api::core::v1::Container {
+    let template = match object {
+        Object::StatefulSet(s) => &s.spec.as_ref().unwrap().template,
+        Object::Deployment(d) => &d.spec.as_ref().unwrap().template,
+        other => panic!("not a workload: {other:?}"),
+    };
+    &template.spec.as_ref().unwrap().containers[0]
+}
+
+fn env_value<'a>(
+    container: &'a k8s_openapi::api::core::v1::Container,
+    name: &str,
+) -> Option<&'a str> {
+    container
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.as_deref())
+}
+
+#[test]
+fn gcs_fault_tolerance_wires_redis_on_the_head_and_patience_on_workers() {
+    let mut cluster = RayCluster::test("rc")
+        .with_workers(1)
+        .with_gcs_fault_tolerance("redis.ray:6379");
+    if let Some(gcs) = cluster.spec.gcs_fault_tolerance_options.as_mut() {
+        gcs.redis_password = Some(crate::crd::gcs::RedisCredential {
+            value: Some("hunter2".into()),
+            value_from: None,
+        });
+    }
+    let desired = build(&cluster);
+    let head = ray_container_of(&desired.head.objects[0]);
+    assert_eq!(env_value(head, "RAY_REDIS_ADDRESS"), Some("redis.ray:6379"));
+    assert_eq!(env_value(head, "REDIS_PASSWORD"), Some("hunter2"));
+    assert_eq!(
+        env_value(head, "RAY_external_storage_namespace"),
+        Some("uid-rc")
+    );
+    let script = &head.args.as_ref().unwrap()[0];
+    assert!(
+        script.contains("--redis-password=\"${REDIS_PASSWORD}\""),
+        "{script}"
+    );
+    assert!(
+        !script.contains("hunter2"),
+        "the password stays out of the command"
+    );
+
+    let worker = ray_container_of(&desired.groups[0].1.objects[0]);
+    assert_eq!(
+        env_value(worker, "RAY_gcs_rpc_server_reconnect_timeout_s"),
+        Some("600")
+    );
+    assert_eq!(env_value(worker, "RAY_REDIS_ADDRESS"), None);
+}
+
+#[test]
+fn user_env_wins_over_rayop_env() {
+    let mut cluster = RayCluster::test("rc")
+        .with_workers(1)
+        .with_gcs_fault_tolerance("r:1");
+    let group = &mut cluster.spec.worker_group_specs[0];
+    let mut template = effective_worker_template(&crate::crd::RayClusterSpec::default(), group);
+    template.spec.as_mut().unwrap().containers[0].env = Some(vec![
+        crate::build::env::value("RAY_gcs_rpc_server_reconnect_timeout_s", "1200"),
+        crate::build::env::value("RAY_ADDRESS", "elsewhere:6379"),
+    ]);
+    group.template = Some(template);
+    let desired = build(&cluster);
+    let worker = ray_container_of(&desired.groups[0].1.objects[0]);
+    let env = worker.env.as_ref().unwrap();
+    assert_eq!(
+        env_value(worker, "RAY_gcs_rpc_server_reconnect_timeout_s"),
+        Some("1200")
+    );
+    assert_eq!(env_value(worker, "RAY_ADDRESS"), Some("elsewhere:6379"));
+    assert_eq!(env.iter().filter(|e| e.name == "RAY_ADDRESS").count(), 1);
+    assert_eq!(env.last().map(|e| e.name.as_str()), Some("RAY_ADDRESS"));
+}
+
+#[test]
+fn a_user_service_account_is_used_and_ours_not_created() {
+    let mut cluster = seed();
+    let mut template = crate::crd::effective_head_template(&cluster.spec);
+    template.spec.as_mut().unwrap().service_account_name = Some("team-ray".into());
+    cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+        template: Some(template),
+        ..Default::default()
+    });
+    let desired = build(&cluster);
+    let kinds: Vec<_> = desired.head.objects.iter().map(Object::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::StatefulSet,
+            Kind::Service,
+            Kind::Role,
+            Kind::RoleBinding
+        ]
+    );
+    let Object::StatefulSet(sts) = &desired.head.objects[0] else {
+        panic!("the head is a StatefulSet");
+    };
+    let pod = sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("team-ray"));
+    let Object::RoleBinding(binding) = &desired.head.objects[3] else {
+        panic!("not a RoleBinding");
+    };
+    assert_eq!(binding.subjects.as_ref().unwrap()[0].name, "team-ray");
+}
