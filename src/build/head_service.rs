@@ -44,8 +44,7 @@ use crate::{
 /// [`BuildError::NoContainer`] when the head template has no container.
 pub fn head_service(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> {
     let template = effective_head_template(ctx.spec);
-    let pod = template.spec.unwrap_or_default();
-    let ray = ray_container(&pod, RayNode::Head)?;
+    let ray = ray_container(&template, RayNode::Head)?;
 
     let base = ctx
         .spec

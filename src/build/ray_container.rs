@@ -42,16 +42,25 @@ pub const ULIMIT: &str = "ulimit -n 65536";
 /// The Ray container's command; its single argument is the script.
 pub const SHELL: [&str; 3] = ["/bin/bash", "-c", "--"];
 
-/// The Ray container of `pod`.
+/// The Ray container of `template`.
 ///
 /// # Errors
-/// [`BuildError::NoContainer`] when `pod` has none.
-pub fn ray_container<'a>(pod: &'a PodSpec, node: RayNode<'_>) -> Result<&'a Container, BuildError> {
-    pod.containers
-        .get(RAY_CONTAINER_INDEX)
-        .ok_or_else(|| BuildError::NoContainer {
-            group: node.group_label().to_owned(),
-        })
+/// [`BuildError::NoContainer`] when the template has none.
+pub fn ray_container<'a>(
+    template: &'a PodTemplateSpec,
+    node: RayNode<'_>,
+) -> Result<&'a Container, BuildError> {
+    template
+        .spec
+        .as_ref()
+        .and_then(|pod| pod.containers.get(RAY_CONTAINER_INDEX))
+        .ok_or_else(|| no_container(node))
+}
+
+fn no_container(node: RayNode<'_>) -> BuildError {
+    BuildError::NoContainer {
+        group: node.group_label().to_owned(),
+    }
 }
 
 /// `template` turned into the pod template of a Ray `node`, with `params` as
@@ -79,12 +88,10 @@ pub fn ray_pod_template(
     }
     let empty = BTreeMap::new();
     let params = params.unwrap_or(&empty);
-    let ray =
-        pod.containers
-            .get_mut(RAY_CONTAINER_INDEX)
-            .ok_or_else(|| BuildError::NoContainer {
-                group: node.group_label().to_owned(),
-            })?;
+    let ray = pod
+        .containers
+        .get_mut(RAY_CONTAINER_INDEX)
+        .ok_or_else(|| no_container(node))?;
     let command = ray_start::ray_start_command(&RayStartInput {
         node,
         params,

@@ -455,11 +455,7 @@ mod tests {
         ]);
         let command = ray_start_command(&input(RayNode::Worker("g"), &p, None)).unwrap();
         let script = format!("ray() {{ printf '%s\\n' \"$@\"; }}; {command}");
-        let Ok(output) = std::process::Command::new("/bin/bash")
-            .arg("-c")
-            .arg(script)
-            .output()
-        else {
+        let Some(output) = crate::build::shell_quote::test_bash::run(&script) else {
             return;
         };
         let args = String::from_utf8_lossy(&output.stdout);

@@ -101,20 +101,30 @@ fn env_reference(value: &str) -> Option<&str> {
     valid.then_some(name)
 }
 
+/// Runs scripts in a real bash, for the build step's tests of what the
+/// generated shell text does.
+#[cfg(test)]
+pub(crate) mod test_bash {
+    /// `bash -c script` with `SECRET=s3cret` in its environment; `None` when
+    /// this machine has no `/bin/bash` (the caller then skips its check).
+    pub(crate) fn run(script: &str) -> Option<std::process::Output> {
+        std::process::Command::new("/bin/bash")
+            .arg("-c")
+            .arg(script)
+            .env("SECRET", "s3cret")
+            .output()
+            .ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::process::Command;
 
-    /// What bash prints for `printf %s <word>`, with `SECRET=s3cret` set.
+    /// What bash prints for `printf %s <word>`.
     fn bash_reads(word: &str) -> Option<String> {
-        let output = Command::new("/bin/bash")
-            .arg("-c")
-            .arg(format!("printf %s {word}"))
-            .env("SECRET", "s3cret")
-            .output()
-            .ok()?;
+        let output = test_bash::run(&format!("printf %s {word}"))?;
         assert!(output.status.success(), "bash failed on {word:?}");
         Some(String::from_utf8_lossy(&output.stdout).into_owned())
     }

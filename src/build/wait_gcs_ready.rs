@@ -113,11 +113,7 @@ mod tests {
             wait_script("h:6379"),
             c = counter.display()
         );
-        let Ok(output) = std::process::Command::new("/bin/bash")
-            .arg("-c")
-            .arg(script)
-            .output()
-        else {
+        let Some(output) = crate::build::shell_quote::test_bash::run(&script) else {
             return;
         };
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -45,15 +45,7 @@ pub fn worker_workload(
 ) -> Result<Object, BuildError> {
     let node = RayNode::Worker(&group.group_name);
     let user_template = effective_worker_template(ctx.spec, group);
-    let user_ray = user_template
-        .spec
-        .as_ref()
-        .map(|pod| ray_container::ray_container(pod, node))
-        .transpose()?
-        .cloned()
-        .ok_or_else(|| BuildError::NoContainer {
-            group: group.group_name.clone(),
-        })?;
+    let user_ray = ray_container::ray_container(&user_template, node)?.clone();
     let mut template =
         ray_container::ray_pod_template(ctx, node, user_template, Some(&group.ray_start_params))?;
     if let Some(pod) = template.spec.as_mut() {
