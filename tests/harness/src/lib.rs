@@ -23,7 +23,12 @@
 //! - [`process`]: child processes that die with the test process;
 //! - [`plane`]: start-up order, restarts, teardown of one plane;
 //! - [`nodes`]: the fake Nodes;
-//! - [`env`]: the per-binary shared plane and the per-test [`TestEnv`].
+//! - [`env`](mod@env): the per-binary shared plane and the per-test [`TestEnv`];
+//! - [`ports`], [`tempdir`], [`yaml`]: free loopback ports, per-process
+//!   working directories, multi-document manifests.
+//!
+//! Binaries: `rayop-local` (the launcher behind `deploy/local/up.sh` and
+//! `down.sh`) and `testenv-orphan-probe` (used by the no-orphans test).
 //!
 //! Invariant kept throughout: no component outlives the process that started
 //! it for tests (see [`process`]), and no helper sleeps to synchronise —

@@ -5,7 +5,7 @@
 //!   Linux parent-death signal SIGKILL. The kernel sends it when the *thread*
 //!   that forked the child ends, so all such children are forked from one
 //!   dedicated thread that lives until the process exits (see
-//!   [`spawner`]). Whatever way the test process ends — normal exit, a
+//!   `spawner`). Whatever way the test process ends — normal exit, a
 //!   panic, SIGKILL — the kernel kills every component, leaving no orphans,
 //!   even though Rust never drops statics.
 //! - [`Lifetime::Detached`] (what `deploy/local/up.sh` uses): the child gets
