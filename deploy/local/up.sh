@@ -65,7 +65,7 @@ if [[ $with_operator == 1 ]]; then
       log "stopping the previous operator"
       bash deploy/local/down.sh --operator-only
     fi
-    setsid "$rayop_bin" run --kubeconfig "$KUBECONFIG" </dev/null >>"$logs/rayop.log" 2>&1 &
+    setsid "$rayop_bin" run --kubeconfig "$KUBECONFIG" --journal "$state/journal" </dev/null >>"$logs/rayop.log" 2>&1 &
     echo $! >"$state/operator.pid"
     operator_running=1
     log "operator started (pid $!, log $logs/rayop.log)"

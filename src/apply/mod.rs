@@ -184,7 +184,14 @@ impl Applier<'_> {
         replicas: Option<i32>,
         writes: &mut Writes,
     ) -> Result<(), ApplyError> {
-        for object in &set.objects {
+        // Supporting objects (ServiceAccount, RBAC, Services) before the
+        // workload, so its pods never start without the account they run as.
+        let ordered = set
+            .objects
+            .iter()
+            .filter(|o| !o.is_workload())
+            .chain(set.objects.iter().filter(|o| o.is_workload()));
+        for object in ordered {
             let key = object.key();
             let want_replicas = object.is_workload().then_some(replicas).flatten();
             if let Some(live) = self.live.object(&key) {

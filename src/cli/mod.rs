@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 pub mod crd;
+pub mod run;
 
 /// rayop: a Kubernetes operator for Ray clusters.
 #[derive(Debug, Parser)]
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the RayCluster CustomResourceDefinition (both versions) as YAML.
     Crd(crd::CrdArgs),
+    /// Run the operator: reconcile RayClusters until SIGTERM.
+    Run(run::RunArgs),
 }
 
 /// Why a subcommand failed.
@@ -34,6 +37,9 @@ pub enum CliError {
     /// `rayop crd` failed.
     #[error(transparent)]
     Crd(#[from] crd::CrdCommandError),
+    /// `rayop run` failed.
+    #[error(transparent)]
+    Run(#[from] run::RunError),
 }
 
 /// Runs the parsed command, writing its output to `out`.
@@ -43,6 +49,7 @@ pub enum CliError {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Crd(args) => crd::run(&args, out)?,
+        Command::Run(args) => run::run(&args, out)?,
     }
     Ok(())
 }

@@ -1,0 +1,232 @@
+//! The controller: watches, caches and the per-cluster reconcile pipeline.
+//!
+//! Role: wires kube-runtime's Controller to rayop's steps. RayClusters are
+//! watched as dynamic objects and decoded per reconcile, so one malformed
+//! object is reported and skipped instead of breaking the watch of all.
+//! Children are watched through rayop's own caches (see [`caches`]) and map
+//! back to their cluster by owner reference; pods map by the
+//! `ray.io/cluster` label.
+//!
+//! Invariants:
+//! - Different clusters reconcile concurrently (`concurrency`, default 32), so
+//!   one slow cluster never delays the others (KubeRay #3909).
+//! - Graceful shutdown lets in-flight reconciles finish; the journal is
+//!   flushed by every append, so nothing acknowledged is lost at exit.
+
+pub mod caches;
+pub mod context;
+pub mod deletion;
+pub mod error;
+pub mod journaling;
+pub mod reconcile;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::{StreamExt, TryStreamExt, future::BoxFuture};
+use k8s_openapi::api::core::v1::Pod;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{ApiResource, DynamicObject},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Config as ControllerConfig,
+        events::{Recorder, Reporter},
+        reflector::{ObjectRef, store::Writer},
+        watcher::{self, watcher},
+    },
+};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use self::{
+    context::{Context, WriteCounters},
+    journaling::JournalHandle,
+};
+use crate::{build::BuildOptions, crd::RayCluster, observe::CLUSTER_LABEL};
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    /// Clusters reconciled at once.
+    pub concurrency: u16,
+    /// The longest wait between two reconciles of one cluster.
+    pub resync: Duration,
+    /// Build options (cluster domain).
+    pub build: BuildOptions,
+    /// The name this instance reports Events under.
+    pub instance: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            namespaces: Vec::new(),
+            concurrency: 32,
+            resync: Duration::from_secs(300),
+            build: BuildOptions::default(),
+            instance: None,
+        }
+    }
+}
+
+/// A running controller's shared handles, for tests and metrics.
+#[derive(Clone)]
+pub struct Handles {
+    /// Writes made so far.
+    pub writes: Arc<WriteCounters>,
+    /// The journal.
+    pub journal: Arc<JournalHandle>,
+}
+
+/// Runs the controller until `shutdown` resolves, then lets in-flight
+/// reconciles finish.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    journal: Arc<JournalHandle>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Handles {
+    let writes = Arc::new(WriteCounters::default());
+    let machines = Arc::new(Mutex::new(HashMap::new()));
+    let handles = Handles {
+        writes: writes.clone(),
+        journal: journal.clone(),
+    };
+    let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings.namespaces.iter().cloned().map(Some).collect()
+    };
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown) as BoxFuture<'static, ()>);
+    let runs = scopes.into_iter().map(|scope| {
+        run_scope(
+            client.clone(),
+            settings.clone(),
+            scope,
+            journal.clone(),
+            machines.clone(),
+            writes.clone(),
+            shutdown.clone(),
+        )
+    });
+    futures::future::join_all(runs).await;
+    handles
+}
+
+async fn run_scope(
+    client: Client,
+    settings: Settings,
+    namespace: Option<String>,
+    journal: Arc<JournalHandle>,
+    machines: Arc<Mutex<HashMap<String, rayop_machines::ClusterMachine>>>,
+    writes: Arc<WriteCounters>,
+    shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
+) {
+    let ns = namespace.as_deref();
+    let (caches, triggers) = caches::watch(&client, ns);
+    let reporter = Reporter {
+        controller: "rayop".into(),
+        instance: settings.instance.clone(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        caches,
+        journal,
+        machines,
+        recorder: Recorder::new(client.clone(), reporter),
+        build: settings.build.clone(),
+        resync: settings.resync,
+        writes,
+    });
+
+    let resource = ApiResource::erase::<RayCluster>(&());
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let writer = Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<Deletion>();
+    let clusters = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            let message = match event {
+                watcher::Event::Delete(obj) => Deletion::One(Box::new(obj.clone())),
+                watcher::Event::InitDone => Deletion::Listed,
+                _ => return,
+            };
+            let _ = deleted_tx.send(message);
+        })
+        .touched_objects();
+
+    // Deletions, and clusters that vanished while the operator was down.
+    let deletion_ctx = ctx.clone();
+    let store = reader.clone();
+    let deletions = tokio::spawn(async move {
+        let mut first_list = true;
+        while let Some(message) = deleted_rx.recv().await {
+            match message {
+                Deletion::One(obj) => deletion::record_deletion(&deletion_ctx, &obj).await,
+                Deletion::Listed if first_list => {
+                    first_list = false;
+                    let live: HashSet<String> =
+                        store.state().iter().filter_map(|o| o.uid()).collect();
+                    deletion::forget_vanished(&deletion_ctx, &live).await;
+                }
+                Deletion::Listed => {}
+            }
+        }
+    });
+
+    let pod_resource = resource.clone();
+    let config = ControllerConfig::default().concurrency(settings.concurrency);
+    info!(
+        namespace = ns.unwrap_or("<all>"),
+        concurrency = settings.concurrency,
+        "controller starting"
+    );
+    Controller::for_stream_with(clusters, reader, resource)
+        .with_config(config)
+        .owns_stream(triggers.statefulsets)
+        .owns_stream(triggers.deployments)
+        .owns_stream(triggers.services)
+        .owns_stream(triggers.service_accounts)
+        .owns_stream(triggers.roles)
+        .owns_stream(triggers.role_bindings)
+        .owns_stream(triggers.hpas)
+        .watches_stream(triggers.pods, move |pod: Pod| {
+            let cluster = pod.labels().get(CLUSTER_LABEL).cloned();
+            let namespace = pod.namespace();
+            let resource = pod_resource.clone();
+            cluster.into_iter().map(move |name| {
+                let r = ObjectRef::new_with(&name, resource.clone());
+                match &namespace {
+                    Some(ns) => r.within(ns),
+                    None => r,
+                }
+            })
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "controller event");
+            }
+        })
+        .await;
+    deletions.abort();
+    info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
+}
+
+enum Deletion {
+    One(Box<DynamicObject>),
+    Listed,
+}

@@ -1,0 +1,339 @@
+//! One reconcile of one RayCluster: observe → decide → journal → apply → status.
+//!
+//! Invariants:
+//! - The decision is journaled before any of its commands runs.
+//! - A failed command never fails the reconcile loop blindly: it goes back
+//!   into the machine as `CommandFailed`, which reports it in status and as a
+//!   Warning Event, and the cluster is retried after a delay.
+//! - In steady state this makes no API call at all: nothing is applied,
+//!   nothing journaled, and the status is written only when it differs.
+
+use std::{sync::Arc, time::Duration};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{DynamicObject, Patch, PatchParams},
+    runtime::{
+        controller::Action,
+        events::{Event as KubeEvent, EventType},
+    },
+};
+use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use super::{context::Context, error::ReconcileError};
+use crate::{
+    apply::{Applier, FIELD_MANAGER, Writes},
+    build,
+    crd::{RayCluster, names},
+    decide,
+    desired::{DesiredObjects, ObjectSet},
+    observe::observe,
+    record::{self, CommandResult, Record},
+    status::{self, LiveFacts},
+};
+
+/// How soon a cluster whose command failed is tried again.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// Milliseconds since the epoch, now.
+#[must_use]
+pub fn now_millis() -> Millis {
+    Millis(u64::try_from(Timestamp::now().as_millisecond()).unwrap_or(0))
+}
+
+/// Decodes the lenient watch object into the typed RayCluster.
+///
+/// # Errors
+/// When the stored object does not fit the current types.
+pub fn decode(obj: &DynamicObject) -> Result<RayCluster, ReconcileError> {
+    let value = serde_json::to_value(obj).map_err(|e| ReconcileError::Decode(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| ReconcileError::Decode(e.to_string()))
+}
+
+fn empty_objects() -> DesiredObjects {
+    DesiredObjects {
+        head: ObjectSet::stamped(Vec::new()),
+        groups: Vec::new(),
+    }
+}
+
+async fn report(
+    ctx: &Context,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    reason: &str,
+    note: String,
+) {
+    let event = KubeEvent {
+        type_: EventType::Warning,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    match ctx.recorder.publish(&event, reference).await {
+        Ok(()) => {
+            ctx.writes
+                .events
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(error) => warn!(%error, reason, "could not record Event"),
+    }
+}
+
+/// The reconcile entry point for the controller.
+///
+/// # Errors
+/// Only errors the controller should retry with backoff (status writes);
+/// everything else is reported to the user and requeued deliberately.
+pub async fn reconcile(
+    obj: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let cluster = match decode(&obj) {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            // A malformed object is reported once per change and left alone
+            // until the user edits it; it never blocks other clusters.
+            warn!(name = %obj.name_any(), %error, "skipping a RayCluster that does not decode");
+            let reference = k8s_openapi::api::core::v1::ObjectReference {
+                api_version: Some("ray.io/v1".into()),
+                kind: Some("RayCluster".into()),
+                name: obj.metadata.name.clone(),
+                namespace: obj.metadata.namespace.clone(),
+                uid: obj.metadata.uid.clone(),
+                ..Default::default()
+            };
+            report(&ctx, &reference, error.reason(), error.to_string()).await;
+            return Ok(Action::await_change());
+        }
+    };
+    let (Some(namespace), Some(uid)) = (cluster.namespace(), cluster.uid()) else {
+        return Ok(Action::await_change());
+    };
+    let name = cluster.name_any();
+    if cluster.meta().deletion_timestamp.is_some() || !cluster.spec.managed_by_rayop() {
+        return Ok(Action::await_change());
+    }
+    let span = tracing::info_span!("reconcile", cluster = %format!("{namespace}/{name}"));
+    let _enter = span.enter();
+    run_pipeline(&ctx, &cluster, &namespace, &name, &uid).await
+}
+
+async fn run_pipeline(
+    ctx: &Context,
+    cluster: &RayCluster,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> Result<Action, ReconcileError> {
+    let now = now_millis();
+    let reference = cluster.object_ref(&());
+    let key = format!("{namespace}/{name}");
+
+    // build (pure) and observe (caches)
+    let (desired, build_problems) = match build::desired_objects(cluster, &ctx.build) {
+        Ok(desired) => (Some(desired), Vec::new()),
+        Err(error) => (
+            None,
+            vec![SpecProblem {
+                field: "spec".into(),
+                message: error.to_string(),
+            }],
+        ),
+    };
+    let view = ctx.caches.view(namespace, name, uid);
+    let empty = empty_objects();
+    let head_pod = names::head_pod_name(name);
+    let world = observe(desired.as_ref().unwrap_or(&empty), &head_pod, &view);
+
+    // decide
+    let mut machine = match ctx.take_machine(uid) {
+        Some(machine) => machine,
+        None => match ctx.journal.restore(uid).await {
+            Ok(machine) => {
+                debug!(phase = %machine.phase(), "machine restored from the journal");
+                machine
+            }
+            Err(error) => {
+                warn!(%error, "journal unreadable for this cluster; starting from the live state");
+                report(ctx, &reference, "JournalUnavailable", error.to_string()).await;
+                ClusterMachine::new()
+            }
+        },
+    };
+    let spec = decide::desired_spec(cluster, desired.as_ref(), &build_problems);
+    let event = decide::observed(now, spec, world);
+    let decision = decide::decide(&mut machine, &event);
+    let step = decision.step;
+    if step.transitioned() {
+        info!(from = %step.from, to = %step.to, "phase changed");
+    }
+
+    // journal, before any command runs
+    if decision.worth_journaling {
+        let records = record::decision_records(&event, step.from, step.to, &step.commands);
+        journal(ctx, &reference, uid, &key, now, records, &machine).await;
+    }
+
+    // apply
+    let applier = Applier {
+        client: ctx.client.clone(),
+        namespace,
+        owner_uid: uid,
+        desired: desired.as_ref(),
+        live: &view,
+        recorder: &ctx.recorder,
+        reference: &reference,
+    };
+    let mut writes = Writes::default();
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for command in &step.commands {
+        let outcome = applier.perform(command, &mut writes).await;
+        results.push(CommandResult {
+            command: command.kind().to_owned(),
+            error: outcome.as_ref().err().map(ToString::to_string),
+        });
+        if let Err(error) = outcome {
+            warn!(command = command.kind(), %error, "command failed");
+            failures.push(Event {
+                at: now,
+                input: Input::CommandFailed {
+                    command: command.kind().to_owned(),
+                    reason: error.reason(command).to_owned(),
+                    message: error.to_string(),
+                },
+            });
+        }
+    }
+    if results
+        .iter()
+        .any(|r| r.command != "PublishStatus" && r.command != "WakeAt")
+    {
+        journal(
+            ctx,
+            &reference,
+            uid,
+            &key,
+            now,
+            vec![Record::Results(results)],
+            &machine,
+        )
+        .await;
+    }
+    let failed = !failures.is_empty();
+    for failure in failures {
+        let decision = decide::decide(&mut machine, &failure);
+        if decision.worth_journaling {
+            let step = &decision.step;
+            let records = record::decision_records(&failure, step.from, step.to, &step.commands);
+            journal(ctx, &reference, uid, &key, now, records, &machine).await;
+        }
+        for command in &decision.step.commands {
+            // Only Announce and PublishStatus follow a failure; neither can fail the loop.
+            let _ = applier.perform(command, &mut writes).await;
+        }
+    }
+    count(ctx, writes);
+
+    // status
+    let status_result = publish_status(ctx, cluster, &machine, &view, name).await;
+    let wake = machine.next_wake();
+    ctx.put_machine(uid, machine);
+    status_result?;
+
+    let mut requeue = ctx.resync;
+    if let Some(at) = wake {
+        requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
+    }
+    if failed {
+        requeue = requeue.min(RETRY_AFTER_FAILURE);
+    }
+    Ok(Action::requeue(requeue))
+}
+
+fn count(ctx: &Context, writes: Writes) {
+    use std::sync::atomic::Ordering::Relaxed;
+    ctx.writes
+        .applies
+        .fetch_add(u64::from(writes.applies), Relaxed);
+    ctx.writes
+        .deletes
+        .fetch_add(u64::from(writes.deletes), Relaxed);
+    ctx.writes
+        .events
+        .fetch_add(u64::from(writes.events), Relaxed);
+}
+
+async fn journal(
+    ctx: &Context,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    uid: &str,
+    key: &str,
+    at: Millis,
+    records: Vec<Record>,
+    machine: &ClusterMachine,
+) {
+    if let Err(error) = ctx.journal.append(uid, key, at, records, machine).await {
+        warn!(%error, "journal append failed; reconciling continues without it");
+        report(
+            ctx,
+            reference,
+            "JournalUnavailable",
+            format!("journal append failed: {error}"),
+        )
+        .await;
+    }
+}
+
+async fn publish_status(
+    ctx: &Context,
+    cluster: &RayCluster,
+    machine: &ClusterMachine,
+    view: &super::caches::ClusterView<'_>,
+    name: &str,
+) -> Result<(), ReconcileError> {
+    let Some(summary) = machine.cluster().last_status.as_ref() else {
+        return Ok(());
+    };
+    let head_pod = view.pod(&names::head_pod_name(name));
+    let head_service = view.service(&names::head_service_name(name));
+    let live = LiveFacts {
+        head_pod: head_pod.as_deref(),
+        head_service: head_service.as_deref(),
+    };
+    let now = Timestamp::now();
+    let mut desired = status::desired_status(cluster, summary, &live, now);
+    if !status::differs(cluster.status.as_ref(), &desired) {
+        return Ok(());
+    }
+    desired.last_update_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+    let api: Api<RayCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let patch = json!({"apiVersion": "ray.io/v1", "kind": "RayCluster", "status": desired});
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(ReconcileError::Status)?;
+    ctx.writes
+        .status
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// What to do after a reconcile returned an error: report and retry later.
+#[must_use]
+pub fn error_policy(
+    _obj: Arc<DynamicObject>,
+    error: &ReconcileError,
+    _ctx: Arc<Context>,
+) -> Action {
+    warn!(step = error.step(), %error, "reconcile failed; retrying");
+    Action::requeue(RETRY_AFTER_FAILURE)
+}
