@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::{
     build::BuildOptions,
-    controller::{self, Settings, journaling::JournalHandle},
+    controller::{self, Handles, Settings, journaling::JournalHandle},
 };
 
 /// Log output format.
@@ -171,7 +171,13 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
             },
             instance: std::env::var("POD_NAME").ok(),
         };
-        controller::run(client, settings, journal.clone(), shutdown_signal()).await;
+        controller::run(
+            client,
+            settings,
+            Handles::new(journal.clone()),
+            shutdown_signal(),
+        )
+        .await;
         if let Some(journal) = journal.journal() {
             let _ = journal.flush();
         }

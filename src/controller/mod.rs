@@ -84,20 +84,26 @@ pub struct Handles {
     pub journal: Arc<JournalHandle>,
 }
 
+impl Handles {
+    /// Handles around `journal`, with zeroed counters.
+    #[must_use]
+    pub fn new(journal: Arc<JournalHandle>) -> Handles {
+        Handles {
+            writes: Arc::new(WriteCounters::default()),
+            journal,
+        }
+    }
+}
+
 /// Runs the controller until `shutdown` resolves, then lets in-flight
 /// reconciles finish.
 pub async fn run(
     client: Client,
     settings: Settings,
-    journal: Arc<JournalHandle>,
+    handles: Handles,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> Handles {
-    let writes = Arc::new(WriteCounters::default());
+) {
     let machines = Arc::new(Mutex::new(HashMap::new()));
-    let handles = Handles {
-        writes: writes.clone(),
-        journal: journal.clone(),
-    };
     let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
         vec![None]
     } else {
@@ -109,14 +115,13 @@ pub async fn run(
             client.clone(),
             settings.clone(),
             scope,
-            journal.clone(),
+            handles.journal.clone(),
             machines.clone(),
-            writes.clone(),
+            handles.writes.clone(),
             shutdown.clone(),
         )
     });
     futures::future::join_all(runs).await;
-    handles
 }
 
 async fn run_scope(

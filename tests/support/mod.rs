@@ -1,0 +1,239 @@
+//! Shared helpers of the operator's end-to-end tests: a namespace with the
+//! CRD installed, an in-process operator scoped to it, RayCluster builders
+//! and polling waits.
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::{Context as _, Result, bail};
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    core::v1::Pod,
+};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{ListParams, Patch, PatchParams, PostParams},
+};
+use rayop::{
+    controller::{self, Handles, Settings, journaling::JournalHandle},
+    crd::{RayCluster, status::Phase},
+    record::Record,
+};
+use rayop_testenv::{TestEnv, wait_until};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// How long any wait may take.
+pub const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared control plane with the CRD installed, and a fresh namespace.
+pub async fn setup(prefix: &str) -> Result<(TestEnv, String)> {
+    let env = TestEnv::shared().await?;
+    env.apply_crd(&repo().join("deploy/crd")).await?;
+    let ns = env.namespace(prefix).await?;
+    Ok((env, ns))
+}
+
+/// An operator running in this test's runtime, watching `namespaces`.
+pub struct Operator {
+    pub handles: Handles,
+    pub journal_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Operator {
+    pub async fn start(client: Client, namespaces: &[&str]) -> Result<Operator> {
+        let journal_dir = tempfile::tempdir()?;
+        let (journal, _report) =
+            JournalHandle::open(journal_dir.path(), rayop_journal::Options::default())?;
+        let handles = Handles::new(Arc::new(journal));
+        let settings = Settings {
+            namespaces: namespaces.iter().map(|s| (*s).to_owned()).collect(),
+            concurrency: 8,
+            ..Settings::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(
+            client,
+            settings,
+            handles.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Operator {
+            handles,
+            journal_dir,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Graceful stop: in-flight reconciles finish.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(TIMEOUT, task).await??;
+        }
+        Ok(())
+    }
+
+    /// Total API writes so far.
+    pub fn writes(&self) -> u64 {
+        self.handles.writes.total()
+    }
+
+    /// The records of the stream of cluster `uid`.
+    pub fn records(&self, uid: &str) -> Vec<Record> {
+        let Some(journal) = self.handles.journal.journal() else {
+            return Vec::new();
+        };
+        journal
+            .read_from::<Record>(uid, 1)
+            .map(|entries| entries.into_iter().map(|e| e.payload).collect())
+            .unwrap_or_default()
+    }
+
+    /// The phase transitions journaled for `uid`, in order.
+    pub fn transitions(&self, uid: &str) -> Vec<(String, String)> {
+        self.records(uid)
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Transition { from, to } => Some((from.to_string(), to.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A RayCluster named `name` in `ns`, built with the test builders.
+pub fn cluster(base: RayCluster, ns: &str) -> RayCluster {
+    let mut c = base;
+    c.metadata.namespace = Some(ns.to_owned());
+    c.metadata.uid = None;
+    c.metadata.generation = None;
+    c
+}
+
+pub async fn create(client: &Client, c: &RayCluster) -> Result<RayCluster> {
+    let api: Api<RayCluster> = Api::namespaced(client.clone(), &c.namespace().unwrap());
+    Ok(api.create(&PostParams::default(), c).await?)
+}
+
+pub fn clusters(client: &Client, ns: &str) -> Api<RayCluster> {
+    Api::namespaced(client.clone(), ns)
+}
+
+/// Waits until `name` reports `phase` and, when Ready, its observed generation is current.
+pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: Phase) -> Result<RayCluster> {
+    let api = clusters(client, ns);
+    wait_until(
+        &format!("{ns}/{name} in phase {phase:?}"),
+        TIMEOUT,
+        || async {
+            let c = api.get(name).await?;
+            let status = c.status.clone().unwrap_or_default();
+            Ok(status.phase == Some(phase) && status.observed_generation == c.metadata.generation)
+        },
+    )
+    .await?;
+    Ok(api.get(name).await?)
+}
+
+/// Merge-patches the spec of `name`.
+pub async fn patch_spec(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    spec: serde_json::Value,
+) -> Result<()> {
+    clusters(client, ns)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "spec": spec })),
+        )
+        .await
+        .context("patching the spec")?;
+    Ok(())
+}
+
+/// The cluster's pods with this node type, by name.
+pub async fn pods(client: &Client, ns: &str, cluster: &str, node_type: &str) -> Result<Vec<Pod>> {
+    let mut pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels(&format!(
+            "ray.io/cluster={cluster},ray.io/node-type={node_type}"
+        )))
+        .await?
+        .items;
+    pods.retain(|p| p.metadata.deletion_timestamp.is_none());
+    pods.sort_by_key(ResourceExt::name_any);
+    Ok(pods)
+}
+
+pub async fn statefulset(client: &Client, ns: &str, name: &str) -> Result<Option<StatefulSet>> {
+    Ok(Api::<StatefulSet>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?)
+}
+
+pub async fn deployment(client: &Client, ns: &str, name: &str) -> Result<Option<Deployment>> {
+    Ok(Api::<Deployment>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?)
+}
+
+/// Waits until the journal of `uid` holds the transition `from → to` after
+/// the first `skip` transitions.
+pub async fn wait_transition(
+    op: &Operator,
+    uid: &str,
+    skip: usize,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    wait_until(
+        &format!("journaled transition {from} → {to}"),
+        TIMEOUT,
+        || async {
+            Ok(op
+                .transitions(uid)
+                .iter()
+                .skip(skip)
+                .any(|(f, t)| f == from && t == to))
+        },
+    )
+    .await
+}
+
+pub fn uid(c: &RayCluster) -> String {
+    c.uid().unwrap_or_default()
+}
+
+pub fn must<T>(value: Option<T>, what: &str) -> Result<T> {
+    match value {
+        Some(v) => Ok(v),
+        None => bail!("missing: {what}"),
+    }
+}
