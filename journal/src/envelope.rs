@@ -1,5 +1,6 @@
-//! The stored form of one entry or snapshot: a small binary header around a
-//! JSON payload.
+//! The stored form of one snapshot: a small binary header around a JSON
+//! payload. (Entries are stored per append, several to a value: see
+//! `batch`.)
 //!
 //! Layout of a stored value (all integers big-endian):
 //!
@@ -51,6 +52,9 @@ pub enum EnvelopeError {
     /// The payload is not valid JSON.
     #[error("payload is not valid JSON: {0}")]
     Json(String),
+    /// The structure is inconsistent (bad count, lengths, trailing bytes).
+    #[error("malformed record: {0}")]
+    Malformed(String),
 }
 
 /// A decoded envelope whose payload is still JSON bytes.

@@ -26,12 +26,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::Timestamp;
-use crate::envelope;
 use crate::error::{Error, RecordKind, Result};
 use crate::journal::{JOURNAL_FORMAT, Journal, lock_state};
 use crate::keys::{seq_key, split_seq_key, stream_prefix};
 use crate::read::raw_json;
 use crate::stream::Quarantine;
+use crate::{batch, envelope};
 
 #[derive(Serialize, Deserialize)]
 struct JournalLine {
@@ -245,7 +245,10 @@ impl Journal {
                 }
                 "entry" => {
                     let e: EntryLine = serde_json::from_str(&line).map_err(bad)?;
-                    let bytes = envelope::encode(e.version, e.ts, e.payload.get().as_bytes());
+                    // One record per imported entry (append grouping is not
+                    // exported; it only affects pruning granularity).
+                    let item = (e.version, e.ts, e.payload.get().as_bytes());
+                    let bytes = batch::encode(&[item]);
                     self.import_record(n, &e.stream, e.seq, bytes, RecordKind::Entry)?;
                     summary.entries += 1;
                 }

@@ -7,7 +7,7 @@
 //! ```text
 //! <dir>/owner              lock + who holds it (see `lock`)
 //! <dir>/db/                the sled database
-//!   tree "entries"         stream no ‖ seq      -> entry envelope
+//!   tree "entries"         stream no ‖ last seq -> the entries of one append
 //!   tree "snapshots"       stream no ‖ at_seq   -> snapshot envelope
 //!   tree "streams"         stream id            -> stream metadata (JSON)
 //!   tree "index"           len ‖ index key ‖ id -> (empty)
@@ -18,7 +18,7 @@
 //! Invariants:
 //! - `append` returns `Ok` only after a group flush (see `group_commit`,
 //!   `durability`) that started after its entries were inserted;
-//! - the entries of one append are inserted with one atomic sled batch, and
+//! - the entries of one append are stored as one sled value (atomic), and
 //!   sequence numbers are assigned under the stream's mutex, so each stream
 //!   stays contiguous even with concurrent appenders;
 //! - `Journal` is `Send + Sync` and cheap to clone (one `Arc`).
@@ -43,7 +43,7 @@ use crate::lock::{self, DirLock};
 use crate::schema::{self, Versioned};
 use crate::stream::{StreamMeta, StreamState};
 use crate::watermark::{Recorded, Watermark};
-use crate::{Options, Timestamp, envelope, keys};
+use crate::{Options, Timestamp, batch, keys};
 
 /// Name of the sled database directory inside a journal directory.
 pub const DB_DIR: &str = "db";
@@ -204,15 +204,19 @@ impl Journal {
         index_key: &str,
         entries: &[(Timestamp, T)],
     ) -> Result<Range<u64>> {
-        let mut encoded = Vec::with_capacity(entries.len());
+        let mut payloads = Vec::with_capacity(entries.len());
         for (ts, payload) in entries {
             let json = schema::to_json(payload).map_err(|source| Error::Serialize {
                 what: "entry payload",
                 source,
             })?;
-            encoded.push(envelope::encode(T::VERSION, *ts, &json));
+            payloads.push((*ts, json));
         }
-        self.append_encoded(stream, index_key, encoded)
+        let items: Vec<batch::Item<'_>> = payloads
+            .iter()
+            .map(|(ts, json)| (T::VERSION, *ts, json.as_slice()))
+            .collect();
+        self.append_items(stream, index_key, &items)
     }
 
     /// Appends one entry; see [`Journal::append`]. Returns its seq.
@@ -227,21 +231,17 @@ impl Journal {
             what: "entry payload",
             source,
         })?;
-        let range = self.append_encoded(
-            stream,
-            index_key,
-            vec![envelope::encode(T::VERSION, ts, &json)],
-        )?;
+        let range = self.append_items(stream, index_key, &[(T::VERSION, ts, &json)])?;
         Ok(range.start)
     }
 
-    fn append_encoded(
+    fn append_items(
         &self,
         stream: &str,
         index_key: &str,
-        encoded: Vec<Vec<u8>>,
+        items: &[batch::Item<'_>],
     ) -> Result<Range<u64>> {
-        let n = encoded.len() as u64;
+        let n = items.len() as u64;
         let range = loop {
             let handle = self.stream_for_append(stream, index_key)?;
             let mut st = self.lock_stream(&handle);
@@ -259,17 +259,15 @@ impl Journal {
             if n == 0 {
                 return Ok(first..first);
             }
-            let mut batch = sled::Batch::default();
-            for (i, bytes) in encoded.into_iter().enumerate() {
-                batch.insert(&keys::seq_key(st.meta.no, first + i as u64), bytes);
-            }
+            let last = first + n - 1;
+            // One value per append: atomic with a plain insert (see `batch`).
             self.inner
                 .trees
                 .entries
-                .apply_batch(batch)
+                .insert(keys::seq_key(st.meta.no, last), batch::encode(items))
                 .map_err(|e| Error::storage(format!("append to stream {stream}"), e))?;
-            st.last_seq += n;
-            break first..first + n;
+            st.last_seq = last;
+            break first..last + 1;
         };
         self.make_durable()?;
         Ok(range)
@@ -474,7 +472,8 @@ pub(crate) fn lock_state(handle: &Mutex<StreamState>) -> MutexGuard<'_, StreamSt
     handle.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Highest seq stored for stream number `no` in `tree`, or 0.
+/// Highest seq stored for stream number `no` in `tree` (for entries, the
+/// last key is the last entry's seq), or 0.
 pub(crate) fn last_stored_seq(tree: &sled::Tree, no: u64) -> sled::Result<u64> {
     Ok(match tree.scan_prefix(stream_prefix(no)).next_back() {
         Some(row) => split_seq_key(&row?.0).map_or(0, |(_, seq)| seq),

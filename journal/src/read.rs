@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::Timestamp;
-use crate::envelope::{self, Decoded, EnvelopeError};
+use crate::batch;
+use crate::envelope::{Decoded, EnvelopeError};
 use crate::error::{DamageCause, Error, RecordKind, Result};
 use crate::journal::{Journal, last_stored_seq, lock_state};
 use crate::keys::{seq_key, split_seq_key, stream_prefix};
@@ -76,6 +77,21 @@ pub struct Restored<S, T> {
     pub snapshot: Option<Snapshot<S>>,
     /// The entries after the snapshot (or all entries without one).
     pub entries: Vec<Entry<T>>,
+}
+
+/// The seq in an entry or snapshot key (0 if malformed).
+pub(crate) fn key_seq(key: &[u8]) -> u64 {
+    split_seq_key(key).map_or(0, |(_, seq)| seq)
+}
+
+/// The first seq held by the entry record at `key`; if the record does not
+/// decode, its key seq (the scan that meets it reports the damage).
+pub(crate) fn record_first_seq(key: &[u8], value: &[u8]) -> u64 {
+    let last = key_seq(key);
+    match batch::decode(value) {
+        Ok(entries) => (last + 1).saturating_sub(entries.len() as u64).max(1),
+        Err(_) => last,
+    }
 }
 
 /// Parses a payload as JSON text, keeping its bytes.
@@ -189,13 +205,17 @@ impl Journal {
             .transpose()
             .map_err(read)?
             .or_else(|| first.clone());
-        let seq_ts = |row: &(sled::IVec, sled::IVec)| {
-            let seq = split_seq_key(&row.0).map_or(0, |(_, s)| s);
-            (seq, envelope::decode(&row.1).ok().map(|d| d.ts))
+        let first_seq = match &first {
+            Some((key, value)) => record_first_seq(key, value),
+            None => st.last_seq + 1,
         };
-        let (first_seq, first_ts) = first.as_ref().map_or((st.last_seq + 1, None), seq_ts);
-        let last_ts = last.as_ref().and_then(|row| seq_ts(row).1);
-        let last_entry = last.as_ref().map_or(0, |row| seq_ts(row).0);
+        let first_ts = first
+            .as_ref()
+            .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.first().map(|e| e.ts)));
+        let last_ts = last
+            .as_ref()
+            .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.last().map(|e| e.ts)));
+        let last_entry = last.as_ref().map_or(0, |(key, _)| key_seq(key));
         let snapshot = last_stored_seq(&trees.snapshots, no).map_err(read)?;
         Ok(StreamInfo {
             id: st.id.clone(),
@@ -203,7 +223,7 @@ impl Journal {
             first_seq,
             last_seq: st.last_seq,
             count: if first.is_some() {
-                last_entry.saturating_sub(first_seq) + 1
+                (last_entry + 1).saturating_sub(first_seq)
             } else {
                 0
             },
@@ -225,14 +245,14 @@ impl Journal {
             .next()
         {
             Some(row) => {
-                let (key, _) = row.map_err(|e| Error::storage(format!("read {}", st.id), e))?;
-                Ok(split_seq_key(&key).map_or(st.last_seq + 1, |(_, seq)| seq))
+                let (key, value) = row.map_err(|e| Error::storage(format!("read {}", st.id), e))?;
+                Ok(record_first_seq(&key, &value))
             }
             None => Ok(st.last_seq + 1),
         }
     }
 
-    /// Walks entries from `from`, checking contiguity and envelopes and
+    /// Walks entries from `from`, checking contiguity and records and
     /// calling `visit` on each. Returns the first damage found, if any.
     pub(crate) fn scan_entries(
         &self,
@@ -251,6 +271,8 @@ impl Journal {
         }
         let no = st.meta.no;
         let mut expected = start;
+        let mut first_record = true;
+        // Records are keyed by their last seq: the first key >= start holds it.
         for row in self
             .inner
             .trees
@@ -258,24 +280,38 @@ impl Journal {
             .range(seq_key(no, start)..=seq_key(no, u64::MAX))
         {
             let (key, value) = row.map_err(|e| Error::storage(format!("read {}", st.id), e))?;
-            let seq = split_seq_key(&key).map_or(0, |(_, s)| s);
-            if seq != expected {
-                return Ok(Some((
-                    expected,
-                    DamageCause::Gap {
-                        expected,
-                        found: Some(seq),
-                    },
-                )));
-            }
-            let decoded = match envelope::decode(&value) {
+            let last = key_seq(&key);
+            let decoded = match batch::decode(&value) {
                 Ok(d) => d,
-                Err(e) => return Ok(Some((seq, e.into()))),
+                Err(e) => return Ok(Some((expected, e.into()))),
             };
-            if let Err(cause) = visit(seq, decoded) {
-                return Ok(Some((seq, cause)));
+            let n = decoded.len() as u64;
+            let Some(record_first) = (last + 1).checked_sub(n).filter(|f| *f >= 1) else {
+                let why = format!("record at seq {last} holds {n} entries");
+                return Ok(Some((expected, EnvelopeError::Malformed(why).into())));
+            };
+            let contiguous = if first_record {
+                record_first <= expected
+            } else {
+                record_first == expected
+            };
+            if !contiguous {
+                let cause = DamageCause::Gap {
+                    expected,
+                    found: Some(record_first),
+                };
+                return Ok(Some((expected, cause)));
             }
-            expected += 1;
+            for (seq, entry) in (record_first..).zip(decoded) {
+                if seq < expected {
+                    continue;
+                }
+                if let Err(cause) = visit(seq, entry) {
+                    return Ok(Some((seq, cause)));
+                }
+            }
+            expected = last + 1;
+            first_record = false;
         }
         if expected <= st.last_seq {
             return Ok(Some((

@@ -1,7 +1,9 @@
 //! Retention: bounded disk under endless churn.
 //!
 //! Rules applied by [`Journal::prune`] with a caller-supplied `now`:
-//! - **live stream**: an entry is removed only if it is outside *both*
+//! - **live stream**: entries are stored one record per append, and a record
+//!   is removed only if every entry in it may go. An entry may go only if it
+//!   is outside *both*
 //!   windows — older than the last K entries *and* stamped before
 //!   `now - T` — and at or before the latest snapshot. Removal stops at the
 //!   first entry that must stay, so only a prefix is ever removed and the
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::Timestamp;
-use crate::envelope;
+use crate::batch;
 use crate::error::{Error, Result};
 use crate::journal::{Journal, StreamHandle, last_stored_seq};
 use crate::keys::{index_row, seq_key, split_seq_key, stream_prefix};
@@ -100,20 +102,25 @@ impl Journal {
         let seq_limit = count_limit.min(snapshot);
         let time_cutoff = now.saturating_sub(self.inner.options.keep_for);
         let mut doomed = Vec::new();
+        let mut removed_entries = 0;
+        // Whole records (appends) only, from the oldest, while every entry
+        // in the record may go.
         for row in trees.entries.scan_prefix(stream_prefix(no)) {
             let (key, value) = row.map_err(err)?;
-            let Some((_, seq)) = split_seq_key(&key) else {
+            let Some((_, last)) = split_seq_key(&key) else {
                 break;
             };
-            let Ok(decoded) = envelope::decode(&value) else {
+            let Ok(entries) = batch::decode(&value) else {
                 break;
             };
-            if seq > seq_limit || decoded.ts >= time_cutoff {
+            if last > seq_limit || entries.iter().any(|e| e.ts >= time_cutoff) {
                 break;
             }
+            removed_entries += entries.len() as u64;
             doomed.push(key);
         }
-        report.entries_removed += remove_keys(&trees.entries, doomed).map_err(err)?;
+        remove_keys(&trees.entries, doomed).map_err(err)?;
+        report.entries_removed += removed_entries;
         Ok(())
     }
 
@@ -121,7 +128,10 @@ impl Journal {
         let trees = &self.inner.trees;
         let no = st.meta.no;
         let err = |e| Error::storage(format!("remove stream {}", st.id), e);
-        report.entries_removed += remove_range(&trees.entries, no, 1, u64::MAX).map_err(err)?;
+        let last = st.last_seq;
+        let first = self.first_available(st)?;
+        remove_range(&trees.entries, no, 1, u64::MAX).map_err(err)?;
+        report.entries_removed += (last + 1).saturating_sub(first);
         report.snapshots_removed += remove_range(&trees.snapshots, no, 1, u64::MAX).map_err(err)?;
         trees
             .index

@@ -246,7 +246,7 @@ fn key(no: u64, seq: u64) -> Vec<u8> {
 fn undecodable_entries_are_reported_with_stream_and_seq_and_quarantine_only_their_stream() {
     type Corrupt = fn(&[u8]) -> Vec<u8>;
     type Expect = fn(&DamageCause) -> bool;
-    let cases: [(&str, Corrupt, Expect); 4] = [
+    let cases: [(&str, Corrupt, Expect); 5] = [
         (
             "garbage bytes",
             |_| b"\xde\xad\xbe\xef this is not an envelope at all".to_vec(),
@@ -258,9 +258,14 @@ fn undecodable_entries_are_reported_with_stream_and_seq_and_quarantine_only_thei
             },
         ),
         (
-            "truncated envelope",
-            |v| v[..9].to_vec(),
-            |c| matches!(c, DamageCause::Envelope(EnvelopeError::TooShort { len: 9 })),
+            "truncated record",
+            |v| v[..5].to_vec(),
+            |c| matches!(c, DamageCause::Envelope(EnvelopeError::TooShort { len: 5 })),
+        ),
+        (
+            "record cut in the middle",
+            |v| v[..v.len() / 2].to_vec(),
+            |c| matches!(c, DamageCause::Envelope(EnvelopeError::Checksum { .. })),
         ),
         (
             "flipped payload byte",
@@ -274,16 +279,14 @@ fn undecodable_entries_are_reported_with_stream_and_seq_and_quarantine_only_thei
         ),
         (
             "payload of the wrong shape",
-            |v| {
-                // A valid envelope (re-encoded with a correct CRC) whose JSON is
-                // not an Event.
-                let mut out = v[..13].to_vec();
+            |_| {
+                // A well-formed record (format 2, one entry, schema 1, ts 42,
+                // then the CRC) whose JSON is not an Event.
                 let payload = br#"{"unexpected":true}"#;
-                let mut h = crc32fast::Hasher::new();
-                h.update(&out);
-                h.update(payload);
-                out.extend_from_slice(&h.finalize().to_be_bytes());
+                let mut out = vec![2, 1, 1, 84, payload.len() as u8];
                 out.extend_from_slice(payload);
+                let crc = crc32fast::hash(&out);
+                out.extend_from_slice(&crc.to_be_bytes());
                 out
             },
             |c| matches!(c, DamageCause::Decode(_)),

@@ -54,6 +54,8 @@ struct ModelStream {
     id: String,
     /// (seq, ts, payload n) of every entry ever appended.
     entries: Vec<(u64, i64, u64)>,
+    /// Last seq of each append: the journal prunes whole appends.
+    append_ends: Vec<u64>,
     first: u64,
     snapshot: u64,
     deleted_at: Option<i64>,
@@ -91,8 +93,18 @@ impl Model {
             for s in slot.iter_mut() {
                 let last = s.entries.len() as u64;
                 let limit = s.snapshot.min(last.saturating_sub(K));
-                while s.first <= limit && s.entries[(s.first - 1) as usize].1 < now - DAY {
-                    s.first += 1;
+                // Remove whole appends from the oldest while every entry of
+                // the append may go.
+                for &end in &s.append_ends {
+                    if end < s.first {
+                        continue;
+                    }
+                    let all_old =
+                        (s.first..=end).all(|seq| s.entries[(seq - 1) as usize].1 < now - DAY);
+                    if end > limit || !all_old {
+                        break;
+                    }
+                    s.first = end + 1;
                 }
             }
         }
@@ -173,6 +185,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 for (i, seq) in seqs.enumerate() {
                     s.entries.push((seq, clock, base + i as u64));
                 }
+                s.append_ends.push(start + n - 1);
             }
             Op::Snapshot { stream } => {
                 if let Some(s) = model.slots[stream].last_mut() {
