@@ -35,6 +35,9 @@ use crate::{
     status::{self, LiveFacts},
 };
 
+/// How long a reconcile waits for the caches' first list before requeueing.
+pub const CACHE_SYNC_WAIT: Duration = Duration::from_secs(30);
+
 /// How soon a cluster whose command failed is tried again.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
@@ -116,6 +119,15 @@ pub async fn reconcile(
     let name = cluster.name_any();
     if cluster.meta().deletion_timestamp.is_some() || !cluster.spec.managed_by_rayop() {
         return Ok(Action::await_change());
+    }
+    // Never decide on caches that have not finished their first list: an
+    // empty pod cache would read as a lost head.
+    if tokio::time::timeout(CACHE_SYNC_WAIT, ctx.caches.wait_until_ready())
+        .await
+        .map_or(true, |r| r.is_err())
+    {
+        debug!("caches not synced yet; trying again shortly");
+        return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let span = tracing::info_span!("reconcile", cluster = %format!("{namespace}/{name}"));
     let _enter = span.enter();

@@ -44,9 +44,15 @@ fn phase(p: rayop_machines::Phase) -> Phase {
     }
 }
 
+/// A moment as the API stores it: `Time` is serialized to whole seconds, so
+/// anything finer would make every comparison with the live status differ.
 fn time(at: Millis) -> Time {
-    let ms = i64::try_from(at.0).unwrap_or(i64::MAX);
-    Time(Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH))
+    let seconds = i64::try_from(at.0 / 1000).unwrap_or(i64::MAX);
+    Time(Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH))
+}
+
+fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 /// The status to publish for `cluster`, given the machine's summary, live
@@ -58,6 +64,7 @@ pub fn desired_status(
     live: &LiveFacts<'_>,
     now: Timestamp,
 ) -> RayClusterStatus {
+    let now = whole_seconds(now);
     let previous = cluster.status.as_ref();
     let counts = WorkerCounts::of(&cluster.spec);
     let provisioned = summary
