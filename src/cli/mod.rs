@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use thiserror::Error;
 
 pub mod crd;
+pub mod journal;
 pub mod run;
 
 /// rayop: a Kubernetes operator for Ray clusters.
@@ -29,6 +30,8 @@ pub enum Command {
     Crd(crd::CrdArgs),
     /// Run the operator: reconcile RayClusters until SIGTERM.
     Run(run::RunArgs),
+    /// Inspect, verify, replay, export and import the operator's journal.
+    Journal(journal::JournalArgs),
 }
 
 /// Why a subcommand failed.
@@ -40,6 +43,21 @@ pub enum CliError {
     /// `rayop run` failed.
     #[error(transparent)]
     Run(#[from] run::RunError),
+    /// `rayop journal` failed.
+    #[error(transparent)]
+    Journal(#[from] journal::JournalCommandError),
+}
+
+impl CliError {
+    /// The process exit code: the subcommand's own (`rayop journal`: 1 for a
+    /// divergence or failed verification, 2 for usage and I/O errors), 1 otherwise.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Journal(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
 }
 
 /// Runs the parsed command, writing its output to `out`.
@@ -50,6 +68,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Crd(args) => crd::run(&args, out)?,
         Command::Run(args) => run::run(&args, out)?,
+        Command::Journal(args) => journal::run(&args, out)?,
     }
     Ok(())
 }

@@ -1,0 +1,281 @@
+//! One-line descriptions of journal records, for timelines and diffs.
+//!
+//! Role: say what matters about an event, a command or a result in a few
+//! words: `Observed gen=3 head=ready groups small 2/2`,
+//! `EnsureGroup(small, 3)`, `EnsureGroup failed: forbidden`. The full
+//! records remain available as JSON (`show --json`, `export`).
+//!
+//! Invariant: descriptions are pure functions of the record: the same
+//! journal always prints the same timeline.
+
+use rayop_machines::{Command, Event, Input, Observation, PodPhase, PodView};
+
+use super::time;
+use crate::record::{CommandResult, Record};
+
+/// A one-line description of `record`.
+#[must_use]
+pub fn record(record: &Record) -> String {
+    match record {
+        Record::Event(event) => self::event(event),
+        Record::Transition { from, to } => format!("{from} → {to}"),
+        Record::Commands(commands) => format!("commands: {}", self::commands(commands)),
+        Record::Results(results) => format!("results: {}", self::results(results)),
+    }
+}
+
+/// The event's kind with its key facts.
+#[must_use]
+pub fn event(event: &Event) -> String {
+    match &event.input {
+        Input::Observed { spec, world } => {
+            let mut out = format!("Observed gen={}", spec.generation);
+            if spec.suspend {
+                out.push_str(" suspend");
+            }
+            if spec.gcs_fault_tolerance {
+                out.push_str(" gcs-ft");
+            }
+            if let Some(first) = spec.problems.first() {
+                out.push_str(&format!(
+                    " invalid({}: {}{})",
+                    first.field,
+                    first.message,
+                    match spec.problems.len() {
+                        1 => String::new(),
+                        n => format!(", +{} more", n - 1),
+                    }
+                ));
+            }
+            out.push_str(&format!(" head={}", head(world)));
+            out.push_str(" groups");
+            if spec.groups.is_empty() {
+                out.push_str(" none");
+            }
+            for (i, group) in spec.groups.iter().enumerate() {
+                let live = world.groups.iter().find(|g| g.name == group.name);
+                let ready = live.map_or(0, |g| g.pods.iter().filter(|p| p.is_serving()).count());
+                let sep = if i == 0 { " " } else { ", " };
+                out.push_str(&format!(
+                    "{sep}{} {ready}/{}",
+                    group.name,
+                    group.desired_pods(spec.suspend)
+                ));
+                match live {
+                    Some(g) if g.applied.is_none() => out.push_str(" (not applied)"),
+                    None => out.push_str(" (not applied)"),
+                    Some(_) => {}
+                }
+            }
+            for extra in world
+                .groups
+                .iter()
+                .filter(|g| !spec.groups.iter().any(|s| s.name == g.name))
+            {
+                out.push_str(&format!(", {} (not in spec)", extra.name));
+            }
+            out
+        }
+        Input::Tick => "Tick".to_owned(),
+        Input::CommandFailed {
+            command,
+            reason,
+            message,
+        } => format!("CommandFailed {command} {reason}: {message}"),
+        Input::Deleted => "Deleted".to_owned(),
+    }
+}
+
+fn head(world: &Observation) -> String {
+    let Some(pod) = &world.head.pod else {
+        return if world.head.applied.is_some() {
+            "no-pod".to_owned()
+        } else {
+            "absent".to_owned()
+        };
+    };
+    let mut out = pod_state(pod).to_owned();
+    if pod.restarts > 0 {
+        out.push_str(&format!("(restarts={})", pod.restarts));
+    }
+    out
+}
+
+fn pod_state(pod: &PodView) -> &'static str {
+    if pod.terminating {
+        return "terminating";
+    }
+    match pod.phase {
+        PodPhase::Running if pod.ready => "ready",
+        PodPhase::Running => "not-ready",
+        PodPhase::Pending => "pending",
+        PodPhase::Succeeded => "succeeded",
+        PodPhase::Failed => "failed",
+        PodPhase::Unknown => "unknown",
+    }
+}
+
+/// Commands as `Kind(args)`, comma-separated.
+#[must_use]
+pub fn commands(commands: &[Command]) -> String {
+    if commands.is_empty() {
+        return "none".to_owned();
+    }
+    commands.iter().map(command).collect::<Vec<_>>().join(", ")
+}
+
+/// One command as `Kind(args)`.
+#[must_use]
+pub fn command(command: &Command) -> String {
+    match command {
+        Command::EnsureHead { replicas } => format!("EnsureHead({replicas})"),
+        Command::EnsureGroup { group, replicas } => format!("EnsureGroup({group}, {replicas})"),
+        Command::RemoveGroup { group } => format!("RemoveGroup({group})"),
+        Command::DeletePods { reason, pods } => {
+            let mut names: Vec<&str> = pods.iter().take(3).map(|p| p.name.as_str()).collect();
+            let more = pods.len().saturating_sub(names.len());
+            let more = if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            };
+            if names.is_empty() {
+                names.push("none");
+            }
+            format!("DeletePods({reason:?}: {}{more})", names.join(", "))
+        }
+        Command::PublishStatus(status) => match &status.reason {
+            Some(reason) => format!("PublishStatus({}, {reason})", status.phase),
+            None => format!("PublishStatus({})", status.phase),
+        },
+        Command::Announce(notice) => format!("Announce({:?} {})", notice.severity, notice.reason),
+        Command::WakeAt(at) => format!(
+            "WakeAt({})",
+            time::rfc3339_millis(i64::try_from(at.0).unwrap_or(i64::MAX))
+        ),
+        Command::Forget => "Forget".to_owned(),
+    }
+}
+
+/// Results as `Kind ok` / `Kind failed: error`, comma-separated.
+#[must_use]
+pub fn results(results: &[CommandResult]) -> String {
+    if results.is_empty() {
+        return "none".to_owned();
+    }
+    results
+        .iter()
+        .map(|r| match &r.error {
+            None => format!("{} ok", r.command),
+            Some(error) => format!("{} failed: {error}", r.command),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayop_machines::{
+        Applied, DeleteReason, DesiredSpec, GroupObservation, GroupSpec, HeadObservation, Millis,
+        PodRef, StatusSummary,
+    };
+
+    fn pod(ready: bool) -> PodView {
+        PodView {
+            phase: PodPhase::Running,
+            ready,
+            ..PodView::default()
+        }
+    }
+
+    #[test]
+    fn an_observation_names_its_key_facts() {
+        let spec = DesiredSpec {
+            generation: 3,
+            groups: vec![GroupSpec {
+                name: "small".into(),
+                replicas: 2,
+                min: 1,
+                max: 3,
+                num_of_hosts: 1,
+                ..GroupSpec::default()
+            }],
+            ..DesiredSpec::default()
+        };
+        let world = Observation {
+            head: HeadObservation {
+                applied: Some(Applied {
+                    hash: "h".into(),
+                    replicas: 1,
+                }),
+                pod: Some(pod(true)),
+            },
+            groups: vec![GroupObservation {
+                name: "small".into(),
+                applied: Some(Applied {
+                    hash: "g".into(),
+                    replicas: 2,
+                }),
+                rolled_out: true,
+                pods: vec![pod(true), pod(false)],
+            }],
+        };
+        let e = Event {
+            at: Millis(1),
+            input: Input::Observed { spec, world },
+        };
+        assert_eq!(event(&e), "Observed gen=3 head=ready groups small 1/2");
+        assert_eq!(
+            event(&Event {
+                at: Millis(1),
+                input: Input::Observed {
+                    spec: DesiredSpec::default(),
+                    world: Observation::default()
+                }
+            }),
+            "Observed gen=0 head=absent groups none"
+        );
+    }
+
+    #[test]
+    fn commands_show_their_arguments() {
+        let list = vec![
+            Command::EnsureHead { replicas: 1 },
+            Command::EnsureGroup {
+                group: "small".into(),
+                replicas: 3,
+            },
+            Command::DeletePods {
+                reason: DeleteReason::HeadRestarted,
+                pods: (0..5)
+                    .map(|i| PodRef {
+                        name: format!("w-{i}"),
+                        uid: format!("u-{i}"),
+                    })
+                    .collect(),
+            },
+            Command::PublishStatus(StatusSummary::default()),
+            Command::WakeAt(Millis(1_700_000_001_000)),
+            Command::Forget,
+        ];
+        assert_eq!(
+            commands(&list),
+            "EnsureHead(1), EnsureGroup(small, 3), DeletePods(HeadRestarted: w-0, w-1, w-2, +2 more), \
+             PublishStatus(Pending), WakeAt(2023-11-14T22:13:21.000Z), Forget"
+        );
+        assert_eq!(
+            results(&[
+                CommandResult {
+                    command: "EnsureHead".into(),
+                    error: None
+                },
+                CommandResult {
+                    command: "EnsureGroup".into(),
+                    error: Some("forbidden".into())
+                },
+            ]),
+            "EnsureHead ok, EnsureGroup failed: forbidden"
+        );
+    }
+}

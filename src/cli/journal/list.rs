@@ -1,0 +1,224 @@
+//! `rayop journal list`: every stream of the journal, one line each.
+//!
+//! Role: the table of contents: which clusters the journal knows (by
+//! namespace/name and UID: a name reused after delete and recreate has one
+//! stream per UID), how much history each keeps, from when to when, the
+//! phase its machine is in now, and whether it was deleted or quarantined.
+//!
+//! Invariants:
+//! - The phase is what the operator would restore: the latest decodable
+//!   snapshot plus a replay of the entries after it
+//!   ([`crate::record::replay`]); a stream that cannot be restored shows `?`.
+//! - Rows are sorted by namespace/name, then oldest stream first.
+
+use std::io::Write;
+
+use clap::Args;
+use rayop_machines::ClusterMachine;
+use serde::Serialize;
+
+use super::{
+    JournalCommandError, JournalDir,
+    load::{self, StreamDump},
+    open, time,
+};
+use crate::record::{self, Record};
+
+/// Arguments of `rayop journal list`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    rayop journal list --journal /tmp/journal\n  \
+    rayop journal list --journal /tmp/journal --json | jq '.[] | select(.deleted)'")]
+pub struct ListArgs {
+    /// The journal.
+    #[command(flatten)]
+    pub dir: JournalDir,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One stream, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamRow {
+    /// namespace/name.
+    pub name: String,
+    /// The cluster's UID (the stream id).
+    pub uid: String,
+    /// Retained entries.
+    pub entries: u64,
+    /// First retained seq.
+    pub first_seq: u64,
+    /// Last seq.
+    pub last_seq: u64,
+    /// Time of the first retained entry, RFC 3339.
+    pub first: Option<String>,
+    /// Time of the last entry, RFC 3339.
+    pub last: Option<String>,
+    /// The restored machine's phase, or `None` if it cannot be restored.
+    pub phase: Option<String>,
+    /// Why the phase could not be restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase_error: Option<String>,
+    /// Whether the cluster was deleted.
+    pub deleted: bool,
+    /// When, RFC 3339.
+    pub deleted_at: Option<String>,
+    /// Whether the stream is quarantined.
+    pub quarantined: bool,
+    /// Why, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
+}
+
+/// The machine the operator would restore for `dump`: its latest decodable
+/// snapshot plus a replay of the entries after it.
+///
+/// # Errors
+/// Why it cannot be restored.
+pub fn restore(dump: &StreamDump) -> Result<ClusterMachine, String> {
+    if let Some(d) = dump.damaged.first() {
+        return Err(format!("{} {} is damaged", d.record, d.seq));
+    }
+    let snapshot = dump.snapshots.iter().rev().find_map(|s| {
+        load::decode_snapshot(s)
+            .ok()
+            .filter(|_| s.at_seq + 1 >= dump.first_seq())
+            .map(|m| (s.at_seq, m.0))
+    });
+    let (start_seq, machine) = match snapshot {
+        Some((at, machine)) => (at, machine),
+        None if dump.first_seq() <= 1 => (0, ClusterMachine::new()),
+        None => return Err("pruned without a usable snapshot".to_owned()),
+    };
+    let records: Vec<Record> = load::decode_records(dump)
+        .map_err(|(seq, reason)| format!("entry {seq} does not decode: {reason}"))?
+        .into_iter()
+        .filter(|e| e.seq > start_seq)
+        .map(|e| e.record)
+        .collect();
+    Ok(record::replay(machine, &records).machine)
+}
+
+/// The rows of every stream in the journal.
+///
+/// # Errors
+/// The journal's error.
+pub fn rows(journal: &rayop_journal::Journal) -> Result<Vec<StreamRow>, JournalCommandError> {
+    let infos = journal.streams()?;
+    let ids: Vec<String> = infos.iter().map(|i| i.id.clone()).collect();
+    let dumps = load::load_streams(journal, &ids)?;
+    let mut rows: Vec<StreamRow> = infos
+        .iter()
+        .zip(&dumps)
+        .map(|(info, dump)| {
+            let restored = restore(dump);
+            StreamRow {
+                name: info.index_key.clone(),
+                uid: info.id.clone(),
+                entries: info.count,
+                first_seq: info.first_seq,
+                last_seq: info.last_seq,
+                first: info.first_ts.map(time::rfc3339),
+                last: info.last_ts.map(time::rfc3339),
+                phase: restored.as_ref().ok().map(|m| m.phase().to_string()),
+                phase_error: restored.err(),
+                deleted: info.deleted_at.is_some(),
+                deleted_at: info.deleted_at.map(time::rfc3339),
+                quarantined: info.quarantined.is_some(),
+                quarantine: info
+                    .quarantined
+                    .as_ref()
+                    .map(|q| format!("{} {}: {}", q.record, q.seq, q.reason)),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.name, &a.first, &a.uid).cmp(&(&b.name, &b.first, &b.uid)));
+    Ok(rows)
+}
+
+/// Writes `rows` as an aligned table.
+///
+/// # Errors
+/// Writing failed.
+pub fn write_table(out: &mut dyn Write, rows: &[StreamRow]) -> std::io::Result<()> {
+    let header = [
+        "NAME",
+        "UID",
+        "ENTRIES",
+        "FIRST",
+        "LAST",
+        "PHASE",
+        "DELETED",
+        "QUARANTINED",
+    ];
+    let dash = || "-".to_owned();
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.uid.clone(),
+                r.entries.to_string(),
+                r.first.clone().unwrap_or_else(dash),
+                r.last.clone().unwrap_or_else(dash),
+                r.phase.clone().unwrap_or_else(|| "?".to_owned()),
+                r.deleted_at
+                    .clone()
+                    .map_or_else(|| "no".to_owned(), |t| format!("yes ({t})")),
+                if r.quarantined { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(&header.map(str::to_owned)))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row))?;
+    }
+    for r in rows {
+        if let Some(q) = &r.quarantine {
+            writeln!(out, "quarantined {} ({}): {q}", r.uid, r.name)?;
+        }
+        if let Some(e) = &r.phase_error {
+            writeln!(out, "phase of {} ({}) unknown: {e}", r.uid, r.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `rayop journal list`.
+///
+/// # Errors
+/// The journal cannot be opened or read, or writing failed.
+pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<(), JournalCommandError> {
+    let (journal, report) = open::open_existing(&args.dir.journal)?;
+    open::warn(&report);
+    let rows = rows(&journal)?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        writeln!(out)?;
+    } else if rows.is_empty() {
+        writeln!(out, "no streams in {}", args.dir.journal.display())?;
+    } else {
+        write_table(out, &rows)?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! Reading streams without changing the journal, and decoding their records.
+//!
+//! Role: turn `<namespace/name or uid>` into stream ids, and a stream into a
+//! [`StreamDump`]: its metadata, snapshots and entries with payloads as
+//! stored, plus any damage found.
+//!
+//! Streams are read through [`rayop_journal::Journal::export_streams`] and
+//! its documented JSON-lines format (the same format as `rayop journal
+//! export` and the golden fixtures), because it is the journal's one read
+//! path that reports damage *without* quarantining the stream: typed reads
+//! persist a quarantine mark, which an inspection must not do.
+//!
+//! Invariants:
+//! - A dump holds the stream's retained entries in seq order, contiguous up
+//!   to the first damaged record (reported in [`StreamDump::damaged`]).
+//! - Payloads are decoded with the journal's rules ([`decode`]): the current
+//!   schema version directly, older ones through [`Versioned::upcast`], newer
+//!   ones refused.
+
+use rayop_journal::{Journal, Quarantine, RecordKind, Timestamp, Versioned};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::JournalCommandError;
+use crate::controller::journaling::MachineSnapshot;
+use crate::record::Record;
+
+/// One stored snapshot, state as stored.
+#[derive(Debug, Clone)]
+pub struct RawSnapshot {
+    /// The state reflects entries `1..=at_seq`.
+    pub at_seq: u64,
+    /// When it was taken.
+    pub ts: Timestamp,
+    /// Schema version it was written with.
+    pub version: u32,
+    /// The state as stored.
+    pub state: Box<RawValue>,
+}
+
+/// One stored entry, payload as stored.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// Sequence number in the stream.
+    pub seq: u64,
+    /// The entry's time (rayop: the event time of its decision).
+    pub ts: Timestamp,
+    /// Schema version it was written with.
+    pub version: u32,
+    /// The payload as stored.
+    pub payload: Box<RawValue>,
+}
+
+/// A damaged record, where reading stopped.
+#[derive(Debug, Clone)]
+pub struct DamagedRecord {
+    /// Entry or snapshot.
+    pub record: RecordKind,
+    /// Its seq.
+    pub seq: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Everything stored for one stream.
+#[derive(Debug, Clone)]
+pub struct StreamDump {
+    /// The stream id (the cluster's UID).
+    pub id: String,
+    /// The index key (`namespace/name`).
+    pub key: String,
+    /// The last seq ever appended.
+    pub last_seq: u64,
+    /// When the cluster was deleted, if it was.
+    pub deleted_at: Option<Timestamp>,
+    /// Set when the stream is quarantined.
+    pub quarantine: Option<Quarantine>,
+    /// Snapshots, ascending.
+    pub snapshots: Vec<RawSnapshot>,
+    /// Retained entries, ascending.
+    pub entries: Vec<RawEntry>,
+    /// Damaged records.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+impl StreamDump {
+    /// First retained seq (`last_seq + 1` when none is retained).
+    #[must_use]
+    pub fn first_seq(&self) -> u64 {
+        self.entries.first().map_or(self.last_seq + 1, |e| e.seq)
+    }
+}
+
+#[derive(Deserialize)]
+struct Peek {
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct StreamLine {
+    id: String,
+    index_key: String,
+    last_seq: u64,
+    #[serde(default)]
+    deleted_at: Option<Timestamp>,
+    #[serde(default)]
+    quarantine: Option<Quarantine>,
+}
+
+#[derive(Deserialize)]
+struct EntryLine {
+    stream: String,
+    seq: u64,
+    ts: Timestamp,
+    version: u32,
+    payload: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotLine {
+    stream: String,
+    at_seq: u64,
+    ts: Timestamp,
+    version: u32,
+    state: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+struct DamagedLine {
+    stream: String,
+    record: RecordKind,
+    seq: u64,
+    reason: String,
+}
+
+/// Reads streams `ids` (in that order) without modifying the journal.
+///
+/// # Errors
+/// The journal's error (for instance an unknown stream), or
+/// [`JournalCommandError::Export`] if its export cannot be read back.
+pub fn load_streams(
+    journal: &Journal,
+    ids: &[String],
+) -> Result<Vec<StreamDump>, JournalCommandError> {
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut buffer = Vec::new();
+    journal.export_streams(&mut buffer, &refs)?;
+    parse_export(&buffer)
+}
+
+/// Parses JSON lines in the journal's export format into stream dumps.
+///
+/// # Errors
+/// [`JournalCommandError::Export`] naming the line that does not parse.
+pub fn parse_export(bytes: &[u8]) -> Result<Vec<StreamDump>, JournalCommandError> {
+    let mut dumps: Vec<StreamDump> = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bad = |stream: &str, reason: String| JournalCommandError::Export {
+            stream: stream.to_owned(),
+            reason: format!("export line {}: {reason}", n + 1),
+        };
+        let current = dumps.last().map_or("", |d| d.id.as_str());
+        let peek: Peek = serde_json::from_slice(line).map_err(|e| bad(current, e.to_string()))?;
+        match peek.kind.as_str() {
+            "journal" => {}
+            "stream" => {
+                let s: StreamLine =
+                    serde_json::from_slice(line).map_err(|e| bad(current, e.to_string()))?;
+                dumps.push(StreamDump {
+                    id: s.id,
+                    key: s.index_key,
+                    last_seq: s.last_seq,
+                    deleted_at: s.deleted_at,
+                    quarantine: s.quarantine,
+                    snapshots: Vec::new(),
+                    entries: Vec::new(),
+                    damaged: Vec::new(),
+                });
+            }
+            "entry" => {
+                let e: EntryLine =
+                    serde_json::from_slice(line).map_err(|e| bad(current, e.to_string()))?;
+                let dump = owner(&mut dumps, &e.stream).map_err(|r| bad(&e.stream, r))?;
+                dump.entries.push(RawEntry {
+                    seq: e.seq,
+                    ts: e.ts,
+                    version: e.version,
+                    payload: e.payload,
+                });
+            }
+            "snapshot" => {
+                let s: SnapshotLine =
+                    serde_json::from_slice(line).map_err(|e| bad(current, e.to_string()))?;
+                let dump = owner(&mut dumps, &s.stream).map_err(|r| bad(&s.stream, r))?;
+                dump.snapshots.push(RawSnapshot {
+                    at_seq: s.at_seq,
+                    ts: s.ts,
+                    version: s.version,
+                    state: s.state,
+                });
+            }
+            "damaged" => {
+                let d: DamagedLine =
+                    serde_json::from_slice(line).map_err(|e| bad(current, e.to_string()))?;
+                let dump = owner(&mut dumps, &d.stream).map_err(|r| bad(&d.stream, r))?;
+                dump.damaged.push(DamagedRecord {
+                    record: d.record,
+                    seq: d.seq,
+                    reason: d.reason,
+                });
+            }
+            other => return Err(bad(current, format!("unknown kind {other:?}"))),
+        }
+    }
+    Ok(dumps)
+}
+
+/// The dump a record line belongs to: the stream line just before it.
+fn owner<'a>(dumps: &'a mut [StreamDump], stream: &str) -> Result<&'a mut StreamDump, String> {
+    match dumps.last_mut() {
+        Some(dump) if dump.id == stream => Ok(dump),
+        Some(dump) => Err(format!(
+            "a record of stream {stream} inside stream {}",
+            dump.id
+        )),
+        None => Err(format!(
+            "a record of stream {stream} before any stream line"
+        )),
+    }
+}
+
+/// Decodes a stored payload written with schema `version` as `T`, with the
+/// journal's rules: current version directly, older ones upcast, newer ones
+/// refused.
+///
+/// # Errors
+/// A sentence saying why it does not decode.
+pub fn decode<T: Versioned>(version: u32, raw: &RawValue) -> Result<T, String> {
+    use std::cmp::Ordering;
+    match version.cmp(&T::VERSION) {
+        Ordering::Equal => serde_json::from_str(raw.get()).map_err(|e| e.to_string()),
+        Ordering::Greater => Err(format!(
+            "schema version {version} is newer than this build's {} (use a newer rayop)",
+            T::VERSION
+        )),
+        Ordering::Less => {
+            let value: serde_json::Value =
+                serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            let value = T::upcast(version, value).map_err(|e| e.to_string())?;
+            serde_json::from_value(value).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// One entry decoded as a [`Record`].
+#[derive(Debug, Clone)]
+pub struct DecodedEntry {
+    /// Sequence number.
+    pub seq: u64,
+    /// Entry time.
+    pub ts: Timestamp,
+    /// The record.
+    pub record: Record,
+}
+
+/// Decodes every entry of `dump` as a [`Record`].
+///
+/// # Errors
+/// The seq of the first entry that does not decode, and why.
+pub fn decode_records(dump: &StreamDump) -> Result<Vec<DecodedEntry>, (u64, String)> {
+    dump.entries
+        .iter()
+        .map(|e| {
+            decode::<Record>(e.version, &e.payload)
+                .map(|record| DecodedEntry {
+                    seq: e.seq,
+                    ts: e.ts,
+                    record,
+                })
+                .map_err(|reason| (e.seq, reason))
+        })
+        .collect()
+}
+
+/// Decodes a snapshot's state as a [`MachineSnapshot`].
+///
+/// # Errors
+/// Why it does not decode.
+pub fn decode_snapshot(snapshot: &RawSnapshot) -> Result<MachineSnapshot, String> {
+    decode::<MachineSnapshot>(snapshot.version, &snapshot.state)
+}
+
+/// The stream ids `target` names: a UID, or every stream ever filed under a
+/// `namespace/name`, newest first.
+///
+/// # Errors
+/// [`JournalCommandError::UnknownTarget`] when there is none.
+pub fn resolve(journal: &Journal, target: &str) -> Result<Vec<String>, JournalCommandError> {
+    let unknown = || JournalCommandError::UnknownTarget {
+        target: target.to_owned(),
+        dir: journal.dir().to_path_buf(),
+    };
+    if target.contains('/') {
+        let mut ids = journal.lookup(target)?;
+        if ids.is_empty() {
+            return Err(unknown());
+        }
+        ids.reverse();
+        return Ok(ids);
+    }
+    match journal.stream_info(target) {
+        Ok(_) => Ok(vec![target.to_owned()]),
+        Err(rayop_journal::Error::UnknownStream { .. }) => Err(unknown()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_journal_export_format() {
+        let text = br#"{"kind":"journal","format":1}
+{"kind":"stream","id":"u1","index_key":"ns/a","last_seq":3,"deleted_at":5}
+{"kind":"snapshot","stream":"u1","at_seq":2,"ts":2,"version":1,"state":{"x":1}}
+{"kind":"entry","stream":"u1","seq":1,"ts":1,"version":1,"payload":{"tick":1}}
+{"kind":"entry","stream":"u1","seq":2,"ts":2,"version":1,"payload":"raw"}
+{"kind":"damaged","stream":"u1","record":"entry","seq":3,"reason":"crc"}
+{"kind":"stream","id":"u2","index_key":"ns/a","last_seq":0}
+"#;
+        let dumps = parse_export(text).unwrap();
+        assert_eq!(dumps.len(), 2);
+        let d = &dumps[0];
+        assert_eq!(
+            (d.id.as_str(), d.key.as_str(), d.last_seq),
+            ("u1", "ns/a", 3)
+        );
+        assert_eq!(d.deleted_at, Some(Timestamp::from_millis(5)));
+        assert_eq!(d.entries.len(), 2);
+        assert_eq!(d.entries[1].payload.get(), "\"raw\"");
+        assert_eq!(d.snapshots[0].at_seq, 2);
+        assert_eq!(d.damaged[0].seq, 3);
+        assert_eq!(d.first_seq(), 1);
+        assert_eq!(dumps[1].first_seq(), 1);
+        assert!(parse_export(b"{\"kind\":\"entry\",\"stream\":\"x\"}\n").is_err());
+        assert!(parse_export(b"not json\n").is_err());
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let raw = RawValue::from_string("{\"tick\":1}".into()).unwrap();
+        let err = decode::<Record>(crate::record::RECORD_VERSION + 1, &raw).unwrap_err();
+        assert!(err.contains("newer"), "{err}");
+    }
+}

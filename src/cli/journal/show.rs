@@ -1,0 +1,238 @@
+//! `rayop journal show`: the timeline of one cluster.
+//!
+//! Role: what the operator saw, decided and did, one line per record:
+//! time, seq, then the event with its key facts, the transition `from → to`,
+//! the commands with their arguments, or the results. Snapshots appear as
+//! marker lines after the entry they follow. A namespace/name shows every
+//! stream ever filed under it (one per UID), newest first, each under a
+//! header.
+//!
+//! Invariants:
+//! - `--since` and `--until` are inclusive bounds on the entry time.
+//! - An entry that does not decode, or a damaged record, is shown as such in
+//!   its place; the rest of the timeline is still printed.
+//! - `--json` prints the stored payloads verbatim (one JSON array of
+//!   streams), so nothing is lost to summarising.
+
+use std::io::Write;
+
+use clap::Args;
+use rayop_journal::Timestamp;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::{
+    JournalCommandError, JournalDir, describe,
+    load::{self, StreamDump},
+    open, time,
+};
+use crate::record::Record;
+
+/// Arguments of `rayop journal show`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n\n\
+    Output (one line per record: time, seq, what):\n  \
+    2024-05-01T10:00:01.000Z       1  Observed gen=1 head=absent groups small 0/2 (not applied)\n  \
+    2024-05-01T10:00:01.000Z       2  Pending → HeadStarting\n  \
+    2024-05-01T10:00:01.000Z       3  commands: EnsureHead(1), EnsureGroup(small, 2), Announce(Normal Creating), PublishStatus(HeadStarting)\n  \
+    2024-05-01T10:00:01.000Z       4  results: EnsureHead ok, EnsureGroup ok, Announce ok, PublishStatus ok")]
+pub struct ShowArgs {
+    /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
+    #[arg(value_name = "NAMESPACE/NAME|UID")]
+    pub target: String,
+    /// The journal.
+    #[command(flatten)]
+    pub dir: JournalDir,
+    /// Only records at or after this RFC 3339 time (e.g. 2024-05-01T10:00:00Z).
+    #[arg(long, value_name = "RFC3339", value_parser = time::parse_rfc3339)]
+    pub since: Option<Timestamp>,
+    /// Only records at or before this RFC 3339 time.
+    #[arg(long, value_name = "RFC3339", value_parser = time::parse_rfc3339)]
+    pub until: Option<Timestamp>,
+    /// Print JSON (stored records verbatim) instead of a timeline.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonStream<'a> {
+    name: &'a str,
+    uid: &'a str,
+    last_seq: u64,
+    deleted_at: Option<String>,
+    quarantined: bool,
+    entries: Vec<JsonEntry<'a>>,
+    snapshots: Vec<JsonSnapshot>,
+    damaged: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonEntry<'a> {
+    seq: u64,
+    time: String,
+    ts_millis: i64,
+    version: u32,
+    record: &'a RawValue,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonSnapshot {
+    at_seq: u64,
+    time: String,
+    phase: Option<String>,
+}
+
+fn within(ts: Timestamp, args: &ShowArgs) -> bool {
+    args.since.is_none_or(|s| ts >= s) && args.until.is_none_or(|u| ts <= u)
+}
+
+fn snapshot_phase(snapshot: &load::RawSnapshot) -> Option<String> {
+    load::decode_snapshot(snapshot)
+        .ok()
+        .map(|m| m.0.phase().to_string())
+}
+
+/// Writes the timeline of one stream.
+///
+/// # Errors
+/// Writing failed.
+pub fn write_timeline(
+    out: &mut dyn Write,
+    dump: &StreamDump,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> std::io::Result<()> {
+    let keep = |ts: Timestamp| since.is_none_or(|s| ts >= s) && until.is_none_or(|u| ts <= u);
+    let mut header = format!("== {}  uid {}", dump.key, dump.id);
+    let first = dump.first_seq();
+    if dump.entries.is_empty() {
+        header.push_str("  no entries");
+    } else if first > 1 {
+        header.push_str(&format!(
+            "  entries {first}..{} (1..{} pruned)",
+            dump.last_seq,
+            first - 1
+        ));
+    } else {
+        header.push_str(&format!("  entries 1..{}", dump.last_seq));
+    }
+    if let Some(at) = dump.deleted_at {
+        header.push_str(&format!("  deleted {}", time::rfc3339(at)));
+    }
+    if let Some(q) = &dump.quarantine {
+        header.push_str(&format!(
+            "  QUARANTINED ({} {}: {})",
+            q.record, q.seq, q.reason
+        ));
+    }
+    writeln!(out, "{header} ==")?;
+    let mut snapshots = dump.snapshots.iter().peekable();
+    let mut shown = 0;
+    let snapshot_line = |out: &mut dyn Write, s: &load::RawSnapshot| {
+        let phase = snapshot_phase(s).unwrap_or_else(|| "? (does not decode)".to_owned());
+        writeln!(
+            out,
+            "{}  {:>6}  snapshot of the machine after seq {}: phase {phase}",
+            time::rfc3339(s.ts),
+            "",
+            s.at_seq
+        )
+    };
+    for entry in &dump.entries {
+        while let Some(s) = snapshots.next_if(|s| s.at_seq < entry.seq) {
+            if keep(s.ts) {
+                snapshot_line(out, s)?;
+            }
+        }
+        if !keep(entry.ts) {
+            continue;
+        }
+        let text = match load::decode::<Record>(entry.version, &entry.payload) {
+            Ok(record) => describe::record(&record),
+            Err(reason) => format!("<does not decode as a record: {reason}> {}", entry.payload),
+        };
+        writeln!(out, "{}  {:>6}  {text}", time::rfc3339(entry.ts), entry.seq)?;
+        shown += 1;
+    }
+    for s in snapshots {
+        if keep(s.ts) {
+            snapshot_line(out, s)?;
+        }
+    }
+    for d in &dump.damaged {
+        writeln!(
+            out,
+            "DAMAGED {} {}: {} (reading stopped here)",
+            d.record, d.seq, d.reason
+        )?;
+    }
+    if shown == 0 && !dump.entries.is_empty() {
+        writeln!(out, "(no entries in the time range)")?;
+    }
+    Ok(())
+}
+
+/// Runs `rayop journal show`.
+///
+/// # Errors
+/// The journal cannot be opened or read, the target is unknown, or writing failed.
+pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandError> {
+    let (journal, report) = open::open_existing(&args.dir.journal)?;
+    open::warn(&report);
+    let ids = load::resolve(&journal, &args.target)?;
+    let dumps = load::load_streams(&journal, &ids)?;
+    if args.json {
+        let streams: Vec<JsonStream<'_>> = dumps
+            .iter()
+            .map(|d| JsonStream {
+                name: &d.key,
+                uid: &d.id,
+                last_seq: d.last_seq,
+                deleted_at: d.deleted_at.map(time::rfc3339),
+                quarantined: d.quarantine.is_some(),
+                entries: d
+                    .entries
+                    .iter()
+                    .filter(|e| within(e.ts, args))
+                    .map(|e| JsonEntry {
+                        seq: e.seq,
+                        time: time::rfc3339(e.ts),
+                        ts_millis: e.ts.as_millis(),
+                        version: e.version,
+                        record: &e.payload,
+                    })
+                    .collect(),
+                snapshots: d
+                    .snapshots
+                    .iter()
+                    .filter(|s| within(s.ts, args))
+                    .map(|s| JsonSnapshot {
+                        at_seq: s.at_seq,
+                        time: time::rfc3339(s.ts),
+                        phase: snapshot_phase(s),
+                    })
+                    .collect(),
+                damaged: d
+                    .damaged
+                    .iter()
+                    .map(|x| format!("{} {}: {}", x.record, x.seq, x.reason))
+                    .collect(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &streams)?;
+        writeln!(out)?;
+    } else {
+        for (i, dump) in dumps.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write_timeline(out, dump, args.since, args.until)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
