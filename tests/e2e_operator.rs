@@ -399,3 +399,111 @@ async fn clusters_with_the_same_name_in_two_namespaces_do_not_interfere() -> Res
     );
     op.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volume_claim_templates_bind_to_precreated_volumes() -> Result<()> {
+    use k8s_openapi::api::{
+        core::v1::{PersistentVolume, PersistentVolumeClaim},
+        storage::v1::StorageClass,
+    };
+    use kube::api::PostParams;
+    let (env, ns) = setup("pvc").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    // The local control plane has no provisioner: volumes are made up front.
+    let class = format!("rayop-{ns}");
+    let sc: StorageClass = serde_json::from_value(serde_json::json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": { "name": class },
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "Immediate",
+    }))?;
+    Api::<StorageClass>::all(client.clone())
+        .create(&PostParams::default(), &sc)
+        .await?;
+    for i in 0..2 {
+        let pv: PersistentVolume = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": { "name": format!("{ns}-pv-{i}") },
+            "spec": {
+                "capacity": { "storage": "1Gi" },
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": class,
+                "hostPath": { "path": format!("/tmp/{ns}-pv-{i}") },
+            },
+        }))?;
+        Api::<PersistentVolume>::all(client.clone())
+            .create(&PostParams::default(), &pv)
+            .await?;
+    }
+    let claim: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "data" },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": class,
+            "resources": { "requests": { "storage": "1Gi" } },
+        },
+    }))?;
+    let mut c = RayCluster::test("pv").with_group(group("small").with_replicas(1).bounds(0, 1));
+    c.spec
+        .head_group_spec
+        .get_or_insert_with(Default::default)
+        .volume_claim_templates = Some(vec![claim.clone()]);
+    c.spec.worker_group_specs[0].volume_claim_templates = Some(vec![claim]);
+    create(&client, &cluster(c, &ns)).await?;
+    wait_phase(&client, &ns, "pv", Phase::Ready).await?;
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    for name in ["data-pv-head-0", "data-pv-small-0"] {
+        wait_until(&format!("PVC {name} Bound"), TIMEOUT, || async {
+            Ok(pvcs
+                .get_opt(name)
+                .await?
+                .and_then(|p| p.status)
+                .and_then(|s| s.phase)
+                .as_deref()
+                == Some("Bound"))
+        })
+        .await?;
+    }
+    op.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_gcs_fault_tolerance_a_head_restart_keeps_the_workers() -> Result<()> {
+    let (env, ns) = setup("gcsft").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    let c = RayCluster::test("ft")
+        .with_group(group("small").with_replicas(2).bounds(0, 4))
+        .with_gcs_fault_tolerance("redis.example:6379");
+    let c = create(&client, &cluster(c, &ns)).await?;
+    wait_phase(&client, &ns, "ft", Phase::Ready).await?;
+    let sts = must(
+        statefulset(&client, &ns, "ft-small").await?,
+        "worker StatefulSet",
+    )?;
+    let env_vars = sts.spec.unwrap().template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        env_vars
+            .iter()
+            .any(|e| e.name == "RAY_gcs_rpc_server_reconnect_timeout_s"
+                && e.value.as_deref() == Some("600")),
+        "workers wait 600 s for the GCS: {env_vars:?}"
+    );
+    let workers_before = uids(&pods(&client, &ns, "ft", "worker").await?);
+    let seen = op.transitions(&uid(&c)).len();
+    Api::<Pod>::namespaced(client.clone(), &ns)
+        .delete("ft-head-0", &DeleteParams::default())
+        .await?;
+    wait_transition(&op, &uid(&c), seen, "Ready", "Recovering").await?;
+    wait_phase(&client, &ns, "ft", Phase::Ready).await?;
+    assert_eq!(
+        uids(&pods(&client, &ns, "ft", "worker").await?),
+        workers_before,
+        "no worker was restarted"
+    );
+    op.stop().await
+}

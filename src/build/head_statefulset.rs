@@ -58,6 +58,11 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
             },
             pod_management_policy: Some(POD_MANAGEMENT_POLICY.to_owned()),
             template,
+            volume_claim_templates: ctx
+                .spec
+                .head_group_spec
+                .as_ref()
+                .and_then(|h| h.volume_claim_templates.clone()),
             ..StatefulSetSpec::default()
         }),
         status: None,

@@ -70,6 +70,7 @@ pub fn worker_workload(
                 selector,
                 pod_management_policy: Some(POD_MANAGEMENT_POLICY.to_owned()),
                 template,
+                volume_claim_templates: group.volume_claim_templates.clone(),
                 ..StatefulSetSpec::default()
             }),
             status: None,

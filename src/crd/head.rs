@@ -45,6 +45,15 @@ pub struct HeadGroupSpec {
     /// Whether to create an Ingress for the head's dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_ingress: Option<bool>,
+
+    /// rayop: PersistentVolumeClaims passed through to the StatefulSet's
+    /// `volumeClaimTemplates`, so each pod keeps its own volume across
+    /// restarts (mount them in the template by name). A StatefulSet's claim
+    /// templates cannot change after creation; Deployment groups cannot have
+    /// them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::volume_claim_templates")]
+    pub volume_claim_templates: Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
 }
 
 /// The seed's spelling of head Service settings: `spec.headService.type`.

@@ -42,6 +42,19 @@ pub fn service(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// Schema of `volumeClaimTemplates`: PersistentVolumeClaims kept as given
+/// (the API server validates them when rayop creates the StatefulSet).
+pub fn volume_claim_templates(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "maxItems": 16,
+        "items": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+        },
+    })
+}
+
 fn pod_template(default: Option<Value>) -> Schema {
     let mut schema = json_schema!({
         "type": "object",

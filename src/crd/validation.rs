@@ -28,6 +28,7 @@ use thiserror::Error;
 
 use crate::crd::{
     RayCluster, RayClusterSpec, cel, head::ServiceType, names, worker_group::WorkerGroupSpec,
+    worker_group::WorkloadKind,
 };
 
 /// `rayStartParams` flags whose value is a number of CPUs or GPUs.
@@ -98,6 +99,7 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         }
     }
     check_head_service_type(&mut out, spec);
+    check_claim_templates(&mut out, spec);
     check_worker_groups(&mut out, name, &spec.worker_group_specs);
     if let Some(options) = &spec.autoscaler_options {
         let path = "spec.autoscalerOptions";
@@ -169,6 +171,23 @@ fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
             "spec.headService.type",
             cel::HEAD_SERVICE_TYPE_AGREES.message,
         ));
+    }
+}
+
+/// `volumeClaimTemplates` need a StatefulSet: a Deployment has no per-pod claims.
+fn check_claim_templates(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
+    for (i, group) in spec.worker_group_specs.iter().enumerate() {
+        let has_claims = group
+            .volume_claim_templates
+            .as_ref()
+            .is_some_and(|c| !c.is_empty());
+        if has_claims && spec.effective_workload_kind(group) == WorkloadKind::Deployment {
+            out.push(SpecProblem::new(
+                format!("spec.workerGroupSpecs[{i}].volumeClaimTemplates"),
+                "needs workloadKind: StatefulSet (a Deployment has no per-pod volumes; \
+                 with enableInTreeAutoscaling the default kind is Deployment)",
+            ));
+        }
     }
 }
 
@@ -466,5 +485,43 @@ mod tests {
         assert!(is_flag_name("dashboard-host"));
         assert!(!is_flag_name("-dashboard-host"));
         assert!(!is_flag_name("Dashboard"));
+    }
+}
+
+#[cfg(test)]
+mod claim_template_tests {
+    use super::*;
+    use crate::crd::test_builders::group;
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+    fn with_claims(kind: Option<WorkloadKind>, autoscaling: bool) -> RayCluster {
+        let mut g = group("data").with_replicas(1);
+        g.workload_kind = kind;
+        g.volume_claim_templates = Some(vec![PersistentVolumeClaim::default()]);
+        let mut c = RayCluster::test("rc").with_group(g);
+        if autoscaling {
+            c = c.with_autoscaling();
+        }
+        c
+    }
+
+    #[test]
+    fn claims_on_a_statefulset_group_are_fine() {
+        assert!(validate(&with_claims(None, false)).is_ok());
+        assert!(validate(&with_claims(Some(WorkloadKind::StatefulSet), true)).is_ok());
+    }
+
+    #[test]
+    fn claims_on_a_deployment_group_are_refused_naming_the_field() {
+        for cluster in [
+            with_claims(Some(WorkloadKind::Deployment), false),
+            with_claims(None, true),
+        ] {
+            let problems = validate(&cluster).unwrap_err();
+            assert_eq!(
+                problems[0].field,
+                "spec.workerGroupSpecs[0].volumeClaimTemplates"
+            );
+        }
     }
 }

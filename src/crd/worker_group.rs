@@ -92,6 +92,15 @@ pub struct WorkerGroupSpec {
     /// pod-deletion-cost and a StatefulSet cannot), else to `StatefulSet`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_kind: Option<WorkloadKind>,
+
+    /// rayop: PersistentVolumeClaims passed through to the StatefulSet's
+    /// `volumeClaimTemplates`, so each pod keeps its own volume across
+    /// restarts (mount them in the template by name). A StatefulSet's claim
+    /// templates cannot change after creation; Deployment groups cannot have
+    /// them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::volume_claim_templates")]
+    pub volume_claim_templates: Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
 }
 
 /// Which workers to delete on the next scale-down.
@@ -142,6 +151,7 @@ impl WorkerGroupSpec {
             idle_timeout_seconds: None,
             suspend: None,
             workload_kind: None,
+            volume_claim_templates: None,
         }
     }
 
