@@ -169,13 +169,19 @@ fn no_live_status_always_differs() {
 fn a_written_status_read_back_does_not_differ() {
     // What the API server returns is the JSON we wrote; sub-second precision
     // or any lossy field would make every reconcile write again.
-    let mut cluster = RayCluster::test("rc").with_group(group("small").with_replicas(2).bounds(1, 3));
+    let mut cluster =
+        RayCluster::test("rc").with_group(group("small").with_replicas(2).bounds(1, 3));
     let mut s = summary(MPhase::Ready, true);
-    s.phase_times.insert(MPhase::Scaling, Millis(1_700_000_000_123));
+    s.phase_times
+        .insert(MPhase::Scaling, Millis(1_700_000_000_123));
     let now = Timestamp::from_millisecond(1_700_000_100_456).unwrap();
     let written = desired_status(&cluster, &s, &LiveFacts::default(), now);
-    let read_back: RayClusterStatus = serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
+    let read_back: RayClusterStatus =
+        serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
     cluster.status = Some(read_back.clone());
     let again = desired_status(&cluster, &s, &LiveFacts::default(), now);
-    assert!(!differs(Some(&read_back), &again), "{read_back:#?}\n!=\n{again:#?}");
+    assert!(
+        !differs(Some(&read_back), &again),
+        "{read_back:#?}\n!=\n{again:#?}"
+    );
 }
