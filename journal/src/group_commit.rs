@@ -7,8 +7,15 @@
 //! 2. if no flush is running, the writer becomes the leader: it records the
 //!    highest ticket issued so far as its target, releases the mutex, flushes,
 //!    and on success publishes `flushed = target` and wakes everyone;
-//! 3. otherwise it waits on the condition variable until `flushed` reaches
-//!    its ticket, or until it can lead the next flush.
+//! 3. otherwise it queues itself and parks until `flushed` reaches its
+//!    ticket, or until it is asked to lead the next flush.
+//!
+//! When a flush ends, the leader wakes exactly the waiters it covered plus
+//! the oldest uncovered one (the next leader), instead of waking everyone
+//! with a condition variable's `notify_all`. Measured with 256 writers on two
+//! cores this halved the number of flushes per append (each flush covers
+//! more writers); throughput stayed CPU-bound (sled's own thread hand-offs
+//! and node copies, and the scheduler), see the README.
 //!
 //! Invariants:
 //! - a flush that *starts* after a ticket was taken covers that ticket's
@@ -18,8 +25,10 @@
 //! - a failed flush fails exactly the tickets it was meant to cover (their
 //!   outcome is unknown); later tickets trigger a fresh attempt.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::Thread;
 
 use crate::error::{Error, Result};
 
@@ -33,13 +42,14 @@ struct State {
     flushing: bool,
     /// The latest failed flush: (highest ticket it covered, reason).
     failed: Option<(u64, String)>,
+    /// Parked writers and their tickets.
+    waiters: VecDeque<(u64, Thread)>,
 }
 
 /// Coordinates durable writes; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<State>,
-    changed: Condvar,
     flushes: AtomicU64,
     waits: AtomicU64,
 }
@@ -70,10 +80,12 @@ impl GroupCommit {
                 });
             }
             if st.flushing {
-                st = self
-                    .changed
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner);
+                st.waiters.push_back((ticket, std::thread::current()));
+                drop(st);
+                // Spurious wake-ups are fine: the loop re-checks.
+                std::thread::park();
+                st = self.lock();
+                st.waiters.retain(|(t, _)| *t != ticket);
                 continue;
             }
             st.flushing = true;
@@ -87,7 +99,19 @@ impl GroupCommit {
                 Ok(()) => st.flushed = st.flushed.max(target),
                 Err(reason) => st.failed = Some((target, reason)),
             }
-            self.changed.notify_all();
+            // Wake the covered waiters, and the oldest other one to lead next.
+            // (The queue is not strictly ordered: a woken writer that could not
+            // lead queues again at the back.)
+            st.waiters.retain(|(t, thread)| {
+                let covered = *t <= target;
+                if covered {
+                    thread.unpark();
+                }
+                !covered
+            });
+            if let Some((_, next_leader)) = st.waiters.iter().min_by_key(|(t, _)| *t) {
+                next_leader.unpark();
+            }
         }
     }
 

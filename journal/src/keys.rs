@@ -3,7 +3,9 @@
 //! Invariants:
 //! - entry and snapshot keys are `stream number (u64 BE) ‖ seq (u64 BE)`, 16
 //!   bytes, so sled's lexicographic order is (stream, seq) order and one
-//!   stream's keys form one contiguous prefix range;
+//!   stream's keys form one contiguous prefix range. For entries the seq is
+//!   that of the *last* entry of the append stored under the key (see
+//!   `batch`); for snapshots it is the snapshot's `at_seq`;
 //! - the stream number is a compact internal alias of the opaque stream id, so
 //!   the (long) id is not repeated in every entry key;
 //! - index keys are `len(index_key) (u32 BE) ‖ index_key ‖ stream id`, so the
