@@ -507,3 +507,48 @@ async fn with_gcs_fault_tolerance_a_head_restart_keeps_the_workers() -> Result<(
     );
     op.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_does_not_decode_is_reported_and_skipped() -> Result<()> {
+    use kube::api::{ApiResource, DynamicObject, PostParams};
+    let (env, ns) = setup("malformed").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    // The CRD keeps pod templates open, so a wrongly typed field inside one is
+    // stored; it only fails when decoded into a PodTemplateSpec.
+    let resource = ApiResource::erase::<RayCluster>(&());
+    let broken: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": { "name": "broken", "namespace": ns },
+        "spec": { "workerGroupSpecs": [{ "groupName": "small", "replicas": 1,
+            "template": { "spec": { "containers": [{ "name": "w", "image": "x" }], "volumes": "not-a-list" } } }] },
+    }))?;
+    Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &resource)
+        .create(&PostParams::default(), &broken)
+        .await?;
+    create(
+        &client,
+        &cluster(RayCluster::test("fine").with_workers(1), &ns),
+    )
+    .await?;
+    wait_phase(&client, &ns, "fine", Phase::Ready).await?;
+    let events: Api<KubeEvent> = Api::namespaced(client.clone(), &ns);
+    wait_until(
+        "a Warning Event InvalidObject on the broken cluster",
+        TIMEOUT,
+        || async {
+            Ok(events
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("InvalidObject")
+                        && e.involved_object.name.as_deref() == Some("broken")
+                }))
+        },
+    )
+    .await?;
+    assert!(statefulset(&client, &ns, "broken-head").await?.is_none());
+    op.stop().await
+}
