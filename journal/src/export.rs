@@ -17,8 +17,12 @@
 //! stream stops at its first damaged record, which is written as a
 //! `damaged` line (import counts those and skips them).
 //!
+//! Import stores runs of consecutive entries of a stream together (up to 64
+//! per sled record), so export+import doubles as an offline compaction.
+//!
 //! Invariant: import only creates streams that do not exist yet; it never
-//! merges into or overwrites existing history.
+//! merges into or overwrites existing history. It stops at the first bad
+//! line; the lines before it stay imported.
 
 use std::io::{BufRead, Write};
 
@@ -78,6 +82,22 @@ struct DamagedLine {
     record: RecordKind,
     seq: u64,
     reason: String,
+}
+
+/// Consecutive imported entries of one stream are stored together, up to
+/// this many per record (append grouping is not exported; grouping only
+/// changes how finely retention can prune, and fewer, larger records take
+/// less space in sled — an export+import is also an offline compaction).
+const IMPORT_RECORD_ENTRIES: usize = 64;
+
+/// Entries read but not yet stored.
+#[derive(Default)]
+struct Pending {
+    stream: String,
+    /// Line of the first pending entry.
+    line: usize,
+    last_seq: u64,
+    items: Vec<(u32, Timestamp, Vec<u8>)>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +234,7 @@ impl Journal {
     /// stream that already exists is an error (nothing is merged).
     pub fn import(&self, r: impl BufRead) -> Result<TransferSummary> {
         let mut summary = TransferSummary::default();
+        let mut pending = Pending::default();
         for (i, line) in r.lines().enumerate() {
             let n = i + 1;
             let line = line.map_err(|e| Error::io(format!("read import line {n}"), e))?;
@@ -225,6 +246,9 @@ impl Journal {
                 reason: e.to_string(),
             };
             let peek: Peek = serde_json::from_str(&line).map_err(bad)?;
+            if peek.kind != "entry" {
+                self.flush_pending(&mut pending)?;
+            }
             match peek.kind.as_str() {
                 "journal" => {
                     let j: JournalLine = serde_json::from_str(&line).map_err(bad)?;
@@ -245,11 +269,18 @@ impl Journal {
                 }
                 "entry" => {
                     let e: EntryLine = serde_json::from_str(&line).map_err(bad)?;
-                    // One record per imported entry (append grouping is not
-                    // exported; it only affects pruning granularity).
-                    let item = (e.version, e.ts, e.payload.get().as_bytes());
-                    let bytes = batch::encode(&[item]);
-                    self.import_record(n, &e.stream, e.seq, bytes, RecordKind::Entry)?;
+                    let joins = pending.stream == e.stream
+                        && pending.last_seq.checked_add(1) == Some(e.seq)
+                        && pending.items.len() < IMPORT_RECORD_ENTRIES;
+                    if !joins {
+                        self.flush_pending(&mut pending)?;
+                        pending.stream = e.stream;
+                        pending.line = n;
+                    }
+                    pending.last_seq = e.seq;
+                    pending
+                        .items
+                        .push((e.version, e.ts, e.payload.get().as_bytes().to_vec()));
                     summary.entries += 1;
                 }
                 "snapshot" => {
@@ -267,8 +298,31 @@ impl Journal {
                 }
             }
         }
+        self.flush_pending(&mut pending)?;
         self.make_durable()?;
         Ok(summary)
+    }
+
+    /// Stores the entries gathered for one record, if any.
+    fn flush_pending(&self, pending: &mut Pending) -> Result<()> {
+        if pending.items.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<batch::Item<'_>> = pending
+            .items
+            .iter()
+            .map(|(v, ts, p)| (*v, *ts, p.as_slice()))
+            .collect();
+        let bytes = batch::encode(&items);
+        self.import_record(
+            pending.line,
+            &pending.stream,
+            pending.last_seq,
+            bytes,
+            RecordKind::Entry,
+        )?;
+        pending.items.clear();
+        Ok(())
     }
 
     fn import_stream(&self, line: usize, s: StreamLine) -> Result<()> {
