@@ -37,8 +37,6 @@ use crate::error::Error;
 pub struct OpenReport {
     /// Set if the database was damaged and moved aside.
     pub moved_aside: Option<MovedAside>,
-    /// sled replayed its log after an unclean shutdown.
-    pub recovered: bool,
     /// Number of streams loaded.
     pub streams: usize,
     /// Ids of streams that are quarantined.

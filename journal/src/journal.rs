@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
+use crate::compaction;
 use crate::damage::{self, DamagePolicy, LostWrites, MovedAside, OpenFailure, OpenReport};
 use crate::durability::{Durability, FileSync};
 use crate::error::{Error, Result};
@@ -91,7 +92,7 @@ pub(crate) struct Inner {
     pub file_sync: Option<FileSync>,
     pub options: Options,
     pub dir: PathBuf,
-    _lock: DirLock,
+    _lock: Arc<DirLock>,
 }
 
 struct Loaded {
@@ -114,9 +115,21 @@ impl Journal {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let lock = lock::acquire(&dir)?;
-        let db_dir = dir.join(DB_DIR);
+        let lock = Arc::new(lock::acquire(&dir)?);
+        Self::open_locked(dir, options, lock)
+    }
+
+    /// Opens the journal in `dir`, whose lock the caller holds.
+    pub(crate) fn open_locked(
+        dir: PathBuf,
+        options: Options,
+        lock: Arc<DirLock>,
+    ) -> Result<(Journal, OpenReport)> {
         let mut report = OpenReport::default();
+        if let Some(note) = compaction::recover(&dir)? {
+            report.warnings.push(note);
+        }
+        let db_dir = dir.join(DB_DIR);
         let loaded = match load(&db_dir, &options) {
             Ok(loaded) => loaded,
             Err(OpenFailure::Fatal(e)) => return Err(e),
@@ -155,7 +168,7 @@ impl Journal {
         report.streams = loaded.registry.len();
         report.damaged_metadata = loaded.damaged_metadata;
         report.lost_writes = loaded.lost_writes;
-        report.warnings = loaded.warnings;
+        report.warnings.extend(loaded.warnings);
         report.quarantined = loaded
             .registry
             .iter()

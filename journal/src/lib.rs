@@ -52,6 +52,7 @@
 //! ```
 
 mod batch;
+mod compaction;
 mod damage;
 mod durability;
 mod envelope;
@@ -71,6 +72,7 @@ mod timestamp;
 mod verify;
 mod watermark;
 
+pub use compaction::CompactReport;
 pub use damage::{DamagePolicy, LostWrites, MovedAside, OpenReport};
 pub use durability::Durability;
 pub use envelope::EnvelopeError;
