@@ -10,11 +10,12 @@
 
 use kube::ResourceExt;
 use rayop_machines::{
-    ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Millis, Observation, SpecProblem, Step,
+    ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Millis, Observation, Removal,
+    SpecProblem, Step,
 };
 
 use crate::{
-    crd::{RayCluster, validation},
+    crd::{RayCluster, validation, worker_group::WorkloadKind},
     desired::DesiredObjects,
 };
 
@@ -55,6 +56,13 @@ pub fn desired_spec(
                     .and_then(|d| d.group(&g.group_name))
                     .map(|set| set.hash.clone())
                     .unwrap_or_default(),
+                external_replicas: g.horizontal_pod_autoscaler.is_some(),
+                autoscaled: spec.autoscaling_enabled(),
+                workers_to_delete: g.workers_to_delete().to_vec(),
+                removal: match spec.effective_workload_kind(g) {
+                    WorkloadKind::Deployment => Removal::MarkedFirst,
+                    WorkloadKind::StatefulSet => Removal::HighestOrdinals,
+                },
             })
             .collect(),
     }

@@ -7,7 +7,7 @@
 //! the current observation only, never on history).
 
 use crate::{
-    Command, DesiredSpec, Observation, PodRef, PodView,
+    Command, DesiredSpec, GroupSpec, Observation, PodRef, PodView, Removal,
     command::DeleteReason,
     observation::{Applied, GroupObservation},
 };
@@ -22,6 +22,114 @@ pub(crate) struct GroupAssessment {
     pub ready: i32,
     pub synced: bool,
     pub converged: bool,
+    /// Why a scale-down is held back, if it is.
+    pub held: Option<String>,
+}
+
+/// What a group's workload should run, and what must happen first.
+struct ScalePlan {
+    /// The replicas to command (`None`: an HPA owns them).
+    replicas: Option<i32>,
+    /// Pods to mark before the scale-down can proceed.
+    mark: Vec<PodRef>,
+    /// Why the scale-down is held back.
+    held: Option<String>,
+}
+
+/// The ordinal of a StatefulSet pod `<workload>-<n>`.
+fn ordinal(pod: &str) -> Option<i32> {
+    pod.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
+}
+
+/// Plans a group's replicas: `target` is what the spec asks for, `live` what
+/// the workload runs now. A scale-down removes exactly the pods named in
+/// `workers_to_delete` (marking them first on a Deployment), never a pod at
+/// random while in-tree autoscaling is on, and never a chosen pod a
+/// StatefulSet cannot remove.
+fn plan_scale(
+    group: &GroupSpec,
+    live: &GroupObservation,
+    target: i32,
+    suspended: bool,
+) -> ScalePlan {
+    if group.external_replicas && !suspended {
+        return ScalePlan {
+            replicas: None,
+            mark: Vec::new(),
+            held: None,
+        };
+    }
+    let plain = ScalePlan {
+        replicas: Some(target),
+        mark: Vec::new(),
+        held: None,
+    };
+    let Some(current) = live.applied.as_ref().map(|a| a.replicas) else {
+        return plain;
+    };
+    if suspended || target >= current {
+        return plain;
+    }
+    let hold = |held: String, mark: Vec<PodRef>| ScalePlan {
+        replicas: Some(current),
+        mark,
+        held: Some(held),
+    };
+    let chosen: Vec<&PodView> = live
+        .pods
+        .iter()
+        .filter(|p| !p.terminating && group.workers_to_delete.contains(&p.name))
+        .collect();
+    if chosen.is_empty() {
+        if group.autoscaled {
+            return hold(
+                format!(
+                    "NoRandomScaleDown: {} asks for {target} pods but names no pod in \
+                     scaleStrategy.workersToDelete; with in-tree autoscaling no pod is removed at random",
+                    group.name
+                ),
+                Vec::new(),
+            );
+        }
+        return plain;
+    }
+    match group.removal {
+        Removal::MarkedFirst => {
+            let mut unmarked: Vec<PodRef> = chosen
+                .iter()
+                .filter(|p| !p.marked)
+                .map(|p| p.to_ref())
+                .collect();
+            if unmarked.is_empty() {
+                return plain;
+            }
+            unmarked.sort();
+            hold(
+                format!(
+                    "MarkingWorkers: marking {} pod(s) of {} for removal first",
+                    unmarked.len(),
+                    group.name
+                ),
+                unmarked,
+            )
+        }
+        Removal::HighestOrdinals => {
+            if chosen
+                .iter()
+                .all(|p| ordinal(&p.name).is_some_and(|n| n >= target))
+            {
+                return plain;
+            }
+            hold(
+                format!(
+                    "ChosenWorkerNotRemovable: {} is a StatefulSet, which can only remove its highest \
+                     ordinals; set workloadKind: Deployment for targeted scale-down",
+                    group.name
+                ),
+                Vec::new(),
+            )
+        }
+    }
 }
 
 /// The spec compared with the world.
@@ -62,12 +170,24 @@ impl Assessment {
                 .iter()
                 .find(|g| g.name == group.name)
                 .unwrap_or(&empty);
-            let desired = group.desired_pods(suspended);
-            let synced = in_sync(live.applied.as_ref(), &group.hash, desired);
+            let plan = plan_scale(group, live, group.desired_pods(suspended), suspended);
+            let desired = match plan.replicas {
+                Some(replicas) => replicas,
+                None => live.applied.as_ref().map_or(0, |a| a.replicas),
+            };
+            let synced = live.applied.as_ref().is_some_and(|a| {
+                a.hash == group.hash && plan.replicas.is_none_or(|r| r == a.replicas)
+            });
+            if !plan.mark.is_empty() {
+                ensures.push(Command::MarkPods {
+                    group: group.name.clone(),
+                    pods: plan.mark.clone(),
+                });
+            }
             if !synced {
                 ensures.push(Command::EnsureGroup {
                     group: group.name.clone(),
-                    replicas: desired,
+                    replicas: plan.replicas,
                 });
             }
             let live_pods = live.pods.iter().filter(|p| !p.terminating).count();
@@ -85,6 +205,7 @@ impl Assessment {
                 ready,
                 synced,
                 converged,
+                held: plan.held,
             });
         }
 

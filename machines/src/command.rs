@@ -20,12 +20,21 @@ pub enum Command {
         /// 1, or 0 while suspended.
         replicas: i32,
     },
-    /// Apply a worker group's objects with its workload at `replicas` pods.
+    /// Apply a worker group's objects with its workload at `replicas` pods;
+    /// `None` leaves replicas to their owner (an HPA) and never writes them.
     EnsureGroup {
         /// The group name.
         group: String,
-        /// Pods the workload should run.
-        replicas: i32,
+        /// Pods the workload should run, or `None` when an HPA decides.
+        replicas: Option<i32>,
+    },
+    /// Mark these pods with the lowest `pod-deletion-cost`, each only if its
+    /// UID still matches, so the ReplicaSet removes them first.
+    MarkPods {
+        /// The group name.
+        group: String,
+        /// The pods, sorted.
+        pods: Vec<PodRef>,
     },
     /// Delete the objects of a group that is no longer in the spec.
     RemoveGroup {
@@ -57,6 +66,7 @@ impl Command {
             Command::EnsureHead { .. } => "EnsureHead",
             Command::EnsureGroup { .. } => "EnsureGroup",
             Command::RemoveGroup { .. } => "RemoveGroup",
+            Command::MarkPods { .. } => "MarkPods",
             Command::DeletePods { .. } => "DeletePods",
             Command::PublishStatus(_) => "PublishStatus",
             Command::Announce(_) => "Announce",

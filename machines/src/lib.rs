@@ -40,6 +40,6 @@ pub use observation::{
     Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView,
 };
 pub use phase::Phase;
-pub use spec::{DesiredSpec, GroupSpec, SpecProblem};
+pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};
 pub use status::StatusSummary;
 pub use time::Millis;

@@ -546,6 +546,7 @@ impl Cluster {
                     ready: g.ready,
                     requested: g.requested,
                     clamped: g.clamped,
+                    held: g.held.clone(),
                 })
                 .collect(),
             conditions: Vec::new(),
@@ -610,6 +611,24 @@ impl Cluster {
                     ),
                 ));
             }
+        }
+        for g in a.groups.iter().filter(|g| g.held.is_some()) {
+            let held = g.held.clone().unwrap_or_default();
+            let known = self.last_status.as_ref().is_some_and(|last| {
+                last.groups
+                    .iter()
+                    .any(|l| l.name == g.name && l.held.as_deref() == Some(held.as_str()))
+            });
+            let reason = held.split(':').next().unwrap_or("ScaleDownHeld").to_owned();
+            if !known {
+                // Marking is a routine first step; the other holds need the user.
+                context.commands.push(if reason == "MarkingWorkers" {
+                    Notice::normal(&reason, held.clone())
+                } else {
+                    Notice::warning(&reason, held.clone())
+                });
+            }
+            summary.reason = Some(held);
         }
         self.set_failure_condition(&mut summary);
         self.publish(context, summary);

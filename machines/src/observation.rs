@@ -82,6 +82,10 @@ pub struct PodView {
     pub created: Millis,
     /// Whether `metadata.deletionTimestamp` is set.
     pub terminating: bool,
+    /// Whether the pod carries rayop's lowest `pod-deletion-cost`, so a
+    /// ReplicaSet removes it first.
+    #[serde(default)]
+    pub marked: bool,
 }
 
 impl PodView {

@@ -51,6 +51,30 @@ pub struct GroupSpec {
     pub suspend: bool,
     /// Hash of the desired group objects (replicas excluded).
     pub hash: String,
+    /// An HPA owns the workload's replicas: rayop never writes them.
+    #[serde(default)]
+    pub external_replicas: bool,
+    /// In-tree autoscaling is on: a scale-down never removes a pod at random,
+    /// only the pods in `workers_to_delete`.
+    #[serde(default)]
+    pub autoscaled: bool,
+    /// Pods the Ray autoscaler asked to remove (`scaleStrategy.workersToDelete`).
+    #[serde(default)]
+    pub workers_to_delete: Vec<String>,
+    /// How the group's workload can remove a chosen pod.
+    #[serde(default)]
+    pub removal: Removal,
+}
+
+/// How a worker group's workload can remove a chosen pod on scale-down.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Removal {
+    /// A StatefulSet: scaling down removes the highest ordinals, nothing else.
+    #[default]
+    HighestOrdinals,
+    /// A Deployment: a pod marked with the lowest `pod-deletion-cost` is
+    /// removed first when replicas are lowered.
+    MarkedFirst,
 }
 
 impl GroupSpec {

@@ -78,6 +78,9 @@ pub struct GroupStatus {
     pub requested: i32,
     /// Whether `requested` lay outside `[minReplicas, maxReplicas]`.
     pub clamped: bool,
+    /// Why a scale-down is held back, if it is.
+    #[serde(default)]
+    pub held: Option<String>,
 }
 
 /// One condition, in the Kubernetes API conventions' terms.

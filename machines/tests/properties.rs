@@ -21,22 +21,45 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use rayop_machines::{
     Applied, ClusterMachine, Command, DeleteReason, DesiredSpec, Event, GroupObservation,
-    GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase, PodView, SpecProblem,
+    GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase, PodView, Removal,
+    SpecProblem,
 };
 use support::T0;
 
 fn arb_group(name: &'static str) -> impl Strategy<Value = GroupSpec> {
-    (0..6i32, 0..3i32, 0..5i32, 1..3i32, any::<bool>(), 0..2u8).prop_map(
-        move |(replicas, min, span, hosts, suspend, v)| GroupSpec {
-            name: name.into(),
-            replicas,
-            min,
-            max: min + span,
-            num_of_hosts: hosts,
-            suspend: suspend && v == 0,
-            hash: format!("{name}-v{v}"),
-        },
+    (
+        (0..6i32, 0..3i32, 0..5i32, 1..3i32, any::<bool>(), 0..2u8),
+        (
+            prop::bool::weighted(0.15),
+            any::<bool>(),
+            prop::collection::vec(0..4u8, 0..3),
+            any::<bool>(),
+        ),
     )
+        .prop_map(
+            move |(
+                (replicas, min, span, hosts, suspend, v),
+                (external, autoscaled, doomed, marked_first),
+            )| {
+                GroupSpec {
+                    name: name.into(),
+                    replicas,
+                    min,
+                    max: min + span,
+                    num_of_hosts: hosts,
+                    suspend: suspend && v == 0,
+                    hash: format!("{name}-v{v}"),
+                    external_replicas: external,
+                    autoscaled,
+                    workers_to_delete: doomed.iter().map(|i| format!("{name}-{i}")).collect(),
+                    removal: if marked_first {
+                        Removal::MarkedFirst
+                    } else {
+                        Removal::HighestOrdinals
+                    },
+                }
+            },
+        )
 }
 
 fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
@@ -83,9 +106,10 @@ fn arb_pod(prefix: &'static str) -> impl Strategy<Value = PodView> {
         0..3i32,
         0..120u64,
         prop::bool::weighted(0.1),
+        any::<bool>(),
     )
         .prop_map(
-            move |(id, phase, ready, restarts, created, terminating)| PodView {
+            move |(id, phase, ready, restarts, created, terminating, marked)| PodView {
                 name: format!("{prefix}-{id}"),
                 uid: format!("{prefix}-uid-{id}-{restarts}"),
                 phase,
@@ -93,6 +117,7 @@ fn arb_pod(prefix: &'static str) -> impl Strategy<Value = PodView> {
                 restarts,
                 created: T0.plus(created * 1000),
                 terminating,
+                marked,
             },
         )
 }
@@ -184,8 +209,9 @@ fn arb_events() -> impl Strategy<Value = Vec<Event>> {
 #[derive(Clone, Debug, PartialEq, Default)]
 struct World {
     head: Option<i32>,
-    groups: BTreeMap<String, i32>,
+    groups: BTreeMap<String, Option<i32>>,
     pods: BTreeSet<(String, String)>,
+    marked: BTreeSet<(String, String)>,
     status: Option<rayop_machines::StatusSummary>,
     events: BTreeSet<(String, String)>,
     wake: Option<Millis>,
@@ -215,6 +241,14 @@ impl World {
                 }
                 Command::RemoveGroup { group } => {
                     self.groups.remove(group);
+                }
+                Command::MarkPods { pods, .. } => {
+                    for p in pods {
+                        let key = (p.name.clone(), p.uid.clone());
+                        if self.pods.contains(&key) {
+                            self.marked.insert(key);
+                        }
+                    }
                 }
                 Command::DeletePods { pods, .. } => {
                     for p in pods {
@@ -294,6 +328,48 @@ fn check_invariants(before: Phase, event: &Event, step: &rayop_machines::Step) {
             "invalid spec changed objects: {:?}",
             step.commands
         );
+    }
+    for c in &step.commands {
+        let Command::EnsureGroup { group, replicas } = c else {
+            continue;
+        };
+        let Some(g) = spec.groups.iter().find(|g| &g.name == group) else {
+            continue;
+        };
+        if g.external_replicas && !spec.suspend {
+            assert!(
+                replicas.is_none(),
+                "wrote replicas of HPA-owned group {group}"
+            );
+        }
+        let live = world.groups.iter().find(|o| &o.name == group);
+        let current = live.and_then(|o| o.applied.as_ref()).map(|a| a.replicas);
+        if let (Some(r), Some(current), Some(live)) = (replicas, current, live)
+            && g.autoscaled
+            && *r < current
+            && !spec.suspend
+        {
+            // A scale-down under the autoscaler removes only named pods that
+            // the workload will remove first.
+            let chosen: Vec<&PodView> = live
+                .pods
+                .iter()
+                .filter(|p| !p.terminating && g.workers_to_delete.contains(&p.name))
+                .collect();
+            assert!(
+                !chosen.is_empty(),
+                "random scale-down of {group} under autoscaling"
+            );
+            match g.removal {
+                Removal::MarkedFirst => assert!(chosen.iter().all(|p| p.marked), "unmarked pods"),
+                Removal::HighestOrdinals => assert!(chosen.iter().all(|p| {
+                    p.name
+                        .rsplit_once('-')
+                        .and_then(|(_, n)| n.parse::<i32>().ok())
+                        .is_some_and(|n| n >= *r)
+                })),
+            }
+        }
     }
     if step.to == Phase::Ready {
         let head = world.head.pod.as_ref().is_some_and(PodView::is_serving);

@@ -18,7 +18,10 @@ fn ensure_group_replicas(commands: &[Command]) -> Vec<(String, i32)> {
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::EnsureGroup { group, replicas } => Some((group.clone(), *replicas)),
+            Command::EnsureGroup {
+                group,
+                replicas: Some(replicas),
+            } => Some((group.clone(), *replicas)),
             _ => None,
         })
         .collect()
@@ -549,4 +552,131 @@ fn transitions_are_announced_as_normal_events() {
         c,
         Command::Announce(n) if n.reason == "HeadStarting" && n.severity == Severity::Normal
     )));
+}
+
+fn autoscaled_spec(removal: rayop_machines::Removal) -> rayop_machines::DesiredSpec {
+    let mut s = spec();
+    s.groups[0].replicas = 3;
+    s.groups[0].autoscaled = true;
+    s.groups[0].removal = removal;
+    s
+}
+
+fn three_workers(s: &rayop_machines::DesiredSpec) -> Observation {
+    with_workers(with_head(applied(s), "head-1"), "small", 3, T0)
+}
+
+#[test]
+fn a_deployment_group_marks_the_chosen_pod_then_scales_down() {
+    use rayop_machines::Removal;
+    let mut s = autoscaled_spec(Removal::MarkedFirst);
+    let mut m = ClusterMachine::new();
+    m.step(&observed(at(1), &s, &three_workers(&s)));
+    // The autoscaler: replicas 2, delete the middle pod.
+    s.groups[0].replicas = 2;
+    s.groups[0].workers_to_delete = vec!["c-small-1".into()];
+    let world = three_workers(&autoscaled_spec(Removal::MarkedFirst));
+    let step = m.step(&observed(at(2), &s, &world));
+    assert!(step.commands.iter().any(|c| matches!(
+        c,
+        Command::MarkPods { pods, .. } if pods.len() == 1 && pods[0].name == "c-small-1"
+    )));
+    assert!(
+        ensure_group_replicas(&step.commands).is_empty(),
+        "held at 3 until marked"
+    );
+    // Marked: now the replicas go down.
+    let mut marked = world.clone();
+    marked.groups[0].pods[1].marked = true;
+    let step = m.step(&observed(at(3), &s, &marked));
+    assert_eq!(
+        ensure_group_replicas(&step.commands),
+        vec![("small".into(), 2)]
+    );
+    assert!(
+        !step
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::MarkPods { .. }))
+    );
+}
+
+#[test]
+fn a_statefulset_group_refuses_to_remove_a_middle_pod() {
+    use rayop_machines::Removal;
+    let mut s = autoscaled_spec(Removal::HighestOrdinals);
+    let mut m = ClusterMachine::new();
+    m.step(&observed(at(1), &s, &three_workers(&s)));
+    s.groups[0].replicas = 2;
+    s.groups[0].workers_to_delete = vec!["c-small-1".into()];
+    let step = m.step(&observed(
+        at(2),
+        &s,
+        &three_workers(&autoscaled_spec(Removal::HighestOrdinals)),
+    ));
+    assert!(
+        ensure_group_replicas(&step.commands).is_empty(),
+        "no other pod is removed instead"
+    );
+    assert!(step.commands.iter().any(|c| matches!(
+        c,
+        Command::Announce(n) if n.reason == "ChosenWorkerNotRemovable" && n.severity == Severity::Warning
+    )));
+    // The highest ordinal is fine.
+    s.groups[0].workers_to_delete = vec!["c-small-2".into()];
+    let step = m.step(&observed(
+        at(3),
+        &s,
+        &three_workers(&autoscaled_spec(Removal::HighestOrdinals)),
+    ));
+    assert_eq!(
+        ensure_group_replicas(&step.commands),
+        vec![("small".into(), 2)]
+    );
+}
+
+#[test]
+fn under_autoscaling_a_scale_down_without_names_removes_nothing() {
+    use rayop_machines::Removal;
+    let mut s = autoscaled_spec(Removal::MarkedFirst);
+    let mut m = ClusterMachine::new();
+    m.step(&observed(at(1), &s, &three_workers(&s)));
+    s.groups[0].replicas = 1;
+    let step = m.step(&observed(
+        at(2),
+        &s,
+        &three_workers(&autoscaled_spec(Removal::MarkedFirst)),
+    ));
+    assert!(ensure_group_replicas(&step.commands).is_empty());
+    let summary = status_of(&step.commands).unwrap();
+    assert!(
+        summary.groups[0]
+            .held
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("NoRandomScaleDown")
+    );
+}
+
+#[test]
+fn an_hpa_owned_group_never_gets_replicas_from_rayop() {
+    let mut s = spec();
+    s.groups[0].external_replicas = true;
+    let step = ClusterMachine::new().step(&observed(at(1), &s, &Observation::default()));
+    assert!(step.commands.contains(&Command::EnsureGroup {
+        group: "small".into(),
+        replicas: None
+    }));
+    // Whatever the HPA chose is in sync.
+    let mut world = with_workers(with_head(applied(&s), "head-1"), "small", 5, T0);
+    world.groups[0].applied.as_mut().unwrap().replicas = 5;
+    let mut m = ClusterMachine::new();
+    let step = m.step(&observed(at(2), &s, &world));
+    assert!(
+        !step
+            .commands
+            .iter()
+            .any(|c| matches!(c, Command::EnsureGroup { .. }))
+    );
+    assert_eq!(step.to, Phase::Ready);
 }

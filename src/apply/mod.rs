@@ -25,7 +25,10 @@ use thiserror::Error;
 
 use crate::{
     desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
-    observe::Live,
+    observe::{
+        Live,
+        pods::{DELETION_COST_ANNOTATION, FIRST_TO_GO},
+    },
 };
 
 pub use objects::{apply_object, delete_object};
@@ -74,6 +77,7 @@ impl ApplyError {
             (_, Command::EnsureGroup { .. }) => "FailedApplyWorkers",
             (_, Command::RemoveGroup { .. }) => "FailedRemoveGroup",
             (_, Command::DeletePods { .. }) => "FailedDeletePods",
+            (_, Command::MarkPods { .. }) => "FailedMarkPods",
             _ => "FailedCommand",
         }
     }
@@ -128,13 +132,20 @@ impl Applier<'_> {
                 let set = &self.desired_or(command)?.head;
                 self.ensure_set(set, Some(*replicas), writes).await
             }
+            Command::MarkPods { pods, .. } => {
+                for pod in pods {
+                    self.mark_pod(pod).await?;
+                    writes.applies += 1;
+                }
+                Ok(())
+            }
             Command::EnsureGroup { group, replicas } => {
                 let desired = self.desired_or(command)?;
                 let set = desired
                     .group(group)
                     .ok_or_else(|| ApplyError::NothingBuilt(format!("group {group}")))?;
                 self.remove_other_kind(set, writes).await?;
-                self.ensure_set(set, Some(*replicas), writes).await
+                self.ensure_set(set, *replicas, writes).await
             }
             Command::RemoveGroup { group } => {
                 for key in self.live.group_keys(group) {
@@ -196,7 +207,10 @@ impl Applier<'_> {
             let want_replicas = object.is_workload().then_some(replicas).flatten();
             if let Some(live) = self.live.object(&key) {
                 let hash_ok = live.hash.as_deref() == Some(set.hash.as_str());
-                let replicas_ok = !object.is_workload() || live.replicas == want_replicas;
+                // `None`: an HPA owns replicas; whatever it chose is fine.
+                let replicas_ok = !object.is_workload()
+                    || want_replicas.is_none()
+                    || live.replicas == want_replicas;
                 if hash_ok && replicas_ok {
                     continue;
                 }
@@ -241,6 +255,35 @@ impl Applier<'_> {
             writes.deletes += 1;
         }
         Ok(())
+    }
+
+    /// Gives `pod` the lowest deletion cost, so its ReplicaSet removes it
+    /// first. The patch names the UID, so a recreated pod is never marked.
+    async fn mark_pod(&self, pod: &PodRef) -> Result<(), ApplyError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), self.namespace);
+        let patch = serde_json::json!({
+            "metadata": {
+                "uid": pod.uid,
+                "annotations": { DELETION_COST_ANNOTATION: FIRST_TO_GO },
+            }
+        });
+        match api
+            .patch(
+                &pod.name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+            Err(source) => Err(ApplyError::Api {
+                verb: "patch",
+                kind: "Pod",
+                name: pod.name.clone(),
+                source,
+            }),
+        }
     }
 
     async fn delete_pod(&self, pod: &PodRef) -> Result<(), ApplyError> {

@@ -49,6 +49,7 @@ pub mod ray_start;
 pub mod shell_quote;
 pub mod shm;
 pub mod wait_gcs_ready;
+pub mod worker_hpa;
 pub mod worker_service;
 pub mod worker_workload;
 
@@ -82,10 +83,11 @@ pub fn desired_objects(
         .worker_group_specs
         .iter()
         .map(|group| {
-            let objects = vec![
+            let mut objects = vec![
                 worker_workload::worker_workload(&ctx, group)?,
                 worker_service::worker_service(&ctx, group),
             ];
+            objects.extend(worker_hpa::worker_hpa(&ctx, group));
             Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
         })
         .collect::<Result<Vec<_>, BuildError>>()?;

@@ -112,8 +112,20 @@ pub const HEAD_SERVICE_TYPE_AGREES: CelRule = CelRule {
     field_path: None,
 };
 
+/// A group is scaled by the Ray autoscaler or by an HPA, never both: both
+/// would write `replicas` and fight (KubeRay #1120, #4149).
+pub const ONE_AUTOSCALER_PER_GROUP: CelRule = CelRule {
+    rule: "!has(self.enableInTreeAutoscaling) || !self.enableInTreeAutoscaling || self.workerGroupSpecs.all(g, !has(g.horizontalPodAutoscaler))",
+    message: "horizontalPodAutoscaler cannot be set on a worker group while enableInTreeAutoscaling is true: both would write replicas",
+    field_path: None,
+};
+
 /// Rules on `spec`.
-pub const SPEC_RULES: [CelRule; 2] = [MANAGED_BY_PRESENCE, HEAD_SERVICE_TYPE_AGREES];
+pub const SPEC_RULES: [CelRule; 3] = [
+    MANAGED_BY_PRESENCE,
+    HEAD_SERVICE_TYPE_AGREES,
+    ONE_AUTOSCALER_PER_GROUP,
+];
 
 /// `managedBy` never changes once set.
 pub const MANAGED_BY_UNCHANGED: CelRule = CelRule {
@@ -202,12 +214,13 @@ pub const ONE_PASSWORD_SOURCE: CelRule = CelRule {
 pub const REDIS_PASSWORD_RULES: [CelRule; 1] = [ONE_PASSWORD_SOURCE];
 
 /// Every rule of the CRD, each with the schema path it is attached to.
-pub const ALL_RULES: [(&str, CelRule); 14] = [
+pub const ALL_RULES: [(&str, CelRule); 15] = [
     ("", CLUSTER_NAME_IS_DNS1035),
     ("", CLUSTER_NAME_LENGTH),
     ("", WORKER_NAME_LENGTH),
     ("spec", MANAGED_BY_PRESENCE),
     ("spec", HEAD_SERVICE_TYPE_AGREES),
+    ("spec", ONE_AUTOSCALER_PER_GROUP),
     ("spec.managedBy", MANAGED_BY_UNCHANGED),
     ("spec.workerGroupSpecs", GROUP_NAMES_UNIQUE),
     ("spec.workerGroupSpecs[*]", MIN_LE_MAX),

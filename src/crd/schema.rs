@@ -55,6 +55,20 @@ pub fn volume_claim_templates(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// Schema of `horizontalPodAutoscaler.metrics`: autoscaling/v2 MetricSpecs kept as given.
+pub fn open_objects(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "maxItems": 16,
+        "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
+    })
+}
+
+/// Schema of an embedded Kubernetes object kept as given.
+pub fn open_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
 fn pod_template(default: Option<Value>) -> Schema {
     let mut schema = json_schema!({
         "type": "object",

@@ -174,9 +174,16 @@ fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
     }
 }
 
-/// `volumeClaimTemplates` need a StatefulSet: a Deployment has no per-pod claims.
+/// `volumeClaimTemplates` need a StatefulSet: a Deployment has no per-pod
+/// claims. A group is scaled by the Ray autoscaler or an HPA, not both.
 fn check_claim_templates(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
     for (i, group) in spec.worker_group_specs.iter().enumerate() {
+        if group.horizontal_pod_autoscaler.is_some() && spec.autoscaling_enabled() {
+            out.push(SpecProblem::new(
+                format!("spec.workerGroupSpecs[{i}].horizontalPodAutoscaler"),
+                cel::ONE_AUTOSCALER_PER_GROUP.message,
+            ));
+        }
         let has_claims = group
             .volume_claim_templates
             .as_ref()

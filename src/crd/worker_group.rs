@@ -86,6 +86,14 @@ pub struct WorkerGroupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 
+    /// rayop: Kubernetes-native autoscaling of this group. rayop creates an
+    /// autoscaling/v2 HorizontalPodAutoscaler on the group's workload, bounded
+    /// by `minReplicas` (at least 1) and `maxReplicas` (times `numOfHosts`),
+    /// and from then on never writes the workload's replicas: the HPA owns
+    /// them. Not allowed together with `enableInTreeAutoscaling`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizontal_pod_autoscaler: Option<GroupAutoscaler>,
+
     /// rayop: the workload that runs the group, `StatefulSet` or `Deployment`.
     /// Defaults to `Deployment` when `enableInTreeAutoscaling` is true (the
     /// autoscaler deletes chosen pods, which a Deployment can do first via
@@ -152,6 +160,7 @@ impl WorkerGroupSpec {
             suspend: None,
             workload_kind: None,
             volume_claim_templates: None,
+            horizontal_pod_autoscaler: None,
         }
     }
 
@@ -205,4 +214,20 @@ mod tests {
         assert_eq!(group.max_replicas, 2_147_483_647);
         assert_eq!(group.num_of_hosts, 1);
     }
+}
+
+/// The HPA of a worker group (`workerGroupSpecs[].horizontalPodAutoscaler`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupAutoscaler {
+    /// autoscaling/v2 metrics of the HPA, as in a HorizontalPodAutoscaler's
+    /// `spec.metrics`. Default: 80% average CPU utilization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::open_objects")]
+    pub metrics: Option<Vec<k8s_openapi::api::autoscaling::v2::MetricSpec>>,
+
+    /// The HPA's `spec.behavior` (scale-up and scale-down policies), passed through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::open_object")]
+    pub behavior: Option<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>,
 }

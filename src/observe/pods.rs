@@ -7,6 +7,11 @@
 use k8s_openapi::api::core::v1::Pod;
 use rayop_machines::{Millis, PodPhase, PodView};
 
+/// The annotation the ReplicaSet controller orders scale-down by: lowest first.
+pub const DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-deletion-cost";
+/// The cost rayop gives a pod chosen for removal: the lowest there is.
+pub const FIRST_TO_GO: &str = "-2147483648";
+
 /// The view of one pod.
 #[must_use]
 pub fn pod_view(pod: &Pod) -> PodView {
@@ -32,7 +37,13 @@ pub fn pod_view(pod: &Pod) -> PodView {
     let created = meta.creation_timestamp.as_ref().map_or(Millis(0), |t| {
         Millis(u64::try_from(t.0.as_millisecond()).unwrap_or(0))
     });
+    let marked = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DELETION_COST_ANNOTATION))
+        .is_some_and(|cost| cost == FIRST_TO_GO);
     PodView {
+        marked,
         name: meta.name.clone().unwrap_or_default(),
         uid: meta.uid.clone().unwrap_or_default(),
         phase,
@@ -119,5 +130,22 @@ mod tests {
             }]);
         }
         assert_eq!(pod_view(&pod).restarts, 0);
+    }
+}
+
+#[cfg(test)]
+mod mark_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_lowest_cost_counts_as_marked() {
+        let mut pod = Pod::default();
+        assert!(!pod_view(&pod).marked);
+        pod.metadata.annotations =
+            Some([(DELETION_COST_ANNOTATION.to_owned(), "5".to_owned())].into());
+        assert!(!pod_view(&pod).marked);
+        pod.metadata.annotations =
+            Some([(DELETION_COST_ANNOTATION.to_owned(), FIRST_TO_GO.to_owned())].into());
+        assert!(pod_view(&pod).marked);
     }
 }

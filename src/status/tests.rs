@@ -26,6 +26,7 @@ fn summary(phase: MPhase, provisioned: bool) -> StatusSummary {
             ready: 1,
             requested: 2,
             clamped: false,
+            held: None,
         }],
         conditions: vec![ConditionSummary {
             kind: "RayClusterProvisioned".into(),

@@ -34,6 +34,7 @@ pub fn group(name: &str, replicas: i32, min: i32, max: i32) -> GroupSpec {
         num_of_hosts: 1,
         suspend: false,
         hash: format!("{name}-v1"),
+        ..GroupSpec::default()
     }
 }
 
@@ -55,6 +56,7 @@ pub fn pod(name: &str, uid: &str, ready: bool, created: Millis) -> PodView {
         restarts: 0,
         created,
         terminating: false,
+        marked: false,
     }
 }
 

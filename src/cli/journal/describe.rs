@@ -129,7 +129,14 @@ pub fn commands(commands: &[Command]) -> String {
 pub fn command(command: &Command) -> String {
     match command {
         Command::EnsureHead { replicas } => format!("EnsureHead({replicas})"),
-        Command::EnsureGroup { group, replicas } => format!("EnsureGroup({group}, {replicas})"),
+        Command::EnsureGroup { group, replicas } => match replicas {
+            Some(replicas) => format!("EnsureGroup({group}, {replicas})"),
+            None => format!("EnsureGroup({group}, replicas left to its HPA)"),
+        },
+        Command::MarkPods { group, pods } => {
+            let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
+            format!("MarkPods({group}: {})", names.join(", "))
+        }
         Command::RemoveGroup { group } => format!("RemoveGroup({group})"),
         Command::DeletePods { reason, pods } => {
             let mut names: Vec<&str> = pods.iter().take(3).map(|p| p.name.as_str()).collect();
@@ -244,7 +251,7 @@ mod tests {
             Command::EnsureHead { replicas: 1 },
             Command::EnsureGroup {
                 group: "small".into(),
-                replicas: 3,
+                replicas: Some(3),
             },
             Command::DeletePods {
                 reason: DeleteReason::HeadRestarted,
