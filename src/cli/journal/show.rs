@@ -33,10 +33,12 @@ use crate::record::Record;
 #[command(after_help = "Example:\n  \
     rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n\n\
     Output (one line per record: time, seq, what):\n  \
+    == default/raycluster-demo  uid 5b0c…  entries 1..7 ==\n  \
     2024-05-01T10:00:01.000Z       1  Observed gen=1 head=absent groups small 0/2 (not applied)\n  \
     2024-05-01T10:00:01.000Z       2  Pending → HeadStarting\n  \
-    2024-05-01T10:00:01.000Z       3  commands: EnsureHead(1), EnsureGroup(small, 2), Announce(Normal Creating), PublishStatus(HeadStarting)\n  \
-    2024-05-01T10:00:01.000Z       4  results: EnsureHead ok, EnsureGroup ok, Announce ok, PublishStatus ok")]
+    2024-05-01T10:00:01.000Z       3  commands: EnsureHead(1), EnsureGroup(small, 2), Announce(Normal HeadStarting), PublishStatus(HeadStarting)\n  \
+    2024-05-01T10:00:01.000Z       4  results: EnsureHead ok, EnsureGroup failed: forbidden, Announce ok, PublishStatus ok\n  \
+    2024-05-01T10:00:02.000Z       5  CommandFailed EnsureGroup FailedApplyWorkers: forbidden")]
 pub struct ShowArgs {
     /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
     #[arg(value_name = "NAMESPACE/NAME|UID")]
