@@ -160,6 +160,26 @@ fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<Strin
                     items.len()
                 ));
             }
+            if schema["x-kubernetes-list-type"] == "map" {
+                // Server-side apply refuses two items with the same key.
+                let keys: Vec<&str> = schema["x-kubernetes-list-map-keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let mut seen = std::collections::BTreeSet::new();
+                for item in items {
+                    let key = keys
+                        .iter()
+                        .map(|k| format!("{k}={}", item[*k]))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    if !seen.insert(key.clone()) {
+                        out.push(format!("{path}: duplicate entries for key [{key}]"));
+                    }
+                }
+            }
             for (i, item) in items.iter().enumerate() {
                 openapi_errors(&schema["items"], item, &format!("{path}[{i}]"), out);
             }

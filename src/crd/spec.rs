@@ -67,10 +67,17 @@ pub struct RayClusterSpec {
     #[schemars(extend("default" = {}))]
     pub head_group_spec: Option<HeadGroupSpec>,
 
-    /// Groups of worker pods.
+    /// Groups of worker pods. A list keyed by `groupName` for server-side
+    /// apply, so each field of a group has its own owner: a GitOps tool that
+    /// applies a manifest without `replicas` never resets the replicas the Ray
+    /// autoscaler set (KubeRay #1120, #4149).
     #[serde(default)]
     #[schemars(length(max = cel::MAX_WORKER_GROUPS), transform = cel::worker_groups_rules)]
-    #[schemars(extend("default" = []))]
+    #[schemars(extend(
+        "default" = [],
+        "x-kubernetes-list-type" = "map",
+        "x-kubernetes-list-map-keys" = ["groupName"],
+    ))]
     pub worker_group_specs: Vec<WorkerGroupSpec>,
 
     /// Runs the Ray autoscaler as a sidecar of the head; it sets each group's
