@@ -3,6 +3,10 @@
 //! the journal and checks that every acknowledged entry is there, sequences
 //! are contiguous, nothing is corrupt, and nothing panicked.
 //!
+//! The child also prunes with a small retention every 20 appends, so kills
+//! land inside prunes too; then an acknowledged entry may be missing only
+//! where retention allows it (at or before the snapshot, outside the last K).
+//!
 //! The child is this test binary re-executed with `RAYOP_JOURNAL_CHILD` set
 //! (see [`child_process_entry`]); with the variable unset that test is a
 //! no-op.
@@ -29,9 +33,15 @@ const CHILD_ENV: &str = "RAYOP_JOURNAL_CHILD";
 const DIR_ENV: &str = "RAYOP_JOURNAL_CHILD_DIR";
 const WRITERS: u64 = 3;
 
+/// Small retention so that the child's prunes remove data while it is
+/// killed: a crash in the middle of a prune is exercised too.
+const KEEP: u64 = 30;
+
 fn options() -> Options {
     Options {
         snapshot_every: 25,
+        keep_entries: KEEP,
+        keep_for: std::time::Duration::ZERO,
         ..Options::default()
     }
 }
@@ -112,6 +122,9 @@ fn child_append(journal: &Journal) {
                                 },
                             )
                             .unwrap();
+                    }
+                    if w == 0 && counter.is_multiple_of(20) {
+                        journal.prune(ts(counter as i64)).unwrap();
                     }
                     let mut out = std::io::stdout().lock();
                     for (i, seq) in seqs.enumerate() {
@@ -239,6 +252,15 @@ fn sigkill_at_random_points_never_loses_an_acknowledged_entry() {
         started.elapsed()
     );
     assert!(total > 0);
+    // The kills also landed among prunes that removed data.
+    let (journal, _) = Journal::open(dir.path(), options()).unwrap();
+    let pruned = journal
+        .streams()
+        .unwrap()
+        .iter()
+        .filter(|s| s.first_seq > 1)
+        .count();
+    assert!(pruned > 0, "the child's prunes never removed anything");
 }
 
 fn record_ack(line: &str, acked: &mut BTreeMap<String, BTreeMap<u64, u64>>) -> bool {
@@ -274,23 +296,30 @@ fn check_after_crash(dir: &Path, acked: &BTreeMap<String, BTreeMap<u64, u64>>, r
     let verify = journal.verify().unwrap();
     assert!(verify.is_ok(), "round {round}: {verify:?}");
     for (stream, seqs) in acked {
+        let info = journal.stream_info(stream).unwrap();
+        let snapshot = info.snapshot_seq.unwrap_or(0);
         let entries = journal
-            .read_from::<Event>(stream, 1)
+            .read_from::<Event>(stream, info.first_seq)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         for (i, e) in entries.iter().enumerate() {
             assert_eq!(
                 e.seq,
-                i as u64 + 1,
+                info.first_seq + i as u64,
                 "round {round}: {stream} not contiguous"
             );
         }
+        assert_eq!(entries.last().map_or(0, |e| e.seq), info.last_seq);
         for (&seq, &counter) in seqs {
-            let entry = entries.get(seq as usize - 1).unwrap_or_else(|| {
-                panic!(
-                    "round {round}: acknowledged {stream} seq {seq} lost (stream has {})",
-                    entries.len()
-                )
-            });
+            if seq < info.first_seq {
+                // Pruned: only allowed at or before the snapshot and outside
+                // the last K.
+                assert!(
+                    seq <= snapshot && seq + KEEP <= info.last_seq,
+                    "round {round}: acknowledged {stream} seq {seq} lost ({info:?})"
+                );
+                continue;
+            }
+            let entry = &entries[(seq - info.first_seq) as usize];
             assert_eq!(
                 entry.payload.n, counter,
                 "round {round}: {stream} seq {seq} has the wrong payload"
@@ -298,7 +327,7 @@ fn check_after_crash(dir: &Path, acked: &BTreeMap<String, BTreeMap<u64, u64>>, r
         }
         if let Some(snapshot) = journal.latest_snapshot::<State>(stream).unwrap() {
             assert_eq!(snapshot.state.applied, snapshot.at_seq);
-            assert!(snapshot.at_seq <= entries.len() as u64);
+            assert!(snapshot.at_seq <= info.last_seq && snapshot.at_seq + 1 >= info.first_seq);
         }
     }
 }
