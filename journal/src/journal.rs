@@ -11,8 +11,12 @@
 //!   tree "snapshots"       stream no ‖ at_seq   -> snapshot envelope
 //!   tree "streams"         stream id            -> stream metadata (JSON)
 //!   tree "index"           len ‖ index key ‖ id -> (empty)
-//!   default tree           "rayop-journal-format" -> u32 BE
+//!   default tree           "rayop-journal-format" -> u32 BE,
+//!                          "rayop-journal-epoch"  -> u64 BE (see `watermark`)
+//! <dir>/db/watermark       last acknowledged commit epoch (see `watermark`)
 //! <dir>/db.damaged-<ms>/   a damaged database moved aside (see `damage`)
+//! <dir>/compacting/, <dir>/db.pre-compact/
+//!                          only during `Journal::compact` (see `compaction`)
 //! ```
 //!
 //! Invariants:
