@@ -215,6 +215,9 @@ impl Journal {
     /// An empty `entries` returns an empty range without writing. Fails with
     /// [`Error::IndexKeyMismatch`] if the stream exists under another index
     /// key. On [`Error::Durability`] the entries may or may not be stored.
+    /// Appending to a quarantined or deleted stream is allowed: new history
+    /// is still recorded (a deleted stream's late events until retention
+    /// removes it).
     pub fn append<T: Versioned>(
         &self,
         stream: &str,
