@@ -552,3 +552,36 @@ async fn a_cluster_that_does_not_decode_is_reported_and_skipped() -> Result<()> 
     assert!(statefulset(&client, &ns, "broken-head").await?.is_none());
     op.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_clusters_stream_is_pruned_after_its_retention_window() -> Result<()> {
+    use std::time::Duration;
+    let (env, ns) = setup("prune").await?;
+    let client = env.client();
+    let options = rayop_journal::Options {
+        deleted_retention: Duration::from_secs(2),
+        ..rayop_journal::Options::default()
+    };
+    let settings = rayop::controller::Settings {
+        prune_every: Duration::from_secs(1),
+        ..rayop::controller::Settings::default()
+    };
+    let op = Operator::start_with(client.clone(), &[&ns], options, settings).await?;
+    let c = create(
+        &client,
+        &cluster(RayCluster::test("pr").with_workers(1), &ns),
+    )
+    .await?;
+    wait_phase(&client, &ns, "pr", Phase::Ready).await?;
+    let id = uid(&c);
+    assert!(!op.records(&id).is_empty(), "journaled while alive");
+    clusters(&client, &ns)
+        .delete("pr", &DeleteParams::default())
+        .await?;
+    wait_until("the deleted stream pruned", TIMEOUT, || async {
+        let journal = op.handles.journal.journal().unwrap();
+        Ok(!journal.streams()?.iter().any(|s| s.id == id))
+    })
+    .await?;
+    op.stop().await
+}

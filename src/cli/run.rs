@@ -170,6 +170,7 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
                 cluster_domain: args.cluster_domain.clone(),
             },
             instance: std::env::var("POD_NAME").ok(),
+            ..Settings::default()
         };
         controller::run(
             client,

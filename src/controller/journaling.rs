@@ -167,6 +167,18 @@ impl JournalHandle {
         Ok(record::replay(start, &records).machine)
     }
 
+    /// Applies the journal's retention rules as of `at`: old entries of live
+    /// streams beyond their window, and deleted streams past theirs.
+    ///
+    /// # Errors
+    /// The journal's error.
+    pub async fn prune(
+        &self,
+        at: Millis,
+    ) -> Result<Option<rayop_journal::PruneReport>, JournalError> {
+        self.blocking(move |journal| journal.prune(ts(at))).await
+    }
+
     /// Marks stream `uid` deleted at `at`; it is pruned after the retention window.
     ///
     /// # Errors

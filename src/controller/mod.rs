@@ -61,6 +61,8 @@ pub struct Settings {
     pub build: BuildOptions,
     /// The name this instance reports Events under.
     pub instance: Option<String>,
+    /// How often journal retention runs.
+    pub prune_every: Duration,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             resync: Duration::from_secs(300),
             build: BuildOptions::default(),
             instance: None,
+            prune_every: Duration::from_secs(600),
         }
     }
 }
@@ -110,6 +113,10 @@ pub async fn run(
         settings.namespaces.iter().cloned().map(Some).collect()
     };
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown) as BoxFuture<'static, ()>);
+    let pruning = tokio::spawn(prune_periodically(
+        handles.journal.clone(),
+        settings.prune_every,
+    ));
     let runs = scopes.into_iter().map(|scope| {
         run_scope(
             client.clone(),
@@ -122,6 +129,30 @@ pub async fn run(
         )
     });
     futures::future::join_all(runs).await;
+    pruning.abort();
+}
+
+/// Applies journal retention every `every`, so deleted clusters' streams go
+/// once their retention window has passed and disk use stays bounded.
+async fn prune_periodically(journal: Arc<JournalHandle>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match journal.prune(reconcile::now_millis()).await {
+            Ok(Some(report))
+                if report.entries_removed > 0 || !report.streams_removed.is_empty() =>
+            {
+                info!(
+                    entries = report.entries_removed,
+                    streams = report.streams_removed.len(),
+                    "journal retention applied"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => warn!(%error, "journal retention failed; will retry"),
+        }
+    }
 }
 
 async fn run_scope(

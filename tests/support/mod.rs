@@ -54,14 +54,24 @@ pub struct Operator {
 
 impl Operator {
     pub async fn start(client: Client, namespaces: &[&str]) -> Result<Operator> {
+        let options = rayop_journal::Options::default();
+        Self::start_with(client, namespaces, options, Settings::default()).await
+    }
+
+    /// Like [`Operator::start`], with journal options and settings of the test's choosing.
+    pub async fn start_with(
+        client: Client,
+        namespaces: &[&str],
+        options: rayop_journal::Options,
+        settings: Settings,
+    ) -> Result<Operator> {
         let journal_dir = tempfile::tempdir()?;
-        let (journal, _report) =
-            JournalHandle::open(journal_dir.path(), rayop_journal::Options::default())?;
+        let (journal, _report) = JournalHandle::open(journal_dir.path(), options)?;
         let handles = Handles::new(Arc::new(journal));
         let settings = Settings {
             namespaces: namespaces.iter().map(|s| (*s).to_owned()).collect(),
             concurrency: 8,
-            ..Settings::default()
+            ..settings
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
