@@ -1,0 +1,73 @@
+//! `rayop_journal_damage_total`: journal damage, read at scrape time.
+//!
+//! Role: the controller's journal handle already counts its failed
+//! operations ([`JournalHandle::damage_count`]); this collector exposes that
+//! count, plus the damage found when the journal was opened, without a hook
+//! in every journal call.
+//!
+//! Invariant: both series only grow (the handle's count is monotonic, and
+//! open-time findings are only ever added).
+
+use std::sync::{
+    Arc, OnceLock,
+    atomic::{AtomicU64, Ordering},
+};
+
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric},
+    metrics::{MetricType, counter::ConstCounter},
+};
+
+use super::labels::DamageLabels;
+use crate::controller::journaling::JournalHandle;
+
+/// Open-time findings and the journal whose failed operations are counted.
+#[derive(Default)]
+pub struct JournalDamage {
+    at_open: AtomicU64,
+    journal: OnceLock<Arc<JournalHandle>>,
+}
+
+impl std::fmt::Debug for JournalDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalDamage")
+            .field("at_open", &self.at_open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JournalDamage {
+    /// Adds damage found when the journal was opened.
+    pub fn add_at_open(&self, findings: u64) {
+        self.at_open.fetch_add(findings, Ordering::Relaxed);
+    }
+
+    /// Counts the failed operations of `journal` from now on (first call wins).
+    pub fn watch(&self, journal: Arc<JournalHandle>) {
+        let _ = self.journal.set(journal);
+    }
+
+    fn operations(&self) -> u64 {
+        self.journal.get().map_or(0, |j| j.damage_count())
+    }
+}
+
+impl Collector for JournalDamage {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "rayop_journal_damage",
+            "Journal damage: found when the journal was opened (a database moved aside, lost acknowledged writes), or failed journal operations while running",
+            None,
+            MetricType::Counter,
+        )?;
+        for (when, value) in [
+            ("open", self.at_open.load(Ordering::Relaxed)),
+            ("operation", self.operations()),
+        ] {
+            let labels = DamageLabels { when };
+            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! `/debug/journal/<namespace>/<name>`: one cluster's journal streams as the
+//! same JSON lines `rayop journal export --stream <namespace>/<name>` writes.
+//!
+//! Role: sled lets one process open a journal, so a running operator's
+//! journal can only be read through the operator. This reads it in place.
+//!
+//! Invariants:
+//! - Read-only: it uses the journal crate's export, which reads and never
+//!   quarantines, and the CLI's own stream resolution
+//!   ([`crate::cli::journal::load::resolve`]: every stream ever filed under
+//!   the name, newest first), so the bytes equal the CLI's export.
+//! - Runs on the blocking pool; a reconcile never waits for it.
+
+use std::sync::Arc;
+
+use crate::{
+    cli::journal::{JournalCommandError, load},
+    controller::journaling::JournalHandle,
+};
+
+/// The outcome of one export request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Export {
+    /// The JSON lines.
+    Lines(Vec<u8>),
+    /// The path does not name a cluster.
+    BadTarget(String),
+    /// No stream is filed under that name.
+    NotFound(String),
+    /// This replica has no open journal.
+    Unavailable(&'static str),
+    /// Reading failed.
+    Failed(String),
+}
+
+/// True for a Kubernetes object name or namespace (DNS-1123 subdomain).
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// Exports the streams of `namespace/name` from `journal`.
+pub async fn export(journal: Option<Arc<JournalHandle>>, namespace: &str, name: &str) -> Export {
+    if !valid_name(namespace) || !valid_name(name) {
+        return Export::BadTarget(format!(
+            "{namespace}/{name} is not a namespace and a RayCluster name"
+        ));
+    }
+    let Some(handle) = journal else {
+        return Export::Unavailable(
+            "this replica has no open journal (a standby, or running with --no-journal); ask the leader",
+        );
+    };
+    let Some(journal) = handle.journal().cloned() else {
+        return Export::Unavailable("the operator runs without a journal");
+    };
+    let target = format!("{namespace}/{name}");
+    let task = tokio::task::spawn_blocking(move || {
+        let ids = load::resolve(&journal, &target)?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut lines = Vec::new();
+        journal.export_streams(&mut lines, &refs)?;
+        Ok::<_, JournalCommandError>(lines)
+    });
+    match task.await {
+        Ok(Ok(lines)) => Export::Lines(lines),
+        Ok(Err(JournalCommandError::UnknownTarget { target, .. })) => {
+            Export::NotFound(format!("no journal stream for {target}"))
+        }
+        Ok(Err(error)) => Export::Failed(error.to_string()),
+        Err(error) => Export::Failed(format!("export task failed: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("ray-system"));
+        assert!(valid_name("a.b-1"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("A"));
+        assert!(!valid_name("../etc"));
+        assert!(!valid_name("a%2f"));
+    }
+
+    #[tokio::test]
+    async fn without_a_journal_the_endpoint_says_so() {
+        assert!(matches!(
+            export(None, "ns", "c").await,
+            Export::Unavailable(_)
+        ));
+        let disabled = Some(Arc::new(JournalHandle::disabled()));
+        assert!(matches!(
+            export(disabled, "ns", "c").await,
+            Export::Unavailable(_)
+        ));
+        assert!(matches!(
+            export(None, "NS", "c").await,
+            Export::BadTarget(_)
+        ));
+    }
+}

@@ -1,0 +1,150 @@
+//! The client side of `/debug/journal/<namespace>/<name>`: fetch a running
+//! operator's journal of one cluster, for `rayop journal show --from-url`.
+//!
+//! Role: turn an operator address (`http://host:port`, for instance through
+//! `kubectl port-forward`) and a `namespace/name` into the export's JSON
+//! lines, or into [`StreamDump`]s parsed exactly as the CLI parses a local
+//! export ([`crate::cli::journal::load::parse_export`]), whose payloads
+//! decode as [`crate::record::Record`] with [`crate::cli::journal::load::decode`].
+//!
+//! Invariant: only GET requests to the operator's own endpoint; a non-200
+//! answer is an error carrying the operator's explanation.
+
+use std::time::Duration;
+
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+
+use super::FetchError;
+use crate::cli::journal::load::{self, StreamDump};
+
+/// How long one fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The endpoint URL for `target` (`namespace/name`) on the operator at `base`.
+///
+/// # Errors
+/// [`FetchError::Target`] or [`FetchError::Url`].
+pub fn journal_url(base: &str, target: &str) -> Result<Uri, FetchError> {
+    let Some((namespace, name)) = target.split_once('/') else {
+        return Err(FetchError::Target(target.to_owned()));
+    };
+    if namespace.is_empty() || name.is_empty() || name.contains('/') {
+        return Err(FetchError::Target(target.to_owned()));
+    }
+    let base = base.trim_end_matches('/');
+    let base = if base.contains("://") {
+        base.to_owned()
+    } else {
+        format!("http://{base}")
+    };
+    let bad = |reason: String| FetchError::Url {
+        url: base.clone(),
+        reason,
+    };
+    if !base.starts_with("http://") {
+        return Err(bad("only http:// is served by the operator".to_owned()));
+    }
+    format!("{base}/debug/journal/{namespace}/{name}")
+        .parse::<Uri>()
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Fetches the JSON lines of `target`'s streams from the operator at `base`.
+///
+/// # Errors
+/// [`FetchError`] for a bad address, a failed request or a non-200 answer.
+pub async fn fetch_journal(base: &str, target: &str) -> Result<Vec<u8>, FetchError> {
+    let uri = journal_url(base, target)?;
+    let url = uri.to_string();
+    let failed = |reason: String| FetchError::Request {
+        url: url.clone(),
+        reason,
+    };
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let request = Request::get(uri)
+        .body(Empty::new())
+        .map_err(|e| failed(e.to_string()))?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .to_bytes();
+        Ok::<_, FetchError>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(FETCH_TIMEOUT, exchange)
+        .await
+        .map_err(|_| failed(format!("no answer within {FETCH_TIMEOUT:?}")))??;
+    if status != StatusCode::OK {
+        return Err(FetchError::Status {
+            url,
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).trim().to_owned(),
+        });
+    }
+    Ok(body.to_vec())
+}
+
+/// Fetches and parses `target`'s streams, as the CLI reads a local export.
+///
+/// # Errors
+/// [`FetchError`], or [`FetchError::Parse`] when the answer is not an export.
+pub async fn fetch_streams(base: &str, target: &str) -> Result<Vec<StreamDump>, FetchError> {
+    let lines = fetch_journal(base, target).await?;
+    load::parse_export(&lines).map_err(|e| FetchError::Parse {
+        url: journal_url(base, target).map_or_else(|_| base.to_owned(), |u| u.to_string()),
+        reason: e.to_string(),
+    })
+}
+
+/// [`fetch_streams`] for synchronous callers (the `rayop journal` CLI):
+/// runs it on a private single-threaded runtime.
+///
+/// # Errors
+/// As [`fetch_streams`], or [`FetchError::Runtime`].
+pub fn fetch_streams_blocking(base: &str, target: &str) -> Result<Vec<StreamDump>, FetchError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(fetch_streams(base, target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = |b, t| journal_url(b, t).map(|u| u.to_string());
+        assert_eq!(
+            u("http://127.0.0.1:8080/", "ns/c").ok().as_deref(),
+            Some("http://127.0.0.1:8080/debug/journal/ns/c")
+        );
+        assert_eq!(
+            u("localhost:8080", "ns/c").ok().as_deref(),
+            Some("http://localhost:8080/debug/journal/ns/c")
+        );
+        assert!(matches!(
+            u("https://x", "ns/c"),
+            Err(FetchError::Url { .. })
+        ));
+        assert!(matches!(u("x", "c"), Err(FetchError::Target(_))));
+        assert!(matches!(u("x", "a/b/c"), Err(FetchError::Target(_))));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_request_error() {
+        // Port 1 on loopback: nothing listens there.
+        let err = fetch_journal("http://127.0.0.1:1", "ns/c").await;
+        assert!(matches!(err, Err(FetchError::Request { .. })), "{err:?}");
+    }
+}
