@@ -96,94 +96,95 @@ fn show<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("<unprintable: {e}>"))
 }
 
-/// Replays `records` through `machine` (a fresh one, or one restored from a
-/// snapshot taken just before the first record).
-#[must_use]
-pub fn replay(mut machine: ClusterMachine, records: &[Record]) -> Replay {
-    // What the machine decided for the last event but the records have not
-    // yet confirmed: its transition, then its commands.
-    let mut expect_transition: Option<(Phase, Phase)> = None;
-    let mut expect_commands: Option<Vec<Command>> = None;
-    let mut events = 0;
-    let diverge = |index: usize, recorded: String, replayed: String| Divergence {
+/// A replay in progress: what the machine decided for the last event that the
+/// records have not yet confirmed (its transition, then its commands).
+struct Replayer {
+    machine: ClusterMachine,
+    events: usize,
+    expect_transition: Option<(Phase, Phase)>,
+    expect_commands: Option<Vec<Command>>,
+}
+
+fn diverge(index: usize, recorded: String, replayed: String) -> Divergence {
+    Divergence {
         index,
         recorded,
         replayed,
-    };
-    for (index, record) in records.iter().enumerate() {
+    }
+}
+
+impl Replayer {
+    /// Checks record `index` against what the machine decided.
+    fn feed(&mut self, index: usize, record: &Record) -> Result<(), Divergence> {
         match record {
             Record::Event(event) => {
-                if let Some(missing) = expect_transition.take() {
-                    return Replay {
-                        machine,
-                        events,
-                        divergence: Some(diverge(index, "no transition".into(), show(&missing))),
-                    };
+                if let Some(missing) = self.expect_transition.take() {
+                    return Err(diverge(index, "no transition".into(), show(&missing)));
                 }
-                if let Some(missing) = expect_commands.take() {
-                    return Replay {
-                        machine,
-                        events,
-                        divergence: Some(diverge(index, "no commands".into(), show(&missing))),
-                    };
+                if let Some(missing) = self.expect_commands.take() {
+                    return Err(diverge(index, "no commands".into(), show(&missing)));
                 }
-                let step = machine.step(event);
-                events += 1;
+                let step = self.machine.step(event);
+                self.events += 1;
                 if step.transitioned() {
-                    expect_transition = Some((step.from, step.to));
+                    self.expect_transition = Some((step.from, step.to));
                 }
                 if !step.commands.is_empty() {
-                    expect_commands = Some(step.commands);
+                    self.expect_commands = Some(step.commands);
                 }
             }
-            Record::Transition { from, to } => match expect_transition.take() {
+            Record::Transition { from, to } => match self.expect_transition.take() {
                 Some(expected) if expected == (*from, *to) => {}
                 other => {
-                    return Replay {
-                        machine,
-                        events,
-                        divergence: Some(diverge(
-                            index,
-                            show(&(from, to)),
-                            other.map_or_else(|| "no transition".into(), |t| show(&t)),
-                        )),
-                    };
+                    let replayed = other.map_or_else(|| "no transition".into(), |t| show(&t));
+                    return Err(diverge(index, show(&(from, to)), replayed));
                 }
             },
             Record::Commands(commands) => {
-                if let Some(missing) = expect_transition.take() {
-                    return Replay {
-                        machine,
-                        events,
-                        divergence: Some(diverge(index, "no transition".into(), show(&missing))),
-                    };
+                if let Some(missing) = self.expect_transition.take() {
+                    return Err(diverge(index, "no transition".into(), show(&missing)));
                 }
-                match expect_commands.take() {
+                match self.expect_commands.take() {
                     Some(expected) if &expected == commands => {}
                     other => {
-                        return Replay {
-                            machine,
-                            events,
-                            divergence: Some(diverge(
-                                index,
-                                show(commands),
-                                other.map_or_else(|| "no commands".into(), |c| show(&c)),
-                            )),
-                        };
+                        let replayed = other.map_or_else(|| "no commands".into(), |c| show(&c));
+                        return Err(diverge(index, show(commands), replayed));
                     }
                 }
             }
             Record::Results(_) => {}
         }
+        Ok(())
     }
-    let divergence = expect_transition
-        .map(|t| diverge(records.len(), "end of journal".into(), show(&t)))
-        .or_else(|| {
-            expect_commands.map(|c| diverge(records.len(), "end of journal".into(), show(&c)))
-        });
-    Replay {
+
+    /// At the end of the records: anything decided but never recorded diverges.
+    fn finish(&mut self, end: usize) -> Option<Divergence> {
+        let transition = self.expect_transition.take();
+        let commands = self.expect_commands.take();
+        transition
+            .map(|t| diverge(end, "end of journal".into(), show(&t)))
+            .or_else(|| commands.map(|c| diverge(end, "end of journal".into(), show(&c))))
+    }
+}
+
+/// Replays `records` through `machine` (a fresh one, or one restored from a
+/// snapshot taken just before the first record).
+#[must_use]
+pub fn replay(machine: ClusterMachine, records: &[Record]) -> Replay {
+    let mut replayer = Replayer {
         machine,
-        events,
+        events: 0,
+        expect_transition: None,
+        expect_commands: None,
+    };
+    let divergence = records
+        .iter()
+        .enumerate()
+        .find_map(|(index, record)| replayer.feed(index, record).err())
+        .or_else(|| replayer.finish(records.len()));
+    Replay {
+        machine: replayer.machine,
+        events: replayer.events,
         divergence,
     }
 }

@@ -104,16 +104,13 @@ async fn the_seed_sample_reaches_ready_with_sidecar_rbac_and_the_full_path() -> 
         "RoleBinding",
     )?;
 
-    let path = op.transitions(&uid(&c));
-    let expected: Vec<(String, String)> = [
+    let journaled = op.transitions(&uid(&c));
+    let expected = path(&[
         ("Pending", "HeadStarting"),
         ("HeadStarting", "Scaling"),
         ("Scaling", "Ready"),
-    ]
-    .iter()
-    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-    .collect();
-    assert_eq!(path, expected);
+    ]);
+    assert_eq!(journaled, expected);
     op.stop().await
 }
 
@@ -206,15 +203,7 @@ async fn a_lost_head_is_recreated_and_the_workers_restarted() -> Result<()> {
     let (env, ns) = setup("head").await?;
     let client = env.client();
     let op = Operator::start(client.clone(), &[&ns]).await?;
-    let c = create(
-        &client,
-        &cluster(
-            RayCluster::test("hl").with_group(group("small").with_replicas(2).bounds(0, 4)),
-            &ns,
-        ),
-    )
-    .await?;
-    wait_phase(&client, &ns, "hl", Phase::Ready).await?;
+    let c = ready_cluster(&client, &ns, "hl", 2).await?;
     let head_before = uids(&pods(&client, &ns, "hl", "head").await?);
     let workers_before = uids(&pods(&client, &ns, "hl", "worker").await?);
     let seen = op.transitions(&uid(&c)).len();
@@ -248,15 +237,7 @@ async fn a_lost_worker_goes_through_scaling_back_to_ready() -> Result<()> {
     let (env, ns) = setup("worker").await?;
     let client = env.client();
     let op = Operator::start(client.clone(), &[&ns]).await?;
-    let c = create(
-        &client,
-        &cluster(
-            RayCluster::test("wl").with_group(group("small").with_replicas(2).bounds(0, 4)),
-            &ns,
-        ),
-    )
-    .await?;
-    wait_phase(&client, &ns, "wl", Phase::Ready).await?;
+    let c = ready_cluster(&client, &ns, "wl", 2).await?;
     let seen = op.transitions(&uid(&c)).len();
     Api::<Pod>::namespaced(client.clone(), &ns)
         .delete("wl-small-1", &DeleteParams::default())

@@ -93,14 +93,11 @@ async fn a_killed_operator_restarts_from_its_journal_without_duplicates() -> Res
         })
         .collect();
     // Restored machines continue the path; a fresh one would start over at Pending.
-    let expected: Vec<(String, String)> = [
+    let expected = path(&[
         ("Pending", "HeadStarting"),
         ("HeadStarting", "Scaling"),
         ("Scaling", "Ready"),
-    ]
-    .iter()
-    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-    .collect();
+    ]);
     assert_eq!(
         transitions,
         expected,

@@ -247,3 +247,26 @@ pub fn must<T>(value: Option<T>, what: &str) -> Result<T> {
         None => bail!("missing: {what}"),
     }
 }
+
+/// Creates `name` in `ns` with one group `small` of `replicas` workers in
+/// [0, 4], and waits until it is Ready.
+pub async fn ready_cluster(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    replicas: i32,
+) -> Result<RayCluster> {
+    use rayop::crd::test_builders::group;
+    let c = RayCluster::test(name).with_group(group("small").with_replicas(replicas).bounds(0, 4));
+    let created = create(client, &cluster(c, ns)).await?;
+    wait_phase(client, ns, name, Phase::Ready).await?;
+    Ok(created)
+}
+
+/// A journaled path of transitions, as `(from, to)` names.
+pub fn path(steps: &[(&str, &str)]) -> Vec<(String, String)> {
+    steps
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
