@@ -202,3 +202,83 @@ pub fn kinds(step: &Step) -> Vec<&'static str> {
     }
     out
 }
+
+/// The event that exercises `edge_id` on a machine in `from`, driven there by
+/// `drive_to` with its last event at `last`.
+pub fn event_for(edge_id: &str, from: Phase, last: Millis) -> Event {
+    let s = spec();
+    let next = last.plus(1_000);
+    match edge_id {
+        "pending-invalid" | "became-invalid" => observed(next, &invalid(spec()), &converged(&s)),
+        "pending-start" => observed(next, &s, &Observation::default()),
+        "pending-adopt-scaling" => {
+            let mut world = with_head(applied(&s), "head-1");
+            world.groups.clear();
+            observed(next, &s, &world)
+        }
+        "pending-adopt-ready" | "scaled" | "steady" => observed(next, &s, &converged(&s)),
+        "suspend" => {
+            let mut suspended = spec();
+            suspended.suspend = true;
+            observed(next, &suspended, &converged(&s))
+        }
+        "head-ready" => observed(next, &s, &converged(&s)),
+        "head-failed-retry" => {
+            let mut world = converged(&s);
+            let mut head = pod("c-head-0", "head-9", false, last);
+            head.phase = PodPhase::Failed;
+            world.head.pod = Some(head);
+            observed(next, &s, &world)
+        }
+        "head-stuck" => Event {
+            at: last.plus(rayop_machines::backoff::STUCK_AFTER_MS),
+            input: Input::Tick,
+        },
+        "head-lost" => {
+            let mut world = converged(&s);
+            world.head.pod = None;
+            observed(next, &s, &world)
+        }
+        "spec-changed" => {
+            let mut bigger = spec();
+            bigger.generation = 2;
+            bigger.groups[0].replicas = 3;
+            observed(next, &bigger, &converged(&s))
+        }
+        "worker-lost" => {
+            let mut world = converged(&s);
+            world.groups[0].pods.pop();
+            observed(next, &s, &world)
+        }
+        "head-back-restart-workers" => {
+            let world = with_head(converged(&s), "head-2");
+            observed(next, &s, &world)
+        }
+        "head-back-ft" => {
+            let mut ft = spec();
+            ft.gcs_fault_tolerance = true;
+            observed(next, &ft, &with_head(converged(&s), "head-2"))
+        }
+        "resume" => {
+            let mut suspended = spec();
+            suspended.suspend = true;
+            observed(next, &s, &applied(&suspended))
+        }
+        "command-failed" => Event {
+            at: next,
+            input: Input::CommandFailed {
+                command: "EnsureGroup".into(),
+                reason: "FailedApplyWorkers".into(),
+                message: "forbidden".into(),
+            },
+        },
+        "deleted" => Event {
+            at: next,
+            input: Input::Deleted,
+        },
+        "terminal" => observed(next, &s, &Observation::default()),
+        other => panic!(
+            "edge {other} (from {from}) has no scenario: add one to event_for in machines/tests/support"
+        ),
+    }
+}
