@@ -4,23 +4,47 @@
 //! settings, then runs the controller. Logs go to stderr through tracing,
 //! human-readable or JSON.
 //!
+//! It also serves `/healthz`, `/readyz`, `/metrics` and `/debug/journal` on
+//! `--metrics-addr` (see [`crate::server`]) and, with `--leader-elect`,
+//! stands for election on a Lease first (see [`crate::leader`]): a standby
+//! serves its endpoints and waits; the leader opens the journal and runs the
+//! controller.
+//!
 //! Invariants:
 //! - A journal held by another process is a clear start-up error naming the
-//!   holder; any other journal failure is logged and the operator runs
-//!   without one (the API server stays the source of truth).
-//! - SIGTERM lets in-flight reconciles finish before the process exits 0.
+//!   holder (with leader election, only after waiting for a lease duration
+//!   twice, since a previous leader may still be flushing it); any other
+//!   journal failure is logged and the operator runs without one (the API
+//!   server stays the source of truth).
+//! - SIGTERM lets in-flight reconciles finish, flushes the journal, releases
+//!   the Lease, and the process exits 0.
+//! - A leader that loses its Lease stops the controller (its writes are
+//!   already refused by the client's write gate) and exits 1, to come back
+//!   as a fresh standby.
 
-use std::{io::Write, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    io::Write,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use clap::{Args, ValueEnum};
-use kube::{Client, Config, config::KubeConfigOptions, config::Kubeconfig};
+use futures::{FutureExt, future::BoxFuture};
+use kube::{Client, Config, client::ClientBuilder, config::KubeConfigOptions, config::Kubeconfig};
 use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::{
     build::BuildOptions,
     controller::{self, Handles, Settings, journaling::JournalHandle},
+    leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
+    metrics::{ApiWriteLayer, Metrics},
+    server::{self, Health, ServerError, ServerState},
 };
+
+/// Where the HTTP server listens unless `--metrics-addr` says otherwise.
+pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:8080";
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -61,6 +85,47 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "RAYOP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Journal retention: a live cluster keeps at least its last N entries.
+    #[arg(long, env = "RAYOP_JOURNAL_KEEP_ENTRIES", default_value_t = 1000)]
+    pub journal_keep_entries: u64,
+    /// Journal retention: a live cluster keeps at least the entries of the last N hours.
+    #[arg(long, env = "RAYOP_JOURNAL_KEEP_HOURS", default_value_t = 168)]
+    pub journal_keep_hours: u64,
+    /// Journal retention: a deleted cluster's journal is removed N hours after its deletion.
+    #[arg(
+        long,
+        env = "RAYOP_JOURNAL_DELETED_RETENTION_HOURS",
+        default_value_t = 336
+    )]
+    pub journal_deleted_retention_hours: u64,
+    /// Address of the HTTP server (/healthz, /readyz, /metrics, /debug/journal) [default: 0.0.0.0:8080].
+    ///
+    /// An address given here that cannot be bound stops the operator; when
+    /// the default is taken (a second operator on a workstation), the
+    /// operator runs without the server and says so.
+    #[arg(long, env = "RAYOP_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Stand for election on a coordination.k8s.io Lease; only the leader reconciles.
+    #[arg(long, env = "RAYOP_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "RAYOP_LEADER_ELECT_LEASE", default_value = "rayop-leader")]
+    pub leader_elect_lease: String,
+    /// Namespace of the leader Lease; default $POD_NAMESPACE, else the client's namespace.
+    #[arg(long, env = "RAYOP_LEADER_ELECT_NAMESPACE")]
+    pub leader_elect_namespace: Option<String>,
+    /// This replica's identity in the Lease; default $POD_NAME, else <hostname>-<pid>.
+    #[arg(long, env = "RAYOP_LEADER_ELECT_IDENTITY")]
+    pub leader_elect_identity: Option<String>,
+    /// Seconds a silent leader keeps the Lease before a standby takes it.
+    #[arg(long, env = "RAYOP_LEADER_ELECT_LEASE_SECONDS", default_value_t = 15)]
+    pub leader_elect_lease_seconds: u64,
+    /// Seconds after its last successful renewal that the leader stops writing (< lease seconds).
+    #[arg(long, env = "RAYOP_LEADER_ELECT_RENEW_SECONDS", default_value_t = 10)]
+    pub leader_elect_renew_seconds: u64,
+    /// Seconds between two renewals (leader) or looks at the Lease (standby).
+    #[arg(long, env = "RAYOP_LEADER_ELECT_RETRY_SECONDS", default_value_t = 2)]
+    pub leader_elect_retry_seconds: u64,
 }
 
 /// Why `rayop run` stopped with an error.
@@ -75,6 +140,15 @@ pub enum RunError {
     /// The async runtime could not start.
     #[error("runtime: {0}")]
     Runtime(#[from] std::io::Error),
+    /// The HTTP server could not start.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// Leader election could not start.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+    /// This replica led and lost the Lease; it stopped writing.
+    #[error("lost the leader Lease; stopped reconciling (restart to stand again)")]
+    LostLeadership,
 }
 
 fn init_logging(format: LogFormat) {
@@ -89,7 +163,13 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn client(args: &RunArgs) -> Result<Client, RunError> {
+/// A client whose writes are counted and, with leader election, refused
+/// unless this replica holds the Lease.
+async fn client(
+    args: &RunArgs,
+    metrics: &Arc<Metrics>,
+    leadership: &Arc<Leadership>,
+) -> Result<Client, RunError> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -102,16 +182,31 @@ async fn client(args: &RunArgs) -> Result<Client, RunError> {
             .await
             .map_err(|e| RunError::Config(e.to_string()))?,
     };
-    Client::try_from(config).map_err(|e| RunError::Config(e.to_string()))
+    let layer = ApiWriteLayer::new(metrics.clone(), leadership.clone());
+    Ok(ClientBuilder::try_from(config)
+        .map_err(|e| RunError::Config(e.to_string()))?
+        .with_layer(&layer)
+        .build())
 }
 
-fn open_journal(args: &RunArgs) -> Result<JournalHandle, RunError> {
+fn journal_options(args: &RunArgs) -> rayop_journal::Options {
+    let hours = |h: u64| Duration::from_secs(h.saturating_mul(3600));
+    rayop_journal::Options {
+        keep_entries: args.journal_keep_entries,
+        keep_for: hours(args.journal_keep_hours),
+        deleted_retention: hours(args.journal_deleted_retention_hours),
+        ..rayop_journal::Options::default()
+    }
+}
+
+fn open_journal(args: &RunArgs, metrics: &Metrics) -> Result<JournalHandle, RunError> {
     if args.no_journal {
         warn!("running without a journal: decisions are not recorded");
         return Ok(JournalHandle::disabled());
     }
-    match JournalHandle::open(&args.journal, rayop_journal::Options::default()) {
+    match JournalHandle::open(&args.journal, journal_options(args)) {
         Ok((handle, report)) => {
+            metrics.journal_opened(&report);
             if report.is_clean() {
                 info!(dir = %args.journal.display(), "journal open");
             } else {
@@ -149,6 +244,55 @@ async fn shutdown_signal() {
     info!("shutdown requested; finishing in-flight reconciles");
 }
 
+/// With leader election, a previous leader may still hold the journal for a
+/// moment (a shared volume): wait for it, up to twice the lease duration.
+async fn open_journal_when_free(
+    args: &RunArgs,
+    metrics: &Metrics,
+    elected: bool,
+) -> Result<JournalHandle, RunError> {
+    let patience = Duration::from_secs(args.leader_elect_lease_seconds.saturating_mul(2));
+    let deadline = Instant::now() + patience;
+    loop {
+        match open_journal(args, metrics) {
+            Err(RunError::Journal(rayop_journal::Error::Locked { .. }))
+                if elected && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn lease_config(args: &RunArgs, client: &Client) -> LeaseConfig {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let identity = args
+        .leader_elect_identity
+        .clone()
+        .or_else(|| env("POD_NAME"))
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "rayop".to_owned());
+            format!("{host}-{}", std::process::id())
+        });
+    LeaseConfig {
+        name: args.leader_elect_lease.clone(),
+        namespace: args
+            .leader_elect_namespace
+            .clone()
+            .or_else(|| env("POD_NAMESPACE"))
+            .unwrap_or_else(|| client.default_namespace().to_owned()),
+        identity,
+        timings: Timings {
+            lease_duration: Duration::from_secs(args.leader_elect_lease_seconds),
+            renew_deadline: Duration::from_secs(args.leader_elect_renew_seconds),
+            retry: Duration::from_secs(args.leader_elect_retry_seconds),
+        },
+    }
+}
+
 /// Runs the operator.
 ///
 /// # Errors
@@ -160,8 +304,59 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let client = client(args).await?;
-        let journal = Arc::new(open_journal(args)?);
+        let metrics = Arc::new(Metrics::new());
+        let leadership = Arc::new(if args.leader_elect {
+            Leadership::elected()
+        } else {
+            Leadership::always()
+        });
+        let health = Arc::new(Health::new(leadership.clone()));
+        let state = Arc::new(ServerState::new(metrics.clone(), health.clone()));
+        let shutdown = (Box::pin(shutdown_signal()) as BoxFuture<'static, ()>).shared();
+        match &args.metrics_addr {
+            Some(addr) => {
+                let listener = server::bind(addr).await?;
+                tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+            }
+            None => match server::bind(DEFAULT_METRICS_ADDR).await {
+                Ok(listener) => {
+                    tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+                }
+                Err(error) => {
+                    warn!(%error, "running without /healthz, /readyz, /metrics and /debug/journal; pass --metrics-addr");
+                }
+            },
+        }
+        let client = client(args, &metrics, &leadership).await?;
+
+        // Leader election: a standby waits here, serving its endpoints.
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let election = if args.leader_elect {
+            let config = lease_config(args, &client);
+            let elector =
+                Elector::new(client.clone(), config, leadership.clone(), metrics.clone())?;
+            let task = tokio::spawn(elector.run(async move {
+                let _ = released.await;
+            }));
+            let leads = tokio::select! {
+                leads = leadership.wait_leader() => leads,
+                () = shutdown.clone() => false,
+            };
+            if !leads {
+                let _ = release.send(());
+                let _ = task.await;
+                info!("stopped before leading");
+                return Ok(());
+            }
+            Some(task)
+        } else {
+            metrics.set_leader(true);
+            None
+        };
+
+        let journal = Arc::new(open_journal_when_free(args, &metrics, args.leader_elect).await?);
+        state.attach_journal(journal.clone());
+        health.journal_settled();
         let settings = Settings {
             namespaces: args.namespaces.clone(),
             concurrency: args.concurrency.max(1),
@@ -172,15 +367,37 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
             instance: std::env::var("POD_NAME").ok(),
             ..Settings::default()
         };
+        // Stop on SIGTERM, or as soon as the Lease is lost.
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let watcher = {
+            let (shutdown, leadership) = (shutdown.clone(), leadership.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = shutdown => {},
+                    () = leadership.wait_lost() => {},
+                }
+                let _ = stop.send(());
+            })
+        };
         controller::run(
             client,
             settings,
-            Handles::new(journal.clone()),
-            shutdown_signal(),
+            Handles::new(journal.clone()).observed_by(metrics.clone(), health.clone()),
+            async move {
+                let _ = stopped.await;
+            },
         )
         .await;
+        watcher.abort();
         if let Some(journal) = journal.journal() {
             let _ = journal.flush();
+        }
+        if leadership.role() == Role::Lost {
+            return Err(RunError::LostLeadership);
+        }
+        if let Some(task) = election {
+            let _ = release.send(());
+            let _ = task.await;
         }
         info!("stopped");
         Ok(())

@@ -17,7 +17,7 @@ use kube::{Client, runtime::events::Recorder};
 use rayop_machines::ClusterMachine;
 
 use super::{caches::Caches, journaling::JournalHandle};
-use crate::build::BuildOptions;
+use crate::{build::BuildOptions, metrics::Metrics};
 
 /// Counters of the API writes this operator made, by kind of write.
 #[derive(Debug, Default)]
@@ -61,6 +61,8 @@ pub struct Context {
     pub resync: std::time::Duration,
     /// Writes made.
     pub writes: Arc<WriteCounters>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {

@@ -46,7 +46,9 @@ use self::{
     context::{Context, WriteCounters},
     journaling::JournalHandle,
 };
-use crate::{build::BuildOptions, crd::RayCluster, observe::CLUSTER_LABEL};
+use crate::{
+    build::BuildOptions, crd::RayCluster, metrics::Metrics, observe::CLUSTER_LABEL, server::Health,
+};
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -85,15 +87,32 @@ pub struct Handles {
     pub writes: Arc<WriteCounters>,
     /// The journal.
     pub journal: Arc<JournalHandle>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Readiness: told when every scope's caches synced.
+    pub health: Arc<Health>,
 }
 
 impl Handles {
-    /// Handles around `journal`, with zeroed counters.
+    /// Handles around `journal`, with zeroed counters, fresh metrics and
+    /// the health of a replica without leader election.
     #[must_use]
     pub fn new(journal: Arc<JournalHandle>) -> Handles {
         Handles {
             writes: Arc::new(WriteCounters::default()),
             journal,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
+        }
+    }
+
+    /// The same handles, reporting into `metrics` and `health`.
+    #[must_use]
+    pub fn observed_by(self, metrics: Arc<Metrics>, health: Arc<Health>) -> Handles {
+        Handles {
+            metrics,
+            health,
+            ..self
         }
     }
 }
@@ -113,6 +132,8 @@ pub async fn run(
         settings.namespaces.iter().cloned().map(Some).collect()
     };
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown) as BoxFuture<'static, ()>);
+    handles.health.expect_scopes(scopes.len());
+    handles.metrics.watch_journal(handles.journal.clone());
     let pruning = tokio::spawn(prune_periodically(
         handles.journal.clone(),
         settings.prune_every,
@@ -122,9 +143,8 @@ pub async fn run(
             client.clone(),
             settings.clone(),
             scope,
-            handles.journal.clone(),
+            handles.clone(),
             machines.clone(),
-            handles.writes.clone(),
             shutdown.clone(),
         )
     });
@@ -159,9 +179,8 @@ async fn run_scope(
     client: Client,
     settings: Settings,
     namespace: Option<String>,
-    journal: Arc<JournalHandle>,
+    handles: Handles,
     machines: Arc<Mutex<HashMap<String, rayop_machines::ClusterMachine>>>,
-    writes: Arc<WriteCounters>,
     shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
 ) {
     let ns = namespace.as_deref();
@@ -173,12 +192,13 @@ async fn run_scope(
     let ctx = Arc::new(Context {
         client: client.clone(),
         caches,
-        journal,
+        journal: handles.journal.clone(),
         machines,
         recorder: Recorder::new(client.clone(), reporter),
         build: settings.build.clone(),
         resync: settings.resync,
-        writes,
+        writes: handles.writes.clone(),
+        metrics: handles.metrics.clone(),
     });
 
     let resource = ApiResource::erase::<RayCluster>(&());
@@ -210,7 +230,12 @@ async fn run_scope(
         let mut first_list = true;
         while let Some(message) = deleted_rx.recv().await {
             match message {
-                Deletion::One(obj) => deletion::record_deletion(&deletion_ctx, &obj).await,
+                Deletion::One(obj) => {
+                    deletion::record_deletion(&deletion_ctx, &obj).await;
+                    if let Some(uid) = obj.uid() {
+                        deletion_ctx.metrics.forget_cluster(&uid);
+                    }
+                }
                 Deletion::Listed if first_list => {
                     first_list = false;
                     let live: HashSet<String> =
@@ -222,6 +247,18 @@ async fn run_scope(
         }
     });
 
+    // Readiness: this scope counts as synced once the RayCluster list and
+    // every child cache have their first full list.
+    let synced = {
+        let (caches, clusters, health) =
+            (ctx.caches.clone(), reader.clone(), handles.health.clone());
+        tokio::spawn(async move {
+            if clusters.wait_until_ready().await.is_ok() && caches.wait_until_ready().await.is_ok()
+            {
+                health.scope_synced();
+            }
+        })
+    };
     let pod_resource = resource.clone();
     let config = ControllerConfig::default().concurrency(settings.concurrency);
     info!(
@@ -259,6 +296,7 @@ async fn run_scope(
         })
         .await;
     deletions.abort();
+    synced.abort();
     info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
 }
 

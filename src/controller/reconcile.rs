@@ -8,7 +8,10 @@
 //! - In steady state this makes no API call at all: nothing is applied,
 //!   nothing journaled, and the status is written only when it differs.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::{
@@ -30,6 +33,7 @@ use crate::{
     crd::{RayCluster, names},
     decide,
     desired::{DesiredObjects, ObjectSet},
+    metrics::ReconcileResult,
     observe::observe,
     record::{self, CommandResult, Record},
     status::{self, LiveFacts},
@@ -95,6 +99,24 @@ pub async fn reconcile(
     obj: Arc<DynamicObject>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let mut outcome = ReconcileResult::Skipped;
+    let result = reconcile_cluster(obj, &ctx, &mut outcome).await;
+    if result.is_err() {
+        outcome = ReconcileResult::Error;
+    }
+    ctx.metrics.reconciled(outcome, started.elapsed());
+    result
+}
+
+/// [`reconcile`] without the metrics; `outcome` stays `Skipped` unless the
+/// pipeline runs.
+async fn reconcile_cluster(
+    obj: Arc<DynamicObject>,
+    ctx: &Arc<Context>,
+    outcome: &mut ReconcileResult,
+) -> Result<Action, ReconcileError> {
+    let ctx = ctx.as_ref();
     let cluster = match decode(&obj) {
         Ok(cluster) => cluster,
         Err(error) => {
@@ -109,7 +131,7 @@ pub async fn reconcile(
                 uid: obj.metadata.uid.clone(),
                 ..Default::default()
             };
-            report(&ctx, &reference, error.reason(), error.to_string()).await;
+            report(ctx, &reference, error.reason(), error.to_string()).await;
             return Ok(Action::await_change());
         }
     };
@@ -131,7 +153,7 @@ pub async fn reconcile(
     }
     let span = tracing::info_span!("reconcile", cluster = %format!("{namespace}/{name}"));
     let _enter = span.enter();
-    run_pipeline(&ctx, &cluster, &namespace, &name, &uid).await
+    run_pipeline(ctx, &cluster, &namespace, &name, &uid, outcome).await
 }
 
 async fn run_pipeline(
@@ -140,6 +162,7 @@ async fn run_pipeline(
     namespace: &str,
     name: &str,
     uid: &str,
+    outcome: &mut ReconcileResult,
 ) -> Result<Action, ReconcileError> {
     let now = now_millis();
     let reference = cluster.object_ref(&());
@@ -182,6 +205,7 @@ async fn run_pipeline(
     let step = decision.step;
     if step.transitioned() {
         info!(from = %step.from, to = %step.to, "phase changed");
+        ctx.metrics.transition(step.from.as_str(), step.to.as_str());
     }
 
     // journal, before any command runs
@@ -237,8 +261,17 @@ async fn run_pipeline(
         .await;
     }
     let failed = !failures.is_empty();
+    *outcome = if failed {
+        ReconcileResult::Error
+    } else {
+        ReconcileResult::Ok
+    };
     for failure in failures {
         let decision = decide::decide(&mut machine, &failure);
+        if decision.step.transitioned() {
+            let step = &decision.step;
+            ctx.metrics.transition(step.from.as_str(), step.to.as_str());
+        }
         if decision.worth_journaling {
             let step = &decision.step;
             let records = record::decision_records(&failure, step.from, step.to, &step.commands);
@@ -254,6 +287,7 @@ async fn run_pipeline(
     // status
     let status_result = publish_status(ctx, cluster, &machine, &view, name).await;
     let wake = machine.next_wake();
+    ctx.metrics.cluster_phase(uid, machine.phase().as_str());
     ctx.put_machine(uid, machine);
     status_result?;
 
@@ -289,7 +323,13 @@ async fn journal(
     records: Vec<Record>,
     machine: &ClusterMachine,
 ) {
-    if let Err(error) = ctx.journal.append(uid, key, at, records, machine).await {
+    let bytes = serde_json::to_vec(&records).map_or(0, |b| b.len() as u64);
+    let started = Instant::now();
+    let appended = ctx.journal.append(uid, key, at, records, machine).await;
+    if appended.is_ok() && ctx.journal.journal().is_some() {
+        ctx.metrics.journal_append(started.elapsed(), bytes);
+    }
+    if let Err(error) = appended {
         warn!(%error, "journal append failed; reconciling continues without it");
         report(
             ctx,

@@ -53,6 +53,17 @@ impl JournalDamage {
     }
 }
 
+/// Findings of a journal open that count as damage: a database moved aside,
+/// lost acknowledged writes, quarantined streams, undecodable metadata.
+#[must_use]
+pub fn findings(report: &rayop_journal::OpenReport) -> u64 {
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    u64::from(report.moved_aside.is_some())
+        + u64::from(report.lost_writes.is_some())
+        + count(report.quarantined.len())
+        + count(report.damaged_metadata.len())
+}
+
 impl Collector for JournalDamage {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(

@@ -41,19 +41,11 @@ use self::{
     journal_damage::JournalDamage,
     labels::{PhaseLabels, ResultLabels, TransitionLabels, VersionLabels, WriteLabels},
 };
+use rayop_machines::Phase;
+
 use crate::controller::journaling::JournalHandle;
 
 pub use self::api_writes::{ApiWriteLayer, ApiWrites, WriteGate};
-
-/// Phases a cluster can be counted in (the machine's live phases).
-pub const PHASES: [&str; 6] = [
-    "Pending",
-    "HeadStarting",
-    "Scaling",
-    "Ready",
-    "Recovering",
-    "Suspended",
-];
 
 /// How one reconcile ended, as the `result` label of
 /// `rayop_reconciles_total` and `rayop_reconcile_duration_seconds`.
@@ -184,9 +176,9 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             }),
         );
-        for phase in PHASES {
+        for phase in Phase::ALL.iter().filter(|p| **p != Phase::Deleted) {
             let _ = clusters.get_or_create(&PhaseLabels {
-                phase: phase.to_owned(),
+                phase: phase.as_str().to_owned(),
             });
         }
         for result in [
@@ -301,9 +293,10 @@ impl Metrics {
     }
 
     /// Counts damage found when the journal was opened (a database moved
-    /// aside, acknowledged writes found missing).
-    pub fn journal_damage_at_open(&self, findings: u64) {
-        self.journal_damage.add_at_open(findings);
+    /// aside, acknowledged writes found missing, quarantined streams).
+    pub fn journal_opened(&self, report: &rayop_journal::OpenReport) {
+        self.journal_damage
+            .add_at_open(journal_damage::findings(report));
     }
 
     /// Lets the damage metric read the failed-operation count of `journal`.

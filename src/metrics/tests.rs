@@ -72,7 +72,10 @@ fn counters_and_histograms_record() {
     m.api_write("apply", "StatefulSet");
     m.api_write_refused("delete", "Pod");
     m.journal_append(Duration::from_micros(250), 512);
-    m.journal_damage_at_open(2);
+    m.journal_opened(&rayop_journal::OpenReport {
+        quarantined: vec!["a".into(), "b".into()],
+        ..rayop_journal::OpenReport::default()
+    });
     m.set_leader(true);
     let text = m.encode();
     for expected in [
