@@ -19,6 +19,6 @@ pub enum LeaderError {
         name: String,
         /// The client's error.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }

@@ -73,7 +73,7 @@ impl LeaseApi {
             verb,
             namespace: self.config.namespace.clone(),
             name: self.config.name.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
