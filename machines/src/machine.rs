@@ -504,8 +504,16 @@ impl Cluster {
         if phase == Phase::Ready {
             self.provisioned = true;
         }
-        let ready: i32 = a.groups.iter().map(|g| g.ready).fold(0, i32::saturating_add);
-        let desired: i32 = a.groups.iter().map(|g| g.desired).fold(0, i32::saturating_add);
+        let ready: i32 = a
+            .groups
+            .iter()
+            .map(|g| g.ready)
+            .fold(0, i32::saturating_add);
+        let desired: i32 = a
+            .groups
+            .iter()
+            .map(|g| g.desired)
+            .fold(0, i32::saturating_add);
         let message = match phase {
             Phase::Ready => format!("cluster is Ready: head and {ready}/{desired} workers"),
             Phase::Scaling => format!("head is Ready; workers {ready}/{desired}"),
