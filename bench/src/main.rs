@@ -86,6 +86,11 @@ struct Args {
     /// Longest wait for each step, in seconds.
     #[arg(long, default_value_t = 1200)]
     timeout_seconds: u64,
+    /// Give the head Service a ClusterIP (a real allocation) instead of making
+    /// it headless. The harness's Service CIDR is a /24, so only about 250
+    /// clusters fit with ClusterIPs; headless is the default so N = 1000 runs.
+    #[arg(long)]
+    head_cluster_ip: bool,
     /// Output directory for the summary (Markdown, JSON) and `raw/`.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -228,13 +233,14 @@ async fn main() -> Result<()> {
             let tracker = tracker.clone();
             let ns = ns.clone();
             let rate = args.rate;
+            let headless = !args.head_cluster_ip;
             async move {
                 if rate > 0.0 {
                     let at = first_create + Duration::from_secs_f64(i as f64 / rate);
                     tokio::time::sleep_until(at.into()).await;
                 }
                 tracker.lock()?.created.insert(name.clone(), Instant::now());
-                apply_cluster(&api, &ns, name, WORKERS).await
+                apply_cluster(&api, &ns, name, WORKERS, headless).await
             }
         })
         .buffer_unordered(in_flight)
@@ -272,7 +278,7 @@ async fn main() -> Result<()> {
     eprintln!("rayop-bench: scaling every cluster to {SCALED_WORKERS} workers");
     let first_scale = Instant::now();
     futures::stream::iter(names.iter())
-        .map(|name| apply_cluster(&rc_api, &ns, name, SCALED_WORKERS))
+        .map(|name| apply_cluster(&rc_api, &ns, name, SCALED_WORKERS, !args.head_cluster_ip))
         .buffer_unordered(16)
         .try_collect::<Vec<()>>()
         .await?;
@@ -396,8 +402,14 @@ async fn wait_all(
 }
 
 /// Server-side-applies one RayCluster of 1 head and `workers` workers.
-async fn apply_cluster(api: &Api<DynamicObject>, ns: &str, name: &str, workers: i64) -> Result<()> {
-    let obj: DynamicObject = serde_json::from_value(json!({
+async fn apply_cluster(
+    api: &Api<DynamicObject>,
+    ns: &str,
+    name: &str,
+    workers: i64,
+    headless: bool,
+) -> Result<()> {
+    let mut obj = json!({
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
         "metadata": {"name": name, "namespace": ns},
@@ -410,7 +422,11 @@ async fn apply_cluster(api: &Api<DynamicObject>, ns: &str, name: &str, workers: 
                 "maxReplicas": 10,
             }],
         },
-    }))?;
+    });
+    if headless {
+        obj["spec"]["headGroupSpec"] = json!({"headService": {"spec": {"clusterIP": "None"}}});
+    }
+    let obj: DynamicObject = serde_json::from_value(obj)?;
     api.patch(
         name,
         &PatchParams::apply(MANAGER).force(),

@@ -213,7 +213,11 @@ impl Report {
             ),
             (
                 "Operator API requests, whole run".into(),
-                verbs(&self.requests_total),
+                format!(
+                    "{}; writes by resource: {}",
+                    verbs(&self.requests_total),
+                    detail(&self.requests_total)
+                ),
             ),
         ];
         for (k, v) in rows {
