@@ -24,7 +24,7 @@ use kube::{
 };
 use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::{context::Context, error::ReconcileError};
 use crate::{
@@ -151,9 +151,13 @@ async fn reconcile_cluster(
         debug!("caches not synced yet; trying again shortly");
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
+    // `instrument`, not `span.enter()`: an entered guard held across
+    // `.await` leaks the span into whatever the worker thread polls next, so
+    // log lines nested every cluster's span (37 KB lines at N = 1000).
     let span = tracing::info_span!("reconcile", cluster = %format!("{namespace}/{name}"));
-    let _enter = span.enter();
-    run_pipeline(ctx, &cluster, &namespace, &name, &uid, outcome).await
+    run_pipeline(ctx, &cluster, &namespace, &name, &uid, outcome)
+        .instrument(span)
+        .await
 }
 
 async fn run_pipeline(
