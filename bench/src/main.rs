@@ -14,7 +14,7 @@
 //! ServiceAccount of its own, with a kubeconfig the bench writes.
 //!
 //! ```text
-//! cargo build --release --bin rayop -p rayop-bench
+//! cargo build --release --bin rayop && cargo build --release -p rayop-bench
 //! target/release/rayop-bench --clusters 100            # starts its own plane
 //! target/release/rayop-bench --kubeconfig .local/plane/kubeconfig --clusters 10
 //! ```
