@@ -63,6 +63,10 @@ pub struct Context {
     pub writes: Arc<WriteCounters>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// True once every cache of this scope has its first full list. Waiters
+    /// use this, not `Caches::wait_until_ready`: kube-runtime's store
+    /// readiness wakes only the last of several concurrent waiters.
+    pub synced: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Context {

@@ -185,6 +185,7 @@ async fn run_scope(
 ) {
     let ns = namespace.as_deref();
     let (caches, triggers) = caches::watch(&client, ns);
+    let (synced_tx, synced) = tokio::sync::watch::channel(false);
     let reporter = Reporter {
         controller: "rayop".into(),
         instance: settings.instance.clone(),
@@ -199,6 +200,7 @@ async fn run_scope(
         resync: settings.resync,
         writes: handles.writes.clone(),
         metrics: handles.metrics.clone(),
+        synced,
     });
 
     let resource = ApiResource::erase::<RayCluster>(&());
@@ -226,8 +228,10 @@ async fn run_scope(
     // Deletions, and clusters that vanished while the operator was down.
     let deletion_ctx = ctx.clone();
     let store = reader.clone();
+    let (listed_tx, listed) = tokio::sync::oneshot::channel::<()>();
     let deletions = tokio::spawn(async move {
         let mut first_list = true;
+        let mut listed_tx = Some(listed_tx);
         while let Some(message) = deleted_rx.recv().await {
             match message {
                 Deletion::One(obj) => {
@@ -238,6 +242,9 @@ async fn run_scope(
                 }
                 Deletion::Listed if first_list => {
                     first_list = false;
+                    if let Some(tx) = listed_tx.take() {
+                        let _ = tx.send(());
+                    }
                     let live: HashSet<String> =
                         store.state().iter().filter_map(|o| o.uid()).collect();
                     deletion::forget_vanished(&deletion_ctx, &live).await;
@@ -247,15 +254,23 @@ async fn run_scope(
         }
     });
 
-    // Readiness: this scope counts as synced once the RayCluster list and
-    // every child cache have their first full list.
-    let synced = {
-        let (caches, clusters, health) =
-            (ctx.caches.clone(), reader.clone(), handles.health.clone());
+    // The one waiter on the caches' first lists: kube-runtime's store
+    // readiness wakes only the last of several concurrent waiters, so
+    // reconciles and readiness wait on `Context::synced` instead. The scope
+    // is ready once the caches and the RayCluster list are complete.
+    let syncing = {
+        let (caches, health, scope) = (
+            ctx.caches.clone(),
+            handles.health.clone(),
+            ns.unwrap_or("<all>").to_owned(),
+        );
         tokio::spawn(async move {
-            if clusters.wait_until_ready().await.is_ok() && caches.wait_until_ready().await.is_ok()
-            {
-                health.scope_synced();
+            if caches.wait_until_ready().await.is_ok() {
+                let _ = synced_tx.send(true);
+                if listed.await.is_ok() {
+                    info!(namespace = %scope, "watch caches synced");
+                    health.scope_synced();
+                }
             }
         })
     };
@@ -296,7 +311,7 @@ async fn run_scope(
         })
         .await;
     deletions.abort();
-    synced.abort();
+    syncing.abort();
     info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
 }
 

@@ -144,7 +144,8 @@ async fn reconcile_cluster(
     }
     // Never decide on caches that have not finished their first list: an
     // empty pod cache would read as a lost head.
-    if tokio::time::timeout(CACHE_SYNC_WAIT, ctx.caches.wait_until_ready())
+    let mut synced = ctx.synced.clone();
+    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
         .await
         .map_or(true, |r| r.is_err())
     {
