@@ -1,0 +1,188 @@
+//! The deploy RBAC: no wildcard anywhere, the same rules in every variant
+//! (cluster-wide ClusterRole, namespaced Role, and the chart's renders), the
+//! Lease rights narrowed to the one Lease, and every permission of the Role
+//! rayop creates for the Ray autoscaler held by rayop itself (RBAC lets a
+//! subject create a Role only with permissions it holds). That these rights
+//! are *enough* is proven end to end by tests/e2e_incluster_rbac.rs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "fixtures/deploy/render.rs"]
+mod render;
+
+use anyhow::{Result, ensure};
+use render::*;
+use serde_json::Value;
+
+const RULE_LISTS: [&str; 5] = [
+    "apiGroups",
+    "resources",
+    "verbs",
+    "resourceNames",
+    "nonResourceURLs",
+];
+
+fn is_rbac_role(doc: &Value) -> bool {
+    matches!(doc["kind"].as_str(), Some("Role" | "ClusterRole"))
+}
+
+/// Every rendering of the deploy RBAC: the kustomize variants and the chart.
+fn every_render() -> Result<Vec<(String, Vec<Value>)>> {
+    let mut all = Vec::new();
+    for variant in ["cluster", "namespaced", "journal-pvc"] {
+        all.push((format!("deploy/manifests/{variant}"), kustomize(variant)?));
+    }
+    for sets in [
+        &[][..],
+        &["watchNamespaces={a,b}"][..],
+        &["leaderElection.enabled=false", "replicas=1"][..],
+    ] {
+        all.push((format!("helm template {sets:?}"), helm_template(sets)?));
+    }
+    Ok(all)
+}
+
+fn rules_of<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter()
+        .filter(|d| d["kind"] == kind && d["metadata"]["name"] == "rayop")
+        .collect()
+}
+
+#[test]
+fn no_rule_has_a_wildcard() -> Result<()> {
+    let mut roles = 0;
+    for (source, docs) in every_render()? {
+        for role in docs.iter().filter(|d| is_rbac_role(d)) {
+            roles += 1;
+            ensure!(
+                role.get("aggregationRule").is_none(),
+                "{source}: {} aggregates other roles",
+                identity(role)
+            );
+            for rule in role["rules"].as_array().into_iter().flatten() {
+                for list in RULE_LISTS {
+                    for item in rule[list].as_array().into_iter().flatten() {
+                        let text = item.as_str().unwrap_or_default();
+                        ensure!(
+                            !text.contains('*'),
+                            "{source}: {} grants {list} {text:?}",
+                            identity(role)
+                        );
+                    }
+                }
+                ensure!(
+                    rule["verbs"].as_array().is_some_and(|v| !v.is_empty()),
+                    "{source}: a rule without verbs"
+                );
+            }
+        }
+    }
+    ensure!(roles >= 10, "looked at {roles} roles");
+    // And in the files themselves, whatever they render to.
+    for dir in ["deploy/manifests", "deploy/helm/rayop/templates"] {
+        for file in walk(&repo().join(dir))? {
+            let text = std::fs::read_to_string(&file)?;
+            ensure!(
+                !text.contains("\"*\"") && !text.contains("'*'") && !text.contains("[*]"),
+                "{} mentions a wildcard",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn every_variant_grants_the_same_rules() -> Result<()> {
+    let cluster = kustomize("cluster")?;
+    let reference = &rules_of(&cluster, "ClusterRole")[0]["rules"];
+    let namespaced = kustomize("namespaced")?;
+    ensure!(rules_of(&namespaced, "ClusterRole").is_empty());
+    ensure!(&rules_of(&namespaced, "Role")[0]["rules"] == reference);
+    let helm = helm_template(&[])?;
+    ensure!(&rules_of(&helm, "ClusterRole")[0]["rules"] == reference);
+    let helm_ns = helm_template(&["watchNamespaces={a,b}"])?;
+    let roles = rules_of(&helm_ns, "Role");
+    ensure!(roles.len() == 2 && roles.iter().all(|r| &r["rules"] == reference));
+    Ok(())
+}
+
+/// True when `rules` grant `verb` on `group`/`resource`.
+fn grants(rules: &Value, group: &str, resource: &str, verb: &str) -> bool {
+    let has = |v: &Value, s: &str| v.as_array().is_some_and(|a| a.iter().any(|x| x == s));
+    rules.as_array().into_iter().flatten().any(|r| {
+        has(&r["apiGroups"], group)
+            && has(&r["resources"], resource)
+            && has(&r["verbs"], verb)
+            && r.get("resourceNames").is_none()
+    })
+}
+
+#[test]
+fn rayop_holds_every_permission_of_the_autoscaler_role_it_creates() -> Result<()> {
+    let cluster = kustomize("cluster")?;
+    let rules = &rules_of(&cluster, "ClusterRole")[0]["rules"];
+    for rule in rayop::build::autoscaler_rbac::autoscaler_rules() {
+        for group in rule.api_groups.clone().unwrap_or_default() {
+            for resource in rule.resources.clone().unwrap_or_default() {
+                for verb in &rule.verbs {
+                    ensure!(
+                        grants(rules, &group, &resource, verb),
+                        "the autoscaler Role grants {verb} {group}/{resource}; rayop must hold it to create that Role"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn lease_rights_are_narrowed_to_the_one_lease() -> Result<()> {
+    for (source, docs) in every_render()? {
+        let args = operator_args(&docs);
+        let Some(lease) = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--leader-elect-lease="))
+        else {
+            continue;
+        };
+        let role = docs
+            .iter()
+            .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "rayop-leader-election")
+            .unwrap();
+        for rule in role["rules"].as_array().unwrap() {
+            let verbs: Vec<&str> = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            ensure!(
+                rule["apiGroups"][0] == "coordination.k8s.io" && rule["resources"][0] == "leases"
+            );
+            if verbs == ["create"] {
+                ensure!(rule.get("resourceNames").is_none());
+            } else {
+                ensure!(verbs == ["get", "update"], "{source}: {verbs:?}");
+                ensure!(
+                    rule["resourceNames"] == serde_json::json!([lease]),
+                    "{source}: get/update only on {lease}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
