@@ -384,6 +384,19 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
         ensure!(got == status, "{method} {path}: {got}, expected {status}");
     }
 
+    // `rayop journal show --from-url` reads the running operator's journal.
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_rayop"))
+        .args(["journal", "show", &format!("{ns}/ep"), "--from-url", &base])
+        .output()?;
+    let timeline = String::from_utf8_lossy(&shown.stdout);
+    ensure!(
+        shown.status.success()
+            && timeline.contains("Pending → HeadStarting")
+            && timeline.contains("Scaling → Ready"),
+        "journal show --from-url: {timeline}{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+
     // The same bytes as `rayop journal export` of the journal once stopped
     // (nothing is appended in steady state, so nothing changed in between).
     let live = fetch::fetch_journal(&base, &format!("{ns}/ep")).await?;

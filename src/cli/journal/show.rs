@@ -5,7 +5,9 @@
 //! the commands with their arguments, or the results. Snapshots appear as
 //! marker lines after the entry they follow. A namespace/name shows every
 //! stream ever filed under it (one per UID), newest first, each under a
-//! header.
+//! header. With `--from-url` the streams come from a running operator's
+//! `/debug/journal/<namespace>/<name>` endpoint instead (the same export
+//! format, read by [`crate::server::fetch`]), so no copy of the journal is needed.
 //!
 //! Invariants:
 //! - `--since` and `--until` are inclusive bounds on the entry time.
@@ -14,7 +16,10 @@
 //! - `--json` prints the stored payloads verbatim (one JSON array of
 //!   streams), so nothing is lost to summarising.
 
-use std::io::Write;
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
 
 use clap::Args;
 use rayop_journal::Timestamp;
@@ -22,7 +27,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{
-    JournalCommandError, JournalDir, describe,
+    JournalCommandError, describe,
     load::{self, StreamDump},
     open, time,
 };
@@ -31,7 +36,8 @@ use crate::record::Record;
 /// Arguments of `rayop journal show`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
-    rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n\n\
+    rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n  \
+    rayop journal show default/raycluster-demo --from-url http://localhost:8080   (a running operator)\n\n\
     Output (one line per record: time, seq, what):\n  \
     == default/raycluster-demo  uid 5b0c…  entries 1..7 ==\n  \
     2024-05-01T10:00:01.000Z       1  Observed gen=1 head=absent groups small 0/2 (not applied)\n  \
@@ -43,9 +49,13 @@ pub struct ShowArgs {
     /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
     #[arg(value_name = "NAMESPACE/NAME|UID")]
     pub target: String,
-    /// The journal.
-    #[command(flatten)]
-    pub dir: JournalDir,
+    /// The journal directory (as given to `rayop run --journal`); use a copy of a live one.
+    #[arg(long, value_name = "DIR", required_unless_present = "from_url")]
+    pub journal: Option<PathBuf>,
+    /// Read a running operator's journal instead: its address (http://host:port, e.g. through
+    /// `kubectl port-forward`), served at /debug/journal/<namespace>/<name>.
+    #[arg(long, value_name = "URL", conflicts_with = "journal")]
+    pub from_url: Option<String>,
     /// Only records at or after this RFC 3339 time (e.g. 2024-05-01T10:00:00Z).
     #[arg(long, value_name = "RFC3339", value_parser = time::parse_rfc3339)]
     pub since: Option<Timestamp>,
@@ -183,10 +193,21 @@ pub fn write_timeline(
 /// # Errors
 /// The journal cannot be opened or read, the target is unknown, or writing failed.
 pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandError> {
-    let (journal, report) = open::open_existing(&args.dir.journal)?;
-    open::warn(&report);
-    let ids = load::resolve(&journal, &args.target)?;
-    let dumps = load::load_streams(&journal, &ids)?;
+    let dumps =
+        match (&args.from_url, &args.journal) {
+            (Some(url), _) => crate::server::fetch::fetch_streams_blocking(url, &args.target)
+                .map_err(|e| JournalCommandError::Input {
+                    path: url.clone(),
+                    source: std::io::Error::other(e),
+                })?,
+            (None, dir) => {
+                let (journal, report) =
+                    open::open_existing(dir.as_deref().unwrap_or(Path::new(".")))?;
+                open::warn(&report);
+                let ids = load::resolve(&journal, &args.target)?;
+                load::load_streams(&journal, &ids)?
+            }
+        };
     if args.json {
         let streams: Vec<JsonStream<'_>> = dumps
             .iter()
