@@ -8,11 +8,8 @@
 //! further scales and a new cluster converge without an operator restart,
 //! and no cluster has a duplicate StatefulSet.
 //!
-//! Restarting kube-apiserver itself (`restart_apiserver()`) is not tested
-//! here: under kube-runtime 5 some of rayop's watches then fail with
-//! `410 Expired: too old resource version` on every retry, and a spec change
-//! made after the restart was not reconciled within 90 s (see the README's
-//! Reliability section).
+//! Restarting kube-apiserver itself is its own binary,
+//! `reliability_apiserver_restart`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

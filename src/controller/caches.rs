@@ -8,8 +8,10 @@
 //!   are dropped everywhere, workload pod templates and pod specs are dropped,
 //!   and ServiceAccounts, Roles, RoleBindings and HPAs are watched as metadata
 //!   only. This keeps memory per managed pod small (KubeRay #685).
-//! - Every watch retries with backoff after errors (API server restarts), and
-//!   never ends on its own.
+//! - Every watch retries with its own backoff after errors (API server
+//!   restarts; see [`super::watch_backoff`]) and never ends on its own. Its
+//!   errors are logged and kept out of the controller's trigger stream, so
+//!   one failing watch never pauses the others.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -29,6 +31,9 @@ use kube::{
         watcher::{self, watcher},
     },
 };
+
+use super::watch_backoff;
+use tracing::warn;
 
 use crate::{
     apply::LiveForApply,
@@ -113,13 +118,14 @@ where
     let (reader, writer) = reflector::store();
     let config = watcher::Config::default().labels(selector).any_semantic();
     let stream = watcher(api::<K>(client, namespace), config)
-        .default_backoff()
+        .backoff(watch_backoff::watch_backoff())
         .modify(move |o: &mut K| {
             o.managed_fields_mut().clear();
             trim(o);
         })
         .reflect(writer)
         .touched_objects()
+        .filter_map(retried_quietly)
         .boxed();
     (reader, stream)
 }
@@ -146,12 +152,29 @@ where
         None => Api::all(client.clone()),
     };
     let stream = watcher(api, config)
-        .default_backoff()
+        .backoff(watch_backoff::watch_backoff())
         .modify(|o: &mut PartialObjectMeta<K>| o.managed_fields_mut().clear())
         .reflect(writer)
         .touched_objects()
+        .filter_map(retried_quietly)
         .boxed();
     (reader, stream)
+}
+
+/// Drops a watch error from the trigger stream after logging it. The watch
+/// itself has already scheduled its retry with its own backoff; passed on,
+/// the error would also pause kube-runtime's shared trigger stream, so one
+/// failing watch would delay the triggers of all the others.
+pub async fn retried_quietly<K>(
+    item: Result<K, watcher::Error>,
+) -> Option<Result<K, watcher::Error>> {
+    match item {
+        Ok(object) => Some(Ok(object)),
+        Err(error) => {
+            warn!(%error, "watch failed; retrying with backoff");
+            None
+        }
+    }
 }
 
 fn trim_statefulset(s: &mut StatefulSet) {

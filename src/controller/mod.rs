@@ -19,6 +19,7 @@ pub mod deletion;
 pub mod error;
 pub mod journaling;
 pub mod reconcile;
+pub mod watch_backoff;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -212,7 +213,7 @@ async fn run_scope(
     let reader = writer.as_reader();
     let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<Deletion>();
     let clusters = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
+        .backoff(watch_backoff::watch_backoff())
         .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
         .reflect(writer)
         .inspect_ok(move |event| {
@@ -223,7 +224,8 @@ async fn run_scope(
             };
             let _ = deleted_tx.send(message);
         })
-        .touched_objects();
+        .touched_objects()
+        .filter_map(caches::retried_quietly);
 
     // Deletions, and clusters that vanished while the operator was down.
     let deletion_ctx = ctx.clone();
@@ -283,6 +285,9 @@ async fn run_scope(
     );
     Controller::for_stream_with(clusters, reader, resource)
         .with_config(config)
+        // The triggers yield no errors (each watch retries on its own), so
+        // this shared backoff is a second line only.
+        .trigger_backoff(watch_backoff::watch_backoff())
         .owns_stream(triggers.statefulsets)
         .owns_stream(triggers.deployments)
         .owns_stream(triggers.services)

@@ -1,0 +1,91 @@
+//! kube-apiserver restarted under a running operator.
+//!
+//! Its own test binary: the control plane is shared per binary, and this test
+//! restarts its API server on purpose. One in-process operator runs
+//! throughout and is never restarted. After the restart every watch must
+//! resume (relisting where the new API server has forgotten the old resource
+//! versions), so a scale made after the restart and a cluster created after
+//! it both converge, and no cluster gains a duplicate StatefulSet.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::{Api, api::ListParams};
+use rayop::crd::{RayCluster, status::Phase, test_builders::group};
+use rayop_testenv::wait_until;
+use serde_json::json;
+use support::*;
+
+fn workers(name: &str, replicas: i32) -> RayCluster {
+    RayCluster::test(name).with_group(group("small").with_replicas(replicas).bounds(0, 5))
+}
+
+async fn converged(client: &kube::Client, ns: &str, name: &str, workers: usize) -> Result<()> {
+    wait_phase(client, ns, name, Phase::Ready).await?;
+    wait_until(
+        &format!("{name} with {workers} workers"),
+        TIMEOUT,
+        || async {
+            Ok(pods(client, ns, name, "worker").await?.len() == workers
+                && pods(client, ns, name, "head").await?.len() == 1)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_converge_across_an_apiserver_restart_without_an_operator_restart() -> Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let (env, ns) = setup("apirestart").await?;
+    let plane = env
+        .control_plane()
+        .context("needs the local control plane (not RAYOP_TEST_KUBECONFIG)")?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+
+    create(&client, &cluster(workers("before", 1), &ns)).await?;
+    converged(&client, &ns, "before", 1).await?;
+
+    let restart = Instant::now();
+    plane.restart_apiserver().await?;
+    let down = restart.elapsed();
+
+    // A spec change and a new cluster, both after the restart.
+    wait_until("scaling before", TIMEOUT, || async {
+        patch_spec(
+            &client,
+            &ns,
+            "before",
+            json!({"workerGroupSpecs": [{"groupName": "small", "replicas": 3}]}),
+        )
+        .await?;
+        Ok(true)
+    })
+    .await?;
+    create(&client, &cluster(workers("after", 2), &ns)).await?;
+    converged(&client, &ns, "before", 3).await?;
+    converged(&client, &ns, "after", 2).await?;
+    let recovered = restart.elapsed();
+
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    for name in ["before", "after"] {
+        let owned = sts
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
+            .await?
+            .items;
+        assert_eq!(owned.len(), 2, "{name}: head and one worker StatefulSet");
+    }
+    eprintln!(
+        "kube-apiserver restart took {down:.1?}; all converged {recovered:.1?} after it began; {} writes",
+        op.writes()
+    );
+    op.stop().await
+}
