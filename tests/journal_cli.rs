@@ -192,7 +192,7 @@ async fn reconcile(
             .append(UID, KEY, event.at, records, machine)
             .await
             .unwrap();
-        ack(journal);
+        ack(&journal);
     }
     let mut failures = Vec::new();
     let results: Vec<CommandResult> = step
@@ -225,7 +225,7 @@ async fn reconcile(
             .append(UID, KEY, event.at, vec![Record::Results(results)], machine)
             .await
             .unwrap();
-        ack(journal);
+        ack(&journal);
     }
     for failure in failures {
         let decision = decide::decide(machine, &failure);
@@ -236,7 +236,7 @@ async fn reconcile(
                 .append(UID, KEY, failure.at, records, machine)
                 .await
                 .unwrap();
-            ack(journal);
+            ack(&journal);
         }
     }
 }
@@ -288,7 +288,7 @@ fn child_process_entry() {
                     .await
                     .unwrap();
                 handle.mark_deleted(UID, now).await.unwrap();
-                ack(journal);
+                ack(&journal);
             }
             other => panic!("unknown child mode {other}"),
         }

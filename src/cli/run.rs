@@ -15,7 +15,7 @@
 //!   holder (with leader election, only after waiting for a lease duration
 //!   twice, since a previous leader may still be flushing it); any other
 //!   journal failure is logged and the operator runs without one (the API
-//!   server stays the source of truth).
+//!   server stays the source of truth) while it retries opening it.
 //! - SIGTERM lets in-flight reconciles finish, flushes the journal, releases
 //!   the Lease, and the process exits 0.
 //! - A leader that loses its Lease stops the controller (its writes are
@@ -204,22 +204,8 @@ fn open_journal(args: &RunArgs, metrics: &Metrics) -> Result<JournalHandle, RunE
         warn!("running without a journal: decisions are not recorded");
         return Ok(JournalHandle::disabled());
     }
-    match JournalHandle::open(&args.journal, journal_options(args)) {
-        Ok((handle, report)) => {
-            metrics.journal_opened(&report);
-            if report.is_clean() {
-                info!(dir = %args.journal.display(), "journal open");
-            } else {
-                warn!(dir = %args.journal.display(), ?report, "journal was damaged and has been moved aside; a fresh one started");
-            }
-            Ok(handle)
-        }
-        Err(error @ rayop_journal::Error::Locked { .. }) => Err(RunError::Journal(error)),
-        Err(error) => {
-            warn!(%error, "journal unavailable; running without one");
-            Ok(JournalHandle::disabled())
-        }
-    }
+    let (handle, _) = JournalHandle::open_reporting(&args.journal, journal_options(args), metrics)?;
+    Ok(handle)
 }
 
 async fn shutdown_signal() {

@@ -55,7 +55,7 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
 /// At start-up: streams of clusters that vanished while the operator was
 /// down, given the UIDs that exist now.
 pub async fn forget_vanished(ctx: &Arc<Context>, live_uids: &std::collections::HashSet<String>) {
-    let Some(journal) = ctx.journal.journal().cloned() else {
+    let Some(journal) = ctx.journal.journal() else {
         return;
     };
     let streams = tokio::task::spawn_blocking(move || journal.streams()).await;

@@ -6,6 +6,11 @@
 //!   write fails, the operator keeps reconciling from the API server alone;
 //!   the failure is counted ([`JournalHandle::damage_count`]) and reported by
 //!   the caller as an Event or a log line.
+//! - A journal that failed heals: sled latches its first I/O error (a full
+//!   disk stays an error after space is freed), so after a storage failure,
+//!   or an open that failed, [`JournalHandle::heal`] drops the database and
+//!   opens it again; the controller calls it periodically. A database found
+//!   damaged on reopen is moved aside by the journal itself.
 //! - Appends are durable when they return (group-committed by the journal),
 //!   and run on the blocking pool so no reconcile thread waits on a disk.
 //! - Restoring never re-issues commands: it replays recorded events through
@@ -13,8 +18,11 @@
 //!   else; the next observation decides what to do.
 
 use std::{
-    path::Path,
-    sync::atomic::{AtomicU64, Ordering},
+    path::{Path, PathBuf},
+    sync::{
+        RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
 };
 
 use rayop_journal::{Journal, Options, Timestamp, Versioned};
@@ -34,8 +42,32 @@ impl Versioned for MachineSnapshot {
 
 /// The journal, or its absence.
 pub struct JournalHandle {
-    journal: Option<Journal>,
+    /// Where the journal lives, to reopen it; `None` when disabled.
+    home: Option<(PathBuf, Options)>,
+    journal: RwLock<Option<Journal>>,
     damage: AtomicU64,
+    /// A storage failure (or a failed open) awaits [`JournalHandle::heal`].
+    broken: AtomicBool,
+}
+
+/// How [`JournalHandle::open_or_later`] went.
+#[derive(Debug)]
+pub enum Opened {
+    /// Open; the report says what the open found.
+    Open(rayop_journal::OpenReport),
+    /// Not open now, for this reason; reopening is retried.
+    Later(rayop_journal::Error),
+}
+
+/// What [`JournalHandle::heal`] did.
+#[derive(Debug)]
+pub enum Heal {
+    /// Nothing to heal.
+    Healthy,
+    /// The journal was reopened; the report says what the open found.
+    Reopened(rayop_journal::OpenReport),
+    /// The journal still cannot be opened.
+    StillBroken(rayop_journal::Error),
 }
 
 /// Why a journal operation failed.
@@ -47,6 +79,29 @@ pub enum JournalError {
     /// The blocking task did not complete.
     #[error("journal task failed: {0}")]
     Task(String),
+    /// The journal failed earlier and has not been reopened yet.
+    #[error(
+        "journal unavailable since an earlier storage failure; reopening is retried periodically"
+    )]
+    Unavailable,
+}
+
+impl JournalError {
+    /// Whether the failure is the storage's (disk full, unwritable, damaged
+    /// database), after which sled must be reopened, rather than one
+    /// record's or one stream's.
+    #[must_use]
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            JournalError::Journal(
+                rayop_journal::Error::Io { .. }
+                    | rayop_journal::Error::Storage { .. }
+                    | rayop_journal::Error::Durability { .. }
+                    | rayop_journal::Error::DatabaseDamaged { .. }
+            ) | JournalError::Unavailable
+        )
+    }
 }
 
 fn ts(at: Millis) -> Timestamp {
@@ -64,29 +119,94 @@ impl JournalHandle {
         dir: &Path,
         options: Options,
     ) -> Result<(JournalHandle, rayop_journal::OpenReport), rayop_journal::Error> {
-        let (journal, report) = Journal::open(dir, options)?;
+        let (journal, report) = Journal::open(dir, options.clone())?;
         Ok((
             JournalHandle {
-                journal: Some(journal),
+                home: Some((dir.to_path_buf(), options)),
+                journal: RwLock::new(Some(journal)),
                 damage: AtomicU64::new(0),
+                broken: AtomicBool::new(false),
             },
             report,
         ))
+    }
+
+    /// Opens the journal in `dir`, or, when it cannot be opened now for any
+    /// reason but another holder, returns a handle that keeps retrying (see
+    /// [`JournalHandle::unavailable`]) with the reason.
+    ///
+    /// # Errors
+    /// [`rayop_journal::Error::Locked`]: another process holds the journal,
+    /// which waiting in this process cannot fix.
+    pub fn open_or_later(
+        dir: &Path,
+        options: Options,
+    ) -> Result<(JournalHandle, Opened), rayop_journal::Error> {
+        match JournalHandle::open(dir, options.clone()) {
+            Ok((handle, report)) => Ok((handle, Opened::Open(report))),
+            Err(error @ rayop_journal::Error::Locked { .. }) => Err(error),
+            Err(error) => Ok((
+                JournalHandle::unavailable(dir, options),
+                Opened::Later(error),
+            )),
+        }
+    }
+
+    /// [`JournalHandle::open_or_later`], logging the outcome and counting
+    /// open-time damage in `metrics`: what `rayop run` does at start.
+    ///
+    /// # Errors
+    /// As [`JournalHandle::open_or_later`].
+    pub fn open_reporting(
+        dir: &Path,
+        options: Options,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<(JournalHandle, Opened), rayop_journal::Error> {
+        let (handle, opened) = JournalHandle::open_or_later(dir, options)?;
+        match &opened {
+            Opened::Open(report) => {
+                metrics.journal_opened(report);
+                if report.is_clean() {
+                    tracing::info!(dir = %dir.display(), "journal open");
+                } else {
+                    tracing::warn!(dir = %dir.display(), ?report, "journal was damaged and has been moved aside; a fresh one started");
+                }
+            }
+            Opened::Later(error) => {
+                tracing::warn!(%error, dir = %dir.display(), "journal unavailable; running without one and retrying to open it");
+            }
+        }
+        Ok((handle, opened))
+    }
+
+    /// A handle for a journal in `dir` that could not be opened now (an
+    /// unwritable or full volume): it journals nothing until
+    /// [`JournalHandle::heal`] manages to open it.
+    #[must_use]
+    pub fn unavailable(dir: &Path, options: Options) -> JournalHandle {
+        JournalHandle {
+            home: Some((dir.to_path_buf(), options)),
+            journal: RwLock::new(None),
+            damage: AtomicU64::new(1),
+            broken: AtomicBool::new(true),
+        }
     }
 
     /// A handle that journals nothing: the operator runs from the API server alone.
     #[must_use]
     pub fn disabled() -> JournalHandle {
         JournalHandle {
-            journal: None,
+            home: None,
+            journal: RwLock::new(None),
             damage: AtomicU64::new(0),
+            broken: AtomicBool::new(false),
         }
     }
 
-    /// The journal, when one is open.
+    /// The journal, when one is open (a cheap clone of a shared handle).
     #[must_use]
-    pub fn journal(&self) -> Option<&Journal> {
-        self.journal.as_ref()
+    pub fn journal(&self) -> Option<Journal> {
+        self.journal.read().ok().and_then(|j| j.clone())
     }
 
     /// Journal operations that failed since start.
@@ -95,19 +215,65 @@ impl JournalHandle {
         self.damage.load(Ordering::Relaxed)
     }
 
+    /// Whether the journal is open and no storage failure awaits healing.
+    /// A disabled journal is healthy: nothing is wrong with it.
+    #[must_use]
+    pub fn is_healthy(&self) -> bool {
+        !self.broken.load(Ordering::Relaxed)
+    }
+
+    /// Reopens the journal after a storage failure or a failed open.
+    ///
+    /// sled keeps failing after its first I/O error, even once the cause
+    /// (a full disk) is gone, so the database is dropped and opened again.
+    /// When an operation still holds the old database, the open finds it
+    /// locked and the next call tries again.
+    pub fn heal(&self) -> Heal {
+        let Some((dir, options)) = &self.home else {
+            return Heal::Healthy;
+        };
+        if self.is_healthy() {
+            return Heal::Healthy;
+        }
+        let Ok(mut slot) = self.journal.write() else {
+            return Heal::StillBroken(rayop_journal::Error::Durability {
+                reason: "journal handle poisoned".into(),
+            });
+        };
+        if let Some(old) = slot.take() {
+            // Best effort: the old database is failing by definition.
+            let _ = old.flush();
+        }
+        match Journal::open(dir, options.clone()) {
+            Ok((journal, report)) => {
+                *slot = Some(journal);
+                self.broken.store(false, Ordering::Relaxed);
+                Heal::Reopened(report)
+            }
+            Err(error) => Heal::StillBroken(error),
+        }
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(Journal) -> Result<T, rayop_journal::Error> + Send + 'static,
     ) -> Result<Option<T>, JournalError> {
-        let Some(journal) = self.journal.clone() else {
+        let Some(journal) = self.journal() else {
+            if self.broken.load(Ordering::Relaxed) {
+                self.damage.fetch_add(1, Ordering::Relaxed);
+                return Err(JournalError::Unavailable);
+            }
             return Ok(None);
         };
         let result = tokio::task::spawn_blocking(move || f(journal))
             .await
             .map_err(|e| JournalError::Task(e.to_string()))
             .and_then(|r| r.map_err(JournalError::from));
-        if result.is_err() {
+        if let Err(error) = &result {
             self.damage.fetch_add(1, Ordering::Relaxed);
+            if error.is_storage_failure() {
+                self.broken.store(true, Ordering::Relaxed);
+            }
         }
         result.map(Some)
     }
@@ -191,5 +357,55 @@ impl JournalHandle {
         })
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unavailable_journal_fails_operations_until_healed() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("journal");
+        // A file where the directory should be: every open fails.
+        std::fs::write(&dir, b"not a directory").unwrap();
+        let handle = JournalHandle::unavailable(&dir, Options::default());
+        assert!(!handle.is_healthy());
+        let machine = ClusterMachine::new();
+        let failed = handle
+            .append("uid", "ns/a", Millis(1), Vec::new(), &machine)
+            .await;
+        assert!(
+            matches!(failed, Err(JournalError::Unavailable)),
+            "{failed:?}"
+        );
+        assert!(matches!(handle.heal(), Heal::StillBroken(_)));
+        assert!(!handle.is_healthy());
+
+        std::fs::remove_file(&dir).unwrap();
+        assert!(matches!(handle.heal(), Heal::Reopened(r) if r.is_clean()));
+        assert!(handle.is_healthy());
+        assert!(matches!(handle.heal(), Heal::Healthy));
+        let records = vec![Record::Commands(Vec::new())];
+        handle
+            .append("uid", "ns/a", Millis(2), records, &machine)
+            .await
+            .unwrap();
+        let journal = handle.journal().unwrap();
+        assert_eq!(journal.stream_info("uid").unwrap().count, 1);
+        assert_eq!(
+            handle.damage_count(),
+            2,
+            "the failed open and the failed append"
+        );
+    }
+
+    #[test]
+    fn a_disabled_journal_is_healthy_and_never_reopens() {
+        let handle = JournalHandle::disabled();
+        assert!(handle.is_healthy());
+        assert!(matches!(handle.heal(), Heal::Healthy));
+        assert!(handle.journal().is_none());
     }
 }

@@ -66,6 +66,8 @@ pub struct Settings {
     pub instance: Option<String>,
     /// How often journal retention runs.
     pub prune_every: Duration,
+    /// How often a failed journal is reopened.
+    pub heal_every: Duration,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             build: BuildOptions::default(),
             instance: None,
             prune_every: Duration::from_secs(600),
+            heal_every: Duration::from_secs(15),
         }
     }
 }
@@ -139,6 +142,11 @@ pub async fn run(
         handles.journal.clone(),
         settings.prune_every,
     ));
+    let healing = tokio::spawn(heal_periodically(
+        handles.journal.clone(),
+        handles.metrics.clone(),
+        settings.heal_every,
+    ));
     let runs = scopes.into_iter().map(|scope| {
         run_scope(
             client.clone(),
@@ -151,6 +159,44 @@ pub async fn run(
     });
     futures::future::join_all(runs).await;
     pruning.abort();
+    healing.abort();
+}
+
+/// Reopens the journal every `every` while it is failing (a full or
+/// unwritable volume, a database sled gave up on), so decisions are recorded
+/// again once the damage is removed. No cluster applies, so the outcome is a
+/// log line and the `rayop_journal_healthy` metric.
+async fn heal_periodically(journal: Arc<JournalHandle>, metrics: Arc<Metrics>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let handle = journal.clone();
+        let outcome = match tokio::task::spawn_blocking(move || handle.heal()).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                warn!(%error, "journal reopen task failed; will retry");
+                continue;
+            }
+        };
+        match outcome {
+            journaling::Heal::Healthy => {}
+            journaling::Heal::Reopened(report) => {
+                metrics.journal_opened(&report);
+                if report.is_clean() {
+                    info!("journal reopened after a storage failure; decisions are recorded again");
+                } else {
+                    warn!(
+                        ?report,
+                        "journal reopened after a storage failure; damage found and moved aside"
+                    );
+                }
+            }
+            journaling::Heal::StillBroken(error) => {
+                warn!(%error, "journal still failing; reconciling continues without it, reopen retried");
+            }
+        }
+    }
 }
 
 /// Applies journal retention every `every`, so deleted clusters' streams go

@@ -1,4 +1,5 @@
-//! `rayop_journal_damage_total`: journal damage, read at scrape time.
+//! `rayop_journal_damage_total` and `rayop_journal_healthy`: journal damage
+//! and whether the journal works now, read at scrape time.
 //!
 //! Role: the controller's journal handle already counts its failed
 //! operations ([`JournalHandle::damage_count`]); this collector exposes that
@@ -16,7 +17,7 @@ use std::sync::{
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
-    metrics::{MetricType, counter::ConstCounter},
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
 };
 
 use super::labels::DamageLabels;
@@ -51,6 +52,10 @@ impl JournalDamage {
     fn operations(&self) -> u64 {
         self.journal.get().map_or(0, |j| j.damage_count())
     }
+
+    fn healthy(&self) -> bool {
+        self.journal.get().is_none_or(|j| j.is_healthy())
+    }
 }
 
 /// Findings of a journal open that count as damage: a database moved aside,
@@ -66,19 +71,28 @@ pub fn findings(report: &rayop_journal::OpenReport) -> u64 {
 
 impl Collector for JournalDamage {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let mut family = encoder.encode_descriptor(
-            "rayop_journal_damage",
-            "Journal damage: found when the journal was opened (a database moved aside, lost acknowledged writes), or failed journal operations while running",
-            None,
-            MetricType::Counter,
-        )?;
-        for (when, value) in [
-            ("open", self.at_open.load(Ordering::Relaxed)),
-            ("operation", self.operations()),
-        ] {
-            let labels = DamageLabels { when };
-            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+        {
+            let mut family = encoder.encode_descriptor(
+                "rayop_journal_damage",
+                "Journal damage: found when the journal was opened (a database moved aside, lost acknowledged writes), or failed journal operations while running",
+                None,
+                MetricType::Counter,
+            )?;
+            for (when, value) in [
+                ("open", self.at_open.load(Ordering::Relaxed)),
+                ("operation", self.operations()),
+            ] {
+                let labels = DamageLabels { when };
+                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+            }
         }
+        let healthy = encoder.encode_descriptor(
+            "rayop_journal_healthy",
+            "1 while the journal records decisions (or is disabled), 0 while it is failing and reopening is retried",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::from(self.healthy())).encode(healthy)?;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ fn every_family_is_present_before_any_activity() {
         "rayop_journal_append_bytes_total 0",
         "rayop_journal_damage_total{when=\"open\"} 0",
         "rayop_journal_damage_total{when=\"operation\"} 0",
+        "rayop_journal_healthy 1",
         "rayop_leader 0",
         "rayop_build_info{version=",
     ] {
@@ -103,5 +104,21 @@ fn damage_reads_the_journal_handle() {
     assert!(
         m.encode()
             .contains("rayop_journal_damage_total{when=\"operation\"} 0")
+    );
+}
+
+#[test]
+fn an_unavailable_journal_reads_as_unhealthy_and_damaged() {
+    let m = Metrics::new();
+    let dir = tempfile::tempdir().unwrap();
+    m.watch_journal(Arc::new(JournalHandle::unavailable(
+        dir.path(),
+        rayop_journal::Options::default(),
+    )));
+    let text = m.encode();
+    assert!(text.contains("rayop_journal_healthy 0"), "{text}");
+    assert!(
+        text.contains("rayop_journal_damage_total{when=\"operation\"} 1"),
+        "{text}"
     );
 }

@@ -53,7 +53,7 @@ pub async fn export(journal: Option<Arc<JournalHandle>>, namespace: &str, name: 
             "this replica has no open journal (a standby, or running with --no-journal); ask the leader",
         );
     };
-    let Some(journal) = handle.journal().cloned() else {
+    let Some(journal) = handle.journal() else {
         return Export::Unavailable("the operator runs without a journal");
     };
     let target = format!("{namespace}/{name}");

@@ -21,7 +21,10 @@ use kube::{
     api::{ListParams, Patch, PatchParams, PostParams},
 };
 use rayop::{
-    controller::{self, Handles, Settings, journaling::JournalHandle},
+    controller::{
+        self, Handles, Settings,
+        journaling::{JournalHandle, Opened},
+    },
     crd::{RayCluster, status::Phase},
     record::Record,
 };
@@ -47,7 +50,7 @@ pub async fn setup(prefix: &str) -> Result<(TestEnv, String)> {
 /// An operator running in this test's runtime, watching `namespaces`.
 pub struct Operator {
     pub handles: Handles,
-    pub journal_dir: tempfile::TempDir,
+    pub journal_dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -68,6 +71,41 @@ impl Operator {
         let journal_dir = tempfile::tempdir()?;
         let (journal, _report) = JournalHandle::open(journal_dir.path(), options)?;
         let handles = Handles::new(Arc::new(journal));
+        Ok(Self::launch(
+            client,
+            namespaces,
+            handles,
+            settings,
+            Some(journal_dir),
+        ))
+    }
+
+    /// An operator whose journal lives in `dir`, opened as `rayop run` opens
+    /// it: a journal that cannot be opened now is retried later.
+    pub async fn start_in(
+        client: Client,
+        namespaces: &[&str],
+        dir: &std::path::Path,
+        settings: Settings,
+    ) -> Result<(Operator, Opened)> {
+        let metrics = Arc::new(rayop::metrics::Metrics::new());
+        let (journal, opened) =
+            JournalHandle::open_reporting(dir, rayop_journal::Options::default(), &metrics)?;
+        let handles = Handles::new(Arc::new(journal))
+            .observed_by(metrics, Arc::new(rayop::server::Health::default()));
+        Ok((
+            Self::launch(client, namespaces, handles, settings, None),
+            opened,
+        ))
+    }
+
+    fn launch(
+        client: Client,
+        namespaces: &[&str],
+        handles: Handles,
+        settings: Settings,
+        journal_dir: Option<tempfile::TempDir>,
+    ) -> Operator {
         let settings = Settings {
             namespaces: namespaces.iter().map(|s| (*s).to_owned()).collect(),
             concurrency: 8,
@@ -82,12 +120,12 @@ impl Operator {
                 let _ = stopped.await;
             },
         ));
-        Ok(Operator {
+        Operator {
             handles,
             journal_dir,
             stop: Some(stop),
             task: Some(task),
-        })
+        }
     }
 
     /// Graceful stop: in-flight reconciles finish.
