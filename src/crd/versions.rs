@@ -19,7 +19,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition, JSONSchemaProps,
+    CustomResourceConversion, CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray,
+    JSONSchemaPropsOrBool,
 };
 use kube::core::crd::{CustomResourceExt, MergeError, merge_crds};
 use thiserror::Error;
@@ -126,6 +127,7 @@ pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
             declare_metadata_name(root);
+            bound_int32(root);
         }
     }
     crd.spec.conversion = Some(CustomResourceConversion {
@@ -151,6 +153,35 @@ fn declare_metadata_name(root: &mut JSONSchemaProps) {
     root.properties
         .get_or_insert_with(BTreeMap::new)
         .insert("metadata".to_owned(), metadata);
+}
+
+/// Gives every `format: int32` integer the bounds of an int32 where it has
+/// none narrower. The API server does not enforce `format` on custom
+/// resources, so without them `replicas: 99999999999` would be stored and
+/// only fail when rayop decodes it; with them it is refused at admission
+/// with a message naming the field.
+fn bound_int32(schema: &mut JSONSchemaProps) {
+    if schema.type_.as_deref() == Some("integer") && schema.format.as_deref() == Some("int32") {
+        let (lowest, highest) = (f64::from(i32::MIN), f64::from(i32::MAX));
+        schema.minimum = Some(schema.minimum.map_or(lowest, |m| m.max(lowest)));
+        schema.maximum = Some(schema.maximum.map_or(highest, |m| m.min(highest)));
+    }
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.all_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.one_of.iter_mut().flatten());
+    for child in children {
+        bound_int32(child);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        bound_int32(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        bound_int32(extra);
+    }
 }
 
 /// [`crd`] as YAML, exactly as `rayop crd` prints it.
