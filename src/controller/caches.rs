@@ -8,6 +8,9 @@
 //!   are dropped everywhere, workload pod templates and pod specs are dropped,
 //!   and ServiceAccounts, Roles, RoleBindings and HPAs are watched as metadata
 //!   only. This keeps memory per managed pod small (KubeRay #685).
+//! - Pods, workloads, Services and HPAs are also indexed by cluster
+//!   ([`super::cluster_index`]), so a reconcile reads its own objects and
+//!   never scans the others'.
 //! - Every watch retries with its own backoff after errors (API server
 //!   restarts; see [`super::watch_backoff`]) and never ends on its own. Its
 //!   errors are logged and kept out of the controller's trigger stream, so
@@ -15,7 +18,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     autoscaling::v2::HorizontalPodAutoscaler,
@@ -32,7 +35,7 @@ use kube::{
     },
 };
 
-use super::watch_backoff;
+use super::{cluster_index::ClusterIndex, watch_backoff};
 use tracing::warn;
 
 use crate::{
@@ -68,6 +71,23 @@ pub struct Caches {
     pub hpas: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
     /// Ray pods, without their spec.
     pub pods: Store<Pod>,
+    /// The caches' objects by cluster, so a reconcile reads only its own.
+    pub index: Indexes,
+}
+
+/// One [`ClusterIndex`] per cache that reconciles search by cluster.
+#[derive(Clone, Default)]
+pub struct Indexes {
+    /// StatefulSets.
+    pub statefulsets: ClusterIndex,
+    /// Deployments.
+    pub deployments: ClusterIndex,
+    /// Services.
+    pub services: ClusterIndex,
+    /// HPAs.
+    pub hpas: ClusterIndex,
+    /// Pods.
+    pub pods: ClusterIndex,
 }
 
 /// The change streams that feed the caches; the controller consumes them.
@@ -105,6 +125,7 @@ fn full<K>(
     namespace: Option<&str>,
     selector: &str,
     trim: fn(&mut K),
+    index: ClusterIndex,
 ) -> (Store<K>, Trigger<K>)
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -124,6 +145,7 @@ where
             trim(o);
         })
         .reflect(writer)
+        .inspect_ok(move |event| index.observe(event))
         .touched_objects()
         .filter_map(retried_quietly)
         .boxed();
@@ -133,6 +155,7 @@ where
 fn meta_only<K>(
     client: &Client,
     namespace: Option<&str>,
+    index: Option<ClusterIndex>,
 ) -> (Store<PartialObjectMeta<K>>, Trigger<PartialObjectMeta<K>>)
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -155,6 +178,11 @@ where
         .backoff(watch_backoff::watch_backoff())
         .modify(|o: &mut PartialObjectMeta<K>| o.managed_fields_mut().clear())
         .reflect(writer)
+        .inspect_ok(move |event| {
+            if let Some(index) = &index {
+                index.observe(event);
+            }
+        })
         .touched_objects()
         .filter_map(retried_quietly)
         .boxed();
@@ -203,14 +231,34 @@ fn keep<K>(_: &mut K) {}
 /// Starts watching every kind rayop owns, in `namespace` or everywhere.
 #[must_use]
 pub fn watch(client: &Client, namespace: Option<&str>) -> (Caches, Triggers) {
-    let (statefulsets, sts_t) = full(client, namespace, OWNED_SELECTOR, trim_statefulset);
-    let (deployments, deploy_t) = full(client, namespace, OWNED_SELECTOR, trim_deployment);
-    let (services, svc_t) = full(client, namespace, OWNED_SELECTOR, keep::<Service>);
-    let (pods, pod_t) = full(client, namespace, POD_SELECTOR, trim_pod);
-    let (service_accounts, sa_t) = meta_only::<ServiceAccount>(client, namespace);
-    let (roles, role_t) = meta_only::<Role>(client, namespace);
-    let (role_bindings, rb_t) = meta_only::<RoleBinding>(client, namespace);
-    let (hpas, hpa_t) = meta_only::<HorizontalPodAutoscaler>(client, namespace);
+    let index = Indexes::default();
+    let ix = index.clone();
+    let (statefulsets, sts_t) = full(
+        client,
+        namespace,
+        OWNED_SELECTOR,
+        trim_statefulset,
+        ix.statefulsets,
+    );
+    let (deployments, deploy_t) = full(
+        client,
+        namespace,
+        OWNED_SELECTOR,
+        trim_deployment,
+        ix.deployments,
+    );
+    let (services, svc_t) = full(
+        client,
+        namespace,
+        OWNED_SELECTOR,
+        keep::<Service>,
+        ix.services,
+    );
+    let (pods, pod_t) = full(client, namespace, POD_SELECTOR, trim_pod, ix.pods);
+    let (service_accounts, sa_t) = meta_only::<ServiceAccount>(client, namespace, None);
+    let (roles, role_t) = meta_only::<Role>(client, namespace, None);
+    let (role_bindings, rb_t) = meta_only::<RoleBinding>(client, namespace, None);
+    let (hpas, hpa_t) = meta_only::<HorizontalPodAutoscaler>(client, namespace, Some(ix.hpas));
     (
         Caches {
             statefulsets,
@@ -221,6 +269,7 @@ pub fn watch(client: &Client, namespace: Option<&str>) -> (Caches, Triggers) {
             role_bindings,
             hpas,
             pods,
+            index,
         },
         Triggers {
             statefulsets: sts_t,
@@ -295,6 +344,22 @@ impl<'a> ClusterView<'a> {
         K::DynamicType: Default + Eq + std::hash::Hash + Clone,
     {
         store.get(&ObjectRef::new_with(name, K::DynamicType::default()).within(self.namespace))
+    }
+
+    /// This cluster's objects in `store`, found through `index`.
+    fn indexed<'s, K>(
+        &'s self,
+        store: &'s Store<K>,
+        index: &ClusterIndex,
+    ) -> impl Iterator<Item = Arc<K>> + 's
+    where
+        K: kube::runtime::reflector::Lookup + Clone + 'static,
+        K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    {
+        index
+            .names(self.namespace, self.cluster)
+            .into_iter()
+            .filter_map(move |name| self.get(store, &name))
     }
 
     fn ours<K: Resource>(&self, o: &K) -> bool {
@@ -373,20 +438,20 @@ impl Live for ClusterView<'_> {
     }
 
     fn pods(&self) -> Vec<Arc<Pod>> {
-        self.caches.pods.state_filter(|p| {
-            p.metadata.namespace.as_deref() == Some(self.namespace)
-                && p.labels().get(CLUSTER_LABEL).map(String::as_str) == Some(self.cluster)
-        })
+        self.indexed(&self.caches.pods, &self.caches.index.pods)
+            .filter(|p| p.labels().get(CLUSTER_LABEL).map(String::as_str) == Some(self.cluster))
+            .collect()
     }
 
     fn workload_groups(&self) -> BTreeMap<String, LiveObject> {
+        let c = self.caches;
         let mut out = BTreeMap::new();
-        for s in self.caches.statefulsets.state() {
+        for s in self.indexed(&c.statefulsets, &c.index.statefulsets) {
             if let Some(group) = self.worker_group(s.as_ref()) {
                 out.insert(group, live_statefulset(&s));
             }
         }
-        for d in self.caches.deployments.state() {
+        for d in self.indexed(&c.deployments, &c.index.deployments) {
             if let Some(group) = self.worker_group(d.as_ref()) {
                 out.insert(group, live_deployment(&d));
             }
@@ -412,7 +477,7 @@ impl LiveForApply for ClusterView<'_> {
         };
         let mut keys = Vec::new();
         let c = self.caches;
-        for s in c.statefulsets.state() {
+        for s in self.indexed(&c.statefulsets, &c.index.statefulsets) {
             if self.ours(s.as_ref()) && in_group(s.labels()) {
                 keys.push(ObjectKey {
                     kind: Kind::StatefulSet,
@@ -420,7 +485,7 @@ impl LiveForApply for ClusterView<'_> {
                 });
             }
         }
-        for d in c.deployments.state() {
+        for d in self.indexed(&c.deployments, &c.index.deployments) {
             if self.ours(d.as_ref()) && in_group(d.labels()) {
                 keys.push(ObjectKey {
                     kind: Kind::Deployment,
@@ -428,7 +493,7 @@ impl LiveForApply for ClusterView<'_> {
                 });
             }
         }
-        for s in c.services.state() {
+        for s in self.indexed(&c.services, &c.index.services) {
             if self.ours(s.as_ref()) && in_group(s.labels()) {
                 keys.push(ObjectKey {
                     kind: Kind::Service,
@@ -436,7 +501,7 @@ impl LiveForApply for ClusterView<'_> {
                 });
             }
         }
-        for h in c.hpas.state() {
+        for h in self.indexed(&c.hpas, &c.index.hpas) {
             if self.ours(h.as_ref()) && in_group(h.labels()) {
                 keys.push(ObjectKey {
                     kind: Kind::HorizontalPodAutoscaler,
