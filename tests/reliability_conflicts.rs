@@ -144,15 +144,23 @@ async fn a_second_writer_neither_hot_loops_rayop_nor_loses_its_labels() -> Resul
         "{storm_writes} rayop writes ({per_second:.1}/s) against {all_foreign} foreign writes in {storm_time:?}"
     );
 
-    // Quiet afterwards: no writes at all over a 5 s window.
+    // Quiet afterwards: a whole 5 s window without writes, reached within
+    // 30 s (status changes held by pacing land within its window first).
     wait_phase(&client, &ns, "c2", Phase::Ready).await?;
-    let settled = op.writes();
-    tokio::time::sleep(Duration::from_secs(5)).await; // the measurement window
-    let quiet = op.writes() - settled;
-    assert_eq!(
-        quiet, 0,
-        "rayop kept writing after the other writer stopped"
-    );
+    let quiet_by = Instant::now() + Duration::from_secs(30);
+    let mut windows = 0;
+    loop {
+        let settled = op.writes();
+        tokio::time::sleep(Duration::from_secs(5)).await; // the measurement window
+        windows += 1;
+        if op.writes() == settled {
+            break;
+        }
+        assert!(
+            Instant::now() < quiet_by,
+            "rayop kept writing after the other writer stopped ({windows} windows)"
+        );
+    }
 
     // The other writer's labels survived every apply of rayop's.
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
@@ -179,7 +187,7 @@ async fn a_second_writer_neither_hot_loops_rayop_nor_loses_its_labels() -> Resul
     }
     eprintln!(
         "conflicts: {rounds} rounds, {foreign_labels} foreign label writes, {foreign_status} foreign \
-         status writes in {storm_time:.1?}; rayop wrote {storm_writes} times, then {quiet} in 5 s"
+         status writes in {storm_time:.1?}; rayop wrote {storm_writes} times, then went quiet within {windows} windows of 5 s"
     );
     op.stop().await
 }

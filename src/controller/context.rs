@@ -67,6 +67,9 @@ pub struct Context {
     /// use this, not `Caches::wait_until_ready`: kube-runtime's store
     /// readiness wakes only the last of several concurrent waiters.
     pub synced: tokio::sync::watch::Receiver<bool>,
+    /// When each cluster's status was last written by this process, for
+    /// [`crate::status::pacing`].
+    pub status_writes: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
@@ -74,6 +77,29 @@ impl Context {
     #[must_use]
     pub fn take_machine(&self, uid: &str) -> Option<ClusterMachine> {
         self.machines.lock().ok().and_then(|mut m| m.remove(uid))
+    }
+
+    /// When the status of `uid` was last written by this process.
+    #[must_use]
+    pub fn last_status_write(&self, uid: &str) -> Option<std::time::Instant> {
+        self.status_writes
+            .lock()
+            .ok()
+            .and_then(|w| w.get(uid).copied())
+    }
+
+    /// Notes that the status of `uid` was written now.
+    pub fn status_written(&self, uid: &str) {
+        if let Ok(mut writes) = self.status_writes.lock() {
+            writes.insert(uid.to_owned(), std::time::Instant::now());
+        }
+    }
+
+    /// Forgets the status pacing of a deleted cluster.
+    pub fn forget_status(&self, uid: &str) {
+        if let Ok(mut writes) = self.status_writes.lock() {
+            writes.remove(uid);
+        }
     }
 
     /// Puts the machine of `uid` back.

@@ -36,7 +36,10 @@ use crate::{
     metrics::ReconcileResult,
     observe::observe,
     record::{self, CommandResult, Record},
-    status::{self, LiveFacts},
+    status::{
+        self, LiveFacts,
+        pacing::{self, Pace},
+    },
 };
 
 /// How long a reconcile waits for the caches' first list before requeueing.
@@ -290,13 +293,16 @@ async fn run_pipeline(
     count(ctx, writes);
 
     // status
-    let status_result = publish_status(ctx, cluster, &machine, &view, name).await;
+    let status_result = publish_status(ctx, cluster, uid, &machine, &view, name).await;
     let wake = machine.next_wake();
     ctx.metrics.cluster_phase(uid, machine.phase().as_str());
     ctx.put_machine(uid, machine);
-    status_result?;
+    let held = status_result?;
 
     let mut requeue = ctx.resync;
+    if let Some(after) = held {
+        requeue = requeue.min(after);
+    }
     if let Some(at) = wake {
         requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
     }
@@ -349,12 +355,13 @@ async fn journal(
 async fn publish_status(
     ctx: &Context,
     cluster: &RayCluster,
+    uid: &str,
     machine: &ClusterMachine,
     view: &super::caches::ClusterView<'_>,
     name: &str,
-) -> Result<(), ReconcileError> {
+) -> Result<Option<Duration>, ReconcileError> {
     let Some(summary) = machine.cluster().last_status.as_ref() else {
-        return Ok(());
+        return Ok(None);
     };
     let head_pod = view.pod(&names::head_pod_name(name));
     let head_service = view.service(&names::head_service_name(name));
@@ -365,7 +372,17 @@ async fn publish_status(
     let now = Timestamp::now();
     let mut desired = status::desired_status(cluster, summary, &live, now);
     if !status::differs(cluster.status.as_ref(), &desired) {
-        return Ok(());
+        return Ok(None);
+    }
+    let last = ctx.last_status_write(uid);
+    if let Pace::After(wait) = pacing::pace(
+        cluster.status.as_ref(),
+        &desired,
+        last,
+        std::time::Instant::now(),
+    ) {
+        debug!(?wait, "status change held to coalesce writes");
+        return Ok(Some(wait));
     }
     desired.last_update_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
     let api: Api<RayCluster> =
@@ -381,7 +398,8 @@ async fn publish_status(
     ctx.writes
         .status
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(())
+    ctx.status_written(uid);
+    Ok(None)
 }
 
 /// What to do after a reconcile returned an error: report and retry later.

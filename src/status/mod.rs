@@ -158,11 +158,43 @@ fn comparable(status: &RayClusterStatus) -> RayClusterStatus {
     s
 }
 
-/// Whether `desired` differs from the live status in anything but timestamps.
+/// Whether `desired` differs from the live status in anything but
+/// timestamps, on the fields rayop writes.
+///
+/// Fields `desired` leaves out are not compared: rayop's server-side apply
+/// leaves them to whoever owns them, so a field another writer set (a
+/// `reason`, say) can never be changed by writing again, and comparing it
+/// would make rayop rewrite its status forever. A field rayop stops setting
+/// is removed by its next write, which the change that cleared it (phase,
+/// counts, conditions) always brings.
 #[must_use]
 pub fn differs(live: Option<&RayClusterStatus>, desired: &RayClusterStatus) -> bool {
-    live.is_none_or(|live| comparable(live) != comparable(desired))
+    let Some(live) = live else {
+        return true;
+    };
+    match (
+        serde_json::to_value(comparable(live)),
+        serde_json::to_value(comparable(desired)),
+    ) {
+        (Ok(live), Ok(desired)) => !covers(&live, &desired),
+        _ => comparable(live) != comparable(desired),
+    }
 }
+
+/// Whether `live` holds every value `desired` sets (objects field by field,
+/// anything else whole).
+fn covers(live: &serde_json::Value, desired: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (live, desired) {
+        (_, Value::Null) => true,
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, dv)| dv.is_null() || l.get(k).is_some_and(|lv| covers(lv, dv))),
+        _ => live == desired,
+    }
+}
+
+pub mod pacing;
 
 #[cfg(test)]
 mod tests;

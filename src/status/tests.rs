@@ -155,6 +155,27 @@ fn a_changed_condition_differs_and_gets_a_new_transition_time() {
 }
 
 #[test]
+fn fields_another_writer_set_are_not_compared_but_rayops_are() {
+    let mut cluster = RayCluster::test("rc");
+    let ours = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(10),
+    );
+    assert!(ours.reason.is_none());
+    // Another writer's reason, which rayop's apply never touches.
+    let mut live = ours.clone();
+    live.reason = Some("set by someone else".into());
+    cluster.status = Some(live.clone());
+    assert!(!differs(Some(&live), &ours));
+    // A value rayop sets still counts.
+    let mut stale = live;
+    stale.ready_worker_replicas = Some(7);
+    assert!(differs(Some(&stale), &ours));
+}
+
+#[test]
 fn no_live_status_always_differs() {
     let cluster = RayCluster::test("rc");
     let s = desired_status(
