@@ -98,6 +98,11 @@ pub struct RunArgs {
         default_value_t = 336
     )]
     pub journal_deleted_retention_hours: u64,
+    /// The journal's page cache in MiB: what sled may keep in memory. The
+    /// operator appends and rarely reads (restores at start), so a small
+    /// cache keeps its memory small.
+    #[arg(long, env = "RAYOP_JOURNAL_CACHE_MIB", default_value_t = 8)]
+    pub journal_cache_mib: u64,
     /// Address of the HTTP server (/healthz, /readyz, /metrics, /debug/journal) [default: 0.0.0.0:8080].
     ///
     /// An address given here that cannot be bound stops the operator; when
@@ -195,6 +200,7 @@ fn journal_options(args: &RunArgs) -> rayop_journal::Options {
         keep_entries: args.journal_keep_entries,
         keep_for: hours(args.journal_keep_hours),
         deleted_retention: hours(args.journal_deleted_retention_hours),
+        cache_capacity: args.journal_cache_mib.saturating_mul(1024 * 1024),
         ..rayop_journal::Options::default()
     }
 }

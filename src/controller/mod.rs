@@ -14,6 +14,7 @@
 //!   flushed by every append, so nothing acknowledged is lost at exit.
 
 pub mod caches;
+pub mod cluster_index;
 pub mod context;
 pub mod deletion;
 pub mod error;
@@ -102,10 +103,12 @@ impl Handles {
     /// the health of a replica without leader election.
     #[must_use]
     pub fn new(journal: Arc<JournalHandle>) -> Handles {
+        let metrics = Arc::new(Metrics::new());
+        metrics.watch_journal(journal.clone());
         Handles {
             writes: Arc::new(WriteCounters::default()),
             journal,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             health: Arc::new(Health::default()),
         }
     }
@@ -113,6 +116,7 @@ impl Handles {
     /// The same handles, reporting into `metrics` and `health`.
     #[must_use]
     pub fn observed_by(self, metrics: Arc<Metrics>, health: Arc<Health>) -> Handles {
+        metrics.watch_journal(self.journal.clone());
         Handles {
             metrics,
             health,
@@ -137,7 +141,6 @@ pub async fn run(
     };
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown) as BoxFuture<'static, ()>);
     handles.health.expect_scopes(scopes.len());
-    handles.metrics.watch_journal(handles.journal.clone());
     let pruning = tokio::spawn(prune_periodically(
         handles.journal.clone(),
         settings.prune_every,
@@ -158,8 +161,12 @@ pub async fn run(
         )
     });
     futures::future::join_all(runs).await;
-    pruning.abort();
-    healing.abort();
+    // Awaited after the abort, so their journal handles are dropped before
+    // `run` returns: the caller may reopen the journal at once.
+    for task in [pruning, healing] {
+        task.abort();
+        let _ = task.await;
+    }
 }
 
 /// Reopens the journal every `every` while it is failing (a full or
@@ -248,6 +255,7 @@ async fn run_scope(
         writes: handles.writes.clone(),
         metrics: handles.metrics.clone(),
         synced,
+        status_writes: Mutex::new(HashMap::new()),
     });
 
     let resource = ApiResource::erase::<RayCluster>(&());
@@ -260,7 +268,12 @@ async fn run_scope(
     let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<Deletion>();
     let clusters = watcher(api, watcher::Config::default().any_semantic())
         .backoff(watch_backoff::watch_backoff())
-        .modify(|o: &mut DynamicObject| o.managed_fields_mut().clear())
+        .modify(|o: &mut DynamicObject| {
+            o.managed_fields_mut().clear();
+            // kubectl's copy of the whole object: never read, as large as the spec.
+            o.annotations_mut()
+                .remove("kubectl.kubernetes.io/last-applied-configuration");
+        })
         .reflect(writer)
         .inspect_ok(move |event| {
             let message = match event {
@@ -286,6 +299,7 @@ async fn run_scope(
                     deletion::record_deletion(&deletion_ctx, &obj).await;
                     if let Some(uid) = obj.uid() {
                         deletion_ctx.metrics.forget_cluster(&uid);
+                        deletion_ctx.forget_status(&uid);
                     }
                 }
                 Deletion::Listed if first_list => {
@@ -363,6 +377,8 @@ async fn run_scope(
         .await;
     deletions.abort();
     syncing.abort();
+    let _ = deletions.await;
+    let _ = syncing.await;
     info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
 }
 
