@@ -20,73 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::{Api, api::ListParams};
-use rayop::crd::{RayCluster, status::Phase, test_builders::group};
 use rayop_testenv::wait_until;
 use serde_json::json;
 use support::*;
-
-fn workers(name: &str, replicas: i32) -> RayCluster {
-    RayCluster::test(name).with_group(group("small").with_replicas(replicas).bounds(0, 5))
-}
-
-async fn scale(client: &kube::Client, ns: &str, name: &str, replicas: i32) -> Result<()> {
-    // The API server may still be settling: retry until the patch lands.
-    wait_until(&format!("scaling {name}"), TIMEOUT, || async {
-        patch_spec(
-            client,
-            ns,
-            name,
-            json!({"workerGroupSpecs": [{"groupName": "small", "replicas": replicas}]}),
-        )
-        .await?;
-        Ok(true)
-    })
-    .await
-}
-
-async fn converged(client: &kube::Client, ns: &str, name: &str, workers: usize) -> Result<()> {
-    if let Err(e) = wait_phase(client, ns, name, Phase::Ready).await {
-        let c = clusters(client, ns).get(name).await?;
-        let sts = Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
-            .await?;
-        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns)
-            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
-            .await?;
-        eprintln!(
-            "{name} did not converge; status {:#?}\nStatefulSets {:#?}\npods {:#?}",
-            c.status,
-            sts.items
-                .iter()
-                .map(|s| (
-                    s.metadata.name.clone(),
-                    s.spec.as_ref().map(|x| x.replicas),
-                    s.status.clone()
-                ))
-                .collect::<Vec<_>>(),
-            pods.items
-                .iter()
-                .map(|p| (
-                    p.metadata.name.clone(),
-                    p.spec.as_ref().and_then(|x| x.node_name.clone()),
-                    p.status
-                        .as_ref()
-                        .map(|s| (s.phase.clone(), s.conditions.clone()))
-                ))
-                .collect::<Vec<_>>()
-        );
-        return Err(e);
-    }
-    wait_until(
-        &format!("{name} with {workers} workers"),
-        TIMEOUT,
-        || async {
-            Ok(pods(client, ns, name, "worker").await?.len() == workers
-                && pods(client, ns, name, "head").await?.len() == 1)
-        },
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clusters_converge_across_an_etcd_outage_without_an_operator_restart() -> Result<()> {

@@ -16,27 +16,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::{Api, api::ListParams};
-use rayop::crd::{RayCluster, status::Phase, test_builders::group};
-use rayop_testenv::wait_until;
-use serde_json::json;
 use support::*;
-
-fn workers(name: &str, replicas: i32) -> RayCluster {
-    RayCluster::test(name).with_group(group("small").with_replicas(replicas).bounds(0, 5))
-}
-
-async fn converged(client: &kube::Client, ns: &str, name: &str, workers: usize) -> Result<()> {
-    wait_phase(client, ns, name, Phase::Ready).await?;
-    wait_until(
-        &format!("{name} with {workers} workers"),
-        TIMEOUT,
-        || async {
-            Ok(pods(client, ns, name, "worker").await?.len() == workers
-                && pods(client, ns, name, "head").await?.len() == 1)
-        },
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clusters_converge_across_an_apiserver_restart_without_an_operator_restart() -> Result<()> {
@@ -59,17 +39,7 @@ async fn clusters_converge_across_an_apiserver_restart_without_an_operator_resta
     let down = restart.elapsed();
 
     // A spec change and a new cluster, both after the restart.
-    wait_until("scaling before", TIMEOUT, || async {
-        patch_spec(
-            &client,
-            &ns,
-            "before",
-            json!({"workerGroupSpecs": [{"groupName": "small", "replicas": 3}]}),
-        )
-        .await?;
-        Ok(true)
-    })
-    .await?;
+    scale(&client, &ns, "before", 3).await?;
     create(&client, &cluster(workers("after", 2), &ns)).await?;
     converged(&client, &ns, "before", 3).await?;
     converged(&client, &ns, "after", 2).await?;

@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::{Api, api::ListParams};
 use rayop::{
     controller::{Settings, journaling::Opened},
-    crd::{RayCluster, status::Phase, test_builders::group},
+    crd::{RayCluster, status::Phase},
 };
 use rayop_testenv::wait_until;
 use serde_json::json;
@@ -104,10 +104,6 @@ fn settings() -> Settings {
         heal_every: Duration::from_millis(500),
         ..Settings::default()
     }
-}
-
-fn workers(name: &str, replicas: i32) -> RayCluster {
-    RayCluster::test(name).with_group(group("small").with_replicas(replicas).bounds(0, 5))
 }
 
 async fn ready(client: &kube::Client, ns: &str, c: RayCluster) -> Result<RayCluster> {

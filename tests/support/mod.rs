@@ -308,3 +308,74 @@ pub fn path(steps: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()
 }
+
+/// A cluster with one worker group `small` of `replicas` (bounds 0..=5).
+pub fn workers(name: &str, replicas: i32) -> RayCluster {
+    RayCluster::test(name).with_group(
+        rayop::crd::test_builders::group("small")
+            .with_replicas(replicas)
+            .bounds(0, 5),
+    )
+}
+
+/// Scales group `small` of `name`, retrying while the API server settles.
+pub async fn scale(client: &Client, ns: &str, name: &str, replicas: i32) -> Result<()> {
+    // The API server may still be settling: retry until the patch lands.
+    wait_until(&format!("scaling {name}"), TIMEOUT, || async {
+        patch_spec(
+            client,
+            ns,
+            name,
+            serde_json::json!({"workerGroupSpecs": [{"groupName": "small", "replicas": replicas}]}),
+        )
+        .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Waits until `name` is Ready with one head and `workers` worker pods;
+/// on a timeout, prints its status, StatefulSets and pods.
+pub async fn converged(client: &Client, ns: &str, name: &str, workers: usize) -> Result<()> {
+    if let Err(e) = wait_phase(client, ns, name, Phase::Ready).await {
+        let c = clusters(client, ns).get(name).await?;
+        let sts = Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
+            .await?;
+        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), ns)
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
+            .await?;
+        eprintln!(
+            "{name} did not converge; status {:#?}\nStatefulSets {:#?}\npods {:#?}",
+            c.status,
+            sts.items
+                .iter()
+                .map(|s| (
+                    s.metadata.name.clone(),
+                    s.spec.as_ref().map(|x| x.replicas),
+                    s.status.clone()
+                ))
+                .collect::<Vec<_>>(),
+            pods.items
+                .iter()
+                .map(|p| (
+                    p.metadata.name.clone(),
+                    p.spec.as_ref().and_then(|x| x.node_name.clone()),
+                    p.status
+                        .as_ref()
+                        .map(|s| (s.phase.clone(), s.conditions.clone()))
+                ))
+                .collect::<Vec<_>>()
+        );
+        return Err(e);
+    }
+    wait_until(
+        &format!("{name} with {workers} workers"),
+        TIMEOUT,
+        || async {
+            Ok(pods(client, ns, name, "worker").await?.len() == workers
+                && pods(client, ns, name, "head").await?.len() == 1)
+        },
+    )
+    .await
+}
