@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
-    core::v1::{Event as KubeEvent, Pod, Service, ServiceAccount},
+    core::v1::{Pod, Service, ServiceAccount},
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
@@ -320,18 +320,10 @@ async fn an_invalid_spec_stays_pending_with_a_reason_while_others_proceed() -> R
         "names the field: {}",
         condition.message
     );
-    let events: Api<KubeEvent> = Api::namespaced(client.clone(), &ns);
-    wait_until("a Warning Event InvalidSpec", TIMEOUT, || async {
-        Ok(events
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .any(|e| {
-                e.reason.as_deref() == Some("InvalidSpec")
-                    && e.type_.as_deref() == Some("Warning")
-                    && e.involved_object.name.as_deref() == Some("bad")
-            }))
+    wait_event(&client, &ns, "a Warning Event InvalidSpec", |e| {
+        e.reason.as_deref() == Some("InvalidSpec")
+            && e.type_.as_deref() == Some("Warning")
+            && e.involved_object.name.as_deref() == Some("bad")
     })
     .await?;
     assert!(
@@ -513,20 +505,13 @@ async fn a_cluster_that_does_not_decode_is_reported_and_skipped() -> Result<()> 
     )
     .await?;
     wait_phase(&client, &ns, "fine", Phase::Ready).await?;
-    let events: Api<KubeEvent> = Api::namespaced(client.clone(), &ns);
-    wait_until(
+    wait_event(
+        &client,
+        &ns,
         "a Warning Event InvalidObject on the broken cluster",
-        TIMEOUT,
-        || async {
-            Ok(events
-                .list(&ListParams::default())
-                .await?
-                .items
-                .iter()
-                .any(|e| {
-                    e.reason.as_deref() == Some("InvalidObject")
-                        && e.involved_object.name.as_deref() == Some("broken")
-                }))
+        |e| {
+            e.reason.as_deref() == Some("InvalidObject")
+                && e.involved_object.name.as_deref() == Some("broken")
         },
     )
     .await?;

@@ -18,8 +18,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use k8s_openapi::api::apps::v1::StatefulSet;
-use kube::{Api, api::ListParams};
 use rayop_testenv::wait_until;
 use serde_json::json;
 use support::*;
@@ -84,14 +82,7 @@ async fn clusters_converge_across_an_etcd_outage_without_an_operator_restart() -
     }
     let recovered = outage.elapsed();
 
-    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
-    for name in ["ready", "mid-a", "mid-b", "late"] {
-        let owned = sts
-            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
-            .await?
-            .items;
-        assert_eq!(owned.len(), 2, "{name}: head and one worker StatefulSet");
-    }
+    assert_two_statefulsets(&client, &ns, &["ready", "mid-a", "mid-b", "late"]).await?;
     eprintln!(
         "etcd down {down:.1?}; all converged {recovered:.1?} after etcd stopped; {} writes",
         op.writes()

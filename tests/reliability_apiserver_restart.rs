@@ -14,8 +14,6 @@ mod support;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use k8s_openapi::api::apps::v1::StatefulSet;
-use kube::{Api, api::ListParams};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,14 +43,7 @@ async fn clusters_converge_across_an_apiserver_restart_without_an_operator_resta
     converged(&client, &ns, "after", 2).await?;
     let recovered = restart.elapsed();
 
-    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
-    for name in ["before", "after"] {
-        let owned = sts
-            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
-            .await?
-            .items;
-        assert_eq!(owned.len(), 2, "{name}: head and one worker StatefulSet");
-    }
+    assert_two_statefulsets(&client, &ns, &["before", "after"]).await?;
     eprintln!(
         "kube-apiserver restart took {down:.1?}; all converged {recovered:.1?} after it began; {} writes",
         op.writes()

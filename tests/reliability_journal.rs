@@ -29,8 +29,6 @@ use std::{
 };
 
 use anyhow::{Result, bail};
-use k8s_openapi::api::core::v1::Event as KubeEvent;
-use kube::{Api, api::ListParams};
 use rayop::{
     controller::{Settings, journaling::Opened},
     crd::{RayCluster, status::Phase},
@@ -121,21 +119,14 @@ fn metric(op: &Operator, series: &str) -> Option<f64> {
 }
 
 async fn journal_warning(client: &kube::Client, ns: &str, name: &str) -> Result<()> {
-    let events: Api<KubeEvent> = Api::namespaced(client.clone(), ns);
-    wait_until(
+    wait_event(
+        client,
+        ns,
         &format!("a Warning Event on {name} about the journal"),
-        TIMEOUT,
-        || async {
-            Ok(events
-                .list(&ListParams::default())
-                .await?
-                .items
-                .iter()
-                .any(|e| {
-                    e.type_.as_deref() == Some("Warning")
-                        && e.involved_object.name.as_deref() == Some(name)
-                        && e.reason.as_deref() == Some("JournalUnavailable")
-                }))
+        |e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.involved_object.name.as_deref() == Some(name)
+                && e.reason.as_deref() == Some("JournalUnavailable")
         },
     )
     .await

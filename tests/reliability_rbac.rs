@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::{
-    core::v1::{Event as KubeEvent, ServiceAccount},
+    core::v1::ServiceAccount,
     rbac::v1::{PolicyRule, Role, RoleBinding},
 };
 use kube::{
     Api, Client,
-    api::{ListParams, PostParams},
+    api::PostParams,
     config::{KubeConfigOptions, Kubeconfig},
 };
 use rayop::crd::{RayCluster, test_builders::group};
@@ -125,20 +125,12 @@ async fn a_denied_verb_is_reported_in_status_and_events_without_a_crash_loop() -
         },
     )
     .await?;
-    let events: Api<KubeEvent> = Api::namespaced(admin.clone(), &ns);
-    wait_until("a Warning Event naming the denial", TIMEOUT, || async {
-        Ok(events
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .any(|e| {
-                e.type_.as_deref() == Some("Warning")
-                    && e.involved_object.name.as_deref() == Some("denied")
-                    && e.message
-                        .as_deref()
-                        .is_some_and(|m| m.contains("forbidden") && m.contains("statefulsets"))
-            }))
+    wait_event(&admin, &ns, "a Warning Event naming the denial", |e| {
+        e.type_.as_deref() == Some("Warning")
+            && e.involved_object.name.as_deref() == Some("denied")
+            && e.message
+                .as_deref()
+                .is_some_and(|m| m.contains("forbidden") && m.contains("statefulsets"))
     })
     .await?;
 

@@ -379,3 +379,39 @@ pub async fn converged(client: &Client, ns: &str, name: &str, workers: usize) ->
     )
     .await
 }
+
+/// Waits until an Event in `ns` satisfies `matches`; `what` names it in the
+/// timeout error.
+pub async fn wait_event(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    matches: impl Fn(&k8s_openapi::api::core::v1::Event) -> bool,
+) -> Result<()> {
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns);
+    let matches = &matches;
+    let events = &events;
+    wait_until(what, TIMEOUT, || async move {
+        Ok(events
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .any(matches))
+    })
+    .await
+}
+
+/// Asserts that each of `names` owns exactly a head and one worker
+/// StatefulSet: no duplicates, none missing.
+pub async fn assert_two_statefulsets(client: &Client, ns: &str, names: &[&str]) -> Result<()> {
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    for name in names {
+        let owned = sts
+            .list(&ListParams::default().labels(&format!("ray.io/cluster={name}")))
+            .await?
+            .items;
+        assert_eq!(owned.len(), 2, "{name}: head and one worker StatefulSet");
+    }
+    Ok(())
+}
