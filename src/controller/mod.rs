@@ -12,6 +12,10 @@
 //!   one slow cluster never delays the others (KubeRay #3909).
 //! - Graceful shutdown lets in-flight reconciles finish; the journal is
 //!   flushed by every append, so nothing acknowledged is lost at exit.
+//! - A shutdown always ends [`run`], also one that arrives before the first
+//!   RayCluster list completes (an unreachable API server, a Lease lost
+//!   while starting): nothing has been reconciled then, so nothing is left
+//!   to finish.
 
 pub mod caches;
 pub mod cluster_index;
@@ -24,7 +28,10 @@ pub mod watch_backoff;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -266,6 +273,9 @@ async fn run_scope(
     let writer = Writer::new(resource.clone());
     let reader = writer.as_reader();
     let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<Deletion>();
+    // Set in the same poll in which the reflector marks the store ready.
+    let listed_once = Arc::new(AtomicBool::new(false));
+    let listed_flag = listed_once.clone();
     let clusters = watcher(api, watcher::Config::default().any_semantic())
         .backoff(watch_backoff::watch_backoff())
         .modify(|o: &mut DynamicObject| {
@@ -278,7 +288,10 @@ async fn run_scope(
         .inspect_ok(move |event| {
             let message = match event {
                 watcher::Event::Delete(obj) => Deletion::One(Box::new(obj.clone())),
-                watcher::Event::InitDone => Deletion::Listed,
+                watcher::Event::InitDone => {
+                    listed_flag.store(true, Ordering::Release);
+                    Deletion::Listed
+                }
                 _ => return,
             };
             let _ = deleted_tx.send(message);
@@ -343,7 +356,7 @@ async fn run_scope(
         concurrency = settings.concurrency,
         "controller starting"
     );
-    Controller::for_stream_with(clusters, reader, resource)
+    let controller = Controller::for_stream_with(clusters, reader, resource)
         .with_config(config)
         // The triggers yield no errors (each watch retries on its own), so
         // this shared backoff is a second line only.
@@ -367,14 +380,33 @@ async fn run_scope(
                 }
             })
         })
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
                 warn!(%error, "controller event");
             }
-        })
-        .await;
+        });
+    // kube-runtime's runner holds every reconcile until the RayCluster store
+    // is ready, and keeps waiting for that even after a shutdown has cut its
+    // input: a shutdown before the first list would hang forever. Nothing
+    // has run then, so the controller is dropped instead. (The flag, not the
+    // store, is checked: the store's readiness keeps only one waker.)
+    let before_first_list = async {
+        shutdown.await;
+        if listed_once.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = controller => {}
+        () = before_first_list => {
+            info!(
+                namespace = ns.unwrap_or("<all>"),
+                "stopping before the first RayCluster list completed; nothing was reconciled"
+            );
+        }
+    }
     deletions.abort();
     syncing.abort();
     let _ = deletions.await;
