@@ -285,6 +285,12 @@ fn lease_config(args: &RunArgs, client: &Client) -> LeaseConfig {
     }
 }
 
+/// Threads for blocking work: journal appends (group-committed, so more
+/// threads only queue on the same flush), journal reopens and file I/O.
+/// Tokio's default (512) let a burst of reconciles start dozens of threads,
+/// each with its own malloc arena and stack.
+const BLOCKING_THREADS: usize = 4;
+
 /// Runs the operator.
 ///
 /// # Errors
@@ -293,6 +299,7 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
     init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?;
     runtime.block_on(async {
