@@ -1,5 +1,8 @@
 //! The operator under test: a shell command, run with `exec` so that its pid
 //! is the operator's own, and its memory and CPU read from `/proc/<pid>`.
+//!
+//! Invariant: stopping it stops every process it started too, so a wrapper
+//! that forks (a profiler's launcher script) leaves no operator running.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -79,19 +82,88 @@ impl Operator {
         usage(self.pid, self.clock_ticks)
     }
 
-    /// SIGTERM, then SIGKILL after `grace`.
+    /// SIGTERM to the operator and every process under it, then SIGKILL to
+    /// whatever is left after `grace`.
     pub async fn stop(mut self, grace: Duration) -> Result<()> {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        if tokio::time::timeout(grace, self.child.wait())
+        let mut tree = descendants(self.pid);
+        tree.insert(0, self.pid);
+        signal(&tree, "TERM");
+        let deadline = tokio::time::Instant::now() + grace;
+        if tokio::time::timeout_at(deadline, self.child.wait())
             .await
             .is_err()
         {
             self.child.kill().await.context("killing the operator")?;
         }
+        // Processes under a wrapper are not our children: poll until they go.
+        let mut left: Vec<u32> = tree.into_iter().filter(|p| alive(*p)).collect();
+        while !left.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left.retain(|p| alive(*p));
+        }
+        signal(&left, "KILL");
         Ok(())
     }
+}
+
+/// Sends `sig` to each of `pids` (those already gone are skipped by `kill`).
+fn signal(pids: &[u32], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// True while `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat_fields(&stat).map(|(state, _)| state != "Z"))
+        .unwrap_or(false)
+}
+
+/// The state and parent pid from a `/proc/<pid>/stat` line.
+fn stat_fields(stat: &str) -> Option<(&str, u32)> {
+    // The command name is in parentheses and may hold spaces: split after it.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Every process below `root`, parents before children.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some((_, ppid)) = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(stat_fields)
+            {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid) in &parents {
+            if ppid == parent && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
 }
 
 fn clock_ticks() -> f64 {
@@ -160,6 +232,47 @@ mod tests {
     fn reads_own_usage() {
         let u = usage(std::process::id(), 100.0).unwrap();
         assert!(u.peak_rss_kib > 0 && u.rss_kib > 0);
+    }
+
+    #[test]
+    fn parses_stat_with_spaces_in_the_name() {
+        let line = "42 (tokio runtime) S 7 42 42 0 -1 4194560";
+        assert_eq!(stat_fields(line), Some(("S", 7)));
+        assert_eq!(stat_fields("garbage"), None);
+    }
+
+    #[tokio::test]
+    async fn stop_also_ends_what_a_wrapper_started() {
+        let dir = tempfile::tempdir().unwrap();
+        // A wrapper that forks its "operator" and waits, as a profiler's
+        // launcher does; SIGTERM ends the wrapper but not its child.
+        let op = Operator::start(
+            "sh -c 'sleep 300 & wait'",
+            Path::new("/nonexistent"),
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let sleeper = loop {
+            if let Some(&pid) = descendants(op.pid()).last() {
+                break pid;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(alive(sleeper));
+        op.stop(Duration::from_secs(10)).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while alive(sleeper) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {sleeper} outlived stop"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[test]
