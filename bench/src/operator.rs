@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use rayop_testenv::process::pid_alive;
 use tokio::process::{Child, Command};
 
 /// Peak and current memory and CPU time of a process, from `/proc`.
@@ -96,10 +97,10 @@ impl Operator {
             self.child.kill().await.context("killing the operator")?;
         }
         // Processes under a wrapper are not our children: poll until they go.
-        let mut left: Vec<u32> = tree.into_iter().filter(|p| alive(*p)).collect();
+        let mut left: Vec<u32> = tree.into_iter().filter(|p| pid_alive(*p)).collect();
         while !left.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            left.retain(|p| alive(*p));
+            left.retain(|p| pid_alive(*p));
         }
         signal(&left, "KILL");
         Ok(())
@@ -118,22 +119,12 @@ fn signal(pids: &[u32], sig: &str) {
         .status();
 }
 
-/// True while `pid` exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat_fields(&stat).map(|(state, _)| state != "Z"))
-        .unwrap_or(false)
-}
-
-/// The state and parent pid from a `/proc/<pid>/stat` line.
-fn stat_fields(stat: &str) -> Option<(&str, u32)> {
-    // The command name is in parentheses and may hold spaces: split after it.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
+/// The parent pid from a `/proc/<pid>/stat` line.
+fn parent_pid(stat: &str) -> Option<u32> {
+    // The command name is in parentheses and may hold spaces: split after it;
+    // the state comes first, then the parent pid.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Every process below `root`, parents before children.
@@ -144,10 +135,10 @@ fn descendants(root: u32) -> Vec<u32> {
             let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
                 continue;
             };
-            if let Some((_, ppid)) = std::fs::read_to_string(entry.path().join("stat"))
+            if let Some(ppid) = std::fs::read_to_string(entry.path().join("stat"))
                 .ok()
                 .as_deref()
-                .and_then(stat_fields)
+                .and_then(parent_pid)
             {
                 parents.push((pid, ppid));
             }
@@ -237,8 +228,8 @@ mod tests {
     #[test]
     fn parses_stat_with_spaces_in_the_name() {
         let line = "42 (tokio runtime) S 7 42 42 0 -1 4194560";
-        assert_eq!(stat_fields(line), Some(("S", 7)));
-        assert_eq!(stat_fields("garbage"), None);
+        assert_eq!(parent_pid(line), Some(7));
+        assert_eq!(parent_pid("garbage"), None);
     }
 
     #[tokio::test]
@@ -263,10 +254,10 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        assert!(alive(sleeper));
+        assert!(pid_alive(sleeper));
         op.stop(Duration::from_secs(10)).await.unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while alive(sleeper) {
+        while pid_alive(sleeper) {
             assert!(
                 std::time::Instant::now() < deadline,
                 "pid {sleeper} outlived stop"
