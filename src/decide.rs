@@ -65,6 +65,7 @@ pub fn desired_spec(
                 },
             })
             .collect(),
+        head_stuck_after_ms: None,
     }
 }
 

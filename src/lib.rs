@@ -10,6 +10,7 @@ pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod desired;
+pub mod journaling;
 pub mod leader;
 pub mod metrics;
 pub mod observe;

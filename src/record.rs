@@ -13,7 +13,7 @@
 //! - Replay never performs a command: it only compares.
 
 use rayop_journal::Versioned;
-use rayop_machines::{ClusterMachine, Command, Event, Phase};
+use rayop_machines::{ClusterMachine, Command, CommandKind, Event, Phase};
 use serde::{Deserialize, Serialize};
 
 /// The current schema version of [`Record`].
@@ -47,7 +47,7 @@ impl Versioned for Record {
 #[serde(rename_all = "camelCase")]
 pub struct CommandResult {
     /// The command's kind.
-    pub command: String,
+    pub command: CommandKind,
     /// `None` when it succeeded; the error otherwise.
     pub error: Option<String>,
 }

@@ -469,9 +469,7 @@ async fn sigterm_finishes_in_flight_reconciles_flushes_the_journal_and_exits_0()
         // Every decision with commands that write is followed by their results.
         for (i, r) in records.iter().enumerate() {
             if let Record::Commands(commands) = r
-                && commands
-                    .iter()
-                    .any(|c| !matches!(c.kind(), "PublishStatus" | "WakeAt" | "Forget"))
+                && commands.iter().any(|c| c.kind().writes_at_once())
             {
                 decisions += 1;
                 ensure!(

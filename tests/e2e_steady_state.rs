@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use rayop::{
-    controller::{self, Handles, Settings, journaling::JournalHandle},
+    controller::{self, Handles, Settings},
     crd::{RayCluster, status::Phase, test_builders::group},
+    journaling::JournalHandle,
 };
 use rayop_testenv::wait_until;
 use support::*;

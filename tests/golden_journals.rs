@@ -34,8 +34,8 @@ use rayop::{
         load::{self, StreamDump},
         replay::{self, ReplayDivergence},
     },
-    controller::journaling::JournalHandle,
     decide,
+    journaling::JournalHandle,
     record::{self, CommandResult, Record},
 };
 use rayop_journal::{Journal, Options};
@@ -167,7 +167,7 @@ fn record(dir: &Path, uid: &str, key: &str, events: &[Event]) -> rayop_machines:
                 .commands
                 .iter()
                 .map(|c| CommandResult {
-                    command: c.kind().to_owned(),
+                    command: c.kind(),
                     error: None,
                 })
                 .collect();
@@ -177,11 +177,8 @@ fn record(dir: &Path, uid: &str, key: &str, events: &[Event]) -> rayop_machines:
                 r.error = Some(message);
             }
             // The operator's rule: results are journaled when a command
-            // other than PublishStatus and WakeAt ran.
-            if results
-                .iter()
-                .any(|r| r.command != "PublishStatus" && r.command != "WakeAt")
-            {
+            // that writes at once ran.
+            if results.iter().any(|r| r.command.writes_at_once()) {
                 handle
                     .append(uid, key, event.at, vec![Record::Results(results)], &machine)
                     .await
@@ -368,7 +365,7 @@ fn every_golden_journal_ends_with_its_edge() {
             .rposition(|r| matches!(r, Record::Event(_)))
             .unwrap();
         let mut transition = None;
-        let mut kinds: Vec<&str> = Vec::new();
+        let mut kinds: Vec<rayop_machines::CommandKind> = Vec::new();
         for r in &records[last_event + 1..] {
             match r {
                 Record::Transition { from, to } => transition = Some((*from, *to)),

@@ -33,12 +33,14 @@ use std::{
 };
 
 use rayop::{
-    controller::journaling::JournalHandle,
     decide,
+    journaling::JournalHandle,
     record::{self, CommandResult, Record},
 };
 use rayop_journal::{Journal, Options, Timestamp};
-use rayop_machines::{ClusterMachine, DesiredSpec, Event, Input, Millis, Observation, PodPhase};
+use rayop_machines::{
+    ClusterMachine, CommandKind, DesiredSpec, Event, Input, Millis, Observation, PodPhase,
+};
 use serde_json::Value;
 use support::*;
 
@@ -199,28 +201,25 @@ async fn reconcile(
         .commands
         .iter()
         .map(|c| {
-            let error = (c.kind() != "PublishStatus" && rng.below(8) == 0)
+            let error = (c.kind() != CommandKind::PublishStatus && rng.below(8) == 0)
                 .then(|| "the server rejected the request (simulated)".to_owned());
             if let Some(message) = &error {
                 failures.push(Event {
                     at: event.at,
                     input: Input::CommandFailed {
-                        command: c.kind().to_owned(),
+                        command: c.kind(),
                         reason: "SimulatedFailure".into(),
                         message: message.clone(),
                     },
                 });
             }
             CommandResult {
-                command: c.kind().to_owned(),
+                command: c.kind(),
                 error,
             }
         })
         .collect();
-    if results
-        .iter()
-        .any(|r| r.command != "PublishStatus" && r.command != "WakeAt")
-    {
+    if results.iter().any(|r| r.command.writes_at_once()) {
         handle
             .append(UID, KEY, event.at, vec![Record::Results(results)], machine)
             .await

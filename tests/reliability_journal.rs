@@ -30,8 +30,9 @@ use std::{
 
 use anyhow::{Result, bail};
 use rayop::{
-    controller::{Settings, journaling::Opened},
+    controller::Settings,
     crd::{RayCluster, status::Phase},
+    journaling::Opened,
 };
 use rayop_testenv::wait_until;
 use serde_json::json;

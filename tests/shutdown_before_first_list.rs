@@ -16,7 +16,10 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail, ensure};
-use rayop::controller::{self, Handles, Settings, journaling::JournalHandle};
+use rayop::{
+    controller::{self, Handles, Settings},
+    journaling::JournalHandle,
+};
 
 /// Longer than any graceful stop takes; a hang fails here instead of forever.
 const DEADLINE: Duration = Duration::from_secs(60);

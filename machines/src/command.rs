@@ -52,27 +52,88 @@ pub enum Command {
     PublishStatus(StatusSummary),
     /// Record a Kubernetes Event on the RayCluster.
     Announce(Notice),
-    /// Observe again at this moment (a timer of the machine expires then).
+    /// Deliver a `Tick` no later than this moment: the machine's earliest
+    /// timer expires then. Emitted whenever that moment changes; a later
+    /// `WakeAt` replaces an earlier one.
     WakeAt(Millis),
     /// The cluster is gone: mark its journal stream deleted.
     Forget,
 }
 
 impl Command {
-    /// A short name of the command's kind, used in metrics, tables and timelines.
+    /// The command's kind, for metrics, tables, results and timelines.
     #[must_use]
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> CommandKind {
         match self {
-            Command::EnsureHead { .. } => "EnsureHead",
-            Command::EnsureGroup { .. } => "EnsureGroup",
-            Command::RemoveGroup { .. } => "RemoveGroup",
-            Command::MarkPods { .. } => "MarkPods",
-            Command::DeletePods { .. } => "DeletePods",
-            Command::PublishStatus(_) => "PublishStatus",
-            Command::Announce(_) => "Announce",
-            Command::WakeAt(_) => "WakeAt",
-            Command::Forget => "Forget",
+            Command::EnsureHead { .. } => CommandKind::EnsureHead,
+            Command::EnsureGroup { .. } => CommandKind::EnsureGroup,
+            Command::RemoveGroup { .. } => CommandKind::RemoveGroup,
+            Command::MarkPods { .. } => CommandKind::MarkPods,
+            Command::DeletePods { .. } => CommandKind::DeletePods,
+            Command::PublishStatus(_) => CommandKind::PublishStatus,
+            Command::Announce(_) => CommandKind::Announce,
+            Command::WakeAt(_) => CommandKind::WakeAt,
+            Command::Forget => CommandKind::Forget,
         }
+    }
+}
+
+/// The kind of a [`Command`] without its data. Serialized as the variant name
+/// (`"EnsureHead"`), the same text journals recorded before this type existed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CommandKind {
+    /// [`Command::EnsureHead`].
+    EnsureHead,
+    /// [`Command::EnsureGroup`].
+    EnsureGroup,
+    /// [`Command::RemoveGroup`].
+    RemoveGroup,
+    /// [`Command::MarkPods`].
+    MarkPods,
+    /// [`Command::DeletePods`].
+    DeletePods,
+    /// [`Command::PublishStatus`].
+    PublishStatus,
+    /// [`Command::Announce`].
+    Announce,
+    /// [`Command::WakeAt`].
+    WakeAt,
+    /// [`Command::Forget`].
+    Forget,
+}
+
+impl CommandKind {
+    /// The variant name, as journals and metrics spell it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::EnsureHead => "EnsureHead",
+            CommandKind::EnsureGroup => "EnsureGroup",
+            CommandKind::RemoveGroup => "RemoveGroup",
+            CommandKind::MarkPods => "MarkPods",
+            CommandKind::DeletePods => "DeletePods",
+            CommandKind::PublishStatus => "PublishStatus",
+            CommandKind::Announce => "Announce",
+            CommandKind::WakeAt => "WakeAt",
+            CommandKind::Forget => "Forget",
+        }
+    }
+
+    /// Whether carrying it out writes to the API server at once. Status is
+    /// written by the status step (paced), wake-ups and forgetting touch only
+    /// the operator's own state, so their results are not journaled alone.
+    #[must_use]
+    pub fn writes_at_once(self) -> bool {
+        !matches!(
+            self,
+            CommandKind::PublishStatus | CommandKind::WakeAt | CommandKind::Forget
+        )
+    }
+}
+
+impl std::fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -3,12 +3,17 @@
 //! It wraps the statig machine, collects each step's outputs, and snapshots to
 //! and restores from serde. A restored machine behaves exactly like the one
 //! that was snapshotted (see the invariants in [`crate::machine`]).
+//!
+//! Timers: after any event, timers that are due by the event's time are
+//! fired as a `Tick` at that moment would fire them; then a changed
+//! [`ClusterMachine::next_wake`] is emitted as the step's last `WakeAt`. So `next_wake` is always later than the last event, and the
+//! operator learns every timer from the commands alone.
 
 use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::{
-    Command, Event, Millis, Phase,
+    Command, Event, Input, Millis, Phase,
     machine::{Cluster, Outbox, State, phase_of},
 };
 
@@ -94,11 +99,31 @@ impl ClusterMachine {
     /// Feeds one event and returns what it did.
     pub fn step(&mut self, event: &Event) -> Step {
         let from = self.phase();
+        let wake_before = self.next_wake();
         let mut outbox = Outbox {
             at: event.at,
             ..Outbox::default()
         };
         self.inner.handle_with_context(event, &mut outbox);
+        // Timers the event left due (it came late, or shortened a window)
+        // fire now, as a Tick at the same moment would fire them. Each
+        // firing clears its timer, so two rounds always suffice.
+        let tick = Event {
+            at: event.at,
+            input: Input::Tick,
+        };
+        for _ in 0..2 {
+            if !self.next_wake().is_some_and(|w| w <= event.at) {
+                break;
+            }
+            self.inner.handle_with_context(&tick, &mut outbox);
+        }
+        let wake_after = self.next_wake();
+        if wake_after != wake_before
+            && let Some(at) = wake_after
+        {
+            outbox.commands.push(Command::WakeAt(at));
+        }
         Step {
             from,
             to: self.phase(),
@@ -106,10 +131,30 @@ impl ClusterMachine {
         }
     }
 
+    /// What a machine restored from the journal (or one the operator kept)
+    /// asks of a new interpreter, whose own memory is empty: its last status
+    /// to publish, and its earliest timer. Pure, and changes nothing.
+    #[must_use]
+    pub fn resume(&self) -> Vec<Command> {
+        let status = self
+            .cluster()
+            .last_status
+            .clone()
+            .map(Command::PublishStatus);
+        status
+            .into_iter()
+            .chain(self.next_wake().map(Command::WakeAt))
+            .collect()
+    }
+
     /// The earliest moment a timer of the machine expires, if any: the operator
-    /// should observe again no later than this.
+    /// should deliver a `Tick` no later than this. After a step, it is later
+    /// than that step's event.
     #[must_use]
     pub fn next_wake(&self) -> Option<Millis> {
+        if self.phase() == Phase::Deleted {
+            return None;
+        }
         let cluster = self.cluster();
         let mut wakes = Vec::new();
         if let Some(retry) = cluster.head_retry_at {
@@ -119,7 +164,7 @@ impl ClusterMachine {
             State::HeadStarting { since } | State::Recovering { lost_at: since }
                 if !cluster.stuck_announced =>
             {
-                wakes.push(since.plus(crate::backoff::STUCK_AFTER_MS));
+                wakes.push(since.plus(cluster.stuck_after_ms()));
             }
             State::Ready {} if cluster.head_failures > 0 => {
                 if let Some(since) = cluster.ready_since {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DesiredSpec, Millis, Observation};
+use crate::{CommandKind, DesiredSpec, Millis, Observation};
 
 /// One input to the machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,12 +26,13 @@ pub enum Input {
         /// The live state.
         world: Observation,
     },
-    /// Time passed with nothing new observed; timers are checked.
+    /// A timer set by an earlier `WakeAt` came due; timers are checked.
+    /// (Every other event checks them too, before it is handled.)
     Tick,
     /// A command issued earlier failed against the API server.
     CommandFailed {
-        /// The failed command's kind, as in [`crate::Command::kind`].
-        command: String,
+        /// The failed command's kind.
+        command: CommandKind,
         /// A short CamelCase reason, for example `FailedApplyHead`.
         reason: String,
         /// The error as the API server reported it.

@@ -33,7 +33,7 @@ pub mod status;
 pub mod table;
 mod time;
 
-pub use command::{Command, DeleteReason, Notice, Severity};
+pub use command::{Command, CommandKind, DeleteReason, Notice, Severity};
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{

@@ -7,8 +7,12 @@
 //!   current state when a deserialised machine handles its first event; with no
 //!   entry actions a restored machine behaves exactly like one that never
 //!   stopped. Every command is emitted by an event handler instead.
-//! - Transitions are recorded in `after_transition` only. statig 0.4.1's
-//!   blocking `before_transition` receives source and target swapped.
+//! - No transition hooks: statig 0.4.1's blocking `before_transition`
+//!   receives source and target swapped, and the driver reads the phase
+//!   before and after each event instead.
+//! - Timers are storage (`head_retry_at`, the stuck and reset windows) and
+//!   are checked on `Tick`; the driver also checks them before any other
+//!   event, so a timer that has come due never outlives the event after it.
 //! - State changes only when something meaningful changes: no counters of
 //!   events, no last-seen times. An event that changes neither state nor
 //!   storage and emits nothing can be left out of the journal without changing
@@ -79,17 +83,18 @@ pub struct Cluster {
     pub failure: Option<Failure>,
     /// Whether the stuck-head Warning was given in the current phase.
     pub stuck_announced: bool,
+    /// The stuck window of the last spec, when not the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_stuck_after_ms: Option<u64>,
 }
 
-/// Collects one step's outputs. Passed to statig as the context.
+/// Collects one step's commands. Passed to statig as the context.
 #[derive(Debug, Default)]
 pub struct Outbox {
     /// The event's time.
     pub at: Millis,
     /// Commands, in emission order.
     pub commands: Vec<Command>,
-    /// Transitions taken, `(from, to)`.
-    pub transitions: Vec<(Phase, Phase)>,
 }
 
 /// The phase a statig state stands for.
@@ -109,8 +114,7 @@ pub fn phase_of(state: &State) -> Phase {
 #[state_machine(
     initial = "State::pending()",
     state(derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)),
-    superstate(derive(Debug)),
-    after_transition = "Self::after_transition"
+    superstate(derive(Debug))
 )]
 impl Cluster {
     /// Nothing decided yet, or the spec is invalid.
@@ -161,6 +165,7 @@ impl Cluster {
                 self.stay(context, Phase::HeadStarting, &a)
             }
             Input::Tick => {
+                self.expire_retry(context.at);
                 self.warn_if_stuck(context, *since, "started");
                 Handled
             }
@@ -206,6 +211,7 @@ impl Cluster {
                 self.stay(context, Phase::Ready, &a)
             }
             Input::Tick => {
+                self.expire_retry(context.at);
                 self.reset_backoff_if_stable(context.at);
                 Handled
             }
@@ -260,6 +266,7 @@ impl Cluster {
                 self.stay(context, Phase::Recovering, &a)
             }
             Input::Tick => {
+                self.expire_retry(context.at);
                 self.warn_if_stuck(context, *lost_at, "lost");
                 Handled
             }
@@ -296,11 +303,9 @@ impl Cluster {
     #[superstate]
     fn live(&mut self, context: &mut Outbox, event: &Event) -> Outcome<State> {
         match &event.input {
+            // No Event: the RayCluster it would be recorded on is gone.
+            // Its objects are removed by garbage collection.
             Input::Deleted => {
-                context.commands.push(Notice::normal(
-                    "Deleted",
-                    "RayCluster deleted; its objects are removed by garbage collection".into(),
-                ));
                 context.commands.push(Command::Forget);
                 Transition(State::deleted())
             }
@@ -326,18 +331,16 @@ impl Cluster {
                 }
                 Handled
             }
-            Input::Tick | Input::Observed { .. } => Handled,
+            Input::Tick => {
+                self.expire_retry(context.at);
+                Handled
+            }
+            Input::Observed { .. } => Handled,
         }
     }
 }
 
 impl Cluster {
-    fn after_transition(&mut self, source: &State, target: &State, context: &mut Outbox) {
-        context
-            .transitions
-            .push((phase_of(source), phase_of(target)));
-    }
-
     /// Common checks before any state-specific decision: records the spec, and
     /// leaves for Pending (invalid spec) or Suspended (suspend set).
     fn preamble(
@@ -349,6 +352,7 @@ impl Cluster {
     ) -> Option<Outcome<State>> {
         self.generation = spec.generation;
         self.gcs_fault_tolerance = spec.gcs_fault_tolerance;
+        self.head_stuck_after_ms = spec.head_stuck_after_ms;
         self.phase_times.entry(Phase::Pending).or_insert(context.at);
         if !spec.problems.is_empty() {
             if self.invalid_announced != Some(spec.generation) {
@@ -463,7 +467,19 @@ impl Cluster {
                 delay / 1000
             ),
         ));
-        context.commands.push(Command::WakeAt(next));
+    }
+
+    /// A retry window that has passed no longer gates anything: forgetting
+    /// it keeps every timer the machine reports in the future.
+    fn expire_retry(&mut self, at: Millis) {
+        if self.head_retry_at.is_some_and(|t| t <= at) {
+            self.head_retry_at = None;
+        }
+    }
+
+    /// The stuck window in force.
+    pub(crate) fn stuck_after_ms(&self) -> u64 {
+        self.head_stuck_after_ms.unwrap_or(backoff::STUCK_AFTER_MS)
     }
 
     fn reset_backoff_if_stable(&mut self, at: Millis) {
@@ -477,7 +493,7 @@ impl Cluster {
     }
 
     fn warn_if_stuck(&mut self, context: &mut Outbox, since: Millis, verb: &str) {
-        if !self.stuck_announced && context.at.since(since) >= backoff::STUCK_AFTER_MS {
+        if !self.stuck_announced && context.at.since(since) >= self.stuck_after_ms() {
             self.stuck_announced = true;
             context.commands.push(Notice::warning(
                 "HeadNotReady",

@@ -32,6 +32,11 @@ pub struct DesiredSpec {
     pub head_hash: String,
     /// The worker groups, in spec order.
     pub groups: Vec<GroupSpec>,
+    /// How long a head may stay not Ready before the `HeadNotReady` Warning,
+    /// in milliseconds; `None` is [`crate::backoff::STUCK_AFTER_MS`]. An
+    /// operator setting, carried in the event so replay decides alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_stuck_after_ms: Option<u64>,
 }
 
 /// One worker group's desired state.

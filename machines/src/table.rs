@@ -5,7 +5,7 @@
 //! through the real machine and checks the target phase and the command kinds,
 //! so the table cannot drift from the code.
 
-use crate::Phase;
+use crate::{CommandKind, Phase};
 
 /// One edge of the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,9 +19,10 @@ pub struct Edge {
     /// The phase this edge enters.
     pub to: Phase,
     /// The kinds of command the edge emits, in first-emission order.
-    pub commands: &'static [&'static str],
+    pub commands: &'static [CommandKind],
 }
 
+use CommandKind::{Announce, DeletePods, EnsureGroup, EnsureHead, Forget, PublishStatus, WakeAt};
 use Phase::{Deleted, HeadStarting, Pending, Ready, Recovering, Scaling, Suspended};
 
 const LIVE: &[Phase] = &[Pending, HeadStarting, Scaling, Ready, Recovering, Suspended];
@@ -34,84 +35,84 @@ pub const TABLE: &[Edge] = &[
         from: &[Pending],
         on: "Observed: spec invalid",
         to: Pending,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "pending-start",
         from: &[Pending],
         on: "Observed: spec valid, head not serving",
         to: HeadStarting,
-        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+        commands: &[EnsureHead, EnsureGroup, Announce, PublishStatus, WakeAt],
     },
     Edge {
         id: "pending-adopt-scaling",
         from: &[Pending],
         on: "Observed: head serving, workers not at desired count",
         to: Scaling,
-        commands: &["EnsureGroup", "Announce", "PublishStatus"],
+        commands: &[EnsureGroup, Announce, PublishStatus],
     },
     Edge {
         id: "pending-adopt-ready",
         from: &[Pending],
         on: "Observed: everything already converged",
         to: Ready,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "suspend",
         from: &[Pending, HeadStarting, Scaling, Ready, Recovering],
         on: "Observed: spec.suspend",
         to: Suspended,
-        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+        commands: &[EnsureHead, EnsureGroup, Announce, PublishStatus],
     },
     Edge {
         id: "head-ready",
         from: &[HeadStarting],
         on: "Observed: head serving (workers Ready or not)",
         to: Scaling,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "head-failed-retry",
         from: &[HeadStarting, Recovering],
         on: "Observed: head pod Failed/Succeeded, backoff elapsed",
         to: Phase::Deleted, // placeholder replaced by `to_for`: stays in its phase
-        commands: &["DeletePods", "Announce", "WakeAt", "PublishStatus"],
+        commands: &[DeletePods, Announce, PublishStatus, WakeAt],
     },
     Edge {
         id: "head-stuck",
         from: &[HeadStarting, Recovering],
-        on: "Tick: head not Ready for 5 min",
+        on: "Tick (or any event) once the head is not Ready for the stuck window (5 min)",
         to: Phase::Deleted, // stays in its phase
-        commands: &["Announce"],
+        commands: &[Announce],
     },
     Edge {
         id: "scaled",
         from: &[Scaling],
         on: "Observed: everything converged",
         to: Ready,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "head-lost",
         from: &[Scaling, Ready],
         on: "Observed: serving head gone, not Ready, replaced or restarted",
         to: Recovering,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus, WakeAt],
     },
     Edge {
         id: "spec-changed",
         from: &[Ready],
         on: "Observed: replicas or template changed",
         to: Scaling,
-        commands: &["EnsureGroup", "Announce", "PublishStatus"],
+        commands: &[EnsureGroup, Announce, PublishStatus],
     },
     Edge {
         id: "worker-lost",
         from: &[Ready],
         on: "Observed: a worker pod missing or not Ready",
         to: Scaling,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "steady",
@@ -125,42 +126,42 @@ pub const TABLE: &[Edge] = &[
         from: &[Recovering],
         on: "Observed: head serving again, no GCS fault tolerance",
         to: Scaling,
-        commands: &["DeletePods", "Announce", "PublishStatus"],
+        commands: &[DeletePods, Announce, PublishStatus],
     },
     Edge {
         id: "head-back-ft",
         from: &[Recovering],
         on: "Observed: head serving again with GCS fault tolerance, converged",
         to: Ready,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "resume",
         from: &[Suspended],
         on: "Observed: spec.suspend cleared",
         to: HeadStarting,
-        commands: &["EnsureHead", "EnsureGroup", "Announce", "PublishStatus"],
+        commands: &[EnsureHead, EnsureGroup, Announce, PublishStatus, WakeAt],
     },
     Edge {
         id: "became-invalid",
         from: RUNNING,
         on: "Observed: spec invalid",
         to: Pending,
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "command-failed",
         from: RUNNING,
         on: "CommandFailed",
         to: Phase::Deleted, // stays in its phase
-        commands: &["Announce", "PublishStatus"],
+        commands: &[Announce, PublishStatus],
     },
     Edge {
         id: "deleted",
         from: LIVE,
         on: "Deleted",
         to: Deleted,
-        commands: &["Announce", "Forget"],
+        commands: &[Forget],
     },
     Edge {
         id: "terminal",
@@ -212,7 +213,11 @@ pub fn markdown() -> String {
         let commands = if edge.commands.is_empty() {
             "none".to_owned()
         } else {
-            edge.commands.join(", ")
+            edge.commands
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         out.push_str(&format!(
             "| {} | {} | {to} | {commands} |\n",

@@ -22,9 +22,9 @@
 use std::time::Instant;
 
 use rayop_machines::{
-    Applied, ClusterMachine, Command, DeleteReason, DesiredSpec, Event, GroupObservation,
-    GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase, PodView, Removal,
-    SpecProblem, Step,
+    Applied, ClusterMachine, Command, CommandKind, DeleteReason, DesiredSpec, Event,
+    GroupObservation, GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase,
+    PodView, Removal, SpecProblem, Step,
 };
 
 const T0: Millis = Millis(1_700_000_000_000);
@@ -123,6 +123,7 @@ fn random_spec(rng: &mut Rng, generation: i64, absurd: bool) -> DesiredSpec {
             .iter()
             .map(|g| random_group(rng, g, absurd))
             .collect(),
+        head_stuck_after_ms: rng.chance(5).then(|| rng.below(600_000)),
     }
 }
 
@@ -467,7 +468,7 @@ fn run(seed: u64, len: usize) -> (Vec<Event>, bool) {
         let input = match rng.below(40) {
             0..=3 => Input::Tick,
             4 => Input::CommandFailed {
-                command: "EnsureGroup".into(),
+                command: CommandKind::EnsureGroup,
                 reason: "FailedApplyWorkers".into(),
                 message: "forbidden".into(),
             },
@@ -489,6 +490,12 @@ fn run(seed: u64, len: usize) -> (Vec<Event>, bool) {
         let before = machine.phase();
         let step = machine.step(&event);
         check(before, &event, &step, seed);
+        if let Some(wake) = machine.next_wake() {
+            assert!(
+                wake > at,
+                "seed {seed}: next_wake {wake:?} not after the event at {at:?}"
+            );
+        }
         reached_ready |= step.to == Phase::Ready;
         if modelled {
             model.apply(&spec, &step.commands, at);

@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use rayop_machines::{
-    Applied, ClusterMachine, Command, DeleteReason, DesiredSpec, Event, GroupObservation,
-    GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase, PodView, Removal,
-    SpecProblem,
+    Applied, ClusterMachine, Command, CommandKind, DeleteReason, DesiredSpec, Event,
+    GroupObservation, GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase,
+    PodView, Removal, SpecProblem,
 };
 use support::T0;
 
@@ -86,6 +86,7 @@ fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
             gcs_fault_tolerance: ft,
             head_hash: format!("head-v{hv}"),
             groups: std::iter::once(a).chain(b).collect(),
+            head_stuck_after_ms: None,
         })
 }
 
@@ -193,7 +194,7 @@ fn arb_events() -> impl Strategy<Value = Vec<Event>> {
                     }
                     Gen::Tick => Input::Tick,
                     Gen::Failed => Input::CommandFailed {
-                        command: "EnsureGroup".into(),
+                        command: CommandKind::EnsureGroup,
                         reason: "FailedApplyWorkers".into(),
                         message: "denied".into(),
                     },

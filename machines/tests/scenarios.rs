@@ -5,8 +5,8 @@
 mod support;
 
 use rayop_machines::{
-    ClusterMachine, Command, DeleteReason, Event, Input, Observation, Phase, PodPhase, Severity,
-    backoff, status,
+    ClusterMachine, Command, CommandKind, DeleteReason, Event, Input, Observation, Phase, PodPhase,
+    Severity, backoff, status,
 };
 use support::*;
 
@@ -491,7 +491,7 @@ fn command_failure_sets_replica_failure_until_the_objects_are_in_sync() {
     let step = m.step(&Event {
         at: last.plus(1),
         input: Input::CommandFailed {
-            command: "EnsureGroup".into(),
+            command: CommandKind::EnsureGroup,
             reason: "FailedApplyWorkers".into(),
             message: "statefulsets.apps is forbidden".into(),
         },
@@ -503,7 +503,7 @@ fn command_failure_sets_replica_failure_until_the_objects_are_in_sync() {
     let again = m.step(&Event {
         at: last.plus(2),
         input: Input::CommandFailed {
-            command: "EnsureGroup".into(),
+            command: CommandKind::EnsureGroup,
             reason: "FailedApplyWorkers".into(),
             message: "statefulsets.apps is forbidden".into(),
         },

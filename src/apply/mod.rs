@@ -186,7 +186,7 @@ impl Applier<'_> {
 
     fn desired_or(&self, command: &Command) -> Result<&DesiredObjects, ApplyError> {
         self.desired
-            .ok_or_else(|| ApplyError::NothingBuilt(command.kind().to_owned()))
+            .ok_or_else(|| ApplyError::NothingBuilt(command.kind().to_string()))
     }
 
     async fn ensure_set(

@@ -37,7 +37,8 @@ use tracing::{info, warn};
 
 use crate::{
     build::BuildOptions,
-    controller::{self, Handles, Settings, journaling::JournalHandle},
+    controller::{self, Handles, Settings},
+    journaling::JournalHandle,
     leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
     metrics::{ApiWriteLayer, Metrics},
     server::{self, Health, ServerError, ServerState},
@@ -210,7 +211,7 @@ fn open_journal(args: &RunArgs, metrics: &Metrics) -> Result<JournalHandle, RunE
         warn!("running without a journal: decisions are not recorded");
         return Ok(JournalHandle::disabled());
     }
-    let (handle, _) = JournalHandle::open_reporting(&args.journal, journal_options(args), metrics)?;
+    let (handle, _) = crate::metrics::open_journal(&args.journal, journal_options(args), metrics)?;
     Ok(handle)
 }
 

@@ -16,7 +16,8 @@ use std::{
 use kube::{Client, runtime::events::Recorder};
 use rayop_machines::ClusterMachine;
 
-use super::{caches::Caches, journaling::JournalHandle};
+use super::caches::Caches;
+use crate::journaling::JournalHandle;
 use crate::{build::BuildOptions, metrics::Metrics};
 
 /// Counters of the API writes this operator made, by kind of write.

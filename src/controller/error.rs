@@ -15,7 +15,7 @@ pub enum ReconcileError {
     Decode(String),
     /// The journal step failed (reconciling continued without it).
     #[error("journal: {0}")]
-    Journal(#[from] super::journaling::JournalError),
+    Journal(#[from] crate::journaling::JournalError),
     /// A command failed against the API server.
     #[error("apply: {0}")]
     Apply(#[from] crate::apply::ApplyError),
@@ -56,7 +56,7 @@ mod tests {
     fn every_step_has_a_label_and_a_reason() {
         let errors = [
             ReconcileError::Decode("x".into()),
-            ReconcileError::Journal(super::super::journaling::JournalError::Task("x".into())),
+            ReconcileError::Journal(crate::journaling::JournalError::Task("x".into())),
             ReconcileError::Apply(crate::apply::ApplyError::NothingBuilt("x".into())),
         ];
         let steps: Vec<_> = errors.iter().map(ReconcileError::step).collect();

@@ -22,7 +22,6 @@ pub mod cluster_index;
 pub mod context;
 pub mod deletion;
 pub mod error;
-pub mod journaling;
 pub mod reconcile;
 pub mod watch_backoff;
 
@@ -51,12 +50,14 @@ use kube::{
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use self::{
-    context::{Context, WriteCounters},
-    journaling::JournalHandle,
-};
+use self::context::{Context, WriteCounters};
 use crate::{
-    build::BuildOptions, crd::RayCluster, metrics::Metrics, observe::CLUSTER_LABEL, server::Health,
+    build::BuildOptions,
+    crd::RayCluster,
+    journaling::{self, JournalHandle},
+    metrics::Metrics,
+    observe::CLUSTER_LABEL,
+    server::Health,
 };
 
 /// How the controller runs.

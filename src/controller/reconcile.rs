@@ -238,25 +238,22 @@ async fn run_pipeline(
     for command in &step.commands {
         let outcome = applier.perform(command, &mut writes).await;
         results.push(CommandResult {
-            command: command.kind().to_owned(),
+            command: command.kind(),
             error: outcome.as_ref().err().map(ToString::to_string),
         });
         if let Err(error) = outcome {
-            warn!(command = command.kind(), %error, "command failed");
+            warn!(command = %command.kind(), %error, "command failed");
             failures.push(Event {
                 at: now,
                 input: Input::CommandFailed {
-                    command: command.kind().to_owned(),
+                    command: command.kind(),
                     reason: error.reason(command).to_owned(),
                     message: error.to_string(),
                 },
             });
         }
     }
-    if results
-        .iter()
-        .any(|r| r.command != "PublishStatus" && r.command != "WakeAt")
-    {
+    if results.iter().any(|r| r.command.writes_at_once()) {
         journal(
             ctx,
             &reference,

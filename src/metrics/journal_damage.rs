@@ -21,7 +21,12 @@ use prometheus_client::{
 };
 
 use super::labels::DamageLabels;
-use crate::controller::journaling::JournalHandle;
+use std::path::Path;
+
+use rayop_journal::Options;
+
+use super::Metrics;
+use crate::journaling::{JournalHandle, Opened};
 
 /// Open-time findings and the journal whose failed operations are counted.
 #[derive(Default)]
@@ -95,4 +100,31 @@ impl Collector for JournalDamage {
         ConstGauge::new(i64::from(self.healthy())).encode(healthy)?;
         Ok(())
     }
+}
+
+/// [`JournalHandle::open_or_later`], logging the outcome and counting
+/// open-time damage in `metrics`: what `rayop run` does at start.
+///
+/// # Errors
+/// As [`JournalHandle::open_or_later`].
+pub fn open_journal(
+    dir: &Path,
+    options: Options,
+    metrics: &Metrics,
+) -> Result<(JournalHandle, Opened), rayop_journal::Error> {
+    let (handle, opened) = JournalHandle::open_or_later(dir, options)?;
+    match &opened {
+        Opened::Open(report) => {
+            metrics.journal_opened(report);
+            if report.is_clean() {
+                tracing::info!(dir = %dir.display(), "journal open");
+            } else {
+                tracing::warn!(dir = %dir.display(), ?report, "journal was damaged and has been moved aside; a fresh one started");
+            }
+        }
+        Opened::Later(error) => {
+            tracing::warn!(%error, dir = %dir.display(), "journal unavailable; running without one and retrying to open it");
+        }
+    }
+    Ok((handle, opened))
 }

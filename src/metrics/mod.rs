@@ -17,6 +17,7 @@
 
 pub mod api_writes;
 mod journal_damage;
+pub use self::journal_damage::open_journal;
 mod labels;
 
 use std::{
@@ -43,7 +44,7 @@ use self::{
 };
 use rayop_machines::Phase;
 
-use crate::controller::journaling::JournalHandle;
+use crate::journaling::JournalHandle;
 
 pub use self::api_writes::{ApiWriteLayer, ApiWrites, WriteGate};
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::{
     cli::journal::{JournalCommandError, load},
-    controller::journaling::JournalHandle,
+    journaling::JournalHandle,
 };
 
 /// The outcome of one export request.

@@ -37,7 +37,7 @@ pub use self::{
     error::{FetchError, ServerError},
     health::Health,
 };
-use crate::{controller::journaling::JournalHandle, metrics::Metrics};
+use crate::{journaling::JournalHandle, metrics::Metrics};
 
 /// What the endpoints read.
 pub struct ServerState {

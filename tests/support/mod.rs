@@ -21,11 +21,9 @@ use kube::{
     api::{ListParams, Patch, PatchParams, PostParams},
 };
 use rayop::{
-    controller::{
-        self, Handles, Settings,
-        journaling::{JournalHandle, Opened},
-    },
+    controller::{self, Handles, Settings},
     crd::{RayCluster, status::Phase},
+    journaling::{JournalHandle, Opened},
     record::Record,
 };
 use rayop_testenv::{TestEnv, wait_until};
@@ -90,7 +88,7 @@ impl Operator {
     ) -> Result<(Operator, Opened)> {
         let metrics = Arc::new(rayop::metrics::Metrics::new());
         let (journal, opened) =
-            JournalHandle::open_reporting(dir, rayop_journal::Options::default(), &metrics)?;
+            rayop::metrics::open_journal(dir, rayop_journal::Options::default(), &metrics)?;
         let handles = Handles::new(Arc::new(journal))
             .observed_by(metrics, Arc::new(rayop::server::Health::default()));
         Ok((

@@ -8,8 +8,8 @@
 )]
 
 use rayop_machines::{
-    Applied, ClusterMachine, DesiredSpec, Event, GroupObservation, GroupSpec, HeadObservation,
-    Input, Millis, Observation, Phase, PodPhase, PodView, SpecProblem, Step,
+    Applied, ClusterMachine, CommandKind, DesiredSpec, Event, GroupObservation, GroupSpec,
+    HeadObservation, Input, Millis, Observation, Phase, PodPhase, PodView, SpecProblem, Step,
 };
 
 /// A fixed start time for every scenario.
@@ -193,8 +193,8 @@ pub fn drive_to(phase: Phase) -> (ClusterMachine, Millis) {
 }
 
 /// Command kinds of a step, each once, in first-emission order.
-pub fn kinds(step: &Step) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
+pub fn kinds(step: &Step) -> Vec<CommandKind> {
+    let mut out: Vec<CommandKind> = Vec::new();
     for c in &step.commands {
         if !out.contains(&c.kind()) {
             out.push(c.kind());
@@ -267,7 +267,7 @@ pub fn event_for(edge_id: &str, from: Phase, last: Millis) -> Event {
         "command-failed" => Event {
             at: next,
             input: Input::CommandFailed {
-                command: "EnsureGroup".into(),
+                command: CommandKind::EnsureGroup,
                 reason: "FailedApplyWorkers".into(),
                 message: "forbidden".into(),
             },

@@ -274,11 +274,11 @@ mod tests {
         assert_eq!(
             results(&[
                 CommandResult {
-                    command: "EnsureHead".into(),
+                    command: rayop_machines::CommandKind::EnsureHead,
                     error: None
                 },
                 CommandResult {
-                    command: "EnsureGroup".into(),
+                    command: rayop_machines::CommandKind::EnsureGroup,
                     error: Some("forbidden".into())
                 },
             ]),

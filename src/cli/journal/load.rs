@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::JournalCommandError;
-use crate::controller::journaling::MachineSnapshot;
+use crate::journaling::MachineSnapshot;
 use crate::record::Record;
 
 /// One stored snapshot, state as stored.

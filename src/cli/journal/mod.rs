@@ -2,7 +2,7 @@
 //!
 //! Role: the person on call's view of what the operator saw, decided and did
 //! for each RayCluster, read from the sled journal `rayop run` writes
-//! (see [`crate::controller::journaling`] and [`crate::record`]):
+//! (see [`crate::journaling`] and [`crate::record`]):
 //! - `list`: every stream with its cluster, counts, times and current phase;
 //! - `show`: a readable timeline of one cluster;
 //! - `replay`: the recorded events fed through the *current* machine, with

@@ -5,7 +5,7 @@
 //! valid envelopes and JSON, snapshots within the retained range, index rows,
 //! orphans) and adds rayop's own layer: every entry decodes as a
 //! [`crate::record::Record`] and every snapshot as a
-//! [`crate::controller::journaling::MachineSnapshot`] (upcasting older schema
+//! [`crate::journaling::MachineSnapshot`] (upcasting older schema
 //! versions). Open findings (acknowledged writes lost, stream metadata that
 //! does not decode) count as problems too.
 //!

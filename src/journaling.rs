@@ -152,33 +152,6 @@ impl JournalHandle {
         }
     }
 
-    /// [`JournalHandle::open_or_later`], logging the outcome and counting
-    /// open-time damage in `metrics`: what `rayop run` does at start.
-    ///
-    /// # Errors
-    /// As [`JournalHandle::open_or_later`].
-    pub fn open_reporting(
-        dir: &Path,
-        options: Options,
-        metrics: &crate::metrics::Metrics,
-    ) -> Result<(JournalHandle, Opened), rayop_journal::Error> {
-        let (handle, opened) = JournalHandle::open_or_later(dir, options)?;
-        match &opened {
-            Opened::Open(report) => {
-                metrics.journal_opened(report);
-                if report.is_clean() {
-                    tracing::info!(dir = %dir.display(), "journal open");
-                } else {
-                    tracing::warn!(dir = %dir.display(), ?report, "journal was damaged and has been moved aside; a fresh one started");
-                }
-            }
-            Opened::Later(error) => {
-                tracing::warn!(%error, dir = %dir.display(), "journal unavailable; running without one and retrying to open it");
-            }
-        }
-        Ok((handle, opened))
-    }
-
     /// A handle for a journal in `dir` that could not be opened now (an
     /// unwritable or full volume): it journals nothing until
     /// [`JournalHandle::heal`] manages to open it.
