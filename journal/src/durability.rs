@@ -21,6 +21,10 @@
 //! commits metadata and issues a cache flush to the device. This is
 //! [`Durability::Fsync`], the default; [`Durability::SledFlush`] skips the
 //! extra fsync and exists to measure its cost (see the README).
+//!
+//! Invariant: [`FileSync::sync`] returns `Ok` only after the `db` file and
+//! every blob file present (and, if one was new, the `blobs/` directory)
+//! were `fsync`ed; a blob is synced once, when first seen.
 
 use std::collections::HashSet;
 use std::fs::File;

@@ -116,6 +116,12 @@ pub(crate) fn check_json(payload: &[u8]) -> Result<(), EnvelopeError> {
         .map_err(|e| EnvelopeError::Json(e.to_string()))
 }
 
+/// Parses a payload as JSON text, keeping its bytes (for raw reads and
+/// export, which pass payloads on verbatim).
+pub(crate) fn raw_json(payload: &[u8]) -> Result<Box<serde_json::value::RawValue>, EnvelopeError> {
+    serde_json::from_slice(payload).map_err(|e| EnvelopeError::Json(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use crate::envelope::EnvelopeError;
-use crate::lock::Owner;
+use crate::owner::Owner;
 use crate::schema::DecodeError;
 
 /// Result alias for journal operations.

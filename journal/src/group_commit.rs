@@ -12,10 +12,8 @@
 //!
 //! When a flush ends, the leader wakes exactly the waiters it covered plus
 //! the oldest uncovered one (the next leader), instead of waking everyone
-//! with a condition variable's `notify_all`. Measured with 256 writers on two
-//! cores this halved the number of flushes per append (each flush covers
-//! more writers); throughput stayed CPU-bound (sled's own thread hand-offs
-//! and node copies, and the scheduler), see the README.
+//! with a condition variable's `notify_all`, so each flush covers more
+//! writers (what that changed is measured in the README).
 //!
 //! Invariants:
 //! - a flush that *starts* after a ticket was taken covers that ticket's

@@ -3,8 +3,9 @@
 //! sled 0.34 takes an exclusive `flock` on its `db` file and fails with an
 //! untyped I/O error when it is taken. The journal takes its own exclusive
 //! `flock` first, on `<dir>/owner`, and writes into that file who holds it
-//! (pid, hostname, start time). A second opener that fails to take the lock
-//! reads the file and returns [`crate::Error::Locked`] naming the holder.
+//! (pid, hostname, start time: see `owner`). A second opener that fails to
+//! take the lock reads the file and returns [`crate::Error::Locked`] naming
+//! the holder.
 //!
 //! Invariants:
 //! - the lock lives as long as the [`DirLock`] value (the open file); the
@@ -19,57 +20,12 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use fs2::FileExt;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::owner::Owner;
 
 /// Name of the owner/lock file inside the journal directory.
 pub const OWNER_FILE: &str = "owner";
-
-/// Who holds a journal directory, as written in its owner file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
-    /// Process id of the holder.
-    pub pid: u32,
-    /// Host name of the machine the holder runs on.
-    pub hostname: String,
-    /// When the holder opened the journal, ms since the Unix epoch (wall
-    /// clock; informational only).
-    pub started_at_ms: i64,
-}
-
-impl std::fmt::Display for Owner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "pid {} on host {} (opened at {} ms since the epoch)",
-            self.pid, self.hostname, self.started_at_ms
-        )
-    }
-}
-
-impl Owner {
-    fn current() -> Self {
-        let started_at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Owner {
-            pid: std::process::id(),
-            hostname: hostname(),
-            started_at_ms,
-        }
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".to_string())
-}
 
 /// An exclusive hold on a journal directory; released on drop.
 #[derive(Debug)]

@@ -6,7 +6,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use crate::{DamagePolicy, Durability};
+use crate::damage::DamagePolicy;
+use crate::durability::Durability;
 
 /// Options for [`crate::Journal::open`].
 #[derive(Debug, Clone)]

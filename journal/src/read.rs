@@ -1,9 +1,11 @@
 //! Reading streams: typed reads with upcasting, raw reads for inspection,
-//! restore (latest snapshot + tail), stream summaries, and quarantine.
+//! restore (latest snapshot + tail), stream summaries, lookups by index key,
+//! and lifting a quarantine.
 //!
 //! Invariants:
 //! - a read returns entries with consecutive seqs starting exactly at the
-//!   requested seq, or an error — never a silently shortened or gapped list;
+//!   requested seq, or an error — never a silently shortened or gapped list
+//!   (see `records`);
 //! - any record that fails to decode quarantines its stream (persisted in the
 //!   stream's metadata) and yields [`Error::Damaged`] naming stream and seq;
 //! - typed reads of a quarantined stream fail with [`Error::Quarantined`]
@@ -12,15 +14,16 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::Timestamp;
 use crate::batch;
-use crate::envelope::{Decoded, EnvelopeError};
-use crate::error::{DamageCause, Error, RecordKind, Result};
-use crate::journal::{Journal, last_stored_seq, lock_state};
-use crate::keys::{seq_key, split_seq_key, stream_prefix};
+use crate::envelope::raw_json;
+use crate::error::{Error, RecordKind, Result};
+use crate::keys::{index_prefix, split_index_row, stream_prefix};
+use crate::records::{key_seq, last_stored_seq, record_first_seq, scan_entries};
 use crate::schema::{self, Versioned};
-use crate::snapshot::Snapshot;
-use crate::stream::{Quarantine, StreamInfo, StreamState};
+use crate::snapshot::{Snapshot, latest_snapshot};
+use crate::store::{Store, StreamHandle, lock_state};
+use crate::stream::{StreamInfo, StreamState};
+use crate::timestamp::Timestamp;
 
 /// One decoded entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,288 +82,159 @@ pub struct Restored<S, T> {
     pub entries: Vec<Entry<T>>,
 }
 
-/// The seq in an entry or snapshot key (0 if malformed).
-pub(crate) fn key_seq(key: &[u8]) -> u64 {
-    split_seq_key(key).map_or(0, |(_, seq)| seq)
-}
-
-/// The first seq held by the entry record at `key`; if the record does not
-/// decode, its key seq (the scan that meets it reports the damage).
-pub(crate) fn record_first_seq(key: &[u8], value: &[u8]) -> u64 {
-    let last = key_seq(key);
-    match batch::decode(value) {
-        Ok(entries) => (last + 1).saturating_sub(entries.len() as u64).max(1),
-        Err(_) => last,
-    }
-}
-
-/// Parses a payload as JSON text, keeping its bytes.
-pub(crate) fn raw_json(payload: &[u8]) -> Result<Box<RawValue>, EnvelopeError> {
-    serde_json::from_slice::<Box<RawValue>>(payload).map_err(|e| EnvelopeError::Json(e.to_string()))
-}
-
-impl Journal {
-    /// Entries of `stream` from seq `from` (1 = the beginning) to the end,
-    /// decoded as `T` (upcasting older schema versions).
-    ///
-    /// Fails with [`Error::Pruned`] if `from` is before the first retained
-    /// entry (start from the latest snapshot instead: see
-    /// [`Journal::restore`]), [`Error::Quarantined`] for a quarantined stream
-    /// and [`Error::Damaged`] (after quarantining) on a damaged entry.
-    pub fn read_from<T: Versioned>(&self, stream: &str, from: u64) -> Result<Vec<Entry<T>>> {
-        let handle = self.stream(stream)?;
-        let mut st = self.lock_stream(&handle);
-        check_not_quarantined(&st)?;
-        let mut out = Vec::new();
-        let damage = self.scan_entries(&st, from, |seq, d| {
-            let payload = schema::decode_payload::<T>(d.version, d.payload)?;
-            out.push(Entry {
-                seq,
-                ts: d.ts,
-                version: d.version,
-                payload,
-            });
-            Ok(())
-        })?;
-        if let Some((seq, cause)) = damage {
-            return Err(self.quarantine(&mut st, seq, RecordKind::Entry, cause));
-        }
-        Ok(out)
-    }
-
-    /// Entries of `stream` from seq `from` with payloads as stored, for
-    /// inspection; works on quarantined streams and stops at the first
-    /// damaged entry (which it reports, and quarantines the stream for).
-    pub fn read_raw_from(&self, stream: &str, from: u64) -> Result<RawRead> {
-        let handle = self.stream(stream)?;
-        let mut st = self.lock_stream(&handle);
-        let mut entries = Vec::new();
-        let damage = self.scan_entries(&st, from, |seq, d| {
-            let payload = raw_json(d.payload)?;
-            entries.push(RawEntry {
-                seq,
-                ts: d.ts,
-                version: d.version,
-                payload,
-            });
-            Ok(())
-        })?;
-        let damage = damage.map(|(seq, cause)| {
-            let reason = cause.to_string();
-            let _ = self.quarantine(&mut st, seq, RecordKind::Entry, cause);
-            Damage {
-                record: RecordKind::Entry,
-                seq,
-                reason,
-            }
-        });
-        Ok(RawRead { entries, damage })
-    }
-
-    /// The latest snapshot of `stream` (as `S`) and every entry after it (as
-    /// `T`): what a caller replays to rebuild the stream's state.
-    pub fn restore<S: Versioned, T: Versioned>(&self, stream: &str) -> Result<Restored<S, T>> {
-        let snapshot = self.latest_snapshot::<S>(stream)?;
-        let from = snapshot.as_ref().map_or(1, |s| s.at_seq + 1);
-        let entries = self.read_from::<T>(stream, from)?;
-        Ok(Restored { snapshot, entries })
-    }
-
-    /// A summary of every stream, ordered by id (quarantined and deleted
-    /// streams included, flagged).
-    pub fn streams(&self) -> Result<Vec<StreamInfo>> {
-        let handles: Vec<_> = self.registry_read().values().cloned().collect();
-        handles.iter().map(|h| self.info(&lock_state(h))).collect()
-    }
-
-    /// A summary of one stream.
-    pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
-        let handle = self.stream(stream)?;
-        let st = lock_state(&handle);
-        self.info(&st)
-    }
-
-    /// Lifts the quarantine of `stream` (after a human looked at it). The
-    /// damage is still there: the next read that meets it quarantines again.
-    pub fn clear_quarantine(&self, stream: &str) -> Result<()> {
-        let handle = self.stream(stream)?;
-        {
-            let mut st = self.lock_stream(&handle);
-            st.meta.quarantine = None;
-            self.write_meta(&st)?;
-        }
-        self.make_durable()
-    }
-
-    // ---- crate-internal ----
-
-    fn info(&self, st: &StreamState) -> Result<StreamInfo> {
-        let trees = &self.inner.trees;
-        let no = st.meta.no;
-        let read = |e| Error::storage(format!("read stream {}", st.id), e);
-        let mut prefix = trees.entries.scan_prefix(stream_prefix(no));
-        let first = prefix.next().transpose().map_err(read)?;
-        let last = prefix
-            .next_back()
-            .transpose()
-            .map_err(read)?
-            .or_else(|| first.clone());
-        let first_seq = match &first {
-            Some((key, value)) => record_first_seq(key, value),
-            None => st.last_seq + 1,
-        };
-        let first_ts = first
-            .as_ref()
-            .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.first().map(|e| e.ts)));
-        let last_ts = last
-            .as_ref()
-            .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.last().map(|e| e.ts)));
-        let last_entry = last.as_ref().map_or(0, |(key, _)| key_seq(key));
-        let snapshot = last_stored_seq(&trees.snapshots, no).map_err(read)?;
-        Ok(StreamInfo {
-            id: st.id.clone(),
-            index_key: st.meta.index_key.clone(),
-            first_seq,
-            last_seq: st.last_seq,
-            count: if first.is_some() {
-                (last_entry + 1).saturating_sub(first_seq)
-            } else {
-                0
-            },
-            first_ts,
-            last_ts,
-            snapshot_seq: (snapshot != 0).then_some(snapshot),
-            deleted_at: st.meta.deleted_at,
-            quarantined: st.meta.quarantine.clone(),
-        })
-    }
-
-    /// First seq stored for the stream (or `last_seq + 1` if none).
-    pub(crate) fn first_available(&self, st: &StreamState) -> Result<u64> {
-        match self
-            .inner
-            .trees
-            .entries
-            .scan_prefix(stream_prefix(st.meta.no))
-            .next()
-        {
-            Some(row) => {
-                let (key, value) = row.map_err(|e| Error::storage(format!("read {}", st.id), e))?;
-                Ok(record_first_seq(&key, &value))
-            }
-            None => Ok(st.last_seq + 1),
-        }
-    }
-
-    /// Walks entries from `from`, checking contiguity and records and
-    /// calling `visit` on each. Returns the first damage found, if any.
-    pub(crate) fn scan_entries(
-        &self,
-        st: &StreamState,
-        from: u64,
-        mut visit: impl FnMut(u64, Decoded<'_>) -> Result<(), DamageCause>,
-    ) -> Result<Option<(u64, DamageCause)>> {
-        let start = from.max(1);
-        let first = self.first_available(st)?;
-        if start < first && start <= st.last_seq {
-            return Err(Error::Pruned {
-                stream: st.id.clone(),
-                requested: start,
-                first_available: first,
-            });
-        }
-        let no = st.meta.no;
-        let mut expected = start;
-        let mut first_record = true;
-        // Records are keyed by their last seq: the first key >= start holds it.
-        for row in self
-            .inner
-            .trees
-            .entries
-            .range(seq_key(no, start)..=seq_key(no, u64::MAX))
-        {
-            let (key, value) = row.map_err(|e| Error::storage(format!("read {}", st.id), e))?;
-            let last = key_seq(&key);
-            let decoded = match batch::decode(&value) {
-                Ok(d) => d,
-                Err(e) => return Ok(Some((expected, e.into()))),
-            };
-            let n = decoded.len() as u64;
-            let Some(record_first) = (last + 1).checked_sub(n).filter(|f| *f >= 1) else {
-                let why = format!("record at seq {last} holds {n} entries");
-                return Ok(Some((expected, EnvelopeError::Malformed(why).into())));
-            };
-            let contiguous = if first_record {
-                record_first <= expected
-            } else {
-                record_first == expected
-            };
-            if !contiguous {
-                let cause = DamageCause::Gap {
-                    expected,
-                    found: Some(record_first),
-                };
-                return Ok(Some((expected, cause)));
-            }
-            for (seq, entry) in (record_first..).zip(decoded) {
-                if seq < expected {
-                    continue;
-                }
-                if let Err(cause) = visit(seq, entry) {
-                    return Ok(Some((seq, cause)));
-                }
-            }
-            expected = last + 1;
-            first_record = false;
-        }
-        if expected <= st.last_seq {
-            return Ok(Some((
-                expected,
-                DamageCause::Gap {
-                    expected,
-                    found: None,
-                },
-            )));
-        }
-        Ok(None)
-    }
-
-    /// Quarantines the stream (persisting the mark) and returns the error to
-    /// report.
-    pub(crate) fn quarantine(
-        &self,
-        st: &mut StreamState,
-        seq: u64,
-        record: RecordKind,
-        cause: DamageCause,
-    ) -> Error {
-        if st.meta.quarantine.is_none() {
-            st.meta.quarantine = Some(Quarantine {
-                seq,
-                record,
-                reason: cause.to_string(),
-            });
-            // Best effort: if this write fails the mark is lost, but the damage
-            // stays and the next read that meets it quarantines again.
-            let _ = self.write_meta(st);
-        }
-        Error::Damaged {
-            stream: st.id.clone(),
+/// Entries of `stream` from seq `from`, decoded as `T`.
+pub(crate) fn read_from<T: Versioned>(
+    store: &Store,
+    stream: &str,
+    from: u64,
+) -> Result<Vec<Entry<T>>> {
+    let handle = store.stream(stream)?;
+    let mut st = store.lock_stream(&handle);
+    st.check_not_quarantined()?;
+    let mut out = Vec::new();
+    let damage = scan_entries(store.trees(), &st, from, |seq, d| {
+        let payload = schema::decode_payload::<T>(d.version, d.payload)?;
+        out.push(Entry {
             seq,
-            record,
-            cause,
-        }
+            ts: d.ts,
+            version: d.version,
+            payload,
+        });
+        Ok(())
+    })?;
+    if let Some((seq, cause)) = damage {
+        return Err(store.quarantine(&mut st, seq, RecordKind::Entry, cause));
     }
+    Ok(out)
 }
 
-pub(crate) fn check_not_quarantined(st: &StreamState) -> Result<()> {
-    match &st.meta.quarantine {
-        Some(q) => Err(Error::Quarantined {
-            stream: st.id.clone(),
-            seq: q.seq,
-            record: q.record,
-            reason: q.reason.clone(),
-        }),
-        None => Ok(()),
+/// Entries of `stream` from seq `from` with payloads as stored, up to the
+/// first damaged one.
+pub(crate) fn read_raw_from(store: &Store, stream: &str, from: u64) -> Result<RawRead> {
+    let handle = store.stream(stream)?;
+    let mut st = store.lock_stream(&handle);
+    let mut entries = Vec::new();
+    let damage = scan_entries(store.trees(), &st, from, |seq, d| {
+        let payload = raw_json(d.payload)?;
+        entries.push(RawEntry {
+            seq,
+            ts: d.ts,
+            version: d.version,
+            payload,
+        });
+        Ok(())
+    })?;
+    let damage = damage.map(|(seq, cause)| {
+        let reason = cause.to_string();
+        let _ = store.quarantine(&mut st, seq, RecordKind::Entry, cause);
+        Damage {
+            record: RecordKind::Entry,
+            seq,
+            reason,
+        }
+    });
+    Ok(RawRead { entries, damage })
+}
+
+/// The latest snapshot of `stream` and every entry after it.
+pub(crate) fn restore<S: Versioned, T: Versioned>(
+    store: &Store,
+    stream: &str,
+) -> Result<Restored<S, T>> {
+    let snapshot = latest_snapshot::<S>(store, stream)?;
+    let from = snapshot.as_ref().map_or(1, |s| s.at_seq + 1);
+    let entries = read_from::<T>(store, stream, from)?;
+    Ok(Restored { snapshot, entries })
+}
+
+/// A summary of every stream, ordered by id.
+pub(crate) fn streams(store: &Store) -> Result<Vec<StreamInfo>> {
+    let handles = store.handles();
+    handles
+        .iter()
+        .map(|h| info(store, &lock_state(h)))
+        .collect()
+}
+
+/// A summary of one stream.
+pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
+    let handle = store.stream(stream)?;
+    let st = lock_state(&handle);
+    info(store, &st)
+}
+
+/// Lifts the quarantine of `stream`, durably.
+pub(crate) fn clear_quarantine(store: &Store, stream: &str) -> Result<()> {
+    let handle = store.stream(stream)?;
+    {
+        let mut st = store.lock_stream(&handle);
+        st.meta.quarantine = None;
+        store.write_meta(&st)?;
     }
+    store.make_durable()
+}
+
+/// Ids of every retained stream filed under `index_key`, oldest first.
+pub(crate) fn lookup(store: &Store, index_key: &str) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for row in store.trees().index.scan_prefix(index_prefix(index_key)) {
+        let (key, _) = row.map_err(|e| Error::storage("read index", e))?;
+        if let Some((k, id)) = split_index_row(&key)
+            && k == index_key
+        {
+            ids.push(id);
+        }
+    }
+    let handles: Vec<Option<StreamHandle>> = {
+        let registry = store.registry_read();
+        ids.iter().map(|id| registry.get(id).cloned()).collect()
+    };
+    let mut numbered: Vec<(u64, String)> = handles
+        .into_iter()
+        .zip(ids)
+        .map(|(handle, id)| (handle.map_or(u64::MAX, |h| lock_state(&h).meta.no), id))
+        .collect();
+    numbered.sort();
+    Ok(numbered.into_iter().map(|(_, id)| id).collect())
+}
+
+fn info(store: &Store, st: &StreamState) -> Result<StreamInfo> {
+    let trees = store.trees();
+    let no = st.meta.no;
+    let read = |e| Error::storage(format!("read stream {}", st.id), e);
+    let mut prefix = trees.entries.scan_prefix(stream_prefix(no));
+    let first = prefix.next().transpose().map_err(read)?;
+    let last = prefix
+        .next_back()
+        .transpose()
+        .map_err(read)?
+        .or_else(|| first.clone());
+    let first_seq = match &first {
+        Some((key, value)) => record_first_seq(key, value),
+        None => st.last_seq + 1,
+    };
+    let first_ts = first
+        .as_ref()
+        .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.first().map(|e| e.ts)));
+    let last_ts = last
+        .as_ref()
+        .and_then(|(_, v)| batch::decode(v).ok().and_then(|d| d.last().map(|e| e.ts)));
+    let last_entry = last.as_ref().map_or(0, |(key, _)| key_seq(key));
+    let snapshot = last_stored_seq(&trees.snapshots, no).map_err(read)?;
+    Ok(StreamInfo {
+        id: st.id.clone(),
+        index_key: st.meta.index_key.clone(),
+        first_seq,
+        last_seq: st.last_seq,
+        count: if first.is_some() {
+            (last_entry + 1).saturating_sub(first_seq)
+        } else {
+            0
+        },
+        first_ts,
+        last_ts,
+        snapshot_seq: (snapshot != 0).then_some(snapshot),
+        deleted_at: st.meta.deleted_at,
+        quarantined: st.meta.quarantine.clone(),
+    })
 }

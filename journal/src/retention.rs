@@ -1,6 +1,6 @@
 //! Retention: bounded disk under endless churn.
 //!
-//! Rules applied by [`Journal::prune`] with a caller-supplied `now`:
+//! Rules applied by [`crate::Journal::prune`] with a caller-supplied `now`:
 //! - **live stream**: entries are stored one record per append, and a record
 //!   is removed only if every entry in it may go. An entry may go only if it
 //!   is outside *both*
@@ -10,38 +10,39 @@
 //!   retained entries stay contiguous. A stream without a snapshot keeps all
 //!   its entries (replay must be possible from seq 1). Snapshots older than
 //!   the latest are removed.
-//! - **deleted stream** (see [`Journal::mark_deleted`]): the live rule
+//! - **deleted stream** (see [`crate::Journal::mark_deleted`]): the live rule
 //!   applies until `deleted_at + deleted_retention <= now`; then its entries,
 //!   snapshots, index row and metadata are all removed (no tombstone: after
 //!   the window, `lookup` no longer returns it).
 //!
-//! Removal goes in bounded batches from the lowest seq up, and a deleted
-//! stream's metadata is removed last, so a crash mid-prune leaves a state the
-//! next prune finishes.
+//! Invariant: removal goes in bounded batches from the lowest seq up, and a
+//! deleted stream's metadata is removed last, so a crash mid-prune leaves a
+//! state the next prune finishes.
 //!
 //! What bounds the *files*: sled is log-structured; removed keys become
 //! garbage in its segments, and its background flusher rewrites segments
 //! whose live fraction dropped below a threshold and reuses freed segments
 //! (the `db` file is not normally shrunk, its free segments are reused).
-//! The churn test in `tests/retention.rs` measures this: the file plateaus,
-//! at several times the live data. `Journal::compact` (see `compaction`)
-//! rewrites it down to about the live size.
+//! The churn test in `tests/retention.rs` checks that the files stay
+//! bounded (the level they settle at is in the README); `Journal::compact`
+//! (see `compaction`) rewrites them down to the live data.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::Timestamp;
 use crate::batch;
 use crate::error::{Error, Result};
-use crate::journal::{Journal, StreamHandle, last_stored_seq};
 use crate::keys::{index_row, seq_key, split_seq_key, stream_prefix};
+use crate::records::{first_available, last_stored_seq};
+use crate::store::Store;
 use crate::stream::StreamState;
+use crate::timestamp::Timestamp;
 
 /// Keys removed per sled batch.
 const BATCH: usize = 512;
 
-/// What one [`Journal::prune`] removed.
+/// What one [`crate::Journal::prune`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PruneReport {
     /// Entries removed from retained streams and removed streams.
@@ -52,97 +53,101 @@ pub struct PruneReport {
     pub streams_removed: Vec<String>,
 }
 
-impl Journal {
-    /// Applies the retention rules (module docs) as of `now`, and waits until
-    /// the removals are durable.
-    pub fn prune(&self, now: Timestamp) -> Result<PruneReport> {
-        let mut report = PruneReport::default();
-        let handles: Vec<StreamHandle> = self.registry_read().values().cloned().collect();
-        for handle in handles {
-            let removed_id = {
-                let mut st = self.lock_stream(&handle);
-                if st.removed {
-                    continue;
-                }
-                let expired = st.meta.deleted_at.is_some_and(|at| {
-                    at.saturating_add(self.inner.options.deleted_retention) <= now
-                });
-                if expired {
-                    self.remove_stream(&mut st, &mut report)?;
-                    Some(st.id.clone())
-                } else {
-                    self.prune_live(&st, now, &mut report)?;
-                    None
-                }
-            };
-            if let Some(id) = removed_id {
-                let mut registry = self.registry_write();
-                if registry.get(&id).is_some_and(|h| Arc::ptr_eq(h, &handle)) {
-                    registry.remove(&id);
-                }
-                report.streams_removed.push(id);
+/// Applies the retention rules (module docs) as of `now`, and waits until
+/// the removals are durable.
+pub(crate) fn prune(store: &Store, now: Timestamp) -> Result<PruneReport> {
+    let mut report = PruneReport::default();
+    let handles = store.handles();
+    for handle in handles {
+        let removed_id = {
+            let mut st = store.lock_stream(&handle);
+            if st.removed {
+                continue;
             }
-        }
-        self.make_durable()?;
-        Ok(report)
-    }
-
-    fn prune_live(&self, st: &StreamState, now: Timestamp, report: &mut PruneReport) -> Result<()> {
-        let trees = &self.inner.trees;
-        let no = st.meta.no;
-        let err = |e| Error::storage(format!("prune stream {}", st.id), e);
-        let snapshot = last_stored_seq(&trees.snapshots, no).map_err(err)?;
-        if snapshot == 0 {
-            return Ok(());
-        }
-        // Older snapshots.
-        report.snapshots_removed +=
-            remove_range(&trees.snapshots, no, 1, snapshot.saturating_sub(1)).map_err(err)?;
-
-        let keep = self.inner.options.effective_keep_entries();
-        let count_limit = st.last_seq.saturating_sub(keep);
-        let seq_limit = count_limit.min(snapshot);
-        let time_cutoff = now.saturating_sub(self.inner.options.keep_for);
-        let mut doomed = Vec::new();
-        let mut removed_entries = 0;
-        // Whole records (appends) only, from the oldest, while every entry
-        // in the record may go.
-        for row in trees.entries.scan_prefix(stream_prefix(no)) {
-            let (key, value) = row.map_err(err)?;
-            let Some((_, last)) = split_seq_key(&key) else {
-                break;
-            };
-            let Ok(entries) = batch::decode(&value) else {
-                break;
-            };
-            if last > seq_limit || entries.iter().any(|e| e.ts >= time_cutoff) {
-                break;
+            let expired = st
+                .meta
+                .deleted_at
+                .is_some_and(|at| at.saturating_add(store.options().deleted_retention) <= now);
+            if expired {
+                remove_stream(store, &mut st, &mut report)?;
+                Some(st.id.clone())
+            } else {
+                prune_live(store, &st, now, &mut report)?;
+                None
             }
-            removed_entries += entries.len() as u64;
-            doomed.push(key);
+        };
+        if let Some(id) = removed_id {
+            let mut registry = store.registry_write();
+            if registry.get(&id).is_some_and(|h| Arc::ptr_eq(h, &handle)) {
+                registry.remove(&id);
+            }
+            report.streams_removed.push(id);
         }
-        remove_keys(&trees.entries, doomed).map_err(err)?;
-        report.entries_removed += removed_entries;
-        Ok(())
     }
+    store.make_durable()?;
+    Ok(report)
+}
 
-    fn remove_stream(&self, st: &mut StreamState, report: &mut PruneReport) -> Result<()> {
-        let trees = &self.inner.trees;
-        let no = st.meta.no;
-        let err = |e| Error::storage(format!("remove stream {}", st.id), e);
-        let last = st.last_seq;
-        let first = self.first_available(st)?;
-        remove_range(&trees.entries, no, 1, u64::MAX).map_err(err)?;
-        report.entries_removed += (last + 1).saturating_sub(first);
-        report.snapshots_removed += remove_range(&trees.snapshots, no, 1, u64::MAX).map_err(err)?;
-        trees
-            .index
-            .remove(index_row(&st.meta.index_key, &st.id))
-            .map_err(err)?;
-        trees.streams.remove(st.id.as_bytes()).map_err(err)?;
-        st.removed = true;
-        Ok(())
+fn prune_live(
+    store: &Store,
+    st: &StreamState,
+    now: Timestamp,
+    report: &mut PruneReport,
+) -> Result<()> {
+    let trees = store.trees();
+    let no = st.meta.no;
+    let err = |e| Error::storage(format!("prune stream {}", st.id), e);
+    let snapshot = last_stored_seq(&trees.snapshots, no).map_err(err)?;
+    if snapshot == 0 {
+        return Ok(());
     }
+    // Older snapshots.
+    report.snapshots_removed +=
+        remove_range(&trees.snapshots, no, 1, snapshot.saturating_sub(1)).map_err(err)?;
+
+    let keep = store.options().effective_keep_entries();
+    let count_limit = st.last_seq.saturating_sub(keep);
+    let seq_limit = count_limit.min(snapshot);
+    let time_cutoff = now.saturating_sub(store.options().keep_for);
+    let mut doomed = Vec::new();
+    let mut removed_entries = 0;
+    // Whole records (appends) only, from the oldest, while every entry
+    // in the record may go.
+    for row in trees.entries.scan_prefix(stream_prefix(no)) {
+        let (key, value) = row.map_err(err)?;
+        let Some((_, last)) = split_seq_key(&key) else {
+            break;
+        };
+        let Ok(entries) = batch::decode(&value) else {
+            break;
+        };
+        if last > seq_limit || entries.iter().any(|e| e.ts >= time_cutoff) {
+            break;
+        }
+        removed_entries += entries.len() as u64;
+        doomed.push(key);
+    }
+    remove_keys(&trees.entries, doomed).map_err(err)?;
+    report.entries_removed += removed_entries;
+    Ok(())
+}
+
+fn remove_stream(store: &Store, st: &mut StreamState, report: &mut PruneReport) -> Result<()> {
+    let trees = store.trees();
+    let no = st.meta.no;
+    let err = |e| Error::storage(format!("remove stream {}", st.id), e);
+    let last = st.last_seq;
+    let first = first_available(trees, st)?;
+    remove_range(&trees.entries, no, 1, u64::MAX).map_err(err)?;
+    report.entries_removed += (last + 1).saturating_sub(first);
+    report.snapshots_removed += remove_range(&trees.snapshots, no, 1, u64::MAX).map_err(err)?;
+    trees
+        .index
+        .remove(index_row(&st.meta.index_key, &st.id))
+        .map_err(err)?;
+    trees.streams.remove(st.id.as_bytes()).map_err(err)?;
+    st.removed = true;
+    Ok(())
 }
 
 /// Removes keys `from ..= to` of stream `no` from `tree`, lowest first.
@@ -167,29 +172,4 @@ fn remove_keys(tree: &sled::Tree, keys: Vec<sled::IVec>) -> sled::Result<u64> {
         tree.apply_batch(batch)?;
     }
     Ok(n)
-}
-
-/// Total size in bytes of the regular files under `path` (recursively), as
-/// the file system reports their length.
-pub fn disk_usage(path: &std::path::Path) -> std::io::Result<u64> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.is_file() {
-        return Ok(meta.len());
-    }
-    if !meta.is_dir() {
-        return Ok(0);
-    }
-    let mut total = 0;
-    for entry in std::fs::read_dir(path)? {
-        total += disk_usage(&entry?.path())?;
-    }
-    Ok(total)
-}
-
-impl Journal {
-    /// Bytes used by the journal's database files (see [`disk_usage`]).
-    pub fn disk_usage(&self) -> Result<u64> {
-        let db = self.inner.dir.join(crate::journal::DB_DIR);
-        disk_usage(&db).map_err(|e| Error::io(format!("measure {}", db.display()), e))
-    }
 }

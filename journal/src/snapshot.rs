@@ -10,18 +10,18 @@
 //! - a snapshot is only accepted at a seq the stream has reached
 //!   (`1 ..= last_seq`), and `put_snapshot` returns once it is durable;
 //! - retention never removes the latest snapshot of a retained stream, nor
-//!   any entry after it, so `restore` always has what it needs.
+//!   any entry after it, so `restore` always has what it needs;
+//! - a snapshot that does not decode quarantines its stream.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::Timestamp;
-use crate::envelope;
+use crate::envelope::{self, raw_json};
 use crate::error::{DamageCause, Error, RecordKind, Result};
-use crate::journal::Journal;
 use crate::keys::{seq_key, split_seq_key, stream_prefix};
-use crate::read::{check_not_quarantined, raw_json};
 use crate::schema::{self, Versioned};
+use crate::store::Store;
+use crate::timestamp::Timestamp;
 
 /// A decoded snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,108 +49,103 @@ pub struct RawSnapshot {
     pub state: Box<RawValue>,
 }
 
-impl Journal {
-    /// Stores `state` as the snapshot of `stream` after entry `at_seq`, and
-    /// returns once it is durable.
-    pub fn put_snapshot<S: Versioned>(
-        &self,
-        stream: &str,
-        at_seq: u64,
-        ts: Timestamp,
-        state: &S,
-    ) -> Result<()> {
-        let json = schema::to_json(state).map_err(|source| Error::Serialize {
-            what: "snapshot state",
-            source,
-        })?;
-        self.put_snapshot_encoded(stream, at_seq, envelope::encode(S::VERSION, ts, &json))
-    }
-
-    pub(crate) fn put_snapshot_encoded(
-        &self,
-        stream: &str,
-        at_seq: u64,
-        bytes: Vec<u8>,
-    ) -> Result<()> {
-        let handle = self.stream(stream)?;
-        {
-            let st = self.lock_stream(&handle);
-            if at_seq == 0 || at_seq > st.last_seq {
-                return Err(Error::SnapshotOutOfRange {
-                    stream: stream.to_string(),
-                    at_seq,
-                    last_seq: st.last_seq,
-                });
-            }
-            self.inner
-                .trees
-                .snapshots
-                .insert(seq_key(st.meta.no, at_seq), bytes)
-                .map_err(|e| Error::storage(format!("snapshot stream {stream}"), e))?;
-        }
-        self.make_durable()
-    }
-
-    /// The latest snapshot of `stream`, decoded as `S` (upcasting older
-    /// versions). A damaged snapshot quarantines the stream.
-    pub fn latest_snapshot<S: Versioned>(&self, stream: &str) -> Result<Option<Snapshot<S>>> {
-        let handle = self.stream(stream)?;
-        let mut st = self.lock_stream(&handle);
-        check_not_quarantined(&st)?;
-        let Some((at_seq, bytes)) = self.latest_snapshot_bytes(st.meta.no, stream)? else {
-            return Ok(None);
-        };
-        let decoded = envelope::decode(&bytes)
-            .map_err(DamageCause::from)
-            .and_then(|d| {
-                let state = schema::decode_payload::<S>(d.version, d.payload)?;
-                Ok(Snapshot {
-                    at_seq,
-                    ts: d.ts,
-                    version: d.version,
-                    state,
-                })
+/// Stores `state` as the snapshot of `stream` after entry `at_seq`, and
+/// returns once it is durable.
+pub(crate) fn put_snapshot<S: Versioned>(
+    store: &Store,
+    stream: &str,
+    at_seq: u64,
+    ts: Timestamp,
+    state: &S,
+) -> Result<()> {
+    let json = schema::to_json(state).map_err(|source| Error::Serialize {
+        what: "snapshot state",
+        source,
+    })?;
+    let bytes = envelope::encode(S::VERSION, ts, &json);
+    let handle = store.stream(stream)?;
+    {
+        let st = store.lock_stream(&handle);
+        if at_seq == 0 || at_seq > st.last_seq {
+            return Err(Error::SnapshotOutOfRange {
+                stream: stream.to_string(),
+                at_seq,
+                last_seq: st.last_seq,
             });
-        match decoded {
-            Ok(snapshot) => Ok(Some(snapshot)),
-            Err(cause) => Err(self.quarantine(&mut st, at_seq, RecordKind::Snapshot, cause)),
         }
+        store
+            .trees()
+            .snapshots
+            .insert(seq_key(st.meta.no, at_seq), bytes)
+            .map_err(|e| Error::storage(format!("snapshot stream {stream}"), e))?;
     }
+    store.make_durable()
+}
 
-    /// The latest snapshot of `stream` with its state as stored, for
-    /// inspection (works on quarantined streams).
-    pub fn latest_snapshot_raw(&self, stream: &str) -> Result<Option<RawSnapshot>> {
-        let handle = self.stream(stream)?;
-        let mut st = self.lock_stream(&handle);
-        let Some((at_seq, bytes)) = self.latest_snapshot_bytes(st.meta.no, stream)? else {
-            return Ok(None);
-        };
-        let decoded = envelope::decode(&bytes).and_then(|d| {
-            Ok(RawSnapshot {
+/// The latest snapshot of `stream`, decoded as `S` (upcasting older
+/// versions). A damaged snapshot quarantines the stream.
+pub(crate) fn latest_snapshot<S: Versioned>(
+    store: &Store,
+    stream: &str,
+) -> Result<Option<Snapshot<S>>> {
+    let handle = store.stream(stream)?;
+    let mut st = store.lock_stream(&handle);
+    st.check_not_quarantined()?;
+    let Some((at_seq, bytes)) = latest_snapshot_bytes(store, st.meta.no, stream)? else {
+        return Ok(None);
+    };
+    let decoded = envelope::decode(&bytes)
+        .map_err(DamageCause::from)
+        .and_then(|d| {
+            let state = schema::decode_payload::<S>(d.version, d.payload)?;
+            Ok(Snapshot {
                 at_seq,
                 ts: d.ts,
                 version: d.version,
-                state: raw_json(d.payload)?,
+                state,
             })
         });
-        match decoded {
-            Ok(snapshot) => Ok(Some(snapshot)),
-            Err(e) => Err(self.quarantine(&mut st, at_seq, RecordKind::Snapshot, e.into())),
-        }
+    match decoded {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        Err(cause) => Err(store.quarantine(&mut st, at_seq, RecordKind::Snapshot, cause)),
     }
+}
 
-    fn latest_snapshot_bytes(&self, no: u64, stream: &str) -> Result<Option<(u64, sled::IVec)>> {
-        let Some(row) = self
-            .inner
-            .trees
-            .snapshots
-            .scan_prefix(stream_prefix(no))
-            .next_back()
-        else {
-            return Ok(None);
-        };
-        let (key, value) =
-            row.map_err(|e| Error::storage(format!("read snapshot of {stream}"), e))?;
-        Ok(split_seq_key(&key).map(|(_, at)| (at, value)))
+/// The latest snapshot of `stream` with its state as stored, for inspection
+/// (works on quarantined streams).
+pub(crate) fn latest_snapshot_raw(store: &Store, stream: &str) -> Result<Option<RawSnapshot>> {
+    let handle = store.stream(stream)?;
+    let mut st = store.lock_stream(&handle);
+    let Some((at_seq, bytes)) = latest_snapshot_bytes(store, st.meta.no, stream)? else {
+        return Ok(None);
+    };
+    let decoded = envelope::decode(&bytes).and_then(|d| {
+        Ok(RawSnapshot {
+            at_seq,
+            ts: d.ts,
+            version: d.version,
+            state: raw_json(d.payload)?,
+        })
+    });
+    match decoded {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        Err(e) => Err(store.quarantine(&mut st, at_seq, RecordKind::Snapshot, e.into())),
     }
+}
+
+fn latest_snapshot_bytes(
+    store: &Store,
+    no: u64,
+    stream: &str,
+) -> Result<Option<(u64, sled::IVec)>> {
+    let Some(row) = store
+        .trees()
+        .snapshots
+        .scan_prefix(stream_prefix(no))
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    let (key, value) = row.map_err(|e| Error::storage(format!("read snapshot of {stream}"), e))?;
+    Ok(split_seq_key(&key).map(|(_, at)| (at, value)))
 }

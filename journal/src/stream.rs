@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
-use crate::error::RecordKind;
+use crate::error::{Error, RecordKind, Result};
 
 /// Why and where a stream was quarantined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,23 @@ pub(crate) struct StreamState {
     /// Set when retention removed the stream; holders of a stale handle
     /// must look the stream up again.
     pub removed: bool,
+}
+
+impl StreamState {
+    /// Fails with [`Error::Quarantined`] if the stream is quarantined. Typed
+    /// reads call this; raw reads, verify and export work on quarantined
+    /// streams.
+    pub(crate) fn check_not_quarantined(&self) -> Result<()> {
+        match &self.meta.quarantine {
+            Some(q) => Err(Error::Quarantined {
+                stream: self.id.clone(),
+                seq: q.seq,
+                record: q.record,
+                reason: q.reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A summary of one stream, for listing and inspection.

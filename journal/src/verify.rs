@@ -16,12 +16,13 @@ use serde::Serialize;
 
 use crate::envelope;
 use crate::error::{DamageCause, Error, RecordKind, Result};
-use crate::journal::{Journal, lock_state};
 use crate::keys::{index_row, split_index_row, split_seq_key, stream_prefix};
 use crate::read::Damage;
+use crate::records::{first_available, scan_entries};
+use crate::store::{Store, lock_state};
 use crate::stream::{Quarantine, StreamState};
 
-/// One problem found by [`Journal::verify`].
+/// One problem found by [`crate::Journal::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
@@ -64,7 +65,7 @@ pub struct StreamCheck {
     pub problems: Vec<Problem>,
 }
 
-/// The result of [`Journal::verify`].
+/// The result of [`crate::Journal::verify`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// One check per stream, ordered by id.
@@ -85,124 +86,119 @@ impl VerifyReport {
     }
 }
 
-impl Journal {
-    /// Checks the integrity of every stream (see the module docs). Reads
-    /// everything; takes each stream's lock while checking it.
-    pub fn verify(&self) -> Result<VerifyReport> {
-        let mut report = VerifyReport::default();
-        let handles: Vec<_> = self.registry_read().values().cloned().collect();
-        let mut known = BTreeSet::new();
-        for handle in &handles {
-            let st = lock_state(handle);
-            known.insert(st.meta.no);
-            report.streams.push(self.check_stream(&st)?);
-        }
-        self.find_orphans(&known, &mut report)?;
-        Ok(report)
+/// Checks the integrity of every stream (see the module docs).
+pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let handles = store.handles();
+    let mut known = BTreeSet::new();
+    for handle in &handles {
+        let st = lock_state(handle);
+        known.insert(st.meta.no);
+        report.streams.push(check_stream(store, &st)?);
     }
+    find_orphans(store, &known, &mut report)?;
+    Ok(report)
+}
 
-    fn check_stream(&self, st: &StreamState) -> Result<StreamCheck> {
-        let trees = &self.inner.trees;
-        let mut check = StreamCheck {
-            id: st.id.clone(),
-            entries: 0,
-            problems: Vec::new(),
-        };
-        let err = |e| Error::storage(format!("verify stream {}", st.id), e);
-        if let Some(q) = &st.meta.quarantine {
-            check.problems.push(Problem::Quarantined(q.clone()));
-        }
-        if !trees
-            .index
-            .contains_key(index_row(&st.meta.index_key, &st.id))
-            .map_err(err)?
-        {
-            check.problems.push(Problem::MissingIndexRow);
-        }
-        let first_seq = self.first_available(st)?;
-        let mut entries = 0;
-        let damage = self.scan_entries(st, first_seq, |_, d| {
-            envelope::check_json(d.payload)?;
-            entries += 1;
-            Ok(())
-        })?;
-        check.entries = entries;
-        if let Some((seq, cause)) = damage {
+fn check_stream(store: &Store, st: &StreamState) -> Result<StreamCheck> {
+    let trees = store.trees();
+    let mut check = StreamCheck {
+        id: st.id.clone(),
+        entries: 0,
+        problems: Vec::new(),
+    };
+    let err = |e| Error::storage(format!("verify stream {}", st.id), e);
+    if let Some(q) = &st.meta.quarantine {
+        check.problems.push(Problem::Quarantined(q.clone()));
+    }
+    if !trees
+        .index
+        .contains_key(index_row(&st.meta.index_key, &st.id))
+        .map_err(err)?
+    {
+        check.problems.push(Problem::MissingIndexRow);
+    }
+    let first_seq = first_available(trees, st)?;
+    let mut entries = 0;
+    let damage = scan_entries(trees, st, first_seq, |_, d| {
+        envelope::check_json(d.payload)?;
+        entries += 1;
+        Ok(())
+    })?;
+    check.entries = entries;
+    if let Some((seq, cause)) = damage {
+        check.problems.push(Problem::Damaged(Damage {
+            record: RecordKind::Entry,
+            seq,
+            reason: cause.to_string(),
+        }));
+    }
+    let mut latest = None;
+    for row in trees.snapshots.scan_prefix(stream_prefix(st.meta.no)) {
+        let (key, value) = row.map_err(err)?;
+        let at = split_seq_key(&key).map_or(0, |(_, s)| s);
+        let decoded = envelope::decode(&value)
+            .map_err(DamageCause::from)
+            .and_then(|d| envelope::check_json(d.payload).map_err(DamageCause::from));
+        if let Err(cause) = decoded {
             check.problems.push(Problem::Damaged(Damage {
-                record: RecordKind::Entry,
-                seq,
+                record: RecordKind::Snapshot,
+                seq: at,
                 reason: cause.to_string(),
             }));
         }
-        let mut latest = None;
-        for row in trees.snapshots.scan_prefix(stream_prefix(st.meta.no)) {
-            let (key, value) = row.map_err(err)?;
-            let at = split_seq_key(&key).map_or(0, |(_, s)| s);
-            let decoded = envelope::decode(&value)
-                .map_err(DamageCause::from)
-                .and_then(|d| envelope::check_json(d.payload).map_err(DamageCause::from));
-            if let Err(cause) = decoded {
-                check.problems.push(Problem::Damaged(Damage {
-                    record: RecordKind::Snapshot,
-                    seq: at,
-                    reason: cause.to_string(),
-                }));
-            }
-            latest = Some(at);
-        }
-        match latest {
-            Some(at) if at > st.last_seq => check.problems.push(Problem::SnapshotAfterEnd {
-                at_seq: at,
-                last_seq: st.last_seq,
-            }),
-            Some(at) if at + 1 < first_seq => {
-                check.problems.push(Problem::SnapshotBeforeRetained {
-                    at_seq: at,
-                    first_seq,
-                })
-            }
-            None if first_seq > 1 => check
-                .problems
-                .push(Problem::PrunedWithoutSnapshot { first_seq }),
-            _ => {}
-        }
-        Ok(check)
+        latest = Some(at);
     }
+    match latest {
+        Some(at) if at > st.last_seq => check.problems.push(Problem::SnapshotAfterEnd {
+            at_seq: at,
+            last_seq: st.last_seq,
+        }),
+        Some(at) if at + 1 < first_seq => check.problems.push(Problem::SnapshotBeforeRetained {
+            at_seq: at,
+            first_seq,
+        }),
+        None if first_seq > 1 => check
+            .problems
+            .push(Problem::PrunedWithoutSnapshot { first_seq }),
+        _ => {}
+    }
+    Ok(check)
+}
 
-    fn find_orphans(&self, known: &BTreeSet<u64>, report: &mut VerifyReport) -> Result<()> {
-        let trees = &self.inner.trees;
-        let err = |e| Error::storage("verify orphans", e);
-        for (name, tree) in [("entry", &trees.entries), ("snapshot", &trees.snapshots)] {
-            let mut last_orphan = None;
-            for row in tree.iter().keys() {
-                let key = row.map_err(err)?;
-                match split_seq_key(&key) {
-                    Some((no, seq)) if !known.contains(&no) => {
-                        if last_orphan != Some(no) {
-                            report.orphans.push(format!(
-                                "{name} records of unknown stream number {no} (first seq {seq})"
-                            ));
-                            last_orphan = Some(no);
-                        }
-                    }
-                    Some(_) => {}
-                    None => report
-                        .orphans
-                        .push(format!("{name} key of bad length {}", key.len())),
-                }
-            }
-        }
-        let registry = self.registry_read();
-        for row in trees.index.iter().keys() {
+fn find_orphans(store: &Store, known: &BTreeSet<u64>, report: &mut VerifyReport) -> Result<()> {
+    let trees = store.trees();
+    let err = |e| Error::storage("verify orphans", e);
+    for (name, tree) in [("entry", &trees.entries), ("snapshot", &trees.snapshots)] {
+        let mut last_orphan = None;
+        for row in tree.iter().keys() {
             let key = row.map_err(err)?;
-            match split_index_row(&key) {
-                Some((index_key, id)) if !registry.contains_key(&id) => report
-                    .orphans
-                    .push(format!("index row {index_key} -> unknown stream {id}")),
+            match split_seq_key(&key) {
+                Some((no, seq)) if !known.contains(&no) => {
+                    if last_orphan != Some(no) {
+                        report.orphans.push(format!(
+                            "{name} records of unknown stream number {no} (first seq {seq})"
+                        ));
+                        last_orphan = Some(no);
+                    }
+                }
                 Some(_) => {}
-                None => report.orphans.push("malformed index row".to_string()),
+                None => report
+                    .orphans
+                    .push(format!("{name} key of bad length {}", key.len())),
             }
         }
-        Ok(())
     }
+    let registry = store.registry_read();
+    for row in trees.index.iter().keys() {
+        let key = row.map_err(err)?;
+        match split_index_row(&key) {
+            Some((index_key, id)) if !registry.contains_key(&id) => report
+                .orphans
+                .push(format!("index row {index_key} -> unknown stream {id}")),
+            Some(_) => {}
+            None => report.orphans.push("malformed index row".to_string()),
+        }
+    }
+    Ok(())
 }
