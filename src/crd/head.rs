@@ -1,8 +1,8 @@
 //! The head group of a RayCluster: `spec.headGroupSpec`, and the seed's
 //! shorter `spec.headService`.
 //!
-//! Role: data only. Defaults live in [`defaults`](crate::crd::defaults):
-//! a missing head group, template or service type means the defaults there.
+//! Role: data only. A missing head group, template or service type means the
+//! defaults that [`effective`](crate::crd::effective) applies.
 //! Invariant: the JSON names are KubeRay's, so KubeRay manifests parse as is.
 
 use std::collections::BTreeMap;

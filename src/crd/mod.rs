@@ -11,7 +11,8 @@
 //! | [`autoscaler`] | `autoscalerOptions` |
 //! | [`gcs`] | `gcsFaultToleranceOptions` |
 //! | [`status`] | `status`, phases, condition types |
-//! | [`defaults`] | default values and effective templates |
+//! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
+//! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
 //! | [`names`] | derived object names, labels, the name-length bound |
 //! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
 //! | [`cel`] | the CRD's CEL rules |
@@ -20,11 +21,16 @@
 //! | [`test_builders`] | `RayCluster::test("rc").with_workers(2)` |
 //!
 //! Invariants: JSON names and defaults are KubeRay's; every rule the API
-//! server enforces is also enforced by [`validation::validate`].
+//! server enforces is also enforced by [`validation::validate`]. Imports run
+//! one way: `defaults`, `cel` and `names` import no `crd` module outside
+//! tests, `schema` only those; the type modules import these helpers (and
+//! `spec` the other types); `effective`, `validation`, `versions` and
+//! `test_builders` read the types, and no type module imports them.
 
 pub mod autoscaler;
 pub mod cel;
 pub mod defaults;
+pub mod effective;
 pub mod gcs;
 pub mod head;
 pub mod names;
@@ -36,7 +42,7 @@ pub mod validation;
 pub mod versions;
 pub mod worker_group;
 
-pub use defaults::{
+pub use effective::{
     effective_head_service_type, effective_head_template, effective_worker_template,
 };
 pub use spec::{RayCluster, RayClusterSpec};

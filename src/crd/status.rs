@@ -28,8 +28,6 @@ use k8s_openapi::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::crd::RayClusterSpec;
-
 /// Condition type: the head pod is Running and Ready.
 pub const CONDITION_HEAD_POD_READY: &str = "HeadPodReady";
 /// Condition type: all pods were Running and Ready once; stays True afterwards.
@@ -223,30 +221,6 @@ pub struct WorkerCounts {
     pub max: i32,
 }
 
-impl WorkerCounts {
-    /// Counts for `spec`, saturating at `i32::MAX` (the default maxReplicas
-    /// is already `i32::MAX`).
-    #[must_use]
-    pub fn of(spec: &RayClusterSpec) -> Self {
-        spec.worker_group_specs
-            .iter()
-            .fold(Self::default(), |acc, group| {
-                let hosts = group.num_of_hosts.max(0);
-                Self {
-                    desired: acc
-                        .desired
-                        .saturating_add(group.clamped_replicas().saturating_mul(hosts)),
-                    min: acc
-                        .min
-                        .saturating_add(group.min_replicas.max(0).saturating_mul(hosts)),
-                    max: acc
-                        .max
-                        .saturating_add(group.max_replicas.max(0).saturating_mul(hosts)),
-                }
-            })
-    }
-}
-
 impl RayClusterStatus {
     /// Sets `phase`, recording `now` as its transition time when it changes.
     /// Returns whether it changed.
@@ -307,7 +281,6 @@ impl RayClusterStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::WorkerGroupSpec;
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(seconds).unwrap()
@@ -349,25 +322,6 @@ mod tests {
         let flipped = status.condition(CONDITION_HEAD_POD_READY).unwrap();
         assert_eq!(flipped.last_transition_time, Time(at(4)));
         assert_eq!(status.conditions.len(), 1);
-    }
-
-    #[test]
-    fn worker_counts_multiply_hosts_and_saturate() {
-        let mut small = WorkerGroupSpec::new("small");
-        small.replicas = 2;
-        small.min_replicas = 1;
-        small.max_replicas = 3;
-        let mut tpu = WorkerGroupSpec::new("tpu");
-        tpu.replicas = 1;
-        tpu.num_of_hosts = 4;
-        let spec = RayClusterSpec {
-            worker_group_specs: vec![small, tpu],
-            ..RayClusterSpec::default()
-        };
-        let counts = WorkerCounts::of(&spec);
-        assert_eq!(counts.desired, 2 + 4);
-        assert_eq!(counts.min, 1);
-        assert_eq!(counts.max, i32::MAX);
     }
 
     #[test]

@@ -9,9 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::crd::{
-    RayCluster, RayClusterSpec,
     gcs::GcsFaultToleranceOptions,
-    worker_group::{WorkerGroupSpec, WorkloadKind},
+    spec::{RayCluster, RayClusterSpec},
+    worker_group::{ScaleStrategy, WorkerGroupSpec, WorkloadKind},
 };
 
 /// Namespace of every built cluster.
@@ -148,7 +148,7 @@ impl WorkerGroupSpec {
     /// Names pods in `scaleStrategy.workersToDelete`.
     #[must_use]
     pub fn deleting(mut self, pods: &[&str]) -> Self {
-        self.scale_strategy = Some(crate::crd::worker_group::ScaleStrategy {
+        self.scale_strategy = Some(ScaleStrategy {
             workers_to_delete: pods.iter().map(|p| (*p).to_owned()).collect(),
         });
         self

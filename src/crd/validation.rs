@@ -27,8 +27,11 @@ use kube::ResourceExt;
 use thiserror::Error;
 
 use crate::crd::{
-    RayCluster, RayClusterSpec, cel, head::ServiceType, names, worker_group::WorkerGroupSpec,
-    worker_group::WorkloadKind,
+    cel,
+    head::ServiceType,
+    names,
+    spec::{RayCluster, RayClusterSpec},
+    worker_group::{WorkerGroupSpec, WorkloadKind},
 };
 
 /// `rayStartParams` flags whose value is a number of CPUs or GPUs.

@@ -25,7 +25,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::core::crd::{CustomResourceExt, MergeError, merge_crds};
 use thiserror::Error;
 
-use crate::crd::RayCluster;
+use crate::crd::spec::RayCluster;
 
 /// The storage version.
 pub const STORAGE_VERSION: &str = "v1";
@@ -68,10 +68,10 @@ pub mod v1alpha1 {
     )]
     #[serde(transparent)]
     #[schemars(transparent)]
-    pub struct RayClusterSpec(pub crate::crd::RayClusterSpec);
+    pub struct RayClusterSpec(pub crate::crd::spec::RayClusterSpec);
 
     impl std::ops::Deref for RayClusterSpec {
-        type Target = crate::crd::RayClusterSpec;
+        type Target = crate::crd::spec::RayClusterSpec;
 
         fn deref(&self) -> &Self::Target {
             &self.0
