@@ -28,7 +28,14 @@ use rayop::crd::names::head_pod_name;
 use rayop::crd::test_builders::{TEST_NAMESPACE, group};
 use rayop::decide::{decide, desired_spec, observed};
 use rayop::desired::{DesiredObjects, ObjectKey, SPEC_HASH_ANNOTATION};
-use rayop::observe::{CLUSTER_LABEL, GROUP_LABEL, Live, LiveObject, NODE_TYPE_LABEL, observe};
+use rayop::{
+    crd::names::{
+        LABEL_CLUSTER as CLUSTER_LABEL, LABEL_GROUP as GROUP_LABEL,
+        LABEL_NODE_TYPE as NODE_TYPE_LABEL,
+    },
+    observe::{Live, observe},
+    owned::LiveObject,
+};
 use rayop_machines::{ClusterMachine, Millis};
 use serde_json::json;
 
@@ -166,7 +173,7 @@ fn benches(c: &mut Criterion) {
     let event = || {
         observed(
             Millis(1_000),
-            desired_spec(&rc, Some(&desired), &[]),
+            desired_spec(&rc, Some(&desired), &[], None),
             observe(&desired, &head, &live),
         )
     };
@@ -182,7 +189,7 @@ fn benches(c: &mut Criterion) {
     let _ = decide(&mut ready, &first);
     let again = observed(
         Millis(2_000),
-        desired_spec(&rc, Some(&desired), &[]),
+        desired_spec(&rc, Some(&desired), &[], None),
         observe(&desired, &head, &live),
     );
     c.bench_function("decide/ready_steady", |b| {
@@ -197,7 +204,11 @@ fn benches(c: &mut Criterion) {
             || ready.clone(),
             |mut m| {
                 let world = observe(&desired, &head, &live);
-                let e = observed(Millis(2_000), desired_spec(&rc, Some(&desired), &[]), world);
+                let e = observed(
+                    Millis(2_000),
+                    desired_spec(&rc, Some(&desired), &[], None),
+                    world,
+                );
                 decide(&mut m, &e)
             },
             BatchSize::SmallInput,

@@ -20,12 +20,14 @@ use crate::{
 };
 
 /// The spec as the machine sees it. `desired` is `None` when the objects
-/// could not be built; `build_problems` then says why.
+/// could not be built; `build_problems` then says why. `head_stuck_after`
+/// is the operator's stuck-head window, when not the machine's default.
 #[must_use]
 pub fn desired_spec(
     cluster: &RayCluster,
     desired: Option<&DesiredObjects>,
     build_problems: &[SpecProblem],
+    head_stuck_after: Option<std::time::Duration>,
 ) -> DesiredSpec {
     let spec = &cluster.spec;
     let mut problems: Vec<SpecProblem> = validation::problems(&cluster.name_any(), spec)
@@ -65,7 +67,8 @@ pub fn desired_spec(
                 },
             })
             .collect(),
-        head_stuck_after_ms: None,
+        head_stuck_after_ms: head_stuck_after
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     }
 }
 
@@ -109,7 +112,7 @@ mod tests {
     fn groups_carry_bounds_and_hashes() {
         let cluster =
             RayCluster::test("rc").with_group(group("small").with_replicas(2).bounds(1, 3));
-        let spec = desired_spec(&cluster, None, &[]);
+        let spec = desired_spec(&cluster, None, &[], None);
         assert_eq!(spec.groups.len(), 1);
         assert_eq!(spec.groups[0].replicas, 2);
         assert_eq!((spec.groups[0].min, spec.groups[0].max), (1, 3));
@@ -120,7 +123,7 @@ mod tests {
     #[test]
     fn validation_problems_reach_the_machine() {
         let cluster = RayCluster::test("rc").with_group(group("small").bounds(3, 1));
-        let spec = desired_spec(&cluster, None, &[]);
+        let spec = desired_spec(&cluster, None, &[], None);
         assert!(
             spec.problems
                 .iter()
@@ -138,7 +141,7 @@ mod tests {
             message: "no container".into(),
         };
         assert_eq!(
-            desired_spec(&cluster, None, std::slice::from_ref(&problem)).problems,
+            desired_spec(&cluster, None, std::slice::from_ref(&problem), None).problems,
             vec![problem]
         );
     }
@@ -149,13 +152,13 @@ mod tests {
         let mut machine = ClusterMachine::new();
         let event = observed(
             Millis(1),
-            desired_spec(&cluster, None, &[]),
+            desired_spec(&cluster, None, &[], None),
             Observation::default(),
         );
         assert!(decide(&mut machine, &event).worth_journaling);
         let again = observed(
             Millis(2),
-            desired_spec(&cluster, None, &[]),
+            desired_spec(&cluster, None, &[], None),
             Observation::default(),
         );
         let second = decide(&mut machine, &again);

@@ -13,53 +13,13 @@
 //! - The hash is a SHA-256 of canonical JSON, stable across Rust versions and
 //!   platforms, so an operator upgrade does not re-apply unchanged objects.
 
-use k8s_openapi::api::{
-    apps::v1::{Deployment, StatefulSet},
-    autoscaling::v2::HorizontalPodAutoscaler,
-    core::v1::{Service, ServiceAccount},
-    rbac::v1::{Role, RoleBinding},
-};
-use kube::api::ObjectMeta;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use crate::owned::{Kind, Object};
+
 /// The annotation each applied object carries: the hash of its set.
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
-
-/// The kinds of object rayop creates.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    /// apps/v1 StatefulSet.
-    StatefulSet,
-    /// apps/v1 Deployment.
-    Deployment,
-    /// v1 Service.
-    Service,
-    /// v1 ServiceAccount.
-    ServiceAccount,
-    /// rbac.authorization.k8s.io/v1 Role.
-    Role,
-    /// rbac.authorization.k8s.io/v1 RoleBinding.
-    RoleBinding,
-    /// autoscaling/v2 HorizontalPodAutoscaler.
-    HorizontalPodAutoscaler,
-}
-
-impl Kind {
-    /// The kind's name, as in `kind:`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::StatefulSet => "StatefulSet",
-            Kind::Deployment => "Deployment",
-            Kind::Service => "Service",
-            Kind::ServiceAccount => "ServiceAccount",
-            Kind::Role => "Role",
-            Kind::RoleBinding => "RoleBinding",
-            Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
-        }
-    }
-}
 
 /// An object's identity within the cluster's namespace.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,69 +30,7 @@ pub struct ObjectKey {
     pub name: String,
 }
 
-/// One desired object.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-#[allow(clippy::large_enum_variant)]
-pub enum Object {
-    /// A StatefulSet (head, or a StatefulSet worker group).
-    StatefulSet(StatefulSet),
-    /// A Deployment worker group.
-    Deployment(Deployment),
-    /// A Service.
-    Service(Service),
-    /// The autoscaler's ServiceAccount.
-    ServiceAccount(ServiceAccount),
-    /// The autoscaler's Role.
-    Role(Role),
-    /// The autoscaler's RoleBinding.
-    RoleBinding(RoleBinding),
-    /// A worker group's HPA.
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
-}
-
 impl Object {
-    /// The object's metadata.
-    #[must_use]
-    pub fn meta(&self) -> &ObjectMeta {
-        match self {
-            Object::StatefulSet(o) => &o.metadata,
-            Object::Deployment(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::ServiceAccount(o) => &o.metadata,
-            Object::Role(o) => &o.metadata,
-            Object::RoleBinding(o) => &o.metadata,
-            Object::HorizontalPodAutoscaler(o) => &o.metadata,
-        }
-    }
-
-    /// The object's metadata, mutably.
-    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
-        match self {
-            Object::StatefulSet(o) => &mut o.metadata,
-            Object::Deployment(o) => &mut o.metadata,
-            Object::Service(o) => &mut o.metadata,
-            Object::ServiceAccount(o) => &mut o.metadata,
-            Object::Role(o) => &mut o.metadata,
-            Object::RoleBinding(o) => &mut o.metadata,
-            Object::HorizontalPodAutoscaler(o) => &mut o.metadata,
-        }
-    }
-
-    /// The object's kind.
-    #[must_use]
-    pub fn kind(&self) -> Kind {
-        match self {
-            Object::StatefulSet(_) => Kind::StatefulSet,
-            Object::Deployment(_) => Kind::Deployment,
-            Object::Service(_) => Kind::Service,
-            Object::ServiceAccount(_) => Kind::ServiceAccount,
-            Object::Role(_) => Kind::Role,
-            Object::RoleBinding(_) => Kind::RoleBinding,
-            Object::HorizontalPodAutoscaler(_) => Kind::HorizontalPodAutoscaler,
-        }
-    }
-
     /// The object's key.
     #[must_use]
     pub fn key(&self) -> ObjectKey {
@@ -145,24 +43,7 @@ impl Object {
     /// Whether this object is a workload (StatefulSet or Deployment).
     #[must_use]
     pub fn is_workload(&self) -> bool {
-        matches!(self.kind(), Kind::StatefulSet | Kind::Deployment)
-    }
-
-    /// Sets a workload's `spec.replicas`; other kinds are left alone.
-    pub fn set_replicas(&mut self, replicas: Option<i32>) {
-        match self {
-            Object::StatefulSet(o) => {
-                if let Some(spec) = o.spec.as_mut() {
-                    spec.replicas = replicas;
-                }
-            }
-            Object::Deployment(o) => {
-                if let Some(spec) = o.spec.as_mut() {
-                    spec.replicas = replicas;
-                }
-            }
-            _ => {}
-        }
+        self.kind().is_workload()
     }
 }
 
@@ -247,7 +128,7 @@ pub fn content_hash<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::apps::v1::StatefulSetSpec;
+    use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 
     fn sts(replicas: i32, image: &str) -> Object {
         let mut s = StatefulSet::default();

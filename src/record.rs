@@ -22,6 +22,9 @@ pub const RECORD_VERSION: u32 = 1;
 /// One journal entry of a cluster's stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+// Records live only between a decision and its append; boxing the event
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     /// An observation turned into a machine event.
     Event(Event),

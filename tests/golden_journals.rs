@@ -30,11 +30,9 @@ use std::{
 };
 
 use rayop::{
-    cli::journal::{
-        load::{self, StreamDump},
-        replay::{self, ReplayDivergence},
-    },
+    cli::journal::replay::{self, ReplayDivergence},
     decide,
+    journal_view::load::{self, StreamDump},
     journaling::JournalHandle,
     record::{self, CommandResult, Record},
 };
@@ -160,7 +158,7 @@ fn record(dir: &Path, uid: &str, key: &str, events: &[Event]) -> rayop_machines:
             let failed = match events.get(i + 1).map(|e| &e.input) {
                 Some(Input::CommandFailed {
                     command, message, ..
-                }) => Some((command.clone(), message.clone())),
+                }) => Some((*command, message.clone())),
                 _ => None,
             };
             let mut results: Vec<CommandResult> = step

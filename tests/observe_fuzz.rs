@@ -31,9 +31,9 @@ use rayop::{
     crd::validate,
     decide,
     desired::{DesiredObjects, ObjectKey},
-    observe::{
-        Live, LiveObject, observe,
-        pods::pod_view,
+    observe::{Live, observe, pods::pod_view},
+    owned::{
+        LiveObject,
         rollout::{deployment_rolled_out, statefulset_rolled_out},
     },
 };
@@ -273,7 +273,7 @@ fn malformed_rayclusters_never_panic_decode_build_or_decide() {
         valid += usize::from(validate(&cluster).is_ok());
         let desired = desired_objects(&cluster, &BuildOptions::default()).ok();
         built += usize::from(desired.is_some());
-        let spec = decide::desired_spec(&cluster, desired.as_ref(), &[]);
+        let spec = decide::desired_spec(&cluster, desired.as_ref(), &[], None);
         let mut machine = ClusterMachine::new();
         let event = decide::observed(Millis(1), spec, rayop_machines::Observation::default());
         let _ = decide::decide(&mut machine, &event);

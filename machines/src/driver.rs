@@ -113,7 +113,7 @@ impl ClusterMachine {
             input: Input::Tick,
         };
         for _ in 0..2 {
-            if !self.next_wake().is_some_and(|w| w <= event.at) {
+            if self.next_wake().is_none_or(|w| w > event.at) {
                 break;
             }
             self.inner.handle_with_context(&tick, &mut outbox);
@@ -131,11 +131,15 @@ impl ClusterMachine {
         }
     }
 
-    /// What a machine restored from the journal (or one the operator kept)
-    /// asks of a new interpreter, whose own memory is empty: its last status
-    /// to publish, and its earliest timer. Pure, and changes nothing.
+    /// What a machine restored from the journal asks of a new interpreter,
+    /// whose own memory is empty: its last status to publish and its
+    /// earliest timer, or, once deleted, to be forgotten (the stream may not
+    /// have been marked when the operator stopped). Pure.
     #[must_use]
     pub fn resume(&self) -> Vec<Command> {
+        if self.phase() == Phase::Deleted {
+            return vec![Command::Forget];
+        }
         let status = self
             .cluster()
             .last_status

@@ -207,4 +207,6 @@ fn resume_re_issues_the_last_status_and_the_timer() {
         Some(&Command::WakeAt(last.plus(backoff::STUCK_AFTER_MS)))
     );
     assert!(ClusterMachine::new().resume().is_empty());
+    let (deleted, _) = drive_to(Phase::Deleted);
+    assert_eq!(deleted.resume(), vec![Command::Forget]);
 }

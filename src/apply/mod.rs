@@ -1,57 +1,47 @@
-//! Apply: the machine's commands become API calls.
+//! Apply: the one interpreter of the machine's commands.
+//!
+//! Every command a machine emits is carried out here and nowhere else:
+//! object writes and pod deletes go to the API server, `Announce` to the
+//! Event recorder, `PublishStatus` and `WakeAt` into the cluster's
+//! [`Carried`] memory (the status step writes the status, paced; the
+//! reconcile requeues at the wake-up), and `Forget` to the journal.
 //!
 //! Invariants:
-//! - Every write is a server-side apply under the one field manager
-//!   [`FIELD_MANAGER`], so rayop owns exactly the fields it sets and never
-//!   erases a field another writer owns.
 //! - An object is written only when its live spec hash or replicas differ
 //!   from the desired ones: in steady state this step makes no API call.
-//! - Deletes name the observed UID as a precondition, so a pod recreated
-//!   under the same name is never deleted by a stale command; a pod that is
-//!   already gone counts as deleted.
 //! - An object that exists but is controlled by something other than this
 //!   RayCluster is never overwritten (names can collide across clusters).
+//! - Pod writes name the observed UID as a precondition, so a pod recreated
+//!   under the same name is never touched by a stale command; a pod that is
+//!   already gone counts as done.
 
-mod objects;
-
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::{
     Api, Client,
     api::{DeleteParams, Preconditions},
     runtime::events::{Event as KubeEvent, EventType, Recorder},
 };
-use rayop_machines::{Command, PodRef, Severity};
+use rayop_machines::{Command, CommandKind, Millis, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
 use crate::{
     desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
+    journaling::{JournalError, JournalHandle},
     observe::{
         Live,
         pods::{DELETION_COST_ANNOTATION, FIRST_TO_GO},
     },
+    owned::{ApiError, LiveObject, apply_object, delete_object},
 };
 
-pub use objects::{apply_object, delete_object};
-
-/// The one field manager rayop writes under.
-pub const FIELD_MANAGER: &str = "rayop";
+pub use crate::owned::FIELD_MANAGER;
 
 /// Why a command failed.
 #[derive(Debug, Error)]
 pub enum ApplyError {
     /// The API server refused or failed a write.
-    #[error("{verb} {kind} {name}: {source}")]
-    Api {
-        /// apply, delete, ...
-        verb: &'static str,
-        /// The object's kind.
-        kind: &'static str,
-        /// The object's name.
-        name: String,
-        /// The client's error.
-        #[source]
-        source: kube::Error,
-    },
+    #[error(transparent)]
+    Api(#[from] ApiError),
     /// An object of that name exists and belongs to something else.
     #[error(
         "{kind} {name} exists and is not controlled by this RayCluster; rename the cluster or the group"
@@ -65,40 +55,51 @@ pub enum ApplyError {
     /// The command needs desired objects that could not be built.
     #[error("no desired objects for {0}")]
     NothingBuilt(String),
+    /// The journal could not record the cluster's end.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
 }
 
 impl ApplyError {
     /// A short CamelCase reason for Events and conditions.
     #[must_use]
-    pub fn reason(&self, command: &Command) -> &'static str {
+    pub fn reason(&self, command: CommandKind) -> &'static str {
         match (self, command) {
             (ApplyError::Foreign { .. }, _) => "NameConflict",
-            (_, Command::EnsureHead { .. }) => "FailedApplyHead",
-            (_, Command::EnsureGroup { .. }) => "FailedApplyWorkers",
-            (_, Command::RemoveGroup { .. }) => "FailedRemoveGroup",
-            (_, Command::DeletePods { .. }) => "FailedDeletePods",
-            (_, Command::MarkPods { .. }) => "FailedMarkPods",
+            (_, CommandKind::EnsureHead) => "FailedApplyHead",
+            (_, CommandKind::EnsureGroup) => "FailedApplyWorkers",
+            (_, CommandKind::RemoveGroup) => "FailedRemoveGroup",
+            (_, CommandKind::DeletePods) => "FailedDeletePods",
+            (_, CommandKind::MarkPods) => "FailedMarkPods",
+            (_, CommandKind::Forget) => "JournalUnavailable",
             _ => "FailedCommand",
         }
     }
 }
 
-/// Everything one cluster's commands need.
-pub struct Applier<'a> {
-    /// The client.
-    pub client: Client,
-    /// The cluster's namespace.
-    pub namespace: &'a str,
-    /// The cluster's UID, to recognise objects it controls.
-    pub owner_uid: &'a str,
-    /// The desired objects, when they could be built.
-    pub desired: Option<&'a DesiredObjects>,
-    /// The caches, to skip writes of objects already in sync.
-    pub live: &'a dyn LiveForApply,
-    /// Records Events on the cluster.
-    pub recorder: &'a Recorder,
-    /// The RayCluster's reference, for Events.
-    pub reference: &'a k8s_openapi::api::core::v1::ObjectReference,
+/// What the interpreter keeps for one cluster between its reconciles. It is
+/// memory, not truth: lost on restart, and rebuilt then from the machine's
+/// [`rayop_machines::ClusterMachine::resume`] commands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Carried {
+    /// The last summary a `PublishStatus` asked for; the status step keeps
+    /// the live status equal to it.
+    pub status: Option<StatusSummary>,
+    /// The last `WakeAt`: deliver a `Tick` no later than this.
+    pub wake: Option<Millis>,
+    /// A `Forget` was carried out: the cluster's stream is marked deleted.
+    pub forgotten: bool,
+}
+
+impl Carried {
+    /// Whether the wake-up is due at `now`; it is cleared then.
+    pub fn take_due_wake(&mut self, now: Millis) -> bool {
+        let due = self.wake.is_some_and(|w| w <= now);
+        if due {
+            self.wake = None;
+        }
+        due
+    }
 }
 
 /// What apply needs of the caches beyond observe's view.
@@ -109,10 +110,37 @@ pub trait LiveForApply: Live + Send + Sync {
     fn group_keys(&self, group: &str) -> Vec<ObjectKey>;
 }
 
+/// The caches of a cluster that is gone: nothing is live.
+pub struct NothingLive;
+
+impl Live for NothingLive {
+    fn object(&self, _: &ObjectKey) -> Option<LiveObject> {
+        None
+    }
+
+    fn pods(&self) -> Vec<std::sync::Arc<Pod>> {
+        Vec::new()
+    }
+
+    fn workload_groups(&self) -> std::collections::BTreeMap<String, LiveObject> {
+        std::collections::BTreeMap::new()
+    }
+}
+
+impl LiveForApply for NothingLive {
+    fn controller_uid(&self, _: &ObjectKey) -> Option<Option<String>> {
+        None
+    }
+
+    fn group_keys(&self, _: &str) -> Vec<ObjectKey> {
+        Vec::new()
+    }
+}
+
 /// Counts of API calls made, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Writes {
-    /// Server-side applies.
+    /// Server-side applies and pod patches.
     pub applies: u32,
     /// Deletes.
     pub deletes: u32,
@@ -120,24 +148,43 @@ pub struct Writes {
     pub events: u32,
 }
 
-impl Applier<'_> {
-    /// Performs one command. `PublishStatus`, `WakeAt` and `Forget` are
-    /// handled by the status step, the requeue and the journal step.
+/// Everything one cluster's commands need.
+pub struct Interpreter<'a> {
+    /// The client.
+    pub client: Client,
+    /// The cluster's namespace.
+    pub namespace: &'a str,
+    /// The cluster's UID, to recognise objects it controls and name its stream.
+    pub owner_uid: &'a str,
+    /// When the commands are carried out, for the journal.
+    pub at: Millis,
+    /// The desired objects, when they could be built.
+    pub desired: Option<&'a DesiredObjects>,
+    /// The caches, to skip writes of objects already in sync.
+    pub live: &'a dyn LiveForApply,
+    /// Records Events on the cluster.
+    pub recorder: &'a Recorder,
+    /// The RayCluster's reference, for Events.
+    pub reference: &'a ObjectReference,
+    /// The journal, for `Forget`.
+    pub journal: &'a JournalHandle,
+}
+
+impl Interpreter<'_> {
+    /// Carries out one command.
     ///
     /// # Errors
-    /// The first failed API call.
-    pub async fn perform(&self, command: &Command, writes: &mut Writes) -> Result<(), ApplyError> {
+    /// The first failed API call, or the journal's refusal to forget.
+    pub async fn carry_out(
+        &self,
+        command: &Command,
+        carried: &mut Carried,
+        writes: &mut Writes,
+    ) -> Result<(), ApplyError> {
         match command {
             Command::EnsureHead { replicas } => {
                 let set = &self.desired_or(command)?.head;
                 self.ensure_set(set, Some(*replicas), writes).await
-            }
-            Command::MarkPods { pods, .. } => {
-                for pod in pods {
-                    self.mark_pod(pod).await?;
-                    writes.applies += 1;
-                }
-                Ok(())
             }
             Command::EnsureGroup { group, replicas } => {
                 let desired = self.desired_or(command)?;
@@ -149,8 +196,15 @@ impl Applier<'_> {
             }
             Command::RemoveGroup { group } => {
                 for key in self.live.group_keys(group) {
-                    delete_object(&self.client, self.namespace, &key).await?;
+                    delete_object(&self.client, self.namespace, key.kind, &key.name).await?;
                     writes.deletes += 1;
+                }
+                Ok(())
+            }
+            Command::MarkPods { pods, .. } => {
+                for pod in pods {
+                    self.mark_pod(pod).await?;
+                    writes.applies += 1;
                 }
                 Ok(())
             }
@@ -180,7 +234,21 @@ impl Applier<'_> {
                 }
                 Ok(())
             }
-            Command::PublishStatus(_) | Command::WakeAt(_) | Command::Forget => Ok(()),
+            Command::PublishStatus(summary) => {
+                carried.status = Some(summary.clone());
+                Ok(())
+            }
+            Command::WakeAt(at) => {
+                carried.wake = Some(*at);
+                Ok(())
+            }
+            Command::Forget => {
+                carried.forgotten = true;
+                self.journal
+                    .mark_deleted(self.owner_uid, self.at)
+                    .await
+                    .map_err(ApplyError::Journal)
+            }
         }
     }
 
@@ -251,7 +319,7 @@ impl Applier<'_> {
         if self.live.object(&other).is_some()
             && self.live.controller_uid(&other).flatten().as_deref() == Some(self.owner_uid)
         {
-            delete_object(&self.client, self.namespace, &other).await?;
+            delete_object(&self.client, self.namespace, other.kind, &other.name).await?;
             writes.deletes += 1;
         }
         Ok(())
@@ -277,12 +345,7 @@ impl Applier<'_> {
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-            Err(source) => Err(ApplyError::Api {
-                verb: "patch",
-                kind: "Pod",
-                name: pod.name.clone(),
-                source,
-            }),
+            Err(source) => Err(pod_error("patch", pod, source)),
         }
     }
 
@@ -299,12 +362,53 @@ impl Applier<'_> {
             Ok(_) => Ok(()),
             // Gone already, or replaced by a new incarnation: nothing to do.
             Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-            Err(source) => Err(ApplyError::Api {
-                verb: "delete",
-                kind: "Pod",
-                name: pod.name.clone(),
-                source,
-            }),
+            Err(source) => Err(pod_error("delete", pod, source)),
         }
+    }
+}
+
+fn pod_error(verb: &'static str, pod: &PodRef, source: kube::Error) -> ApplyError {
+    ApplyError::Api(ApiError {
+        verb,
+        kind: "Pod",
+        name: pod.name.clone(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_is_taken_once_when_due() {
+        let mut carried = Carried {
+            wake: Some(Millis(10)),
+            ..Carried::default()
+        };
+        assert!(!carried.take_due_wake(Millis(9)));
+        assert!(carried.take_due_wake(Millis(10)));
+        assert!(!carried.take_due_wake(Millis(11)));
+        assert_eq!(carried.wake, None);
+    }
+
+    #[test]
+    fn every_failed_command_has_a_reason() {
+        let error = ApplyError::NothingBuilt("x".into());
+        for kind in [
+            CommandKind::EnsureHead,
+            CommandKind::EnsureGroup,
+            CommandKind::RemoveGroup,
+            CommandKind::DeletePods,
+            CommandKind::MarkPods,
+            CommandKind::Forget,
+        ] {
+            assert_ne!(error.reason(kind), "FailedCommand", "{kind}");
+        }
+        let foreign = ApplyError::Foreign {
+            kind: "Service",
+            name: "x".into(),
+        };
+        assert_eq!(foreign.reason(CommandKind::EnsureHead), "NameConflict");
     }
 }

@@ -1,9 +1,10 @@
-//! What every reconcile shares: the client, caches, journal, machines, recorder.
+//! What every reconcile shares: the client, caches, journal, recorder, and
+//! each cluster's [`Memory`].
 //!
-//! Invariant: a cluster's machine is only ever touched by that cluster's
-//! reconcile (kube-runtime never runs two reconciles of one object at once),
-//! so the registry lock is held only to take a machine out and put it back,
-//! never across an await.
+//! Invariant: a cluster's memory is only ever touched by that cluster's
+//! reconcile or deletion (kube-runtime never runs two reconciles of one
+//! object at once), so the lock is held only to take it out and put it
+//! back, never across an await.
 
 use std::{
     collections::HashMap,
@@ -11,19 +12,19 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
+    time::Instant,
 };
 
 use kube::{Client, runtime::events::Recorder};
 use rayop_machines::ClusterMachine;
 
 use super::caches::Caches;
-use crate::journaling::JournalHandle;
-use crate::{build::BuildOptions, metrics::Metrics};
+use crate::{apply::Carried, build::BuildOptions, journaling::JournalHandle, metrics::Metrics};
 
 /// Counters of the API writes this operator made, by kind of write.
 #[derive(Debug, Default)]
 pub struct WriteCounters {
-    /// Server-side applies of owned objects.
+    /// Server-side applies of owned objects, and pod patches.
     pub applies: AtomicU64,
     /// Deletes of owned objects and pods.
     pub deletes: AtomicU64,
@@ -44,6 +45,17 @@ impl WriteCounters {
     }
 }
 
+/// One cluster's machine and what the interpreter carries for it.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    /// The machine.
+    pub machine: ClusterMachine,
+    /// The interpreter's memory of the machine's commands.
+    pub carried: Carried,
+    /// When this process last wrote the cluster's status, for pacing.
+    pub last_status_write: Option<Instant>,
+}
+
 /// Shared state of the controller.
 pub struct Context {
     /// The API client.
@@ -52,14 +64,17 @@ pub struct Context {
     pub caches: Caches,
     /// The journal.
     pub journal: Arc<JournalHandle>,
-    /// Machines by cluster UID.
-    pub machines: Arc<Mutex<HashMap<String, ClusterMachine>>>,
+    /// Each cluster's memory, by UID, shared by every watch scope.
+    pub memory: Arc<Mutex<HashMap<String, Memory>>>,
     /// Records Kubernetes Events.
     pub recorder: Recorder,
     /// Build options.
     pub build: BuildOptions,
     /// The longest wait between two reconciles of a cluster.
     pub resync: std::time::Duration,
+    /// How long a head may stay not Ready before a Warning; `None` is the
+    /// machine's default.
+    pub head_stuck_after: Option<std::time::Duration>,
     /// Writes made.
     pub writes: Arc<WriteCounters>,
     /// Prometheus metrics.
@@ -68,45 +83,19 @@ pub struct Context {
     /// use this, not `Caches::wait_until_ready`: kube-runtime's store
     /// readiness wakes only the last of several concurrent waiters.
     pub synced: tokio::sync::watch::Receiver<bool>,
-    /// When each cluster's status was last written by this process, for
-    /// [`crate::status::pacing`].
-    pub status_writes: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
-    /// Takes the machine of `uid` out of the registry, if it is there.
+    /// Takes the memory of `uid` out, if this process has it.
     #[must_use]
-    pub fn take_machine(&self, uid: &str) -> Option<ClusterMachine> {
-        self.machines.lock().ok().and_then(|mut m| m.remove(uid))
+    pub fn take_memory(&self, uid: &str) -> Option<Memory> {
+        self.memory.lock().ok().and_then(|mut m| m.remove(uid))
     }
 
-    /// When the status of `uid` was last written by this process.
-    #[must_use]
-    pub fn last_status_write(&self, uid: &str) -> Option<std::time::Instant> {
-        self.status_writes
-            .lock()
-            .ok()
-            .and_then(|w| w.get(uid).copied())
-    }
-
-    /// Notes that the status of `uid` was written now.
-    pub fn status_written(&self, uid: &str) {
-        if let Ok(mut writes) = self.status_writes.lock() {
-            writes.insert(uid.to_owned(), std::time::Instant::now());
-        }
-    }
-
-    /// Forgets the status pacing of a deleted cluster.
-    pub fn forget_status(&self, uid: &str) {
-        if let Ok(mut writes) = self.status_writes.lock() {
-            writes.remove(uid);
-        }
-    }
-
-    /// Puts the machine of `uid` back.
-    pub fn put_machine(&self, uid: &str, machine: ClusterMachine) {
-        if let Ok(mut machines) = self.machines.lock() {
-            machines.insert(uid.to_owned(), machine);
+    /// Puts the memory of `uid` back.
+    pub fn keep_memory(&self, uid: &str, memory: Memory) {
+        if let Ok(mut all) = self.memory.lock() {
+            all.insert(uid.to_owned(), memory);
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Deleted RayClusters: the machine takes its terminal step, the journal
-//! records it and marks the stream deleted (kept for the retention window).
+//! Deleted RayClusters: the machine takes its terminal step, and its
+//! `Forget` marks the journal stream deleted (kept for the retention window).
 //!
 //! Objects are removed by Kubernetes garbage collection through owner
 //! references, so deletion needs no finalizer and costs no API write.
@@ -9,12 +9,16 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::{Event, Input};
 use tracing::{info, warn};
 
-use super::{context::Context, reconcile::now_millis};
-use crate::record;
+use super::{
+    context::{Context, Memory},
+    reconcile::{Target, act, count, now_millis},
+};
+use crate::apply::{Interpreter, NothingLive, Writes};
 
 /// Records the deletion of the cluster `obj`.
 pub async fn record_deletion(ctx: &Arc<Context>, obj: &DynamicObject) {
@@ -25,27 +29,60 @@ pub async fn record_deletion(ctx: &Arc<Context>, obj: &DynamicObject) {
     forget(ctx, &uid, &key).await;
 }
 
-/// Steps the machine of `uid` with `Deleted`, journals it and marks the stream deleted.
+/// Steps the machine of `uid` with `Deleted` and carries out what it says.
 pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
     let now = now_millis();
-    let mut machine = match ctx.take_machine(uid) {
-        Some(machine) => machine,
-        None => ctx.journal.restore(uid).await.unwrap_or_default(),
+    let target = Target {
+        namespace: key.split('/').next().unwrap_or_default().to_owned(),
+        uid: uid.to_owned(),
+        key: key.to_owned(),
+        reference: ObjectReference::default(),
     };
-    let event = Event {
+    let interpreter = Interpreter {
+        client: ctx.client.clone(),
+        namespace: &target.namespace,
+        owner_uid: uid,
+        at: now,
+        desired: None,
+        live: &NothingLive,
+        recorder: &ctx.recorder,
+        reference: &target.reference,
+        journal: &ctx.journal,
+    };
+    let mut memory = match ctx.take_memory(uid) {
+        Some(memory) => memory,
+        None => Memory {
+            machine: ctx.journal.restore(uid).await.unwrap_or_default(),
+            ..Memory::default()
+        },
+    };
+    let deleted = Event {
         at: now,
         input: Input::Deleted,
     };
-    let step = machine.step(&event);
-    if step.transitioned() || !step.commands.is_empty() {
-        let records = record::decision_records(&event, step.from, step.to, &step.commands);
-        if let Err(error) = ctx.journal.append(uid, key, now, records, &machine).await {
-            warn!(%error, cluster = key, "could not journal a deletion");
+    let mut writes = Writes::default();
+    act(
+        ctx,
+        &target,
+        &interpreter,
+        &mut memory,
+        &deleted,
+        &mut writes,
+    )
+    .await;
+    if !memory.carried.forgotten {
+        // Deleted before: the stream may not have been marked yet.
+        for command in memory.machine.resume() {
+            if let Err(error) = interpreter
+                .carry_out(&command, &mut memory.carried, &mut writes)
+                .await
+            {
+                warn!(%error, cluster = key, "could not mark a journal stream deleted");
+            }
         }
     }
-    if let Err(error) = ctx.journal.mark_deleted(uid, now).await {
-        warn!(%error, cluster = key, "could not mark a journal stream deleted");
-    }
+    count(ctx, writes);
+    ctx.metrics.forget_cluster(uid);
     info!(
         cluster = key,
         "RayCluster deleted; journal stream kept for its retention window"

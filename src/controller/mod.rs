@@ -18,12 +18,10 @@
 //!   to finish.
 
 pub mod caches;
-pub mod cluster_index;
 pub mod context;
 pub mod deletion;
 pub mod error;
 pub mod reconcile;
-pub mod watch_backoff;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -35,7 +33,6 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt, future::BoxFuture};
-use k8s_openapi::api::core::v1::Pod;
 use kube::{
     Api, Client, ResourceExt,
     api::{ApiResource, DynamicObject},
@@ -56,7 +53,7 @@ use crate::{
     crd::RayCluster,
     journaling::{self, JournalHandle},
     metrics::Metrics,
-    observe::CLUSTER_LABEL,
+    owned::{ControllerRef, watch_backoff},
     server::Health,
 };
 
@@ -77,6 +74,9 @@ pub struct Settings {
     pub prune_every: Duration,
     /// How often a failed journal is reopened.
     pub heal_every: Duration,
+    /// How long a head may stay not Ready before a `HeadNotReady` Warning;
+    /// `None` is the machine's default (5 minutes).
+    pub head_stuck_after: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -89,6 +89,7 @@ impl Default for Settings {
             instance: None,
             prune_every: Duration::from_secs(600),
             heal_every: Duration::from_secs(15),
+            head_stuck_after: None,
         }
     }
 }
@@ -141,7 +142,7 @@ pub async fn run(
     handles: Handles,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let machines = Arc::new(Mutex::new(HashMap::new()));
+    let memory = Arc::new(Mutex::new(HashMap::new()));
     let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
         vec![None]
     } else {
@@ -164,7 +165,7 @@ pub async fn run(
             settings.clone(),
             scope,
             handles.clone(),
-            machines.clone(),
+            memory.clone(),
             shutdown.clone(),
         )
     });
@@ -242,7 +243,7 @@ async fn run_scope(
     settings: Settings,
     namespace: Option<String>,
     handles: Handles,
-    machines: Arc<Mutex<HashMap<String, rayop_machines::ClusterMachine>>>,
+    memory: Arc<Mutex<HashMap<String, context::Memory>>>,
     shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
 ) {
     let ns = namespace.as_deref();
@@ -256,14 +257,14 @@ async fn run_scope(
         client: client.clone(),
         caches,
         journal: handles.journal.clone(),
-        machines,
+        memory,
         recorder: Recorder::new(client.clone(), reporter),
         build: settings.build.clone(),
         resync: settings.resync,
+        head_stuck_after: settings.head_stuck_after,
         writes: handles.writes.clone(),
         metrics: handles.metrics.clone(),
         synced,
-        status_writes: Mutex::new(HashMap::new()),
     });
 
     let resource = ApiResource::erase::<RayCluster>(&());
@@ -298,7 +299,7 @@ async fn run_scope(
             let _ = deleted_tx.send(message);
         })
         .touched_objects()
-        .filter_map(caches::retried_quietly);
+        .filter_map(crate::owned::cache::retried_quietly);
 
     // Deletions, and clusters that vanished while the operator was down.
     let deletion_ctx = ctx.clone();
@@ -311,10 +312,6 @@ async fn run_scope(
             match message {
                 Deletion::One(obj) => {
                     deletion::record_deletion(&deletion_ctx, &obj).await;
-                    if let Some(uid) = obj.uid() {
-                        deletion_ctx.metrics.forget_cluster(&uid);
-                        deletion_ctx.forget_status(&uid);
-                    }
                 }
                 Deletion::Listed if first_list => {
                     first_list = false;
@@ -350,7 +347,7 @@ async fn run_scope(
             }
         })
     };
-    let pod_resource = resource.clone();
+    let owner_resource = resource.clone();
     let config = ControllerConfig::default().concurrency(settings.concurrency);
     info!(
         namespace = ns.unwrap_or("<all>"),
@@ -362,25 +359,9 @@ async fn run_scope(
         // The triggers yield no errors (each watch retries on its own), so
         // this shared backoff is a second line only.
         .trigger_backoff(watch_backoff::watch_backoff())
-        .owns_stream(triggers.statefulsets)
-        .owns_stream(triggers.deployments)
-        .owns_stream(triggers.services)
-        .owns_stream(triggers.service_accounts)
-        .owns_stream(triggers.roles)
-        .owns_stream(triggers.role_bindings)
-        .owns_stream(triggers.hpas)
-        .watches_stream(triggers.pods, move |pod: Pod| {
-            let cluster = pod.labels().get(CLUSTER_LABEL).cloned();
-            let namespace = pod.namespace();
-            let resource = pod_resource.clone();
-            cluster.into_iter().map(move |name| {
-                let r = ObjectRef::new_with(&name, resource.clone());
-                match &namespace {
-                    Some(ns) => r.within(ns),
-                    None => r,
-                }
-            })
-        })
+        .reconcile_on(triggers.filter_map(move |owner| {
+            futures::future::ready(reconciled_ref(&owner, &owner_resource))
+        }))
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
@@ -413,6 +394,24 @@ async fn run_scope(
     let _ = deletions.await;
     let _ = syncing.await;
     info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
+}
+
+/// The reconciled object a changed owned object or pod belongs to, if it is
+/// one of this controller's kind.
+fn reconciled_ref(
+    owner: &ControllerRef,
+    resource: &ApiResource,
+) -> Option<ObjectRef<DynamicObject>> {
+    if owner.kind != resource.kind
+        || owner.api_version.split('/').next() != Some(resource.group.as_str())
+    {
+        return None;
+    }
+    let r = ObjectRef::new_with(&owner.name, resource.clone());
+    Some(match &owner.namespace {
+        Some(ns) => r.within(ns),
+        None => r,
+    })
 }
 
 enum Deletion {

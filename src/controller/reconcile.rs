@@ -1,10 +1,14 @@
-//! One reconcile of one RayCluster: observe → decide → journal → apply → status.
+//! One reconcile of one RayCluster: build → observe → decide → journal →
+//! apply → status, in that order, each step in its own module.
 //!
 //! Invariants:
-//! - The decision is journaled before any of its commands runs.
-//! - A failed command never fails the reconcile loop blindly: it goes back
-//!   into the machine as `CommandFailed`, which reports it in status and as a
-//!   Warning Event, and the cluster is retried after a delay.
+//! - A timer that has come due is delivered first, as a `Tick`; then the
+//!   observation. Each event's decision is journaled before any of its
+//!   commands runs, and every command is carried out by the one
+//!   [`Interpreter`].
+//! - A failed command goes back into the machine once, as `CommandFailed`,
+//!   which reports it in status and as a Warning Event; the cluster is then
+//!   retried after [`RETRY_AFTER_FAILURE`].
 //! - In steady state this makes no API call at all: nothing is applied,
 //!   nothing journaled, and the status is written only when it differs.
 
@@ -13,22 +17,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{api::core::v1::ObjectReference, jiff::Timestamp};
 use kube::{
-    Api, Resource, ResourceExt,
-    api::{DynamicObject, Patch, PatchParams},
+    Resource, ResourceExt,
+    api::DynamicObject,
     runtime::{
         controller::Action,
         events::{Event as KubeEvent, EventType},
     },
 };
 use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
-use serde_json::json;
 use tracing::{Instrument, debug, info, warn};
 
-use super::{context::Context, error::ReconcileError};
+use super::{
+    context::{Context, Memory},
+    error::ReconcileError,
+};
 use crate::{
-    apply::{Applier, FIELD_MANAGER, Writes},
+    apply::{Interpreter, Writes},
     build,
     crd::{RayCluster, names},
     decide,
@@ -36,10 +42,7 @@ use crate::{
     metrics::ReconcileResult,
     observe::observe,
     record::{self, CommandResult, Record},
-    status::{
-        self, LiveFacts,
-        pacing::{self, Pace},
-    },
+    status::{self, LiveFacts, Published},
 };
 
 /// How long a reconcile waits for the caches' first list before requeueing.
@@ -63,19 +66,403 @@ pub fn decode(obj: &DynamicObject) -> Result<RayCluster, ReconcileError> {
     serde_json::from_value(value).map_err(|e| ReconcileError::Decode(e.to_string()))
 }
 
-fn empty_objects() -> DesiredObjects {
-    DesiredObjects {
+/// The reconcile entry point for the controller.
+///
+/// # Errors
+/// Only errors the controller should retry with backoff (status writes);
+/// everything else is reported to the user and requeued deliberately.
+pub async fn reconcile(
+    obj: Arc<DynamicObject>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let mut outcome = ReconcileResult::Skipped;
+    let result = admit(obj, &ctx, &mut outcome).await;
+    if result.is_err() {
+        outcome = ReconcileResult::Error;
+    }
+    ctx.metrics.reconciled(outcome, started.elapsed());
+    result
+}
+
+/// Decodes the object and checks that it is ours to reconcile now.
+async fn admit(
+    obj: Arc<DynamicObject>,
+    ctx: &Context,
+    outcome: &mut ReconcileResult,
+) -> Result<Action, ReconcileError> {
+    let cluster = match decode(&obj) {
+        Ok(cluster) => cluster,
+        Err(error) => {
+            // A malformed object is reported once per change and left alone
+            // until the user edits it; it never blocks other clusters.
+            warn!(name = %obj.name_any(), %error, "skipping a RayCluster that does not decode");
+            let reference = ObjectReference {
+                api_version: Some(RayCluster::api_version(&()).into_owned()),
+                kind: Some(RayCluster::kind(&()).into_owned()),
+                name: obj.metadata.name.clone(),
+                namespace: obj.metadata.namespace.clone(),
+                uid: obj.metadata.uid.clone(),
+                ..Default::default()
+            };
+            warn_event(ctx, &reference, error.reason(), error.to_string()).await;
+            return Ok(Action::await_change());
+        }
+    };
+    let (Some(namespace), Some(uid)) = (cluster.namespace(), cluster.uid()) else {
+        return Ok(Action::await_change());
+    };
+    if cluster.meta().deletion_timestamp.is_some() || !cluster.spec.managed_by_rayop() {
+        return Ok(Action::await_change());
+    }
+    // Never decide on caches that have not finished their first list: an
+    // empty pod cache would read as a lost head.
+    let mut synced = ctx.synced.clone();
+    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
+        .await
+        .map_or(true, |r| r.is_err())
+    {
+        debug!("caches not synced yet; trying again shortly");
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    let target = Target {
+        key: format!("{namespace}/{}", cluster.name_any()),
+        reference: cluster.object_ref(&()),
+        namespace,
+        uid,
+    };
+    // `instrument`, not `span.enter()`: an entered guard held across
+    // `.await` leaks the span into whatever the worker thread polls next.
+    let span = tracing::info_span!("reconcile", cluster = %target.key);
+    let result = run(ctx, &cluster, &target).instrument(span).await;
+    *outcome = match &result {
+        Ok((_, true)) => ReconcileResult::Error,
+        Ok((_, false)) => ReconcileResult::Ok,
+        Err(_) => ReconcileResult::Error,
+    };
+    result.map(|(action, _)| action)
+}
+
+/// The reconciled object's identity, as every step needs it.
+pub struct Target {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its UID, which names its journal stream.
+    pub uid: String,
+    /// `namespace/name`, the stream's index key.
+    pub key: String,
+    /// Its reference, for Events.
+    pub reference: ObjectReference,
+}
+
+/// The steps, in the order they run. Returns the requeue and whether a
+/// command failed.
+async fn run(
+    ctx: &Context,
+    cluster: &RayCluster,
+    target: &Target,
+) -> Result<(Action, bool), ReconcileError> {
+    let now = now_millis();
+    let name = cluster.name_any();
+    // build: pure, from the spec
+    let (desired, build_problems) = built(cluster, ctx);
+    // observe: the caches, as facts
+    let view = ctx.caches.view(&target.namespace, &name, &target.uid);
+    let empty = DesiredObjects {
         head: ObjectSet::stamped(Vec::new()),
         groups: Vec::new(),
+    };
+    let world = observe(
+        desired.as_ref().unwrap_or(&empty),
+        &names::head_pod_name(&name),
+        &view,
+    );
+    let interpreter = Interpreter {
+        client: ctx.client.clone(),
+        namespace: &target.namespace,
+        owner_uid: &target.uid,
+        at: now,
+        desired: desired.as_ref(),
+        live: &view,
+        recorder: &ctx.recorder,
+        reference: &target.reference,
+        journal: &ctx.journal,
+    };
+    let mut memory = recall(ctx, target, &interpreter).await;
+    let mut writes = Writes::default();
+    // decide → journal → apply: a due timer first, then the observation
+    let mut failed = false;
+    if memory.carried.take_due_wake(now) {
+        let tick = Event {
+            at: now,
+            input: Input::Tick,
+        };
+        failed |= act(ctx, target, &interpreter, &mut memory, &tick, &mut writes).await;
+    }
+    let spec = decide::desired_spec(
+        cluster,
+        desired.as_ref(),
+        &build_problems,
+        ctx.head_stuck_after,
+    );
+    let observed = decide::observed(now, spec, world);
+    failed |= act(
+        ctx,
+        target,
+        &interpreter,
+        &mut memory,
+        &observed,
+        &mut writes,
+    )
+    .await;
+    count(ctx, writes);
+    // status: the last PublishStatus, paced
+    let held = publish_status(ctx, cluster, &mut memory, &view, &name).await;
+    let requeue = requeue_after(
+        ctx,
+        &memory,
+        held.as_ref().ok().copied().flatten(),
+        failed,
+        now,
+    );
+    ctx.metrics
+        .cluster_phase(&target.uid, memory.machine.phase().as_str());
+    ctx.keep_memory(&target.uid, memory);
+    held?;
+    Ok((Action::requeue(requeue), failed))
+}
+
+/// The desired objects, or the problems that kept them from being built.
+fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<SpecProblem>) {
+    match build::desired_objects(cluster, &ctx.build) {
+        Ok(desired) => (Some(desired), Vec::new()),
+        Err(error) => (
+            None,
+            vec![SpecProblem {
+                field: "spec".into(),
+                message: error.to_string(),
+            }],
+        ),
     }
 }
 
-async fn report(
+/// This process's memory of the cluster, or one rebuilt from the journal:
+/// the restored machine, with its resume commands carried out.
+async fn recall(ctx: &Context, target: &Target, interpreter: &Interpreter<'_>) -> Memory {
+    if let Some(memory) = ctx.take_memory(&target.uid) {
+        return memory;
+    }
+    let machine = match ctx.journal.restore(&target.uid).await {
+        Ok(machine) => {
+            debug!(phase = %machine.phase(), "machine restored from the journal");
+            machine
+        }
+        Err(error) => {
+            warn!(%error, "journal unreadable for this cluster; starting from the live state");
+            warn_event(
+                ctx,
+                &target.reference,
+                "JournalUnavailable",
+                error.to_string(),
+            )
+            .await;
+            ClusterMachine::new()
+        }
+    };
+    let mut memory = Memory {
+        machine,
+        ..Memory::default()
+    };
+    let mut writes = Writes::default();
+    for command in memory.machine.resume() {
+        if let Err(error) = interpreter
+            .carry_out(&command, &mut memory.carried, &mut writes)
+            .await
+        {
+            warn!(command = %command.kind(), %error, "resuming a restored machine failed");
+        }
+    }
+    count(ctx, writes);
+    memory
+}
+
+/// decide → journal → apply for one event. A failed command goes back into
+/// the machine once, as `CommandFailed`. Returns whether a command failed.
+pub(super) async fn act(
     ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-    reason: &str,
-    note: String,
+    target: &Target,
+    interpreter: &Interpreter<'_>,
+    memory: &mut Memory,
+    event: &Event,
+    writes: &mut Writes,
+) -> bool {
+    let failures = step(ctx, target, interpreter, memory, event, writes).await;
+    let failed = !failures.is_empty();
+    for failure in failures {
+        for again in step(ctx, target, interpreter, memory, &failure, writes).await {
+            warn!(
+                ?again,
+                "reporting a failed command failed too; it is retried later"
+            );
+        }
+    }
+    failed
+}
+
+/// One event through the machine: its decision journaled, its commands
+/// carried out, their results journaled. Returns the failures, as events.
+async fn step(
+    ctx: &Context,
+    target: &Target,
+    interpreter: &Interpreter<'_>,
+    memory: &mut Memory,
+    event: &Event,
+    writes: &mut Writes,
+) -> Vec<Event> {
+    let decision = decide::decide(&mut memory.machine, event);
+    let step = &decision.step;
+    if step.transitioned() {
+        info!(from = %step.from, to = %step.to, "phase changed");
+        ctx.metrics.transition(step.from.as_str(), step.to.as_str());
+    }
+    if decision.worth_journaling {
+        let records = record::decision_records(event, step.from, step.to, &step.commands);
+        journal(ctx, target, event.at, records, &memory.machine).await;
+    }
+    let mut results = Vec::with_capacity(step.commands.len());
+    let mut failures = Vec::new();
+    for command in &step.commands {
+        let kind = command.kind();
+        let outcome = interpreter
+            .carry_out(command, &mut memory.carried, writes)
+            .await;
+        results.push(CommandResult {
+            command: kind,
+            error: outcome.as_ref().err().map(ToString::to_string),
+        });
+        if let Err(error) = outcome {
+            warn!(command = %kind, %error, "command failed");
+            failures.push(Event {
+                at: event.at,
+                input: Input::CommandFailed {
+                    command: kind,
+                    reason: error.reason(kind).to_owned(),
+                    message: error.to_string(),
+                },
+            });
+        }
+    }
+    if results.iter().any(|r| r.command.writes_at_once()) {
+        let records = vec![Record::Results(results)];
+        journal(ctx, target, event.at, records, &memory.machine).await;
+    }
+    failures
+}
+
+/// The status step: keeps the live status at the last `PublishStatus`.
+/// Returns how long a held change waits.
+async fn publish_status(
+    ctx: &Context,
+    cluster: &RayCluster,
+    memory: &mut Memory,
+    view: &super::caches::ClusterView<'_>,
+    name: &str,
+) -> Result<Option<Duration>, ReconcileError> {
+    let Some(summary) = memory.carried.status.as_ref() else {
+        return Ok(None);
+    };
+    let head_pod = view.pod(&names::head_pod_name(name));
+    let head_service = view.owned(crate::owned::Kind::Service, &names::head_service_name(name));
+    let live = LiveFacts {
+        head_pod: head_pod.as_deref(),
+        head_service: head_service.as_deref(),
+    };
+    match status::publish(
+        &ctx.client,
+        cluster,
+        summary,
+        &live,
+        memory.last_status_write,
+    )
+    .await
+    .map_err(ReconcileError::Status)?
+    {
+        Published::Unchanged => Ok(None),
+        Published::Held(wait) => {
+            debug!(?wait, "status change held to coalesce writes");
+            Ok(Some(wait))
+        }
+        Published::Written => {
+            memory.last_status_write = Some(Instant::now());
+            ctx.writes
+                .status
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(None)
+        }
+    }
+}
+
+/// The next reconcile: at the resync interval, or sooner for a held status,
+/// the machine's wake-up, or a failed command's retry.
+fn requeue_after(
+    ctx: &Context,
+    memory: &Memory,
+    held: Option<Duration>,
+    failed: bool,
+    now: Millis,
+) -> Duration {
+    let mut requeue = ctx.resync;
+    if let Some(after) = held {
+        requeue = requeue.min(after);
+    }
+    if let Some(at) = memory.carried.wake {
+        requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
+    }
+    if failed {
+        requeue = requeue.min(RETRY_AFTER_FAILURE);
+    }
+    requeue
+}
+
+pub(super) fn count(ctx: &Context, writes: Writes) {
+    use std::sync::atomic::Ordering::Relaxed;
+    ctx.writes
+        .applies
+        .fetch_add(u64::from(writes.applies), Relaxed);
+    ctx.writes
+        .deletes
+        .fetch_add(u64::from(writes.deletes), Relaxed);
+    ctx.writes
+        .events
+        .fetch_add(u64::from(writes.events), Relaxed);
+}
+
+pub(super) async fn journal(
+    ctx: &Context,
+    target: &Target,
+    at: Millis,
+    records: Vec<Record>,
+    machine: &ClusterMachine,
 ) {
+    let bytes = serde_json::to_vec(&records).map_or(0, |b| b.len() as u64);
+    let started = Instant::now();
+    let appended = ctx
+        .journal
+        .append(&target.uid, &target.key, at, records, machine)
+        .await;
+    if appended.is_ok() && ctx.journal.journal().is_some() {
+        ctx.metrics.journal_append(started.elapsed(), bytes);
+    }
+    if let Err(error) = appended {
+        warn!(%error, "journal append failed; reconciling continues without it");
+        let note = format!("journal append failed: {error}");
+        warn_event(ctx, &target.reference, "JournalUnavailable", note).await;
+    }
+}
+
+/// A Warning Event the machine did not decide: the operator's own trouble
+/// (an undecodable object, an unavailable journal).
+async fn warn_event(ctx: &Context, reference: &ObjectReference, reason: &str, note: String) {
     let event = KubeEvent {
         type_: EventType::Warning,
         reason: reason.to_owned(),
@@ -91,312 +478,6 @@ async fn report(
         }
         Err(error) => warn!(%error, reason, "could not record Event"),
     }
-}
-
-/// The reconcile entry point for the controller.
-///
-/// # Errors
-/// Only errors the controller should retry with backoff (status writes);
-/// everything else is reported to the user and requeued deliberately.
-pub async fn reconcile(
-    obj: Arc<DynamicObject>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let mut outcome = ReconcileResult::Skipped;
-    let result = reconcile_cluster(obj, &ctx, &mut outcome).await;
-    if result.is_err() {
-        outcome = ReconcileResult::Error;
-    }
-    ctx.metrics.reconciled(outcome, started.elapsed());
-    result
-}
-
-/// [`reconcile`] without the metrics; `outcome` stays `Skipped` unless the
-/// pipeline runs.
-async fn reconcile_cluster(
-    obj: Arc<DynamicObject>,
-    ctx: &Arc<Context>,
-    outcome: &mut ReconcileResult,
-) -> Result<Action, ReconcileError> {
-    let ctx = ctx.as_ref();
-    let cluster = match decode(&obj) {
-        Ok(cluster) => cluster,
-        Err(error) => {
-            // A malformed object is reported once per change and left alone
-            // until the user edits it; it never blocks other clusters.
-            warn!(name = %obj.name_any(), %error, "skipping a RayCluster that does not decode");
-            let reference = k8s_openapi::api::core::v1::ObjectReference {
-                api_version: Some("ray.io/v1".into()),
-                kind: Some("RayCluster".into()),
-                name: obj.metadata.name.clone(),
-                namespace: obj.metadata.namespace.clone(),
-                uid: obj.metadata.uid.clone(),
-                ..Default::default()
-            };
-            report(ctx, &reference, error.reason(), error.to_string()).await;
-            return Ok(Action::await_change());
-        }
-    };
-    let (Some(namespace), Some(uid)) = (cluster.namespace(), cluster.uid()) else {
-        return Ok(Action::await_change());
-    };
-    let name = cluster.name_any();
-    if cluster.meta().deletion_timestamp.is_some() || !cluster.spec.managed_by_rayop() {
-        return Ok(Action::await_change());
-    }
-    // Never decide on caches that have not finished their first list: an
-    // empty pod cache would read as a lost head.
-    let mut synced = ctx.synced.clone();
-    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
-        .await
-        .map_or(true, |r| r.is_err())
-    {
-        debug!("caches not synced yet; trying again shortly");
-        return Ok(Action::requeue(Duration::from_secs(1)));
-    }
-    // `instrument`, not `span.enter()`: an entered guard held across
-    // `.await` leaks the span into whatever the worker thread polls next, so
-    // log lines nested every cluster's span (37 KB lines at N = 1000).
-    let span = tracing::info_span!("reconcile", cluster = %format!("{namespace}/{name}"));
-    run_pipeline(ctx, &cluster, &namespace, &name, &uid, outcome)
-        .instrument(span)
-        .await
-}
-
-async fn run_pipeline(
-    ctx: &Context,
-    cluster: &RayCluster,
-    namespace: &str,
-    name: &str,
-    uid: &str,
-    outcome: &mut ReconcileResult,
-) -> Result<Action, ReconcileError> {
-    let now = now_millis();
-    let reference = cluster.object_ref(&());
-    let key = format!("{namespace}/{name}");
-
-    // build (pure) and observe (caches)
-    let (desired, build_problems) = match build::desired_objects(cluster, &ctx.build) {
-        Ok(desired) => (Some(desired), Vec::new()),
-        Err(error) => (
-            None,
-            vec![SpecProblem {
-                field: "spec".into(),
-                message: error.to_string(),
-            }],
-        ),
-    };
-    let view = ctx.caches.view(namespace, name, uid);
-    let empty = empty_objects();
-    let head_pod = names::head_pod_name(name);
-    let world = observe(desired.as_ref().unwrap_or(&empty), &head_pod, &view);
-
-    // decide
-    let mut machine = match ctx.take_machine(uid) {
-        Some(machine) => machine,
-        None => match ctx.journal.restore(uid).await {
-            Ok(machine) => {
-                debug!(phase = %machine.phase(), "machine restored from the journal");
-                machine
-            }
-            Err(error) => {
-                warn!(%error, "journal unreadable for this cluster; starting from the live state");
-                report(ctx, &reference, "JournalUnavailable", error.to_string()).await;
-                ClusterMachine::new()
-            }
-        },
-    };
-    let spec = decide::desired_spec(cluster, desired.as_ref(), &build_problems);
-    let event = decide::observed(now, spec, world);
-    let decision = decide::decide(&mut machine, &event);
-    let step = decision.step;
-    if step.transitioned() {
-        info!(from = %step.from, to = %step.to, "phase changed");
-        ctx.metrics.transition(step.from.as_str(), step.to.as_str());
-    }
-
-    // journal, before any command runs
-    if decision.worth_journaling {
-        let records = record::decision_records(&event, step.from, step.to, &step.commands);
-        journal(ctx, &reference, uid, &key, now, records, &machine).await;
-    }
-
-    // apply
-    let applier = Applier {
-        client: ctx.client.clone(),
-        namespace,
-        owner_uid: uid,
-        desired: desired.as_ref(),
-        live: &view,
-        recorder: &ctx.recorder,
-        reference: &reference,
-    };
-    let mut writes = Writes::default();
-    let mut results = Vec::new();
-    let mut failures = Vec::new();
-    for command in &step.commands {
-        let outcome = applier.perform(command, &mut writes).await;
-        results.push(CommandResult {
-            command: command.kind(),
-            error: outcome.as_ref().err().map(ToString::to_string),
-        });
-        if let Err(error) = outcome {
-            warn!(command = %command.kind(), %error, "command failed");
-            failures.push(Event {
-                at: now,
-                input: Input::CommandFailed {
-                    command: command.kind(),
-                    reason: error.reason(command).to_owned(),
-                    message: error.to_string(),
-                },
-            });
-        }
-    }
-    if results.iter().any(|r| r.command.writes_at_once()) {
-        journal(
-            ctx,
-            &reference,
-            uid,
-            &key,
-            now,
-            vec![Record::Results(results)],
-            &machine,
-        )
-        .await;
-    }
-    let failed = !failures.is_empty();
-    *outcome = if failed {
-        ReconcileResult::Error
-    } else {
-        ReconcileResult::Ok
-    };
-    for failure in failures {
-        let decision = decide::decide(&mut machine, &failure);
-        if decision.step.transitioned() {
-            let step = &decision.step;
-            ctx.metrics.transition(step.from.as_str(), step.to.as_str());
-        }
-        if decision.worth_journaling {
-            let step = &decision.step;
-            let records = record::decision_records(&failure, step.from, step.to, &step.commands);
-            journal(ctx, &reference, uid, &key, now, records, &machine).await;
-        }
-        for command in &decision.step.commands {
-            // Only Announce and PublishStatus follow a failure; neither can fail the loop.
-            let _ = applier.perform(command, &mut writes).await;
-        }
-    }
-    count(ctx, writes);
-
-    // status
-    let status_result = publish_status(ctx, cluster, uid, &machine, &view, name).await;
-    let wake = machine.next_wake();
-    ctx.metrics.cluster_phase(uid, machine.phase().as_str());
-    ctx.put_machine(uid, machine);
-    let held = status_result?;
-
-    let mut requeue = ctx.resync;
-    if let Some(after) = held {
-        requeue = requeue.min(after);
-    }
-    if let Some(at) = wake {
-        requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
-    }
-    if failed {
-        requeue = requeue.min(RETRY_AFTER_FAILURE);
-    }
-    Ok(Action::requeue(requeue))
-}
-
-fn count(ctx: &Context, writes: Writes) {
-    use std::sync::atomic::Ordering::Relaxed;
-    ctx.writes
-        .applies
-        .fetch_add(u64::from(writes.applies), Relaxed);
-    ctx.writes
-        .deletes
-        .fetch_add(u64::from(writes.deletes), Relaxed);
-    ctx.writes
-        .events
-        .fetch_add(u64::from(writes.events), Relaxed);
-}
-
-async fn journal(
-    ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
-    uid: &str,
-    key: &str,
-    at: Millis,
-    records: Vec<Record>,
-    machine: &ClusterMachine,
-) {
-    let bytes = serde_json::to_vec(&records).map_or(0, |b| b.len() as u64);
-    let started = Instant::now();
-    let appended = ctx.journal.append(uid, key, at, records, machine).await;
-    if appended.is_ok() && ctx.journal.journal().is_some() {
-        ctx.metrics.journal_append(started.elapsed(), bytes);
-    }
-    if let Err(error) = appended {
-        warn!(%error, "journal append failed; reconciling continues without it");
-        report(
-            ctx,
-            reference,
-            "JournalUnavailable",
-            format!("journal append failed: {error}"),
-        )
-        .await;
-    }
-}
-
-async fn publish_status(
-    ctx: &Context,
-    cluster: &RayCluster,
-    uid: &str,
-    machine: &ClusterMachine,
-    view: &super::caches::ClusterView<'_>,
-    name: &str,
-) -> Result<Option<Duration>, ReconcileError> {
-    let Some(summary) = machine.cluster().last_status.as_ref() else {
-        return Ok(None);
-    };
-    let head_pod = view.pod(&names::head_pod_name(name));
-    let head_service = view.service(&names::head_service_name(name));
-    let live = LiveFacts {
-        head_pod: head_pod.as_deref(),
-        head_service: head_service.as_deref(),
-    };
-    let now = Timestamp::now();
-    let mut desired = status::desired_status(cluster, summary, &live, now);
-    if !status::differs(cluster.status.as_ref(), &desired) {
-        return Ok(None);
-    }
-    let last = ctx.last_status_write(uid);
-    if let Pace::After(wait) = pacing::pace(
-        cluster.status.as_ref(),
-        &desired,
-        last,
-        std::time::Instant::now(),
-    ) {
-        debug!(?wait, "status change held to coalesce writes");
-        return Ok(Some(wait));
-    }
-    desired.last_update_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
-    let api: Api<RayCluster> =
-        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
-    let patch = json!({"apiVersion": "ray.io/v1", "kind": "RayCluster", "status": desired});
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(ReconcileError::Status)?;
-    ctx.writes
-        .status
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    ctx.status_written(uid);
-    Ok(None)
 }
 
 /// What to do after a reconcile returned an error: report and retry later.

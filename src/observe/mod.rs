@@ -13,32 +13,17 @@
 //!   and therefore equal journal entries.
 
 pub mod pods;
-pub mod rollout;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use rayop_machines::{Applied, GroupObservation, HeadObservation, Observation, PodView};
 
-use crate::desired::{DesiredObjects, ObjectKey, ObjectSet};
-
-/// Label on every Ray pod and rayop object: the cluster name.
-pub const CLUSTER_LABEL: &str = "ray.io/cluster";
-/// Label on every Ray pod and rayop object: `head` or `worker`.
-pub const NODE_TYPE_LABEL: &str = "ray.io/node-type";
-/// Label on every Ray pod and rayop object: `headgroup` or the group name.
-pub const GROUP_LABEL: &str = "ray.io/group";
-
-/// What the caches know of one live object.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct LiveObject {
-    /// The value of its spec-hash annotation.
-    pub hash: Option<String>,
-    /// `spec.replicas`, for workloads.
-    pub replicas: Option<i32>,
-    /// Whether its rollout is complete, for workloads.
-    pub rolled_out: bool,
-}
+use crate::{
+    crd::names::{LABEL_GROUP, LABEL_NODE_TYPE},
+    desired::{DesiredObjects, ObjectKey, ObjectSet},
+    owned::LiveObject,
+};
 
 /// Read access to the watch caches, scoped to one cluster's namespace.
 pub trait Live {
@@ -88,10 +73,10 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
     let mut head_pods: Vec<PodView> = Vec::new();
     let mut by_group: BTreeMap<&str, Vec<PodView>> = BTreeMap::new();
     for pod in &pods {
-        match label(pod, NODE_TYPE_LABEL) {
+        match label(pod, LABEL_NODE_TYPE) {
             Some("head") => head_pods.push(pods::pod_view(pod)),
             Some("worker") => {
-                if let Some(group) = label(pod, GROUP_LABEL) {
+                if let Some(group) = label(pod, LABEL_GROUP) {
                     by_group.entry(group).or_default().push(pods::pod_view(pod));
                 }
             }

@@ -8,7 +8,11 @@ use k8s_openapi::api::{
 };
 
 use super::*;
-use crate::desired::{Kind, Object};
+use crate::{
+    crd::names::{LABEL_CLUSTER, LABEL_GROUP, LABEL_NODE_TYPE},
+    desired::{Kind, Object},
+    owned::LiveObject,
+};
 
 #[derive(Default)]
 struct FakeLive {
@@ -71,9 +75,9 @@ fn pod(name: &str, node_type: &str, group: &str, ready: bool) -> Arc<Pod> {
     p.metadata.uid = Some(format!("{name}-uid"));
     p.metadata.labels = Some(
         [
-            (CLUSTER_LABEL.to_owned(), "c".to_owned()),
-            (NODE_TYPE_LABEL.to_owned(), node_type.to_owned()),
-            (GROUP_LABEL.to_owned(), group.to_owned()),
+            (LABEL_CLUSTER.to_owned(), "c".to_owned()),
+            (LABEL_NODE_TYPE.to_owned(), node_type.to_owned()),
+            (LABEL_GROUP.to_owned(), group.to_owned()),
         ]
         .into(),
     );

@@ -1,10 +1,11 @@
-//! Status: the machine's latest [`StatusSummary`] plus live facts become the
-//! RayCluster's `status`, written only when it differs from what is there.
+//! Status: the summary of the machine's last `PublishStatus` plus live facts
+//! become the RayCluster's `status`, written only when it differs from what
+//! is there ([`publish`]).
 //!
 //! Invariants:
-//! - Level-triggered: the desired status is recomputed from the machine's
-//!   current summary and the caches on every reconcile, so a status that was
-//!   lost or overwritten is restored, and an unchanged one is never written.
+//! - Level-triggered: the desired status is recomputed from that summary and
+//!   the caches on every reconcile, so a status that was lost or
+//!   overwritten is restored, and an unchanged one is never written.
 //! - Timestamps never cause a write: `lastUpdateTime` and each condition's
 //!   `lastTransitionTime` are ignored when comparing, and a condition keeps its
 //!   `lastTransitionTime` while its status stays the same.
@@ -31,16 +32,19 @@ pub struct LiveFacts<'a> {
     pub head_service: Option<&'a Service>,
 }
 
-fn phase(p: rayop_machines::Phase) -> Phase {
-    use rayop_machines::Phase as M;
-    match p {
-        M::Pending => Phase::Pending,
-        M::HeadStarting => Phase::HeadStarting,
-        M::Scaling => Phase::Scaling,
-        M::Ready => Phase::Ready,
-        M::Recovering => Phase::Recovering,
-        M::Suspended => Phase::Suspended,
-        M::Deleted => Phase::Deleted,
+/// The one mapping of the machine's phase to the API's.
+impl From<rayop_machines::Phase> for Phase {
+    fn from(p: rayop_machines::Phase) -> Phase {
+        use rayop_machines::Phase as M;
+        match p {
+            M::Pending => Phase::Pending,
+            M::HeadStarting => Phase::HeadStarting,
+            M::Scaling => Phase::Scaling,
+            M::Ready => Phase::Ready,
+            M::Recovering => Phase::Recovering,
+            M::Suspended => Phase::Suspended,
+            M::Deleted => Phase::Deleted,
+        }
     }
 }
 
@@ -139,7 +143,7 @@ pub fn desired_status(
         conditions,
         observed_generation: Some(summary.observed_generation),
         last_update_time: previous.and_then(|p| p.last_update_time.clone()),
-        phase: Some(phase(summary.phase)),
+        phase: Some(summary.phase.into()),
         phase_transition_times: summary
             .phase_times
             .iter()
@@ -195,6 +199,9 @@ fn covers(live: &serde_json::Value, desired: &serde_json::Value) -> bool {
 }
 
 pub mod pacing;
+pub mod publish;
+
+pub use publish::{Published, publish};
 
 #[cfg(test)]
 mod tests;

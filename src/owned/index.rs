@@ -24,7 +24,7 @@ use std::{
 
 use kube::{Resource, ResourceExt, runtime::watcher::Event};
 
-use crate::observe::CLUSTER_LABEL;
+use crate::crd::names::LABEL_CLUSTER as CLUSTER_LABEL;
 
 /// (namespace, cluster name).
 type ClusterKey = (String, String);

@@ -1,0 +1,86 @@
+//! Server-side apply and delete of one typed object.
+//!
+//! Invariants:
+//! - Every apply is a server-side apply under the one field manager
+//!   [`FIELD_MANAGER`], forced: rayop owns exactly the fields it sets and
+//!   leaves every other field to its writer. Whether an object may be
+//!   written at all is decided before (the interpreter's ownership check).
+//! - A delete of an object that is already gone succeeds.
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Client, Resource,
+    api::{DeleteParams, Patch, PatchParams},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use thiserror::Error;
+
+/// The one field manager rayop writes under.
+pub const FIELD_MANAGER: &str = "rayop";
+
+/// The API server refused or failed a write.
+#[derive(Debug, Error)]
+#[error("{verb} {kind} {name}: {source}")]
+pub struct ApiError {
+    /// `apply`, `delete`, `patch`.
+    pub verb: &'static str,
+    /// The object's kind.
+    pub kind: &'static str,
+    /// The object's name.
+    pub name: String,
+    /// The client's error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// Server-side applies `object` in `namespace`.
+///
+/// # Errors
+/// The API server's refusal.
+pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<(), ApiError>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(object))
+        .await
+        .map(|_| ())
+        .map_err(|source| ApiError {
+            verb: "apply",
+            kind: K::KIND,
+            name,
+            source,
+        })
+}
+
+/// Deletes `name` of kind `K` in `namespace`, in the background.
+///
+/// # Errors
+/// The API server's refusal, except 404.
+pub async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), ApiError>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(ApiError {
+            verb: "delete",
+            kind: K::KIND,
+            name: name.to_owned(),
+            source,
+        }),
+    }
+}

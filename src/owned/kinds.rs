@@ -1,0 +1,145 @@
+//! The one declaration of the kinds rayop creates: for each, its type, API
+//! group and plural (for RBAC and metrics), how it is cached, and whether
+//! rayop deletes it itself. Everything else that dispatches on a kind is
+//! generated from this list, and a test checks the deploy RBAC against it.
+
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    autoscaling::v2::HorizontalPodAutoscaler,
+    core::v1::{Service, ServiceAccount},
+    rbac::v1::{Role, RoleBinding},
+};
+
+use super::{
+    cache::{CacheMode, LiveObject},
+    declare::owned_kinds,
+    rollout,
+};
+
+owned_kinds! {
+    /// apps/v1 StatefulSet: the head, and StatefulSet worker groups.
+    StatefulSet(StatefulSet) {
+        group: "apps", plural: "statefulsets",
+        cache: CacheMode::Full { trim: trim_statefulset, live: live_statefulset },
+        deletable: true,
+    },
+    /// apps/v1 Deployment: Deployment worker groups.
+    Deployment(Deployment) {
+        group: "apps", plural: "deployments",
+        cache: CacheMode::Full { trim: trim_deployment, live: live_deployment },
+        deletable: true,
+    },
+    /// v1 Service: the head Service and each group's headless Service.
+    Service(Service) {
+        group: "", plural: "services",
+        cache: CacheMode::Full { trim: keep, live: live_meta },
+        deletable: true,
+    },
+    /// v1 ServiceAccount: the Ray autoscaler's.
+    ServiceAccount(ServiceAccount) {
+        group: "", plural: "serviceaccounts",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+    /// rbac.authorization.k8s.io/v1 Role: the Ray autoscaler's rights.
+    Role(Role) {
+        group: "rbac.authorization.k8s.io", plural: "roles",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+    /// rbac.authorization.k8s.io/v1 RoleBinding: binds the autoscaler's Role.
+    RoleBinding(RoleBinding) {
+        group: "rbac.authorization.k8s.io", plural: "rolebindings",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+    /// autoscaling/v2 HorizontalPodAutoscaler: a worker group's HPA.
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler) {
+        group: "autoscaling", plural: "horizontalpodautoscalers",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+}
+
+impl Kind {
+    /// Whether objects of this kind run pods and carry replicas.
+    #[must_use]
+    pub fn is_workload(self) -> bool {
+        matches!(self, Kind::StatefulSet | Kind::Deployment)
+    }
+}
+
+impl Object {
+    /// Sets a workload's `spec.replicas`; other kinds are left alone.
+    pub fn set_replicas(&mut self, replicas: Option<i32>) {
+        match self {
+            Object::StatefulSet(o) => {
+                if let Some(spec) = o.spec.as_mut() {
+                    spec.replicas = replicas;
+                }
+            }
+            Object::Deployment(o) => {
+                if let Some(spec) = o.spec.as_mut() {
+                    spec.replicas = replicas;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Pod templates and claim templates are never read back: the spec hash
+/// annotation stands for them.
+fn trim_statefulset(s: &mut StatefulSet) {
+    if let Some(spec) = s.spec.as_mut() {
+        spec.template = Default::default();
+        spec.volume_claim_templates = None;
+    }
+}
+
+fn trim_deployment(d: &mut Deployment) {
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+fn keep<K>(_: &mut K) {}
+
+fn live_meta<K: kube::Resource>(o: &K) -> LiveObject {
+    LiveObject::of_meta(o.meta())
+}
+
+fn live_statefulset(s: &StatefulSet) -> LiveObject {
+    LiveObject {
+        replicas: s.spec.as_ref().and_then(|spec| spec.replicas),
+        rolled_out: rollout::statefulset_rolled_out(s),
+        ..LiveObject::of_meta(&s.metadata)
+    }
+}
+
+fn live_deployment(d: &Deployment) -> LiveObject {
+    LiveObject {
+        replicas: d.spec.as_ref().and_then(|spec| spec.replicas),
+        rolled_out: rollout::deployment_rolled_out(d),
+        ..LiveObject::of_meta(&d.metadata)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_are_unique_and_map_back() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_plural(kind.plural()), Some(*kind));
+        }
+        assert_eq!(Kind::from_plural("pods"), None);
+    }
+
+    #[test]
+    fn only_statefulsets_and_deployments_are_workloads() {
+        let workloads: Vec<_> = Kind::ALL.iter().filter(|k| k.is_workload()).collect();
+        assert_eq!(workloads, [&Kind::StatefulSet, &Kind::Deployment]);
+    }
+}
