@@ -29,10 +29,11 @@ use crate::{
     desired::Object,
 };
 
-/// API group of Roles.
+/// API group of the Role and RoleBinding, and of the binding's `roleRef`.
 pub const RBAC_API_GROUP: &str = "rbac.authorization.k8s.io";
 
-/// The rules the autoscaler needs.
+/// The Role's rules: what `ray kuberay-autoscaler` calls, nothing more (see
+/// the module docs' table).
 #[must_use]
 pub fn autoscaler_rules() -> Vec<PolicyRule> {
     let rule = |group: &str, resource: &str, verbs: &[&str]| PolicyRule {

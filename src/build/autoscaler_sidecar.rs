@@ -24,16 +24,9 @@
 //! | `idleTimeoutMinutes`, `upscalingSpeed` (the seed's spellings) | nothing here, see below |
 //!
 //! The seed's two spellings cannot be handed to the sidecar: the Ray
-//! autoscaler (`ray kuberay-autoscaler`) builds its configuration from the
-//! RayCluster object on every iteration, reading only
-//! `autoscalerOptions.idleTimeoutSeconds` (else 60 s) and
-//! `autoscalerOptions.upscalingMode` (`Conservative` is upscaling speed 1,
-//! anything else 1000), and it takes no environment variable or flag for
-//! either setting. So `idleTimeoutMinutes` takes effect only once the stored
-//! object carries the equivalent `idleTimeoutSeconds`, and an `upscalingSpeed`
-//! other than 1 or 1000 has no `upscalingMode` equivalent at all. The values
-//! rayop means are
-//! [`AutoscalerOptions::effective_idle_timeout_seconds`] and
+//! autoscaler reads only `idleTimeoutSeconds` and `upscalingMode` from the
+//! object, and takes no flag or variable for either setting. What rayop means
+//! by them is [`AutoscalerOptions::effective_idle_timeout_seconds`] and
 //! [`AutoscalerOptions::effective_upscaling_speed`].
 //!
 //! Invariant: the sidecar and the Ray container mount the *same* volume at
@@ -51,9 +44,10 @@ use crate::{
     crd::{autoscaler::AutoscalerOptions, defaults::RAY_CONTAINER_INDEX, names},
 };
 
-/// Name of the sidecar container.
+/// Name of the sidecar container in the head pod, as in KubeRay.
 pub const AUTOSCALER_CONTAINER_NAME: &str = "autoscaler";
-/// Name of the shared log volume.
+/// Name of the emptyDir that the sidecar and the Ray container share at
+/// [`RAY_LOGS_PATH`] when the user mounted nothing there.
 pub const RAY_LOGS_VOLUME: &str = "ray-logs";
 /// Where Ray and the autoscaler write logs and session files.
 pub const RAY_LOGS_PATH: &str = "/tmp/ray";

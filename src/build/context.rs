@@ -35,15 +35,19 @@ impl Default for BuildOptions {
 /// A RayCluster with its identity checked, and the build options.
 #[derive(Clone, Copy, Debug)]
 pub struct ClusterContext<'a> {
-    /// `metadata.name`.
+    /// The cluster's `metadata.name`, never empty: every derived name starts
+    /// with it.
     pub name: &'a str,
-    /// `metadata.namespace`.
+    /// The cluster's `metadata.namespace`, never empty: every built object
+    /// goes there.
     pub namespace: &'a str,
-    /// `metadata.uid`.
+    /// The cluster's `metadata.uid`, never empty: owner references point at
+    /// it, and it is the default GCS storage namespace.
     pub uid: &'a str,
-    /// The spec.
+    /// The spec as given (a stored one carries the schema defaults); builders
+    /// fill in what is missing through [`effective`](crate::crd::effective).
     pub spec: &'a RayClusterSpec,
-    /// The operator's options.
+    /// The operator's settings, the same for every cluster.
     pub options: &'a BuildOptions,
 }
 
@@ -65,7 +69,7 @@ impl<'a> ClusterContext<'a> {
         })
     }
 
-    /// The head's `rayStartParams`.
+    /// The head's `rayStartParams`; `None` without a `headGroupSpec`.
     #[must_use]
     pub fn head_params(&self) -> Option<&'a std::collections::BTreeMap<String, String>> {
         self.spec

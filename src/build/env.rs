@@ -33,9 +33,11 @@ use crate::{
     crd::{autoscaler::AutoscalerVersion, names::RayNode},
 };
 
-/// The cluster's name.
+/// Holds the RayCluster's name, in the Ray container and the autoscaler
+/// sidecar.
 pub const RAY_CLUSTER_NAME: &str = "RAY_CLUSTER_NAME";
-/// The cluster's namespace.
+/// Holds the RayCluster's namespace, in the Ray container and the autoscaler
+/// sidecar.
 pub const RAY_CLUSTER_NAMESPACE: &str = "RAY_CLUSTER_NAMESPACE";
 /// Where `ray.init()` connects.
 pub const RAY_ADDRESS: &str = "RAY_ADDRESS";
@@ -45,7 +47,8 @@ pub const RAY_CLOUD_INSTANCE_ID: &str = "RAY_CLOUD_INSTANCE_ID";
 pub const RAY_NODE_TYPE_NAME: &str = "RAY_NODE_TYPE_NAME";
 /// The generated `ray start` command, for users who run their own.
 pub const KUBERAY_GEN_RAY_START_CMD: &str = "KUBERAY_GEN_RAY_START_CMD";
-/// The Redis that keeps GCS state.
+/// The head's `host:port` of the Redis that keeps GCS state, from
+/// `gcsFaultToleranceOptions.redisAddress`.
 pub const RAY_REDIS_ADDRESS: &str = "RAY_REDIS_ADDRESS";
 /// The key prefix of this cluster's GCS state in Redis.
 pub const RAY_EXTERNAL_STORAGE_NAMESPACE: &str = "RAY_external_storage_namespace";
@@ -53,7 +56,8 @@ pub const RAY_EXTERNAL_STORAGE_NAMESPACE: &str = "RAY_external_storage_namespace
 pub const RAY_GCS_RECONNECT_TIMEOUT: &str = "RAY_gcs_rpc_server_reconnect_timeout_s";
 /// Workers' reconnect timeout under GCS fault tolerance, in seconds.
 pub const GCS_RECONNECT_TIMEOUT_SECONDS: &str = "600";
-/// Turns on the Ray autoscaler v2.
+/// `true` on the head with `autoscalerOptions.version: v2`, which makes Ray
+/// run the v2 autoscaler.
 pub const RAY_ENABLE_AUTOSCALER_V2: &str = "RAY_enable_autoscaler_v2";
 /// The head's GCS address as seen from inside the head pod.
 pub const LOCAL_HOST: &str = "127.0.0.1";

@@ -10,10 +10,12 @@ use thiserror::Error;
 /// A reason the build step cannot produce the cluster's objects.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum BuildError {
-    /// The RayCluster has no `metadata.name`.
+    /// The RayCluster has no (or an empty) `metadata.name`, which every
+    /// derived name starts with.
     #[error("the RayCluster has no metadata.name")]
     MissingName,
-    /// The RayCluster has no `metadata.namespace`.
+    /// The RayCluster has no (or an empty) `metadata.namespace`, where its
+    /// objects would go.
     #[error("the RayCluster has no metadata.namespace")]
     MissingNamespace,
     /// The RayCluster has no `metadata.uid`, so no owner reference can point at it.

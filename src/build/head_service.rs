@@ -38,7 +38,8 @@ use crate::{
     desired::Object,
 };
 
-/// The head Service.
+/// The head Service `<cluster>-head-svc`, built on `headGroupSpec.headService`
+/// when given (see the module docs).
 ///
 /// # Errors
 /// [`BuildError::NoContainer`] when the head template has no container.

@@ -28,10 +28,12 @@ use crate::{
     desired::Object,
 };
 
-/// `podManagementPolicy` of every StatefulSet rayop builds.
+/// `podManagementPolicy` of every StatefulSet rayop builds: pods start and
+/// stop together rather than one at a time in ordinal order.
 pub const POD_MANAGEMENT_POLICY: &str = "Parallel";
 
-/// The head StatefulSet.
+/// The head StatefulSet `<cluster>-head`, with the autoscaler sidecar under
+/// in-tree autoscaling, and `replicas` left to the apply step.
 ///
 /// # Errors
 /// As [`ray_container::ray_pod_template`].

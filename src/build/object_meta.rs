@@ -18,9 +18,11 @@ use crate::{
     crd::names::{self, RayNode},
 };
 
-/// apiVersion of the owner reference.
+/// `apiVersion` of the owner reference: the storage version, whichever
+/// version the cluster was written in.
 pub const OWNER_API_VERSION: &str = "ray.io/v1";
-/// kind of the owner reference.
+/// `kind` of the owner reference, which with [`OWNER_API_VERSION`] and the
+/// cluster's name and UID identifies the RayCluster to the garbage collector.
 pub const OWNER_KIND: &str = "RayCluster";
 
 /// The controller owner reference to the cluster.

@@ -12,36 +12,41 @@
 
 use k8s_openapi::api::core::v1::{Container, ContainerPort};
 
-/// Port of the GCS server, which workers and drivers connect to.
+/// Default port of the GCS server, which workers and drivers connect to; the
+/// head's `rayStartParams.port` changes it.
 pub const GCS_SERVER_PORT: u16 = 6379;
-/// Port of the Ray dashboard.
+/// Port of the Ray dashboard (web UI and job submission), on the head.
 pub const DASHBOARD_PORT: u16 = 8265;
-/// Port of the Ray client server.
+/// Port of the Ray client server, for `ray://` connections, on the head.
 pub const CLIENT_PORT: u16 = 10001;
-/// Port of the Prometheus metrics export.
+/// Default port of the Prometheus metrics export on every node;
+/// `rayStartParams.metrics-export-port` changes it.
 pub const METRICS_PORT: u16 = 8080;
-/// Port of Ray Serve's HTTP proxy.
+/// Port of Ray Serve's HTTP proxy, on the head.
 pub const SERVE_PORT: u16 = 8000;
 /// Port of the dashboard agent, which the probes call.
 pub const DASHBOARD_AGENT_PORT: u16 = 52365;
 
-/// Name of the GCS port.
+/// Name of the GCS port on the head's container and Service; a container port
+/// of this name sets the number, as for every name below.
 pub const GCS_SERVER_PORT_NAME: &str = "gcs-server";
-/// Name of the dashboard port.
+/// Name of the dashboard port, [`DASHBOARD_PORT`] unless the container says.
 pub const DASHBOARD_PORT_NAME: &str = "dashboard";
-/// Name of the client port.
+/// Name of the client port, [`CLIENT_PORT`] unless the container says.
 pub const CLIENT_PORT_NAME: &str = "client";
-/// Name of the metrics port.
+/// Name of the metrics port, the one port every node's container and
+/// Service has.
 pub const METRICS_PORT_NAME: &str = "metrics";
-/// Name of the Serve port.
+/// Name of the Serve port, [`SERVE_PORT`] unless the container says.
 pub const SERVE_PORT_NAME: &str = "serve";
 
 /// A named TCP port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedPort {
-    /// The port's name.
+    /// Port name, unique within a container and within a Service.
     pub name: String,
-    /// Its number.
+    /// Port number, the same on the container and the Service (the Service
+    /// port targets it).
     pub port: i32,
 }
 

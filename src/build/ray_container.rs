@@ -42,7 +42,7 @@ pub const ULIMIT: &str = "ulimit -n 65536";
 /// The Ray container's command; its single argument is the script.
 pub const SHELL: [&str; 3] = ["/bin/bash", "-c", "--"];
 
-/// The Ray container of `template`.
+/// The Ray container of `template`: its container at [`RAY_CONTAINER_INDEX`].
 ///
 /// # Errors
 /// [`BuildError::NoContainer`] when the template has none.

@@ -47,11 +47,14 @@ pub const REDIS_PASSWORD_ENV: &str = "REDIS_PASSWORD";
 /// Everything the command line depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct RayStartInput<'a> {
-    /// Head or worker group.
+    /// Head or worker group: decides `--head`, `--address`, `--dashboard-host`
+    /// and `--no-monitor`.
     pub node: RayNode<'a>,
-    /// The group's `rayStartParams`.
+    /// The group's `rayStartParams` as the user wrote them; rayop's flags go on
+    /// top.
     pub params: &'a BTreeMap<String, String>,
-    /// The Ray container's resources.
+    /// The Ray container's resources, which give `--num-cpus`, `--memory` and
+    /// `--num-gpus` when the params lack them.
     pub resources: Option<&'a ResourceRequirements>,
     /// Whether in-tree autoscaling is on (matters on the head).
     pub autoscaling: bool,

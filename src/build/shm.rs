@@ -11,9 +11,11 @@
 
 use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, PodSpec, Volume, VolumeMount};
 
-/// Name of the shared-memory volume.
+/// Name of the memory-backed emptyDir at [`SHARED_MEMORY_PATH`]; a pod volume
+/// of this name is reused.
 pub const SHARED_MEMORY_VOLUME: &str = "shared-mem";
-/// Where it is mounted.
+/// Where the Ray container gets the volume: Ray's object store lives in
+/// `/dev/shm`.
 pub const SHARED_MEMORY_PATH: &str = "/dev/shm";
 
 /// Mounts a memory-backed `/dev/shm` in the container at `index` of `pod`.

@@ -22,7 +22,8 @@ use k8s_openapi::{
 
 use crate::build::{ClusterContext, ray_container::SHELL};
 
-/// Name of the init container.
+/// Name of the init container; a template that already has an init container
+/// of this name keeps its own.
 pub const WAIT_GCS_READY: &str = "wait-gcs-ready";
 /// Seconds between two health checks.
 pub const RETRY_SECONDS: u32 = 5;

@@ -25,7 +25,8 @@ use crate::{
     desired::Object,
 };
 
-/// The headless Service of `group`.
+/// The headless Service `<cluster>-<group>-svc` of `group`, exposing its
+/// metrics port.
 #[must_use]
 pub fn worker_service(ctx: &ClusterContext<'_>, group: &WorkerGroupSpec) -> Object {
     let node = RayNode::Worker(&group.group_name);

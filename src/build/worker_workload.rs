@@ -35,7 +35,8 @@ use crate::{
     desired::Object,
 };
 
-/// The workload of `group`.
+/// The workload `<cluster>-<group>` of `group`: a StatefulSet or a Deployment
+/// per its effective `workloadKind`, with `replicas` left to the apply step.
 ///
 /// # Errors
 /// As [`ray_container::ray_pod_template`].

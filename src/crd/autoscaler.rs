@@ -27,27 +27,34 @@ pub struct AutoscalerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
-    /// Image of the autoscaler container. Defaults to the Ray image.
+    /// Image of the autoscaler container. Defaults to the image of the head's
+    /// Ray container, which ships the autoscaler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
 
-    /// Pull policy of the autoscaler image.
+    /// When the kubelet pulls the autoscaler image: Always, IfNotPresent (the
+    /// default) or Never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<PullPolicy>,
 
-    /// Extra environment variables of the autoscaler container.
+    /// Environment variables of the autoscaler container, after rayop's own
+    /// (`RAY_CLUSTER_NAME`, `RAY_CLUSTER_NAMESPACE`, `RAY_HEAD_POD_NAME`,
+    /// `KUBERAY_CRD_VER`); a variable of the same name replaces rayop's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
 
-    /// Extra environment sources of the autoscaler container.
+    /// ConfigMaps and Secrets whose keys become environment variables of the
+    /// autoscaler container, as in a container's `envFrom`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_from: Option<Vec<EnvFromSource>>,
 
-    /// Extra volume mounts of the autoscaler container.
+    /// Volume mounts of the autoscaler container, after the `/tmp/ray` log
+    /// mount it shares with Ray; the volumes must be in the head's template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_mounts: Option<Vec<VolumeMount>>,
 
-    /// Security context of the autoscaler container.
+    /// Security context of the autoscaler container, used as given; rayop sets
+    /// none of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_context: Option<SecurityContext>,
 
@@ -63,33 +70,37 @@ pub struct AutoscalerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscaling_mode: Option<UpscalingMode>,
 
-    /// Version of the autoscaler, `v1` or `v2`.
+    /// Which Ray autoscaler runs: `v2` sets `RAY_enable_autoscaler_v2=true` on
+    /// the head's Ray container; `v1` or unset keeps Ray's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<AutoscalerVersion>,
 
     /// Minutes a worker may idle before the autoscaler removes it: the seed's
-    /// spelling of `idleTimeoutSeconds`. Do not set both.
+    /// spelling of `idleTimeoutSeconds`. Stored, but the Ray autoscaler reads
+    /// only `idleTimeoutSeconds`, so set that instead. Do not set both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub idle_timeout_minutes: Option<i32>,
 
     /// The Ray autoscaler's `upscaling_speed`: the most workers to add at once,
-    /// as a multiple of the running ones. `upscalingMode` Conservative is 1,
-    /// Default and Aggressive are 1000. Do not set both.
+    /// as a multiple of the running ones. Stored, but the Ray autoscaler reads
+    /// only `upscalingMode` (Conservative is 1, Default and Aggressive are
+    /// 1000), so set that instead. Do not set both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub upscaling_speed: Option<f64>,
 }
 
-/// Image pull policy of a container.
+/// Image pull policy of the autoscaler container, as in a Kubernetes
+/// container's `imagePullPolicy`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[schemars(transform = crate::crd::schema::drop_description)]
 pub enum PullPolicy {
-    /// Pull on every start.
+    /// Pull on every container start, so a moved tag takes effect.
     Always,
     /// Pull when the node lacks the image.
     IfNotPresent,
-    /// Never pull.
+    /// Never pull: the image must already be on the node.
     Never,
 }
 
@@ -105,14 +116,15 @@ pub enum UpscalingMode {
     Conservative,
 }
 
-/// Autoscaler versions.
+/// Versions of the Ray autoscaler, as `autoscalerOptions.version` spells them.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[schemars(transform = crate::crd::schema::drop_description)]
 pub enum AutoscalerVersion {
-    /// The original autoscaler.
+    /// The original autoscaler, Ray's default.
     #[serde(rename = "v1")]
     V1,
-    /// The v2 autoscaler.
+    /// The v2 autoscaler: rayop sets `RAY_enable_autoscaler_v2=true` on the
+    /// head.
     #[serde(rename = "v2")]
     V2,
 }

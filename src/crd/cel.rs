@@ -73,7 +73,8 @@ pub const CLUSTER_NAME_IS_DNS1035: CelRule = CelRule {
 };
 
 /// The cluster's name leaves room for the head StatefulSet's derived names
-/// (see [`names`](crate::crd::names) for the arithmetic).
+/// (see [`MAX_CLUSTER_NAME`](crate::crd::names::MAX_CLUSTER_NAME) for the
+/// arithmetic).
 pub const CLUSTER_NAME_LENGTH: CelRule = CelRule {
     rule: "size(self.metadata.name) <= 47",
     message: "metadata.name must be at most 47 characters: the head StatefulSet '<name>-head' plus the 11-character controller-revision-hash suffix must fit in 63",
@@ -81,14 +82,17 @@ pub const CLUSTER_NAME_LENGTH: CelRule = CelRule {
 };
 
 /// Cluster name plus each group name leave room for the worker StatefulSet's
-/// derived names (see [`names`](crate::crd::names) for the arithmetic).
+/// derived names (see
+/// [`MAX_CLUSTER_AND_GROUP_NAME`](crate::crd::names::MAX_CLUSTER_AND_GROUP_NAME)
+/// for the arithmetic).
 pub const WORKER_NAME_LENGTH: CelRule = CelRule {
     rule: "!has(self.spec.workerGroupSpecs) || self.spec.workerGroupSpecs.all(g, size(self.metadata.name) + size(g.groupName) <= 51)",
     message: "metadata.name and each groupName must have at most 51 characters together: the worker StatefulSet '<name>-<groupName>' plus the 11-character controller-revision-hash suffix must fit in 63",
     field_path: Some(".spec.workerGroupSpecs"),
 };
 
-/// Rules on the root of the schema.
+/// Rules on the root of the schema, attached by `#[kube(validation = ...)]`
+/// because only the root sees `metadata.name`.
 pub const ROOT_RULES: [CelRule; 3] = [
     CLUSTER_NAME_IS_DNS1035,
     CLUSTER_NAME_LENGTH,
@@ -251,37 +255,40 @@ pub fn attach(schema: &mut Schema, rules: &[CelRule]) {
     }
 }
 
-/// Schema transform for `spec`.
+/// The `#[schemars(transform)]` of `RayClusterSpec`: attaches [`SPEC_RULES`].
 pub fn spec_rules(schema: &mut Schema) {
     attach(schema, &SPEC_RULES);
 }
 
-/// Schema transform for `spec.managedBy`.
+/// The `#[schemars(transform)]` of `RayClusterSpec::managed_by`:
+/// attaches [`MANAGED_BY_RULES`].
 pub fn managed_by_rules(schema: &mut Schema) {
     attach(schema, &MANAGED_BY_RULES);
 }
 
-/// Schema transform for `spec.workerGroupSpecs`.
+/// The `#[schemars(transform)]` of `RayClusterSpec::worker_group_specs`:
+/// attaches [`WORKER_GROUPS_RULES`].
 pub fn worker_groups_rules(schema: &mut Schema) {
     attach(schema, &WORKER_GROUPS_RULES);
 }
 
-/// Schema transform for each worker group.
+/// The `#[schemars(transform)]` of `WorkerGroupSpec`: attaches [`WORKER_GROUP_RULES`].
 pub fn worker_group_rules(schema: &mut Schema) {
     attach(schema, &WORKER_GROUP_RULES);
 }
 
-/// Schema transform for `groupName`.
+/// The `#[schemars(transform)]` of `WorkerGroupSpec::group_name`:
+/// attaches [`GROUP_NAME_RULES`].
 pub fn group_name_rules(schema: &mut Schema) {
     attach(schema, &GROUP_NAME_RULES);
 }
 
-/// Schema transform for `autoscalerOptions`.
+/// The `#[schemars(transform)]` of `AutoscalerOptions`: attaches [`AUTOSCALER_RULES`].
 pub fn autoscaler_rules(schema: &mut Schema) {
     attach(schema, &AUTOSCALER_RULES);
 }
 
-/// Schema transform for `redisPassword`.
+/// The `#[schemars(transform)]` of `RedisCredential`: attaches [`REDIS_PASSWORD_RULES`].
 pub fn redis_password_rules(schema: &mut Schema) {
     attach(schema, &REDIS_PASSWORD_RULES);
 }

@@ -21,56 +21,66 @@ use k8s_openapi::{
     apimachinery::pkg::api::resource::Quantity,
 };
 
-/// `rayVersion` when the spec has none.
+/// `rayVersion` the schema stores when a spec has none; a cluster keeps the
+/// value stored at its creation across operator upgrades.
 pub const DEFAULT_RAY_VERSION: &str = "2.46.0";
-/// Repository of the default Ray image.
+/// Repository of the image a Ray container without one gets, tagged with the
+/// cluster's `rayVersion`.
 pub const RAY_IMAGE_REPOSITORY: &str = "rayproject/ray";
 /// Index of the container that runs Ray in every template.
 pub const RAY_CONTAINER_INDEX: usize = 0;
-/// Name of the default head container.
+/// Name of the Ray container in the default head template, and of a head Ray
+/// container the user left unnamed.
 pub const HEAD_CONTAINER_NAME: &str = "ray-head";
-/// Name of the default worker container.
+/// Name of the Ray container in the default worker template, and of a worker
+/// Ray container the user left unnamed.
 pub const WORKER_CONTAINER_NAME: &str = "ray-worker";
-/// CPU of the default head container.
+/// CPU request and limit of the default head template's Ray container.
 pub const HEAD_CPU: &str = "1";
-/// Memory of the default head container.
+/// Memory request and limit of the default head template's Ray container.
 pub const HEAD_MEMORY: &str = "2Gi";
-/// CPU of the default worker container.
+/// CPU request and limit of the default worker template's Ray container.
 pub const WORKER_CPU: &str = "1";
-/// Memory of the default worker container.
+/// Memory request and limit of the default worker template's Ray container.
 pub const WORKER_MEMORY: &str = "1Gi";
-/// CPU of the autoscaler container.
+/// CPU request and limit of the autoscaler sidecar without
+/// `autoscalerOptions.resources` (KubeRay's default).
 pub const AUTOSCALER_CPU: &str = "500m";
-/// Memory of the autoscaler container.
+/// Memory request and limit of the autoscaler sidecar without
+/// `autoscalerOptions.resources` (KubeRay's default).
 pub const AUTOSCALER_MEMORY: &str = "512Mi";
-/// The autoscaler's idle timeout when none is set.
+/// Seconds a worker may idle before the autoscaler removes it when neither
+/// `idleTimeoutSeconds` nor `idleTimeoutMinutes` is set (the Ray autoscaler's
+/// own default).
 pub const AUTOSCALER_IDLE_TIMEOUT_SECONDS: i32 = 60;
 
-/// Default `rayVersion`.
+/// Serde and schema default of `rayVersion`: [`DEFAULT_RAY_VERSION`].
 #[must_use]
 pub fn ray_version() -> String {
     DEFAULT_RAY_VERSION.to_owned()
 }
 
-/// Default `replicas` of a worker group.
+/// Serde and schema default of a worker group's `replicas`: 0, as in KubeRay.
 #[must_use]
 pub fn replicas() -> i32 {
     0
 }
 
-/// Default `minReplicas` of a worker group.
+/// Serde and schema default of a worker group's `minReplicas`: 0.
 #[must_use]
 pub fn min_replicas() -> i32 {
     0
 }
 
-/// Default `maxReplicas` of a worker group.
+/// Serde and schema default of a worker group's `maxReplicas`: `i32::MAX`,
+/// no upper bound.
 #[must_use]
 pub fn max_replicas() -> i32 {
     i32::MAX
 }
 
-/// Default `numOfHosts` of a worker group.
+/// Serde and schema default of a worker group's `numOfHosts`: one pod per
+/// replica.
 #[must_use]
 pub fn num_of_hosts() -> i32 {
     1
@@ -82,7 +92,8 @@ pub fn ray_image(ray_version: &str) -> String {
     format!("{RAY_IMAGE_REPOSITORY}:{ray_version}")
 }
 
-/// Requests equal to limits.
+/// `cpu` and `memory` with requests equal to limits, so the scheduler
+/// reserves exactly what the container may use.
 fn guaranteed(cpu: &str, memory: &str) -> ResourceRequirements {
     let amounts = BTreeMap::from([
         ("cpu".to_owned(), Quantity(cpu.to_owned())),
@@ -141,7 +152,8 @@ pub fn default_worker_template() -> PodTemplateSpec {
     one_container_template(worker_container())
 }
 
-/// Resources of the autoscaler container when none are given.
+/// The autoscaler sidecar's resources without `autoscalerOptions.resources`:
+/// [`AUTOSCALER_CPU`] and [`AUTOSCALER_MEMORY`], requests equal to limits.
 #[must_use]
 pub fn autoscaler_resources() -> ResourceRequirements {
     guaranteed(AUTOSCALER_CPU, AUTOSCALER_MEMORY)

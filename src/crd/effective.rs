@@ -1,22 +1,16 @@
-//! What rayop runs for a spec: the defaults of [`defaults`] applied to the
-//! types.
+//! What rayop runs for a spec: the values of [`defaults`] applied to the types.
 //!
-//! Role: pure functions from a spec to the values rayop builds from, so that a
-//! spec as short as the seed's works. No I/O. Dependencies run one way: this
-//! module reads the type modules, and none of them reads it.
+//! Role: pure functions from a spec to the pod templates, head Service type
+//! and worker counts rayop builds from, so a spec as short as the seed's
+//! works. The schema stores the same defaults at admission (so users, GitOps
+//! diffs and the Ray autoscaler see them, and an operator upgrade never
+//! changes a running cluster); these functions cover objects that lack them
+//! (built in code, or stored before a default existed), and the one default a
+//! schema cannot express: the image follows `rayVersion`.
 //!
-//! Two layers of defaults, with the same values:
-//! - **Schema defaults** (`rayVersion`, `headGroupSpec: {}`, each `template`,
-//!   `rayStartParams: {}`, the replica bounds) are stored by the API server at
-//!   admission, so users, GitOps diffs and the Ray autoscaler (which reads
-//!   group templates and `rayStartParams` from the RayCluster object) see them,
-//!   and an operator upgrade never changes what an existing cluster runs.
-//! - **Effective values** here fill in the same defaults for objects that lack
-//!   them (built in code, or stored before a default existed), plus what a
-//!   static schema default cannot express: the image follows `rayVersion`.
-//!
-//! A user's template is authoritative: rayop only fills in the Ray container's
-//! (the first container's) missing name and image, never its resources.
+//! Invariant: a user's template is authoritative; only the Ray container's
+//! (the first container's) missing name and image are filled in, never its
+//! resources. No type module imports this one.
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 

@@ -15,11 +15,14 @@ use crate::crd::cel;
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GcsFaultToleranceOptions {
-    /// Address of the Redis server, `host:port`.
+    /// Address of the Redis server, `host:port`; the head gets it as
+    /// `RAY_REDIS_ADDRESS`.
     #[schemars(length(min = 1))]
     pub redis_address: String,
 
-    /// Password of the Redis server.
+    /// Password of the Redis server, inline or from a Secret; the head gets it
+    /// as `REDIS_PASSWORD` and passes it to `ray start --redis-password`.
+    /// Unset: Redis without a password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_password: Option<RedisCredential>,
 
@@ -34,11 +37,13 @@ pub struct GcsFaultToleranceOptions {
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = cel::redis_password_rules)]
 pub struct RedisCredential {
-    /// The value itself.
+    /// The secret in plain text, readable by anyone who can read the
+    /// RayCluster; prefer `valueFrom`. Set exactly one of the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 
-    /// Where to read the value from, as in a container's env.
+    /// A Secret or ConfigMap key holding the value, as a container env's
+    /// `valueFrom` (`secretKeyRef`, `configMapKeyRef`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_from: Option<EnvVarSource>,
 }

@@ -32,7 +32,10 @@ pub struct HeadGroupSpec {
     #[schemars(extend("default" = {}))]
     pub ray_start_params: BTreeMap<String, String>,
 
-    /// Type of the head Service. Defaults to ClusterIP.
+    /// Type of the head Service `<cluster>-head-svc`: ClusterIP (reachable
+    /// inside the cluster only), NodePort or LoadBalancer. When unset:
+    /// `headService.type`, else the type of the `headService` base if it is one
+    /// of these, else ClusterIP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_type: Option<ServiceType>,
 
@@ -42,15 +45,15 @@ pub struct HeadGroupSpec {
     #[schemars(schema_with = "schema::service")]
     pub head_service: Option<Service>,
 
-    /// Whether to create an Ingress for the head's dashboard.
+    /// KubeRay's switch for an Ingress to the dashboard. Accepted so KubeRay
+    /// manifests apply unchanged; rayop creates no Ingress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_ingress: Option<bool>,
 
-    /// rayop: PersistentVolumeClaims passed through to the StatefulSet's
-    /// `volumeClaimTemplates`, so each pod keeps its own volume across
-    /// restarts (mount them in the template by name). A StatefulSet's claim
-    /// templates cannot change after creation; Deployment groups cannot have
-    /// them.
+    /// rayop: PersistentVolumeClaims passed through to the head StatefulSet's
+    /// `volumeClaimTemplates`, so the head pod keeps its volumes across
+    /// restarts (mount them in the template by name). They cannot change
+    /// after the StatefulSet is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::volume_claim_templates")]
     pub volume_claim_templates: Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>>,
@@ -66,7 +69,7 @@ pub struct HeadServiceOptions {
     pub type_: Option<ServiceType>,
 }
 
-/// Kubernetes Service types.
+/// The Service types rayop builds (`ExternalName` has no pods to select).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[schemars(transform = crate::crd::schema::drop_description)]
 pub enum ServiceType {

@@ -1,11 +1,9 @@
 //! Names and labels of every object rayop derives from a RayCluster, and the
-//! name-length bound they imply.
+//! name-length bounds they imply.
 //!
 //! Role: the single place that spells derived names, so the operator, the CRD's
 //! CEL rules and [`validate`](crate::crd::validation::validate) agree on them.
 //! Every function here is pure.
-//!
-//! # Derived names
 //!
 //! | Object | Name |
 //! |---|---|
@@ -17,71 +15,48 @@
 //! | worker (headless) Service | `<cluster>-<group>-svc` |
 //! | autoscaler ServiceAccount, Role, RoleBinding | `<cluster>` |
 //!
-//! # The length bound, worked out
+//! Invariants:
+//! - A cluster name of at most [`MAX_CLUSTER_NAME`] characters, and a cluster
+//!   and group name of at most [`MAX_CLUSTER_AND_GROUP_NAME`] together, keep
+//!   every derived name and label value within Kubernetes' limits (the
+//!   constants' docs show the arithmetic). The StatefulSet bound holds for
+//!   Deployment groups too: a group's workload kind can change (it follows
+//!   `enableInTreeAutoscaling` unless set), and a name must fit both kinds.
+//! - Cluster and group names are DNS-1035 labels (they begin Service names),
+//!   and no group takes one of [`RESERVED_GROUP_NAMES`].
 //!
-//! Three Kubernetes limits meet here:
-//! - A Service name, a pod's hostname and a label value are at most
-//!   [`MAX_DNS_LABEL`] = 63 characters.
-//! - A StatefulSet controller labels each pod with `controller-revision-hash =
-//!   <statefulset-name>-<hash>`, where the hash is the decimal form of a 32-bit
-//!   FNV hash, so at most 10 characters: the suffix adds
-//!   [`CONTROLLER_REVISION_SUFFIX`] = 11 characters. A label value over 63
-//!   makes every pod creation fail, so a StatefulSet name is at most
-//!   `63 - 11 =` [`MAX_STATEFULSET_NAME`] = 52 characters.
-//! - Its pods are `<statefulset-name>-<ordinal>`; an `i32` ordinal has at most
-//!   10 digits, so `52 + 1 + 10 = 63` fits the hostname limit too: the
-//!   revision-hash bound is the binding one.
-//!
-//! Hence:
-//! - head StatefulSet `<cluster>-head`: `len(cluster) + 5 <= 52`, so
-//!   `len(cluster) <=` [`MAX_CLUSTER_NAME`] = **47**;
-//! - worker StatefulSet `<cluster>-<group>`: `len(cluster) + 1 + len(group) <= 52`,
-//!   so `len(cluster) + len(group) <=` [`MAX_CLUSTER_AND_GROUP_NAME`] = **51**;
-//!   with a cluster name of at least one character a group name is at most
-//!   [`MAX_GROUP_NAME`] = 50;
-//! - Services `<cluster>-head-svc` (at most `47 + 9 = 56`) and
-//!   `<cluster>-<group>-svc` (at most `51 + 5 = 56`) then fit 63 on their own.
-//!
-//! A worker group may run as a Deployment, whose pod names Kubernetes truncates
-//! itself; the StatefulSet bound is enforced for every group anyway, because a
-//! group's workload kind can change (it follows `enableInTreeAutoscaling` unless
-//! set), and a name that fits only one kind would break on the switch.
-//!
-//! KubeRay allows 53 characters. rayop allows 47, because its head is a
-//! StatefulSet and `<53 chars>-head-<10 char hash>` would be a 69-character
-//! label value that the API server rejects on every head pod.
-//!
-//! Cluster and group names must also be DNS-1035 labels (start with a letter),
-//! because they begin Service names.
-//!
-//! # Reserved group names
-//! [`RESERVED_GROUP_NAMES`]: a group called `head` would own `<cluster>-head`
-//! and `<cluster>-head-svc`, the head's names; a group called `headgroup` would
-//! carry the head's `ray.io/group` label value, which the Ray autoscaler reads.
-//!
-//! # Not covered here
-//! Names can still collide *across* clusters in one namespace: cluster `a` with
-//! group `b-c` and cluster `a-b` with group `c` both derive `a-b-c`. A CRD rule
-//! cannot see other objects; the operator must check owner references before it
-//! adopts an existing object.
+//! Not covered: names can collide *across* clusters in one namespace (cluster
+//! `a` with group `b-c` and cluster `a-b` with group `c` both derive `a-b-c`).
+//! A CRD rule cannot see other objects; the operator must check owner
+//! references before it adopts an existing object.
 
 use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-/// Longest DNS-1035 / DNS-1123 label, and longest label value.
+/// Longest DNS-1035 / DNS-1123 label, and longest label value: the limit of a
+/// Service name, a pod's hostname and a label value.
 pub const MAX_DNS_LABEL: usize = 63;
 /// Characters the StatefulSet controller appends for the `controller-revision-hash`
-/// label value: `-` plus a hash of at most 10 characters.
+/// label value: `-` plus a hash of at most 10 characters (the decimal form of a
+/// 32-bit FNV hash).
 pub const CONTROLLER_REVISION_SUFFIX: usize = 11;
-/// Longest StatefulSet name whose pods can be labelled: `63 - 11`.
+/// Longest StatefulSet name whose pods can be labelled: `63 - 11` = 52. Each
+/// pod is labelled `controller-revision-hash = <statefulset>-<hash>`, and a
+/// value over 63 characters fails every pod creation. The pods' hostnames
+/// `<statefulset>-<ordinal>` (an `i32` ordinal has at most 10 digits) then fit
+/// 63 too, so this is the binding bound.
 pub const MAX_STATEFULSET_NAME: usize = MAX_DNS_LABEL - CONTROLLER_REVISION_SUFFIX;
-/// Suffix of the head StatefulSet's name.
+/// Suffix that makes the head StatefulSet `<cluster>-head` (5 characters).
 pub const HEAD_SUFFIX: &str = "-head";
-/// Suffix of every Service name.
+/// Suffix of every Service rayop creates, after the name of the workload it
+/// serves: `<cluster>-head-svc` and `<cluster>-<group>-svc`, at most 56
+/// characters within the bounds below.
 pub const SERVICE_SUFFIX: &str = "-svc";
 /// Longest RayCluster name: the head StatefulSet `<cluster>-head` must fit
-/// [`MAX_STATEFULSET_NAME`]. Equals 47.
+/// [`MAX_STATEFULSET_NAME`]. Equals 47. KubeRay allows 53, but rayop's head is
+/// a StatefulSet, and `<53 chars>-head-<10-char hash>` would be a 69-character
+/// label value that the API server refuses on every head pod.
 pub const MAX_CLUSTER_NAME: usize = MAX_STATEFULSET_NAME - HEAD_SUFFIX.len();
 /// Longest `len(cluster) + len(group)`: the worker StatefulSet `<cluster>-<group>`
 /// must fit [`MAX_STATEFULSET_NAME`]. Equals 51.
@@ -90,7 +65,9 @@ pub const MAX_CLUSTER_AND_GROUP_NAME: usize = MAX_STATEFULSET_NAME - 1;
 pub const MAX_GROUP_NAME: usize = MAX_CLUSTER_AND_GROUP_NAME - 1;
 /// A DNS-1035 label, as an RE2 / OpenAPI pattern (length is checked apart).
 pub const DNS1035_LABEL_PATTERN: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
-/// Group names a worker group may not take (see the module docs).
+/// Group names a worker group may not take: `head` would own `<cluster>-head`
+/// and `<cluster>-head-svc`, the head's names; `headgroup` would carry the
+/// head's `ray.io/group` label value, which the Ray autoscaler reads.
 pub const RESERVED_GROUP_NAMES: [&str; 2] = ["head", HEAD_GROUP_LABEL_VALUE];
 /// The cluster DNS domain unless the operator is configured otherwise.
 pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
@@ -101,7 +78,7 @@ pub const LABEL_CLUSTER: &str = "ray.io/cluster";
 pub const LABEL_NODE_TYPE: &str = "ray.io/node-type";
 /// Label: `headgroup` or the worker group's name. Users may not override it.
 pub const LABEL_GROUP: &str = "ray.io/group";
-/// Label: always `yes` on Ray pods.
+/// Label: [`IS_RAY_NODE_VALUE`] on every Ray pod, and on no other object.
 pub const LABEL_IS_RAY_NODE: &str = "ray.io/is-ray-node";
 /// Label: the application name, [`APP_NAME_VALUE`].
 pub const LABEL_APP_NAME: &str = "app.kubernetes.io/name";
@@ -113,12 +90,13 @@ pub const NODE_TYPE_HEAD: &str = "head";
 pub const NODE_TYPE_WORKER: &str = "worker";
 /// Value of [`LABEL_GROUP`] on the head pod.
 pub const HEAD_GROUP_LABEL_VALUE: &str = "headgroup";
-/// Value of [`LABEL_IS_RAY_NODE`].
+/// Value of [`LABEL_IS_RAY_NODE`], KubeRay's.
 pub const IS_RAY_NODE_VALUE: &str = "yes";
 /// Value of [`LABEL_APP_NAME`]; KubeRay's value, kept so existing dashboards and
 /// selectors keep matching.
 pub const APP_NAME_VALUE: &str = "kuberay";
-/// Value of [`LABEL_CREATED_BY`].
+/// Value of [`LABEL_CREATED_BY`]; KubeRay writes `kuberay-operator`, so the
+/// label tells the two operators' objects apart.
 pub const CREATED_BY_VALUE: &str = "rayop";
 /// Labels users may not set in a pod template: rayop owns their values.
 pub const PROTECTED_LABELS: [&str; 3] = [LABEL_CLUSTER, LABEL_NODE_TYPE, LABEL_GROUP];
@@ -126,9 +104,9 @@ pub const PROTECTED_LABELS: [&str; 3] = [LABEL_CLUSTER, LABEL_NODE_TYPE, LABEL_G
 /// Which Ray node a pod or object belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RayNode<'a> {
-    /// The head.
+    /// The head pod; its group label is [`HEAD_GROUP_LABEL_VALUE`].
     Head,
-    /// A worker of the named group.
+    /// A worker pod of the named group.
     Worker(&'a str),
 }
 
@@ -262,7 +240,7 @@ pub enum NameError {
     ClusterNameTooLong {
         /// The offending name.
         name: String,
-        /// Its length.
+        /// Its length in bytes (characters, for a valid name).
         len: usize,
     },
     /// Cluster and group name together are longer than [`MAX_CLUSTER_AND_GROUP_NAME`].
@@ -278,7 +256,7 @@ pub enum NameError {
     /// The group name is one of [`RESERVED_GROUP_NAMES`].
     #[error("group name {group:?} is reserved for the head")]
     ReservedGroupName {
-        /// The group name.
+        /// The reserved name the group took.
         group: String,
     },
 }

@@ -1,9 +1,9 @@
 //! Hand-written schema pieces for the embedded Kubernetes objects of the CRD.
 //!
-//! Role: keep the CRD small and the embedded objects intact. A full
-//! PodTemplateSpec schema is hundreds of kilobytes per template; the CRD would
-//! outgrow the 256 KiB `last-applied-configuration` annotation that a plain
-//! `kubectl apply` writes. So pod templates and the head Service are
+//! Role: keep the CRD small and the embedded objects intact. With the full
+//! PodTemplateSpec schema in each template, the CRD would outgrow the 256 KiB
+//! `last-applied-configuration` annotation that a plain `kubectl apply`
+//! writes. So pod templates and the head Service are
 //! `x-kubernetes-preserve-unknown-fields` objects that declare only the fields
 //! a rule or a default needs:
 //! - a template declares `metadata`, `spec.containers[].name` and `.image`, and

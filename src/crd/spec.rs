@@ -86,11 +86,14 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_in_tree_autoscaling: Option<bool>,
 
-    /// Options of the autoscaler sidecar.
+    /// How the Ray autoscaler sidecar runs (image, resources, env) and scales
+    /// (idle timeout, upscaling). Read only when `enableInTreeAutoscaling` is
+    /// true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaler_options: Option<AutoscalerOptions>,
 
-    /// Annotations of the head Service.
+    /// Annotations added to the head Service `<cluster>-head-svc`, over those
+    /// of `headGroupSpec.headService`; on the same key, these win.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_service_annotations: Option<BTreeMap<String, String>>,
 
@@ -117,19 +120,20 @@ pub struct RayClusterSpec {
 }
 
 impl RayClusterSpec {
-    /// Whether `enableInTreeAutoscaling` is true.
+    /// Whether `enableInTreeAutoscaling` is true (unset means off).
     #[must_use]
     pub fn autoscaling_enabled(&self) -> bool {
         self.enable_in_tree_autoscaling == Some(true)
     }
 
-    /// Whether `suspend` is true.
+    /// Whether `suspend` is true (unset means running).
     #[must_use]
     pub fn suspended(&self) -> bool {
         self.suspend == Some(true)
     }
 
-    /// Whether GCS fault tolerance is configured.
+    /// Whether `gcsFaultToleranceOptions` is set, so the head keeps GCS state
+    /// in Redis.
     #[must_use]
     pub fn gcs_fault_tolerant(&self) -> bool {
         self.gcs_fault_tolerance_options.is_some()
@@ -157,7 +161,7 @@ impl RayClusterSpec {
             })
     }
 
-    /// The worker group called `name`.
+    /// The worker group whose `groupName` is `name` (names are unique).
     #[must_use]
     pub fn worker_group(&self, name: &str) -> Option<&WorkerGroupSpec> {
         self.worker_group_specs

@@ -111,7 +111,8 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoints: BTreeMap<String, String>,
 
-    /// Where the head runs.
+    /// The head pod and Service, by name and IP, for clients looking for the
+    /// head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<HeadInfo>,
 
@@ -177,7 +178,8 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// The phase as spelled in `status.phase`.
+    /// The phase as spelled in `status.phase` and as a key of
+    /// `phaseTransitionTimes`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -196,21 +198,23 @@ impl Phase {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeadInfo {
-    /// IP of the head pod.
+    /// IP of the head pod; unset until the pod has one.
     #[serde(rename = "podIP", default, skip_serializing_if = "Option::is_none")]
     pub pod_ip: Option<String>,
-    /// Cluster IP of the head Service.
+    /// Cluster IP of the head Service; unset while it has none or is headless.
     #[serde(rename = "serviceIP", default, skip_serializing_if = "Option::is_none")]
     pub service_ip: Option<String>,
-    /// Name of the head pod.
+    /// Name of the head pod, `<cluster>-head-0`; unset while there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
-    /// Name of the head Service.
+    /// Name of the head Service, `<cluster>-head-svc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
 }
 
-/// Worker counts in pods, summed over groups as KubeRay reports them.
+/// Worker counts in pods, summed over groups as KubeRay reports them;
+/// [`WorkerCounts::of`] (in [`effective`](crate::crd::effective)) derives them
+/// from a spec.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WorkerCounts {
     /// Sum of clamped replicas times numOfHosts (0 for suspended groups).
@@ -234,7 +238,8 @@ impl RayClusterStatus {
         true
     }
 
-    /// When `phase` was last entered.
+    /// When `phase` was last entered, per `phaseTransitionTimes`; `None` if
+    /// never.
     #[must_use]
     pub fn phase_entered_at(&self, phase: Phase) -> Option<Timestamp> {
         self.phase_transition_times

@@ -14,7 +14,8 @@ use crate::crd::{
     worker_group::{ScaleStrategy, WorkerGroupSpec, WorkloadKind},
 };
 
-/// Namespace of every built cluster.
+/// Namespace of every built cluster, the one a manifest without a namespace
+/// lands in.
 pub const TEST_NAMESPACE: &str = "default";
 /// Name of the group [`RayCluster::with_workers`] adds.
 pub const TEST_GROUP: &str = "workers";
@@ -55,14 +56,16 @@ impl RayCluster {
         self
     }
 
-    /// Appends a worker group.
+    /// Appends `group` after the existing groups; a repeated `groupName` makes
+    /// a spec that `validate` refuses.
     #[must_use]
     pub fn with_group(mut self, group: WorkerGroupSpec) -> Self {
         self.spec.worker_group_specs.push(group);
         self
     }
 
-    /// Turns in-tree autoscaling on.
+    /// Sets `enableInTreeAutoscaling`: the head gets the autoscaler sidecar and
+    /// groups without a `workloadKind` run as Deployments.
     #[must_use]
     pub fn with_autoscaling(mut self) -> Self {
         self.spec.enable_in_tree_autoscaling = Some(true);
@@ -79,21 +82,22 @@ impl RayCluster {
         self
     }
 
-    /// Sets `suspend`.
+    /// Sets `suspend`; `true` takes every workload to zero pods.
     #[must_use]
     pub fn with_suspend(mut self, suspend: bool) -> Self {
         self.spec.suspend = Some(suspend);
         self
     }
 
-    /// Sets `rayVersion`.
+    /// Sets `rayVersion`, which picks the default image and the probe style.
     #[must_use]
     pub fn with_ray_version(mut self, version: &str) -> Self {
         version.clone_into(&mut self.spec.ray_version);
         self
     }
 
-    /// Sets `metadata.generation`.
+    /// Sets `metadata.generation`, as the API server bumps it on a spec change;
+    /// the status reports it back as `observedGeneration`.
     #[must_use]
     pub fn with_generation(mut self, generation: i64) -> Self {
         self.metadata.generation = Some(generation);
@@ -108,14 +112,16 @@ pub fn group(name: &str) -> WorkerGroupSpec {
 }
 
 impl WorkerGroupSpec {
-    /// Sets `replicas`.
+    /// Sets `replicas` as given, unclamped: clamping into the bounds is the
+    /// operator's job.
     #[must_use]
     pub fn with_replicas(mut self, replicas: i32) -> Self {
         self.replicas = replicas;
         self
     }
 
-    /// Sets `minReplicas` and `maxReplicas`.
+    /// Sets `minReplicas` and `maxReplicas`; `min > max` makes a spec that
+    /// `validate` refuses.
     #[must_use]
     pub fn bounds(mut self, min: i32, max: i32) -> Self {
         self.min_replicas = min;
@@ -123,14 +129,15 @@ impl WorkerGroupSpec {
         self
     }
 
-    /// Sets `numOfHosts`.
+    /// Sets `numOfHosts`, the pods per replica.
     #[must_use]
     pub fn with_hosts(mut self, hosts: i32) -> Self {
         self.num_of_hosts = hosts;
         self
     }
 
-    /// Adds a `rayStartParams` entry.
+    /// Adds a `rayStartParams` entry: a `ray start` flag name without its
+    /// dashes, and its value.
     #[must_use]
     pub fn param(mut self, key: &str, value: &str) -> Self {
         self.ray_start_params
@@ -138,7 +145,7 @@ impl WorkerGroupSpec {
         self
     }
 
-    /// Sets `workloadKind`.
+    /// Sets `workloadKind`, overriding the default that follows autoscaling.
     #[must_use]
     pub fn with_kind(mut self, kind: WorkloadKind) -> Self {
         self.workload_kind = Some(kind);

@@ -27,7 +27,8 @@ use thiserror::Error;
 
 use crate::crd::spec::RayCluster;
 
-/// The storage version.
+/// The version the API server stores objects in; the conversion to and from
+/// it is the identity (see the module docs).
 pub const STORAGE_VERSION: &str = "v1";
 /// Every served version, storage first.
 pub const SERVED_VERSIONS: [&str; 2] = ["v1", "v1alpha1"];

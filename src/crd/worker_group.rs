@@ -6,9 +6,9 @@
 //! refusing a value outside it, as KubeRay does: the Ray autoscaler writes
 //! `replicas` and must never be refused.
 //!
-//! rayop addition: `workloadKind`. A group runs as a StatefulSet or a
-//! Deployment; see [`RayClusterSpec::effective_workload_kind`](crate::crd::RayClusterSpec::effective_workload_kind).
-//! A per-group `horizontalPodAutoscaler` field is planned and will sit beside it.
+//! rayop additions: `workloadKind` (a StatefulSet or a Deployment; see
+//! [`RayClusterSpec::effective_workload_kind`](crate::crd::RayClusterSpec::effective_workload_kind)),
+//! `horizontalPodAutoscaler` and `volumeClaimTemplates`.
 
 use std::collections::BTreeMap;
 
@@ -34,19 +34,22 @@ pub struct WorkerGroupSpec {
     )]
     pub group_name: String,
 
-    /// Desired number of replicas. The operator clamps it into
-    /// `[minReplicas, maxReplicas]`; with in-tree autoscaling the Ray
-    /// autoscaler writes it.
+    /// Desired number of replicas (each `numOfHosts` pods), 0 by default. The
+    /// operator clamps it into `[minReplicas, maxReplicas]`; with in-tree
+    /// autoscaling the Ray autoscaler writes it.
     #[serde(default = "defaults::replicas")]
     #[schemars(range(min = 0))]
     pub replicas: i32,
 
-    /// Fewest replicas the group runs, also for the autoscaler.
+    /// Fewest replicas the group runs, 0 by default: a lower `replicas` is
+    /// raised to it, and the Ray autoscaler never scales below it.
     #[serde(default = "defaults::min_replicas")]
     #[schemars(range(min = 0))]
     pub min_replicas: i32,
 
-    /// Most replicas the group runs, also for the autoscaler.
+    /// Most replicas the group runs, 2147483647 (no limit) by default: a
+    /// higher `replicas` is lowered to it, and the Ray autoscaler never scales
+    /// above it.
     #[serde(default = "defaults::max_replicas")]
     #[schemars(range(min = 0))]
     pub max_replicas: i32,
@@ -115,7 +118,8 @@ pub struct WorkerGroupSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScaleStrategy {
-    /// Names of the worker pods to delete.
+    /// Worker pods of this group, by name, that the operator deletes first
+    /// when the group shrinks; the Ray autoscaler writes and clears the list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers_to_delete: Vec<String>,
 }
@@ -133,7 +137,8 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
-    /// The kind as Kubernetes spells it.
+    /// The kind as the workload's `kind` and an HPA's `scaleTargetRef.kind`
+    /// spell it.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
