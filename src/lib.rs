@@ -6,13 +6,11 @@
 pub mod apply;
 pub mod build;
 pub mod cli;
-pub mod client;
 pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod desired;
 pub mod health;
-pub mod journal_view;
 pub mod journaling;
 pub mod leader;
 pub mod metrics;

@@ -38,10 +38,11 @@ use tracing::{info, warn};
 use crate::{
     build::BuildOptions,
     controller::{self, Handles, Settings},
+    health::Health,
     journaling::JournalHandle,
     leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
     metrics::{ApiWriteLayer, Metrics},
-    server::{self, Health, ServerError, ServerState},
+    server::{self, ServerError, ServerState},
 };
 
 /// Where the HTTP server listens unless `--metrics-addr` says otherwise.

@@ -18,7 +18,6 @@
 pub mod debug_journal;
 pub mod error;
 pub mod fetch;
-pub mod health;
 pub mod routes;
 
 use std::{
@@ -33,10 +32,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-pub use self::{
-    error::{FetchError, ServerError},
-    health::Health,
-};
+pub use self::error::{FetchError, ServerError};
+/// Re-exported while `crate::controller` still imports it from here; new
+/// code imports [`crate::health::Health`].
+pub use crate::health::Health;
 use crate::{journaling::JournalHandle, metrics::Metrics};
 
 /// What the endpoints read.

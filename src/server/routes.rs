@@ -3,7 +3,7 @@
 //! | Path | Answer |
 //! |---|---|
 //! | `/healthz` | 200 `ok` while the process serves requests |
-//! | `/readyz` | 200 when ready (see [`super::health`]), else 503 with the reason |
+//! | `/readyz` | 200 when ready (see [`crate::health`]), else 503 with the reason |
 //! | `/metrics` | OpenMetrics text of [`crate::metrics::Metrics`] |
 //! | `/debug/journal/<namespace>/<name>` | the cluster's journal as JSON lines |
 //!

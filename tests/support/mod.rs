@@ -90,7 +90,7 @@ impl Operator {
         let (journal, opened) =
             rayop::metrics::open_journal(dir, rayop_journal::Options::default(), &metrics)?;
         let handles = Handles::new(Arc::new(journal))
-            .observed_by(metrics, Arc::new(rayop::server::Health::default()));
+            .observed_by(metrics, Arc::new(rayop::health::Health::default()));
         Ok((
             Self::launch(client, namespaces, handles, settings, None),
             opened,

@@ -1,4 +1,10 @@
-//! [`Health`]: what `/healthz` and `/readyz` answer.
+//! [`Health`]: whether this replica is ready, as `/readyz` answers it.
+//!
+//! Role: the readiness facts the controller (caches synced), `rayop run`
+//! (journal settled) and the leader election (role) report, read by the
+//! HTTP server's `/readyz`. It sits below the controller and the server so
+//! both share it without the controller importing the server; it imports
+//! only [`crate::leader`].
 //!
 //! Readiness rules:
 //! - a standby (leader election on, Lease held elsewhere) is ready: it serves
