@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod build;
 pub mod cli;
+pub mod client;
 pub mod controller;
 pub mod crd;
 pub mod decide;

@@ -37,11 +37,12 @@ use tracing::{info, warn};
 
 use crate::{
     build::BuildOptions,
+    client::ApiWriteLayer,
     controller::{self, Handles, Settings},
     health::Health,
     journaling::JournalHandle,
     leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
-    metrics::{ApiWriteLayer, Metrics},
+    metrics::Metrics,
     server::{self, ServerError, ServerState},
 };
 

@@ -13,7 +13,7 @@ use std::{
 
 use tokio::sync::watch;
 
-use crate::metrics::WriteGate;
+use crate::client::WriteGate;
 
 /// This replica's part in the election.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //!
 //! Role: [`Elector`] takes and renews the Lease; [`Leadership`] is the shared
 //! answer to "may this replica write now?", read by the API client's write
-//! gate ([`crate::metrics::api_writes`]) and by `rayop run`, which starts the
+//! gate ([`crate::client::api_writes`]) and by `rayop run`, which starts the
 //! controller once this replica leads and stops it when it no longer does.
 //!
 //! The algorithm is client-go's, on optimistic concurrency (a replace that

@@ -1,10 +1,12 @@
 //! The operator's Prometheus metrics, kept with prometheus-client and served
-//! as OpenMetrics text on `/metrics` (see [`crate::server`]).
+//! as OpenMetrics text on `/metrics` by the HTTP server.
 //!
 //! Role: one [`Metrics`] per process, shared by the controller (reconcile
 //! results and durations, transitions, clusters by phase, journal appends),
-//! the API client (writes by verb and kind, see [`api_writes`]) and the
-//! leader election (whether this replica leads).
+//! the API client (writes by verb and kind, counted by the layer in
+//! [`crate::client::api_writes`]) and the leader election (whether this
+//! replica leads). This module holds the metric families only; it imports
+//! nothing above [`crate::journaling`].
 //!
 //! Invariants:
 //! - Every family is registered at construction. Families with a fixed label
@@ -15,7 +17,6 @@
 //!   resource kinds), never from cluster names or UIDs: cardinality is bounded.
 //! - Recording never fails and never blocks on I/O.
 
-pub mod api_writes;
 mod journal_damage;
 pub use self::journal_damage::open_journal;
 mod labels;
@@ -45,8 +46,6 @@ use self::{
 use rayop_machines::Phase;
 
 use crate::journaling::JournalHandle;
-
-pub use self::api_writes::{ApiWriteLayer, ApiWrites, WriteGate};
 
 /// How one reconcile ended, as the `result` label of
 /// `rayop_reconciles_total` and `rayop_reconcile_duration_seconds`.

@@ -1,5 +1,6 @@
 //! A tower layer on the operator's API client: counts every write request by
-//! verb and kind, and refuses writes while this replica may not write.
+//! verb and kind, and refuses writes while this replica may not write (the
+//! leader's write fence: the [`WriteGate`]).
 //!
 //! Role: the one place every API call passes through (watches, applies,
 //! deletes, status, Events, the Lease), so write metrics need no hook in the
@@ -26,7 +27,7 @@ use http::{Method, Request, header::CONTENT_TYPE};
 use thiserror::Error;
 use tower::{Layer, Service};
 
-use super::Metrics;
+use crate::metrics::Metrics;
 
 /// Whether this replica may write to the API server right now.
 pub trait WriteGate: Send + Sync {
