@@ -342,7 +342,7 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
     let transitions: Vec<(String, String)> = streams[0]
         .entries
         .iter()
-        .map(|e| rayop::cli::journal::load::decode::<Record>(e.version, &e.payload))
+        .map(|e| rayop::journal_view::load::decode::<Record>(e.version, &e.payload))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?
         .into_iter()

@@ -33,8 +33,8 @@ use kube::{
 };
 use process::{Election, OperatorProcess, Spawn, sample};
 use rayop::{
-    cli::journal::load,
     crd::{RayCluster, status::Phase, test_builders::group, worker_group::WorkloadKind},
+    journal_view::load,
     record::Record,
     server::fetch,
 };

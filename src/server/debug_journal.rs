@@ -5,16 +5,16 @@
 //! journal can only be read through the operator. This reads it in place.
 //!
 //! Invariants:
-//! - Read-only: it uses the journal crate's export, which reads and never
-//!   quarantines, and the CLI's own stream resolution
-//!   ([`crate::cli::journal::load::resolve`]: every stream ever filed under
-//!   the name, newest first), so the bytes equal the CLI's export.
+//! - Read-only: it uses [`crate::journal_view::load::export_target`], the
+//!   read path `rayop journal export --stream` uses too (the journal crate's
+//!   export, which reads and never quarantines, of every stream ever filed
+//!   under the name, newest first), so the bytes equal the CLI's export.
 //! - Runs on the blocking pool; a reconcile never waits for it.
 
 use std::sync::Arc;
 
 use crate::{
-    cli::journal::{JournalCommandError, load},
+    journal_view::{ViewError, load},
     journaling::JournalHandle,
 };
 
@@ -58,15 +58,13 @@ pub async fn export(journal: Option<Arc<JournalHandle>>, namespace: &str, name: 
     };
     let target = format!("{namespace}/{name}");
     let task = tokio::task::spawn_blocking(move || {
-        let ids = load::resolve(&journal, &target)?;
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut lines = Vec::new();
-        journal.export_streams(&mut lines, &refs)?;
-        Ok::<_, JournalCommandError>(lines)
+        load::export_target(&journal, &target, &mut lines)?;
+        Ok::<_, ViewError>(lines)
     });
     match task.await {
         Ok(Ok(lines)) => Export::Lines(lines),
-        Ok(Err(JournalCommandError::UnknownTarget { target, .. })) => {
+        Ok(Err(ViewError::UnknownTarget { target, .. })) => {
             Export::NotFound(format!("no journal stream for {target}"))
         }
         Ok(Err(error)) => Export::Failed(error.to_string()),

@@ -4,8 +4,8 @@
 //! Role: turn an operator address (`http://host:port`, for instance through
 //! `kubectl port-forward`) and a `namespace/name` into the export's JSON
 //! lines, or into [`StreamDump`]s parsed exactly as the CLI parses a local
-//! export ([`crate::cli::journal::load::parse_export`]), whose payloads
-//! decode as [`crate::record::Record`] with [`crate::cli::journal::load::decode`].
+//! export ([`crate::journal_view::load::parse_export`]), whose payloads
+//! decode as [`crate::record::Record`] with [`crate::journal_view::load::decode`].
 //!
 //! Invariant: only GET requests to the operator's own endpoint; a non-200
 //! answer is an error carrying the operator's explanation.
@@ -18,7 +18,7 @@ use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 
 use super::FetchError;
-use crate::cli::journal::load::{self, StreamDump};
+use crate::journal_view::load::{self, StreamDump};
 
 /// How long one fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);

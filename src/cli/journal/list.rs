@@ -17,12 +17,11 @@ use clap::Args;
 use rayop_machines::ClusterMachine;
 use serde::Serialize;
 
-use super::{
-    JournalCommandError, JournalDir,
-    load::{self, StreamDump},
-    open, time,
+use super::{JournalCommandError, JournalDir, open, time};
+use crate::{
+    journal_view::load::{self, StreamDump},
+    record::{self, Record},
 };
-use crate::record::{self, Record};
 
 /// Arguments of `rayop journal list`.
 #[derive(Debug, Args)]

@@ -15,7 +15,7 @@
 //!   journal is opened with [`rayop_journal::DamagePolicy::Report`] (a
 //!   damaged database is reported, never moved aside), a directory that is
 //!   not a journal is refused instead of created, and streams are read
-//!   through the journal's export (see [`load`]), which reports damage
+//!   through the journal's export (see [`crate::journal_view`]), which reports damage
 //!   without quarantining. (sled 0.34 has no read-only mode: opening may
 //!   still let sled write its own recovery metadata; the journal's data is
 //!   not changed.)
@@ -31,10 +31,11 @@ use std::{io::Write, path::PathBuf};
 use clap::{Args, Subcommand};
 use thiserror::Error;
 
+use crate::journal_view::ViewError;
+
 pub mod describe;
 pub mod diff;
 pub mod list;
-pub mod load;
 pub mod open;
 pub mod replay;
 pub mod show;
@@ -162,6 +163,20 @@ pub enum JournalCommandError {
     /// Serializing JSON output failed.
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<ViewError> for JournalCommandError {
+    /// The CLI's wording of a read error (an unknown target says how to list
+    /// the streams).
+    fn from(error: ViewError) -> Self {
+        match error {
+            ViewError::Journal(error) => JournalCommandError::Journal(error),
+            ViewError::UnknownTarget { target, dir } => {
+                JournalCommandError::UnknownTarget { target, dir }
+            }
+            ViewError::Export { stream, reason } => JournalCommandError::Export { stream, reason },
+        }
+    }
 }
 
 impl JournalCommandError {

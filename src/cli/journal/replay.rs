@@ -30,12 +30,11 @@ use clap::Args;
 use rayop_journal::Timestamp;
 use rayop_machines::{ClusterMachine, Phase};
 
-use super::{
-    JournalCommandError, JournalDir, describe, diff,
-    load::{self, StreamDump},
-    open, time,
+use super::{JournalCommandError, JournalDir, describe, diff, open, time};
+use crate::{
+    journal_view::load::{self, StreamDump},
+    record::{self, Record},
 };
-use crate::record::{self, Record};
 
 /// Arguments of `rayop journal replay`.
 #[derive(Debug, Args)]

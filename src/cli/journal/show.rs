@@ -26,12 +26,11 @@ use rayop_journal::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{
-    JournalCommandError, describe,
-    load::{self, StreamDump},
-    open, time,
+use super::{JournalCommandError, describe, open, time};
+use crate::{
+    journal_view::load::{self, StreamDump},
+    record::Record,
 };
-use crate::record::Record;
 
 /// Arguments of `rayop journal show`.
 #[derive(Debug, Args)]

@@ -21,7 +21,8 @@ use std::{
 
 use clap::Args;
 
-use super::{JournalCommandError, JournalDir, load, open};
+use super::{JournalCommandError, JournalDir, open};
+use crate::journal_view::load;
 
 /// Arguments of `rayop journal export`.
 #[derive(Debug, Args)]
@@ -61,11 +62,7 @@ pub fn export(args: &ExportArgs, out: &mut dyn Write) -> Result<(), JournalComma
     open::warn(&report);
     let summary = match &args.stream {
         None => journal.export(&mut *out)?,
-        Some(target) => {
-            let ids = load::resolve(&journal, target)?;
-            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            journal.export_streams(&mut *out, &refs)?
-        }
+        Some(target) => load::export_target(&journal, target, &mut *out)?,
     };
     out.flush()?;
     eprintln!(

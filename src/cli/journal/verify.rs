@@ -18,7 +18,8 @@ use std::io::Write;
 use clap::Args;
 use rayop_journal::{Problem, VerifyReport};
 
-use super::{JournalCommandError, JournalDir, load, open};
+use super::{JournalCommandError, JournalDir, open};
+use crate::journal_view::load;
 
 /// Arguments of `rayop journal verify`.
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
 //! Reading streams without changing the journal, and decoding their records.
 //!
-//! Role: turn `<namespace/name or uid>` into stream ids, and a stream into a
-//! [`StreamDump`]: its metadata, snapshots and entries with payloads as
-//! stored, plus any damage found.
+//! Role: turn `<namespace/name or uid>` into stream ids ([`resolve`]), a
+//! stream into a [`StreamDump`] (its metadata, snapshots and entries with
+//! payloads as stored, plus any damage found), and a target into the
+//! journal's JSON-lines export ([`export_target`]).
 //!
 //! Streams are read through [`rayop_journal::Journal::export_streams`] and
 //! its documented JSON-lines format (the same format as `rayop journal
@@ -17,11 +18,13 @@
 //!   schema version directly, older ones through [`Versioned::upcast`], newer
 //!   ones refused.
 
-use rayop_journal::{Journal, Quarantine, RecordKind, Timestamp, Versioned};
+use std::io::Write;
+
+use rayop_journal::{Journal, Quarantine, RecordKind, Timestamp, TransferSummary, Versioned};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::JournalCommandError;
+use super::ViewError;
 use crate::journaling::MachineSnapshot;
 use crate::record::Record;
 
@@ -137,11 +140,8 @@ struct DamagedLine {
 ///
 /// # Errors
 /// The journal's error (for instance an unknown stream), or
-/// [`JournalCommandError::Export`] if its export cannot be read back.
-pub fn load_streams(
-    journal: &Journal,
-    ids: &[String],
-) -> Result<Vec<StreamDump>, JournalCommandError> {
+/// [`ViewError::Export`] if its export cannot be read back.
+pub fn load_streams(journal: &Journal, ids: &[String]) -> Result<Vec<StreamDump>, ViewError> {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mut buffer = Vec::new();
     journal.export_streams(&mut buffer, &refs)?;
@@ -151,14 +151,14 @@ pub fn load_streams(
 /// Parses JSON lines in the journal's export format into stream dumps.
 ///
 /// # Errors
-/// [`JournalCommandError::Export`] naming the line that does not parse.
-pub fn parse_export(bytes: &[u8]) -> Result<Vec<StreamDump>, JournalCommandError> {
+/// [`ViewError::Export`] naming the line that does not parse.
+pub fn parse_export(bytes: &[u8]) -> Result<Vec<StreamDump>, ViewError> {
     let mut dumps: Vec<StreamDump> = Vec::new();
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let bad = |stream: &str, reason: String| JournalCommandError::Export {
+        let bad = |stream: &str, reason: String| ViewError::Export {
             stream: stream.to_owned(),
             reason: format!("export line {}: {reason}", n + 1),
         };
@@ -297,9 +297,9 @@ pub fn decode_snapshot(snapshot: &RawSnapshot) -> Result<MachineSnapshot, String
 /// `namespace/name`, newest first.
 ///
 /// # Errors
-/// [`JournalCommandError::UnknownTarget`] when there is none.
-pub fn resolve(journal: &Journal, target: &str) -> Result<Vec<String>, JournalCommandError> {
-    let unknown = || JournalCommandError::UnknownTarget {
+/// [`ViewError::UnknownTarget`] when there is none.
+pub fn resolve(journal: &Journal, target: &str) -> Result<Vec<String>, ViewError> {
+    let unknown = || ViewError::UnknownTarget {
         target: target.to_owned(),
         dir: journal.dir().to_path_buf(),
     };
@@ -316,6 +316,23 @@ pub fn resolve(journal: &Journal, target: &str) -> Result<Vec<String>, JournalCo
         Err(rayop_journal::Error::UnknownStream { .. }) => Err(unknown()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Writes the streams `target` names ([`resolve`]: a UID, or every stream
+/// filed under a `namespace/name`, newest first) to `out` in the journal's
+/// JSON-lines export format, the bytes of `rayop journal export --stream`.
+///
+/// # Errors
+/// [`ViewError::UnknownTarget`] when `target` names no stream; the journal's
+/// error when reading or writing fails.
+pub fn export_target(
+    journal: &Journal,
+    target: &str,
+    out: impl Write,
+) -> Result<TransferSummary, ViewError> {
+    let ids = resolve(journal, target)?;
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    Ok(journal.export_streams(out, &refs)?)
 }
 
 #[cfg(test)]
