@@ -25,9 +25,9 @@ use process::{
     Election, OperatorProcess, Spawn, lease_holder, request, sample, sum, writes_besides_the_lease,
 };
 use rayop::{
+    cli::journal::fetch,
     crd::{RayCluster, status::Phase, test_builders::group},
     record::Record,
-    server::fetch,
 };
 use rayop_testenv::wait_until;
 use support::*;

@@ -33,10 +33,10 @@ use kube::{
 };
 use process::{Election, OperatorProcess, Spawn, sample};
 use rayop::{
+    cli::journal::fetch,
     crd::{RayCluster, status::Phase, test_builders::group, worker_group::WorkloadKind},
     journal_view::load,
     record::Record,
-    server::fetch,
 };
 use rayop_testenv::{TestEnv, wait_until};
 use serde_json::{Value, json};

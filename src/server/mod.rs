@@ -3,8 +3,9 @@
 //!
 //! Role: lets Kubernetes probe the operator, Prometheus scrape it, and a
 //! person read a cluster's journal while the operator holds it (sled allows
-//! one process per journal). [`fetch`] is the client side of the journal
-//! endpoint, for `rayop journal show --from-url`.
+//! one process per journal). The client side of the journal endpoint, for
+//! `rayop journal show --from-url`, lives with the CLI (`cli::journal::fetch`);
+//! the server imports nothing from the CLI.
 //!
 //! Invariants:
 //! - Every endpoint is read-only (see [`routes`]).
@@ -17,7 +18,6 @@
 
 pub mod debug_journal;
 pub mod error;
-pub mod fetch;
 pub mod routes;
 
 use std::{
@@ -32,7 +32,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-pub use self::error::{FetchError, ServerError};
+pub use self::error::ServerError;
 /// Re-exported while `crate::controller` still imports it from here; new
 /// code imports [`crate::health::Health`].
 pub use crate::health::Health;

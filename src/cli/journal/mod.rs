@@ -35,6 +35,7 @@ use crate::journal_view::ViewError;
 
 pub mod describe;
 pub mod diff;
+pub mod fetch;
 pub mod list;
 pub mod open;
 pub mod replay;

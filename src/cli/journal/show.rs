@@ -7,7 +7,7 @@
 //! stream ever filed under it (one per UID), newest first, each under a
 //! header. With `--from-url` the streams come from a running operator's
 //! `/debug/journal/<namespace>/<name>` endpoint instead (the same export
-//! format, read by [`crate::server::fetch`]), so no copy of the journal is needed.
+//! format, read by [`super::fetch`]), so no copy of the journal is needed.
 //!
 //! Invariants:
 //! - `--since` and `--until` are inclusive bounds on the entry time.
@@ -26,7 +26,7 @@ use rayop_journal::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{JournalCommandError, describe, open, time};
+use super::{JournalCommandError, describe, fetch, open, time};
 use crate::{
     journal_view::load::{self, StreamDump},
     record::Record,
@@ -192,21 +192,20 @@ pub fn write_timeline(
 /// # Errors
 /// The journal cannot be opened or read, the target is unknown, or writing failed.
 pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandError> {
-    let dumps =
-        match (&args.from_url, &args.journal) {
-            (Some(url), _) => crate::server::fetch::fetch_streams_blocking(url, &args.target)
-                .map_err(|e| JournalCommandError::Input {
-                    path: url.clone(),
-                    source: std::io::Error::other(e),
-                })?,
-            (None, dir) => {
-                let (journal, report) =
-                    open::open_existing(dir.as_deref().unwrap_or(Path::new(".")))?;
-                open::warn(&report);
-                let ids = load::resolve(&journal, &args.target)?;
-                load::load_streams(&journal, &ids)?
+    let dumps = match (&args.from_url, &args.journal) {
+        (Some(url), _) => fetch::fetch_streams_blocking(url, &args.target).map_err(|e| {
+            JournalCommandError::Input {
+                path: url.clone(),
+                source: std::io::Error::other(e),
             }
-        };
+        })?,
+        (None, dir) => {
+            let (journal, report) = open::open_existing(dir.as_deref().unwrap_or(Path::new(".")))?;
+            open::warn(&report);
+            let ids = load::resolve(&journal, &args.target)?;
+            load::load_streams(&journal, &ids)?
+        }
+    };
     if args.json {
         let streams: Vec<JsonStream<'_>> = dumps
             .iter()

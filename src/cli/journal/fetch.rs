@@ -6,6 +6,9 @@
 //! lines, or into [`StreamDump`]s parsed exactly as the CLI parses a local
 //! export ([`crate::journal_view::load::parse_export`]), whose payloads
 //! decode as [`crate::record::Record`] with [`crate::journal_view::load::decode`].
+//! It lives with the CLI, its one user; the server's endpoint
+//! ([`crate::server::debug_journal`]) is the other end of the wire, and the
+//! two meet only in the export format of [`crate::journal_view`].
 //!
 //! Invariant: only GET requests to the operator's own endpoint; a non-200
 //! answer is an error carrying the operator's explanation.
@@ -16,9 +19,54 @@ use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use thiserror::Error;
 
-use super::FetchError;
 use crate::journal_view::load::{self, StreamDump};
+
+/// Fetching a cluster's journal from a running operator failed.
+#[derive(Debug, Error)]
+pub enum FetchError {
+    /// The target is not `namespace/name`.
+    #[error("{0:?} is not namespace/name")]
+    Target(String),
+    /// The operator address is not a usable http:// URL.
+    #[error("{url:?} is not an operator address (http://host:port): {reason}")]
+    Url {
+        /// What was given.
+        url: String,
+        /// Why it does not work.
+        reason: String,
+    },
+    /// The request failed (connection refused, timeout, …).
+    #[error("GET {url}: {reason}")]
+    Request {
+        /// The URL requested.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The operator answered with an error status.
+    #[error("GET {url}: HTTP {status}: {body}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The operator's explanation.
+        body: String,
+    },
+    /// The answer is not the journal's JSON-lines export.
+    #[error("GET {url}: the answer is not a journal export: {reason}")]
+    Parse {
+        /// The URL requested.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime for a blocking fetch could not start.
+    #[error("runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
 
 /// How long one fetch may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
