@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Longest wait between two reconciles of a RayCluster, in seconds.
     #[arg(long, env = "RAYOP_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
+    /// Seconds a head may stay not Ready (starting, or recovering) before a
+    /// `HeadNotReady` Warning Event; at least 1.
+    #[arg(long, env = "RAYOP_HEAD_STUCK_SECONDS", default_value_t = 300)]
+    pub head_stuck_seconds: u64,
     /// Log format.
     #[arg(long, env = "RAYOP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -367,6 +371,8 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
                 cluster_domain: args.cluster_domain.clone(),
             },
             instance: std::env::var("POD_NAME").ok(),
+            head_stuck_after: (args.head_stuck_seconds != 300)
+                .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
             ..Settings::default()
         };
         // Stop on SIGTERM, or as soon as the Lease is lost.
