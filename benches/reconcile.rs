@@ -24,10 +24,11 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Pod;
 use rayop::build::{BuildOptions, desired_objects};
 use rayop::crd::RayCluster;
+use rayop::crd::names::SPEC_HASH_ANNOTATION;
 use rayop::crd::names::head_pod_name;
 use rayop::crd::test_builders::{TEST_NAMESPACE, group};
 use rayop::decide::{decide, desired_spec, observed};
-use rayop::desired::{DesiredObjects, ObjectKey, SPEC_HASH_ANNOTATION};
+use rayop::desired::{DesiredObjects, ObjectKey};
 use rayop::{
     crd::names::{
         LABEL_CLUSTER as CLUSTER_LABEL, LABEL_GROUP as GROUP_LABEL,

@@ -4,7 +4,7 @@
 //! Objects come in *sets*: the head set (StatefulSet, Service, and the
 //! autoscaler's RBAC when on) and one set per worker group (workload, Service,
 //! HPA when asked for). Every object of a set carries the set's spec hash in
-//! the [`SPEC_HASH_ANNOTATION`] annotation.
+//! the `ray.io/rayop-spec-hash` annotation ([`SPEC_HASH_ANNOTATION`]).
 //!
 //! Invariants:
 //! - The hash covers every object of the set exactly as it will be applied,
@@ -18,8 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub use crate::owned::{Kind, Object};
 
-/// The annotation each applied object carries: the hash of its set.
-pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
+use crate::crd::names::SPEC_HASH_ANNOTATION;
 
 /// An object's identity within the cluster's namespace.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -186,3 +186,47 @@ fn lease_rights_are_narrowed_to_the_one_lease() -> Result<()> {
     }
     Ok(())
 }
+
+/// Every owned kind of `rayop::owned`'s registry has its rule in every
+/// rendering: list and watch for its cache, create and patch for
+/// server-side apply, and delete when rayop deletes that kind itself. A new
+/// owned kind that forgets its RBAC fails here.
+#[test]
+fn every_owned_kind_has_its_rule() -> Result<()> {
+    for (source, docs) in every_render()? {
+        let rules: Vec<&Value> = docs
+            .iter()
+            .filter(|d| is_rbac_role(d) && d["metadata"]["name"] == "rayop")
+            .flat_map(|role| role["rules"].as_array().into_iter().flatten())
+            .collect();
+        for kind in rayop::owned::Kind::ALL {
+            let verbs: Vec<&str> = rules
+                .iter()
+                .filter(|r| {
+                    let has = |list: &str, want: &str| {
+                        r[list]
+                            .as_array()
+                            .is_some_and(|v| v.iter().any(|x| x == want))
+                    };
+                    has("apiGroups", kind.group()) && has("resources", kind.plural())
+                })
+                .flat_map(|r| r["verbs"].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            let mut needed = vec!["list", "watch", "create", "patch"];
+            if kind.deletable() {
+                needed.push("delete");
+            }
+            for verb in needed {
+                ensure!(
+                    verbs.contains(&verb),
+                    "{source}: no `{verb}` on {}/{} for owned kind {}",
+                    kind.group(),
+                    kind.plural(),
+                    kind.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -195,7 +195,8 @@ impl Interpreter<'_> {
                 self.ensure_set(set, *replicas, writes).await
             }
             Command::RemoveGroup { group } => {
-                for key in self.live.group_keys(group) {
+                let deletable = self.live.group_keys(group).into_iter();
+                for key in deletable.filter(|k| k.kind.deletable()) {
                     delete_object(&self.client, self.namespace, key.kind, &key.name).await?;
                     writes.deletes += 1;
                 }

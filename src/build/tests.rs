@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::{
+    crd::names::SPEC_HASH_ANNOTATION,
     crd::{
         RayCluster, effective_worker_template, test_builders::group, worker_group::WorkloadKind,
     },
-    desired::{Kind, Object, SPEC_HASH_ANNOTATION},
+    desired::{Kind, Object},
 };
 
 fn seed() -> RayCluster {

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::{
     context::{Context, Memory},
-    reconcile::{Target, act, count, now_millis},
+    reconcile::{Target, Turn, count, now_millis},
 };
 use crate::apply::{Interpreter, NothingLive, Writes};
 
@@ -38,16 +38,20 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
         key: key.to_owned(),
         reference: ObjectReference::default(),
     };
-    let interpreter = Interpreter {
-        client: ctx.client.clone(),
-        namespace: &target.namespace,
-        owner_uid: uid,
-        at: now,
-        desired: None,
-        live: &NothingLive,
-        recorder: &ctx.recorder,
-        reference: &target.reference,
-        journal: &ctx.journal,
+    let turn = Turn {
+        ctx,
+        target: &target,
+        interpreter: Interpreter {
+            client: ctx.client.clone(),
+            namespace: &target.namespace,
+            owner_uid: uid,
+            at: now,
+            desired: None,
+            live: &NothingLive,
+            recorder: &ctx.recorder,
+            reference: &target.reference,
+            journal: &ctx.journal,
+        },
     };
     let mut memory = match ctx.take_memory(uid) {
         Some(memory) => memory,
@@ -61,19 +65,12 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
         input: Input::Deleted,
     };
     let mut writes = Writes::default();
-    act(
-        ctx,
-        &target,
-        &interpreter,
-        &mut memory,
-        &deleted,
-        &mut writes,
-    )
-    .await;
+    turn.act(&mut memory, &deleted, &mut writes).await;
     if !memory.carried.forgotten {
         // Deleted before: the stream may not have been marked yet.
         for command in memory.machine.resume() {
-            if let Err(error) = interpreter
+            if let Err(error) = turn
+                .interpreter
                 .carry_out(&command, &mut memory.carried, &mut writes)
                 .await
             {

@@ -51,10 +51,10 @@ use self::context::{Context, WriteCounters};
 use crate::{
     build::BuildOptions,
     crd::RayCluster,
+    health::Health,
     journaling::{self, JournalHandle},
     metrics::Metrics,
     owned::{ControllerRef, watch_backoff},
-    server::Health,
 };
 
 /// How the controller runs.

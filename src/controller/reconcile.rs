@@ -177,18 +177,22 @@ async fn run(
         &names::head_pod_name(&name),
         &view,
     );
-    let interpreter = Interpreter {
-        client: ctx.client.clone(),
-        namespace: &target.namespace,
-        owner_uid: &target.uid,
-        at: now,
-        desired: desired.as_ref(),
-        live: &view,
-        recorder: &ctx.recorder,
-        reference: &target.reference,
-        journal: &ctx.journal,
+    let turn = Turn {
+        ctx,
+        target,
+        interpreter: Interpreter {
+            client: ctx.client.clone(),
+            namespace: &target.namespace,
+            owner_uid: &target.uid,
+            at: now,
+            desired: desired.as_ref(),
+            live: &view,
+            recorder: &ctx.recorder,
+            reference: &target.reference,
+            journal: &ctx.journal,
+        },
     };
-    let mut memory = recall(ctx, target, &interpreter).await;
+    let mut memory = turn.recall().await;
     let mut writes = Writes::default();
     // decide → journal → apply: a due timer first, then the observation
     let mut failed = false;
@@ -197,7 +201,7 @@ async fn run(
             at: now,
             input: Input::Tick,
         };
-        failed |= act(ctx, target, &interpreter, &mut memory, &tick, &mut writes).await;
+        failed |= turn.act(&mut memory, &tick, &mut writes).await;
     }
     let spec = decide::desired_spec(
         cluster,
@@ -206,15 +210,7 @@ async fn run(
         ctx.head_stuck_after,
     );
     let observed = decide::observed(now, spec, world);
-    failed |= act(
-        ctx,
-        target,
-        &interpreter,
-        &mut memory,
-        &observed,
-        &mut writes,
-    )
-    .await;
+    failed |= turn.act(&mut memory, &observed, &mut writes).await;
     count(ctx, writes);
     // status: the last PublishStatus, paced
     let held = publish_status(ctx, cluster, &mut memory, &view, &name).await;
@@ -246,117 +242,123 @@ fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<Sp
     }
 }
 
-/// This process's memory of the cluster, or one rebuilt from the journal:
-/// the restored machine, with its resume commands carried out.
-async fn recall(ctx: &Context, target: &Target, interpreter: &Interpreter<'_>) -> Memory {
-    if let Some(memory) = ctx.take_memory(&target.uid) {
-        return memory;
-    }
-    let machine = match ctx.journal.restore(&target.uid).await {
-        Ok(machine) => {
-            debug!(phase = %machine.phase(), "machine restored from the journal");
-            machine
-        }
-        Err(error) => {
-            warn!(%error, "journal unreadable for this cluster; starting from the live state");
-            warn_event(
-                ctx,
-                &target.reference,
-                "JournalUnavailable",
-                error.to_string(),
-            )
-            .await;
-            ClusterMachine::new()
-        }
-    };
-    let mut memory = Memory {
-        machine,
-        ..Memory::default()
-    };
-    let mut writes = Writes::default();
-    for command in memory.machine.resume() {
-        if let Err(error) = interpreter
-            .carry_out(&command, &mut memory.carried, &mut writes)
-            .await
-        {
-            warn!(command = %command.kind(), %error, "resuming a restored machine failed");
-        }
-    }
-    count(ctx, writes);
-    memory
+/// What one reconcile's (or deletion's) decisions need.
+pub(super) struct Turn<'a> {
+    /// The controller's shared state.
+    pub ctx: &'a Context,
+    /// The cluster.
+    pub target: &'a Target,
+    /// The interpreter of its commands.
+    pub interpreter: Interpreter<'a>,
 }
 
-/// decide → journal → apply for one event. A failed command goes back into
-/// the machine once, as `CommandFailed`. Returns whether a command failed.
-pub(super) async fn act(
-    ctx: &Context,
-    target: &Target,
-    interpreter: &Interpreter<'_>,
-    memory: &mut Memory,
-    event: &Event,
-    writes: &mut Writes,
-) -> bool {
-    let failures = step(ctx, target, interpreter, memory, event, writes).await;
-    let failed = !failures.is_empty();
-    for failure in failures {
-        for again in step(ctx, target, interpreter, memory, &failure, writes).await {
-            warn!(
-                ?again,
-                "reporting a failed command failed too; it is retried later"
-            );
+impl Turn<'_> {
+    /// This process's memory of the cluster, or one rebuilt from the journal:
+    /// the restored machine, with its resume commands carried out.
+    pub(super) async fn recall(&self) -> Memory {
+        let (ctx, target) = (self.ctx, self.target);
+        if let Some(memory) = ctx.take_memory(&target.uid) {
+            return memory;
         }
+        let machine = match ctx.journal.restore(&target.uid).await {
+            Ok(machine) => {
+                debug!(phase = %machine.phase(), "machine restored from the journal");
+                machine
+            }
+            Err(error) => {
+                warn!(%error, "journal unreadable for this cluster; starting from the live state");
+                warn_event(
+                    ctx,
+                    &target.reference,
+                    "JournalUnavailable",
+                    error.to_string(),
+                )
+                .await;
+                ClusterMachine::new()
+            }
+        };
+        let mut memory = Memory {
+            machine,
+            ..Memory::default()
+        };
+        let mut writes = Writes::default();
+        for command in memory.machine.resume() {
+            if let Err(error) = self
+                .interpreter
+                .carry_out(&command, &mut memory.carried, &mut writes)
+                .await
+            {
+                warn!(command = %command.kind(), %error, "resuming a restored machine failed");
+            }
+        }
+        count(ctx, writes);
+        memory
     }
-    failed
-}
 
-/// One event through the machine: its decision journaled, its commands
-/// carried out, their results journaled. Returns the failures, as events.
-async fn step(
-    ctx: &Context,
-    target: &Target,
-    interpreter: &Interpreter<'_>,
-    memory: &mut Memory,
-    event: &Event,
-    writes: &mut Writes,
-) -> Vec<Event> {
-    let decision = decide::decide(&mut memory.machine, event);
-    let step = &decision.step;
-    if step.transitioned() {
-        info!(from = %step.from, to = %step.to, "phase changed");
-        ctx.metrics.transition(step.from.as_str(), step.to.as_str());
+    /// decide → journal → apply for one event. A failed command goes back into
+    /// the machine once, as `CommandFailed`. Returns whether a command failed.
+    pub(super) async fn act(
+        &self,
+        memory: &mut Memory,
+        event: &Event,
+        writes: &mut Writes,
+    ) -> bool {
+        let failures = self.step(memory, event, writes).await;
+        let failed = !failures.is_empty();
+        for failure in failures {
+            for again in self.step(memory, &failure, writes).await {
+                warn!(
+                    ?again,
+                    "reporting a failed command failed too; it is retried later"
+                );
+            }
+        }
+        failed
     }
-    if decision.worth_journaling {
-        let records = record::decision_records(event, step.from, step.to, &step.commands);
-        journal(ctx, target, event.at, records, &memory.machine).await;
-    }
-    let mut results = Vec::with_capacity(step.commands.len());
-    let mut failures = Vec::new();
-    for command in &step.commands {
-        let kind = command.kind();
-        let outcome = interpreter
-            .carry_out(command, &mut memory.carried, writes)
-            .await;
-        results.push(CommandResult {
-            command: kind,
-            error: outcome.as_ref().err().map(ToString::to_string),
-        });
-        if let Err(error) = outcome {
-            warn!(command = %kind, %error, "command failed");
-            failures.push(Event {
-                at: event.at,
-                input: Input::CommandFailed {
-                    command: kind,
-                    reason: error.reason(kind).to_owned(),
-                    message: error.to_string(),
-                },
+
+    /// One event through the machine: its decision journaled, its commands
+    /// carried out, their results journaled. Returns the failures, as events.
+    async fn step(&self, memory: &mut Memory, event: &Event, writes: &mut Writes) -> Vec<Event> {
+        let (ctx, target, interpreter) = (self.ctx, self.target, &self.interpreter);
+        let decision = decide::decide(&mut memory.machine, event);
+        let step = &decision.step;
+        if step.transitioned() {
+            info!(from = %step.from, to = %step.to, "phase changed");
+            ctx.metrics.transition(step.from.as_str(), step.to.as_str());
+        }
+        if decision.worth_journaling {
+            let records = record::decision_records(event, step.from, step.to, &step.commands);
+            journal(ctx, target, event.at, records, &memory.machine).await;
+        }
+        let mut results = Vec::with_capacity(step.commands.len());
+        let mut failures = Vec::new();
+        for command in &step.commands {
+            let kind = command.kind();
+            let outcome = interpreter
+                .carry_out(command, &mut memory.carried, writes)
+                .await;
+            results.push(CommandResult {
+                command: kind,
+                error: outcome.as_ref().err().map(ToString::to_string),
             });
+            if let Err(error) = outcome {
+                warn!(command = %kind, %error, "command failed");
+                failures.push(Event {
+                    at: event.at,
+                    input: Input::CommandFailed {
+                        command: kind,
+                        reason: error.reason(kind).to_owned(),
+                        message: error.to_string(),
+                    },
+                });
+            }
         }
+        if results.iter().any(|r| r.command.writes_at_once()) {
+            let records = vec![Record::Results(results)];
+            journal(ctx, target, event.at, records, &memory.machine).await;
+        }
+        failures
     }
-    if results.iter().any(|r| r.command.writes_at_once()) {
-        let records = vec![Record::Results(results)];
-        journal(ctx, target, event.at, records, &memory.machine).await;
-    }
-    failures
 }
 
 /// The status step: keeps the live status at the last `PublishStatus`.

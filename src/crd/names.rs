@@ -74,6 +74,9 @@ pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Label: the RayCluster's name. Users may not override it.
 pub const LABEL_CLUSTER: &str = "ray.io/cluster";
+/// Annotation on every object rayop applies: the hash of its set's desired
+/// content, replicas excluded (see `crate::desired`).
+pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
 /// Label: `head` or `worker`. Users may not override it.
 pub const LABEL_NODE_TYPE: &str = "ray.io/node-type";
 /// Label: `headgroup` or the worker group's name. Users may not override it.

@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use tracing::warn;
 
 use super::{Kind, index::ClusterIndex, watch_backoff};
-use crate::{crd::names::LABEL_CLUSTER, desired::SPEC_HASH_ANNOTATION};
+use crate::crd::names::{LABEL_CLUSTER, SPEC_HASH_ANNOTATION};
 
 /// What the caches know of one live object.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -235,50 +235,52 @@ where
         + Sync
         + 'static,
 {
-    let config = watcher::Config::default()
-        .labels(LABEL_CLUSTER)
-        .any_semantic();
     match mode {
-        CacheMode::Full { trim, live } => {
-            let index = ClusterIndex::default();
-            let (store, writer) = reflector::store();
-            let observed = index.clone();
-            let stream = watcher(api::<K>(client, namespace), config)
-                .backoff(watch_backoff::watch_backoff())
-                .modify(move |o: &mut K| {
-                    strip_common(o);
-                    trim(o);
-                })
-                .reflect(writer)
-                .inspect_ok(move |event| observed.observe(event))
-                .touched_objects()
-                .filter_map(retried_quietly)
-                .filter_map(|o| futures::future::ready(o.ok().and_then(|o| controller_ref(&o))))
-                .boxed();
-            (Box::new(Cached { store, index, live }), stream)
-        }
+        CacheMode::Full { trim, live } => cached(api::<K>(client, namespace), trim, live),
         CacheMode::MetaOnly => {
-            let index = ClusterIndex::default();
-            let (store, writer) = reflector::store();
-            let observed = index.clone();
             let api: Api<PartialObjectMeta<K>> = match namespace {
                 Some(ns) => Api::namespaced(client.clone(), ns),
                 None => Api::all(client.clone()),
             };
-            let stream = watcher(api, config)
-                .backoff(watch_backoff::watch_backoff())
-                .modify(|o: &mut PartialObjectMeta<K>| strip_common(o))
-                .reflect(writer)
-                .inspect_ok(move |event| observed.observe(event))
-                .touched_objects()
-                .filter_map(retried_quietly)
-                .filter_map(|o| futures::future::ready(o.ok().and_then(|o| controller_ref(&o))))
-                .boxed();
-            let live: fn(&PartialObjectMeta<K>) -> LiveObject =
-                |o| LiveObject::of_meta(&o.metadata);
-            (Box::new(Cached { store, index, live }), stream)
+            cached(api, |_| {}, |o| LiveObject::of_meta(&o.metadata))
         }
     }
+}
+
+/// One labelled, indexed watch cache of `S`, read by `live`.
+fn cached<S>(
+    api: Api<S>,
+    trim: fn(&mut S),
+    live: fn(&S) -> LiveObject,
+) -> (Box<dyn OwnedStore>, Trigger)
+where
+    S: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let config = watcher::Config::default()
+        .labels(LABEL_CLUSTER)
+        .any_semantic();
+    let index = ClusterIndex::default();
+    let (store, writer) = reflector::store();
+    let observed = index.clone();
+    let stream = watcher(api, config)
+        .backoff(watch_backoff::watch_backoff())
+        .modify(move |o: &mut S| {
+            strip_common(o);
+            trim(o);
+        })
+        .reflect(writer)
+        .inspect_ok(move |event| observed.observe(event))
+        .touched_objects()
+        .filter_map(retried_quietly)
+        .filter_map(|o| futures::future::ready(o.ok().and_then(|o| controller_ref(&o))))
+        .boxed();
+    (Box::new(Cached { store, index, live }), stream)
 }
 
 /// Drops a watch error from the trigger stream after logging it. The watch

@@ -39,19 +39,19 @@ owned_kinds! {
     ServiceAccount(ServiceAccount) {
         group: "", plural: "serviceaccounts",
         cache: CacheMode::MetaOnly,
-        deletable: true,
+        deletable: false,
     },
     /// rbac.authorization.k8s.io/v1 Role: the Ray autoscaler's rights.
     Role(Role) {
         group: "rbac.authorization.k8s.io", plural: "roles",
         cache: CacheMode::MetaOnly,
-        deletable: true,
+        deletable: false,
     },
     /// rbac.authorization.k8s.io/v1 RoleBinding: binds the autoscaler's Role.
     RoleBinding(RoleBinding) {
         group: "rbac.authorization.k8s.io", plural: "rolebindings",
         cache: CacheMode::MetaOnly,
-        deletable: true,
+        deletable: false,
     },
     /// autoscaling/v2 HorizontalPodAutoscaler: a worker group's HPA.
     HorizontalPodAutoscaler(HorizontalPodAutoscaler) {

@@ -33,10 +33,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 pub use self::error::ServerError;
-/// Re-exported while `crate::controller` still imports it from here; new
-/// code imports [`crate::health::Health`].
-pub use crate::health::Health;
-use crate::{journaling::JournalHandle, metrics::Metrics};
+use crate::{health::Health, journaling::JournalHandle, metrics::Metrics};
 
 /// What the endpoints read.
 pub struct ServerState {
