@@ -30,13 +30,7 @@ pub fn desired_spec(
     head_stuck_after: Option<std::time::Duration>,
 ) -> DesiredSpec {
     let spec = &cluster.spec;
-    let mut problems: Vec<SpecProblem> = validation::problems(&cluster.name_any(), spec)
-        .into_iter()
-        .map(|p| SpecProblem {
-            field: p.field,
-            message: p.message,
-        })
-        .collect();
+    let mut problems: Vec<SpecProblem> = validation::problems(&cluster.name_any(), spec);
     problems.extend(build_problems.iter().cloned());
     DesiredSpec {
         generation: cluster.metadata.generation.unwrap_or(0),

@@ -10,6 +10,7 @@ use crate::{
     Command, DesiredSpec, GroupSpec, Observation, PodRef, PodView, Removal,
     command::DeleteReason,
     observation::{Applied, GroupObservation},
+    status::{Hold, HoldReason},
 };
 
 /// One worker group's comparison.
@@ -23,7 +24,7 @@ pub(crate) struct GroupAssessment {
     pub synced: bool,
     pub converged: bool,
     /// Why a scale-down is held back, if it is.
-    pub held: Option<String>,
+    pub held: Option<Hold>,
 }
 
 /// What a group's workload should run, and what must happen first.
@@ -33,7 +34,7 @@ struct ScalePlan {
     /// Pods to mark before the scale-down can proceed.
     mark: Vec<PodRef>,
     /// Why the scale-down is held back.
-    held: Option<String>,
+    held: Option<Hold>,
 }
 
 /// The ordinal of a StatefulSet pod `<workload>-<n>`.
@@ -70,10 +71,10 @@ fn plan_scale(
     if suspended || target >= current {
         return plain;
     }
-    let hold = |held: String, mark: Vec<PodRef>| ScalePlan {
+    let hold = |reason, message, mark: Vec<PodRef>| ScalePlan {
         replicas: Some(current),
         mark,
-        held: Some(held),
+        held: Some(Hold { reason, message }),
     };
     let chosen: Vec<&PodView> = live
         .pods
@@ -83,8 +84,9 @@ fn plan_scale(
     if chosen.is_empty() {
         if group.autoscaled {
             return hold(
+                HoldReason::NoRandomScaleDown,
                 format!(
-                    "NoRandomScaleDown: {} asks for {target} pods but names no pod in \
+                    "{} asks for {target} pods but names no pod in \
                      scaleStrategy.workersToDelete; with in-tree autoscaling no pod is removed at random",
                     group.name
                 ),
@@ -105,8 +107,9 @@ fn plan_scale(
             }
             unmarked.sort();
             hold(
+                HoldReason::MarkingWorkers,
                 format!(
-                    "MarkingWorkers: marking {} pod(s) of {} for removal first",
+                    "marking {} pod(s) of {} for removal first",
                     unmarked.len(),
                     group.name
                 ),
@@ -121,8 +124,9 @@ fn plan_scale(
                 return plain;
             }
             hold(
+                HoldReason::ChosenWorkerNotRemovable,
                 format!(
-                    "ChosenWorkerNotRemovable: {} is a StatefulSet, which can only remove its highest \
+                    "{} is a StatefulSet, which can only remove its highest \
                      ordinals; set workloadKind: Deployment for targeted scale-down",
                     group.name
                 ),

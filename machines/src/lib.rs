@@ -41,5 +41,5 @@ pub use observation::{
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};
-pub use status::StatusSummary;
+pub use status::{Hold, HoldReason, StatusSummary};
 pub use time::Millis;

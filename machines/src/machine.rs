@@ -636,23 +636,25 @@ impl Cluster {
                 ));
             }
         }
-        for g in a.groups.iter().filter(|g| g.held.is_some()) {
-            let held = g.held.clone().unwrap_or_default();
+        for (name, held) in a
+            .groups
+            .iter()
+            .filter_map(|g| g.held.as_ref().map(|h| (&g.name, h)))
+        {
             let known = self.last_status.as_ref().is_some_and(|last| {
                 last.groups
                     .iter()
-                    .any(|l| l.name == g.name && l.held.as_deref() == Some(held.as_str()))
+                    .any(|l| &l.name == name && l.held.as_ref() == Some(held))
             });
-            let reason = held.split(':').next().unwrap_or("ScaleDownHeld").to_owned();
             if !known {
-                // Marking is a routine first step; the other holds need the user.
-                context.commands.push(if reason == "MarkingWorkers" {
-                    Notice::normal(&reason, held.clone())
+                let reason = held.reason.as_str();
+                context.commands.push(if held.reason.needs_user() {
+                    Notice::warning(reason, held.to_string())
                 } else {
-                    Notice::warning(&reason, held.clone())
+                    Notice::normal(reason, held.to_string())
                 });
             }
-            summary.reason = Some(held);
+            summary.reason = Some(held.to_string());
         }
         self.set_failure_condition(&mut summary);
         self.publish(context, summary);

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One problem that makes a spec invalid, naming the field to fix.
+/// One problem that makes a spec invalid, naming the field to fix. The one
+/// type for it: validation produces it, the machine decides on it, the
+/// journal records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecProblem {
     /// JSON path of the offending field, for example `spec.workerGroupSpecs[0].minReplicas`.
@@ -15,6 +17,24 @@ pub struct SpecProblem {
     /// What is wrong and how to fix it.
     pub message: String,
 }
+
+impl SpecProblem {
+    /// A problem of `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SpecProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for SpecProblem {}
 
 /// The spec at one generation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -80,7 +80,84 @@ pub struct GroupStatus {
     pub clamped: bool,
     /// Why a scale-down is held back, if it is.
     #[serde(default)]
-    pub held: Option<String>,
+    pub held: Option<Hold>,
+}
+
+/// Why a group's scale-down is held back. Journaled as the text
+/// `"<Reason>: <message>"`, as before it was a type, so old journals read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Hold {
+    /// What holds it.
+    pub reason: HoldReason,
+    /// A sentence for humans, naming the group.
+    pub message: String,
+}
+
+/// The kinds of [`Hold`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HoldReason {
+    /// In-tree autoscaling asked for fewer pods but named none to remove.
+    NoRandomScaleDown,
+    /// The chosen pods of a Deployment group are being marked first.
+    MarkingWorkers,
+    /// A StatefulSet group was asked to remove a pod that is not among its
+    /// highest ordinals.
+    ChosenWorkerNotRemovable,
+}
+
+impl HoldReason {
+    const ALL: [HoldReason; 3] = [
+        HoldReason::NoRandomScaleDown,
+        HoldReason::MarkingWorkers,
+        HoldReason::ChosenWorkerNotRemovable,
+    ];
+
+    /// The CamelCase reason, for Events and `status.reason`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::NoRandomScaleDown => "NoRandomScaleDown",
+            HoldReason::MarkingWorkers => "MarkingWorkers",
+            HoldReason::ChosenWorkerNotRemovable => "ChosenWorkerNotRemovable",
+        }
+    }
+
+    /// Whether the user must act: marking is a routine first step.
+    #[must_use]
+    pub fn needs_user(self) -> bool {
+        self != HoldReason::MarkingWorkers
+    }
+}
+
+impl std::fmt::Display for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.message)
+    }
+}
+
+impl From<Hold> for String {
+    fn from(hold: Hold) -> String {
+        hold.to_string()
+    }
+}
+
+impl TryFrom<String> for Hold {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Hold, String> {
+        let (reason, message) = text
+            .split_once(": ")
+            .ok_or_else(|| format!("not a scale-down hold: {text:?}"))?;
+        let reason = HoldReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == reason)
+            .ok_or_else(|| format!("unknown scale-down hold reason {reason:?}"))?;
+        Ok(Hold {
+            reason,
+            message: message.to_owned(),
+        })
+    }
 }
 
 /// One condition, in the Kubernetes API conventions' terms.

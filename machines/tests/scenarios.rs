@@ -649,13 +649,13 @@ fn under_autoscaling_a_scale_down_without_names_removes_nothing() {
     ));
     assert!(ensure_group_replicas(&step.commands).is_empty());
     let summary = status_of(&step.commands).unwrap();
-    assert!(
-        summary.groups[0]
-            .held
-            .as_deref()
-            .unwrap_or("")
-            .starts_with("NoRandomScaleDown")
-    );
+    let held = summary.groups[0].held.as_ref().unwrap();
+    assert_eq!(held.reason, rayop_machines::HoldReason::NoRandomScaleDown);
+    // Journaled as the text it always was.
+    let text = serde_json::to_value(held).unwrap();
+    assert!(text.as_str().unwrap().starts_with("NoRandomScaleDown: "));
+    let back: rayop_machines::Hold = serde_json::from_value(text).unwrap();
+    assert_eq!(&back, held);
 }
 
 #[test]

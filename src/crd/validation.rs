@@ -24,7 +24,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::ResourceExt;
-use thiserror::Error;
 
 use crate::crd::{
     cel,
@@ -45,24 +44,7 @@ pub const RESOURCES_WITH_FLAGS: [(&str, &str); 3] = [
     ("memory", "memory"),
 ];
 
-/// One reason a spec cannot be acted on, naming the field to fix.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("{field}: {message}")]
-pub struct SpecProblem {
-    /// JSON path of the field, such as `spec.workerGroupSpecs[0].minReplicas`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl SpecProblem {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use rayop_machines::SpecProblem;
 
 /// Checks a RayCluster: its name and its spec.
 ///
