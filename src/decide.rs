@@ -10,7 +10,7 @@
 
 use kube::ResourceExt;
 use rayop_machines::{
-    ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Millis, Observation, Removal,
+    ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Machine, Millis, Observation, Removal,
     SpecProblem, Step,
 };
 
@@ -79,17 +79,17 @@ pub fn observed(at: Millis, spec: DesiredSpec, world: Observation) -> Event {
 /// neither the machine nor emitted anything leaves no trace, and replaying
 /// without it gives the same result.
 #[derive(Debug)]
-pub struct Decision {
+pub struct Decision<M: Machine = ClusterMachine> {
     /// The machine's answer.
-    pub step: Step,
+    pub step: Step<M::Phase, M::Command>,
     /// Whether the event, transition or commands must be journaled.
     pub worth_journaling: bool,
 }
 
-/// Feeds `event` to `machine`.
-pub fn decide(machine: &mut ClusterMachine, event: &Event) -> Decision {
+/// Feeds `event` to `machine`, of any kind.
+pub fn decide<M: Machine>(machine: &mut M, event: &Event<M::Input>) -> Decision<M> {
     let before = machine.clone();
-    let step = machine.step(event);
+    let step = Machine::step(machine, event);
     let worth_journaling = !step.commands.is_empty() || step.transitioned() || *machine != before;
     Decision {
         step,

@@ -26,18 +26,18 @@ use std::{
 };
 
 use rayop_journal::{Journal, Options, Timestamp, Versioned};
-use rayop_machines::{ClusterMachine, Millis};
+use rayop_machines::{ClusterMachine, Machine, Millis};
 use serde::{Deserialize, Serialize};
 
 use crate::record::{self, Record};
 
 /// A machine as stored in a snapshot.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MachineSnapshot(pub ClusterMachine);
+#[serde(transparent, bound(serialize = "", deserialize = ""))]
+pub struct MachineSnapshot<M: Machine = ClusterMachine>(pub M);
 
-impl Versioned for MachineSnapshot {
-    const VERSION: u32 = 1;
+impl<M: Machine> Versioned for MachineSnapshot<M> {
+    const VERSION: u32 = M::SNAPSHOT_VERSION;
 }
 
 /// The journal, or its absence.
@@ -256,18 +256,18 @@ impl JournalHandle {
     ///
     /// # Errors
     /// The journal's error; the caller reports it and carries on.
-    pub async fn append(
+    pub async fn append<M: Machine>(
         &self,
         uid: &str,
         key: &str,
         at: Millis,
-        records: Vec<Record>,
-        machine: &ClusterMachine,
+        records: Vec<Record<M>>,
+        machine: &M,
     ) -> Result<(), JournalError> {
         let (uid, key) = (uid.to_owned(), key.to_owned());
         let snapshot = MachineSnapshot(machine.clone());
         self.blocking(move |journal| {
-            let entries: Vec<(Timestamp, Record)> =
+            let entries: Vec<(Timestamp, Record<M>)> =
                 records.into_iter().map(|r| (ts(at), r)).collect();
             let seqs = journal.append(&uid, &key, &entries)?;
             if journal.options().snapshot_due(&seqs) && seqs.end > seqs.start {
@@ -284,11 +284,11 @@ impl JournalHandle {
     ///
     /// # Errors
     /// The journal's error (the caller starts from a fresh machine).
-    pub async fn restore(&self, uid: &str) -> Result<ClusterMachine, JournalError> {
+    pub async fn restore<M: Machine>(&self, uid: &str) -> Result<M, JournalError> {
         let uid = uid.to_owned();
         let restored = self
             .blocking(
-                move |journal| match journal.restore::<MachineSnapshot, Record>(&uid) {
+                move |journal| match journal.restore::<MachineSnapshot<M>, Record<M>>(&uid) {
                     Ok(r) => Ok(Some(r)),
                     Err(rayop_journal::Error::UnknownStream { .. }) => Ok(None),
                     Err(e) => Err(e),
@@ -297,12 +297,10 @@ impl JournalHandle {
             .await?
             .flatten();
         let Some(restored) = restored else {
-            return Ok(ClusterMachine::new());
+            return Ok(M::default());
         };
-        let start = restored
-            .snapshot
-            .map_or_else(ClusterMachine::new, |s| s.state.0);
-        let records: Vec<Record> = restored.entries.into_iter().map(|e| e.payload).collect();
+        let start = restored.snapshot.map_or_else(M::default, |s| s.state.0);
+        let records: Vec<Record<M>> = restored.entries.into_iter().map(|e| e.payload).collect();
         Ok(record::replay(start, &records).machine)
     }
 

@@ -13,56 +13,57 @@
 //! - Replay never performs a command: it only compares.
 
 use rayop_journal::Versioned;
-use rayop_machines::{ClusterMachine, Command, CommandKind, Event, Phase};
+use rayop_machines::{ClusterMachine, Event, Machine};
 use serde::{Deserialize, Serialize};
 
 /// The current schema version of [`Record`].
 pub const RECORD_VERSION: u32 = 1;
 
 /// One journal entry of a cluster's stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(bound(serialize = "", deserialize = ""))]
 // Records live only between a decision and its append; boxing the event
 // would buy nothing.
 #[allow(clippy::large_enum_variant)]
-pub enum Record {
+pub enum Record<M: Machine = ClusterMachine> {
     /// An observation turned into a machine event.
-    Event(Event),
+    Event(Event<M::Input>),
     /// The phase changed.
     Transition {
         /// Before.
-        from: Phase,
+        from: M::Phase,
         /// After.
-        to: Phase,
+        to: M::Phase,
     },
     /// The commands the machine issued for the preceding event.
-    Commands(Vec<Command>),
+    Commands(Vec<M::Command>),
     /// What became of each command, in order.
-    Results(Vec<CommandResult>),
+    Results(Vec<CommandResult<M::CommandKind>>),
 }
 
-impl Versioned for Record {
+impl<M: Machine> Versioned for Record<M> {
     const VERSION: u32 = RECORD_VERSION;
 }
 
-/// What became of one command.
+/// What became of one command of kind `K`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CommandResult {
+pub struct CommandResult<K = rayop_machines::CommandKind> {
     /// The command's kind.
-    pub command: CommandKind,
+    pub command: K,
     /// `None` when it succeeded; the error otherwise.
     pub error: Option<String>,
 }
 
 /// The records of one decision, in journal order.
 #[must_use]
-pub fn decision_records(
-    event: &Event,
-    from: Phase,
-    to: Phase,
-    commands: &[Command],
-) -> Vec<Record> {
+pub fn decision_records<M: Machine>(
+    event: &Event<M::Input>,
+    from: M::Phase,
+    to: M::Phase,
+    commands: &[M::Command],
+) -> Vec<Record<M>> {
     let mut records = vec![Record::Event(event.clone())];
     if from != to {
         records.push(Record::Transition { from, to });
@@ -86,9 +87,9 @@ pub struct Divergence {
 
 /// The outcome of a replay.
 #[derive(Debug)]
-pub struct Replay {
+pub struct Replay<M = ClusterMachine> {
     /// The machine after the last event.
-    pub machine: ClusterMachine,
+    pub machine: M,
     /// Events replayed.
     pub events: usize,
     /// The first divergence, if any.
@@ -101,11 +102,11 @@ fn show<T: Serialize>(value: &T) -> String {
 
 /// A replay in progress: what the machine decided for the last event that the
 /// records have not yet confirmed (its transition, then its commands).
-struct Replayer {
-    machine: ClusterMachine,
+struct Replayer<M: Machine> {
+    machine: M,
     events: usize,
-    expect_transition: Option<(Phase, Phase)>,
-    expect_commands: Option<Vec<Command>>,
+    expect_transition: Option<(M::Phase, M::Phase)>,
+    expect_commands: Option<Vec<M::Command>>,
 }
 
 fn diverge(index: usize, recorded: String, replayed: String) -> Divergence {
@@ -116,9 +117,9 @@ fn diverge(index: usize, recorded: String, replayed: String) -> Divergence {
     }
 }
 
-impl Replayer {
+impl<M: Machine> Replayer<M> {
     /// Checks record `index` against what the machine decided.
-    fn feed(&mut self, index: usize, record: &Record) -> Result<(), Divergence> {
+    fn feed(&mut self, index: usize, record: &Record<M>) -> Result<(), Divergence> {
         match record {
             Record::Event(event) => {
                 if let Some(missing) = self.expect_transition.take() {
@@ -173,7 +174,7 @@ impl Replayer {
 /// Replays `records` through `machine` (a fresh one, or one restored from a
 /// snapshot taken just before the first record).
 #[must_use]
-pub fn replay(machine: ClusterMachine, records: &[Record]) -> Replay {
+pub fn replay<M: Machine>(machine: M, records: &[Record<M>]) -> Replay<M> {
     let mut replayer = Replayer {
         machine,
         events: 0,
@@ -195,7 +196,7 @@ pub fn replay(machine: ClusterMachine, records: &[Record]) -> Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rayop_machines::{DesiredSpec, Input, Millis, Observation};
+    use rayop_machines::{DesiredSpec, Input, Millis, Observation, Phase};
 
     fn event(at: u64) -> Event {
         Event {
@@ -216,7 +217,12 @@ mod tests {
         let mut records = Vec::new();
         for e in events {
             let step = machine.step(e);
-            records.extend(decision_records(e, step.from, step.to, &step.commands));
+            records.extend(decision_records::<ClusterMachine>(
+                e,
+                step.from,
+                step.to,
+                &step.commands,
+            ));
             records.push(Record::Results(Vec::new()));
         }
         records

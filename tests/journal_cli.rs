@@ -632,7 +632,7 @@ fn a_journal_in_use_is_refused_with_what_to_do_instead() {
             UID,
             KEY,
             Timestamp::from_millis(1),
-            &Record::Results(vec![]),
+            &Record::<rayop_machines::ClusterMachine>::Results(vec![]),
         )
         .unwrap();
     for args in [

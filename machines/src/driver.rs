@@ -24,18 +24,18 @@ pub struct ClusterMachine {
     inner: StateMachine<Cluster>,
 }
 
-/// What one event did.
+/// What one event did to a machine with phases `P` and commands `C`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
+pub struct Step<P = Phase, C = Command> {
     /// The phase before the event.
-    pub from: Phase,
+    pub from: P,
     /// The phase after the event.
-    pub to: Phase,
+    pub to: P,
     /// The commands to perform, in order.
-    pub commands: Vec<Command>,
+    pub commands: Vec<C>,
 }
 
-impl Step {
+impl<P: PartialEq, C> Step<P, C> {
     /// Whether the step changed the phase.
     #[must_use]
     pub fn transitioned(&self) -> bool {
@@ -178,5 +178,50 @@ impl ClusterMachine {
             _ => {}
         }
         wakes.into_iter().min()
+    }
+}
+
+impl crate::Machine for ClusterMachine {
+    type Input = Input;
+    type Command = Command;
+    type CommandKind = crate::CommandKind;
+    type Phase = Phase;
+
+    const SNAPSHOT_VERSION: u32 = 1;
+
+    fn step(&mut self, event: &Event) -> Step {
+        ClusterMachine::step(self, event)
+    }
+
+    fn phase(&self) -> Phase {
+        ClusterMachine::phase(self)
+    }
+
+    fn resume(&self) -> Vec<Command> {
+        ClusterMachine::resume(self)
+    }
+
+    fn kind_of(command: &Command) -> crate::CommandKind {
+        command.kind()
+    }
+
+    fn writes_at_once(kind: crate::CommandKind) -> bool {
+        kind.writes_at_once()
+    }
+
+    fn tick() -> Input {
+        Input::Tick
+    }
+
+    fn deleted() -> Input {
+        Input::Deleted
+    }
+
+    fn command_failed(command: crate::CommandKind, reason: String, message: String) -> Input {
+        Input::CommandFailed {
+            command,
+            reason,
+            message,
+        }
     }
 }

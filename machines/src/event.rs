@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CommandKind, DesiredSpec, Millis, Observation};
 
-/// One input to the machine.
+/// One input to a machine, at the moment it was observed. `I` is the
+/// machine's input type; a cluster machine's by default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct Event<I = Input> {
     /// When the input was observed, as chosen by the caller.
     pub at: Millis,
     /// What was observed.
-    pub input: Input,
+    pub input: I,
 }
 
 /// What was observed.

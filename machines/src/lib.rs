@@ -23,6 +23,7 @@
 mod assess;
 pub mod backoff;
 mod command;
+mod contract;
 mod driver;
 mod event;
 pub mod machine;
@@ -34,6 +35,7 @@ pub mod table;
 mod time;
 
 pub use command::{Command, CommandKind, DeleteReason, Notice, Severity};
+pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{
