@@ -170,6 +170,24 @@ pub struct Interpreter<'a> {
     pub journal: &'a JournalHandle,
 }
 
+impl crate::controller::turn::Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
+    type Carried = Carried;
+    type Error = ApplyError;
+
+    async fn carry_out(
+        &self,
+        command: &Command,
+        carried: &mut Carried,
+        writes: &mut Writes,
+    ) -> Result<(), ApplyError> {
+        Interpreter::carry_out(self, command, carried, writes).await
+    }
+
+    fn reason(error: &ApplyError, kind: CommandKind) -> &'static str {
+        error.reason(kind)
+    }
+}
+
 impl Interpreter<'_> {
     /// Carries out one command.
     ///

@@ -12,7 +12,6 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
 };
 
 use kube::{Client, runtime::events::Recorder};
@@ -46,15 +45,7 @@ impl WriteCounters {
 }
 
 /// One cluster's machine and what the interpreter carries for it.
-#[derive(Clone, Debug, Default)]
-pub struct Memory {
-    /// The machine.
-    pub machine: ClusterMachine,
-    /// The interpreter's memory of the machine's commands.
-    pub carried: Carried,
-    /// When this process last wrote the cluster's status, for pacing.
-    pub last_status_write: Option<Instant>,
-}
+pub type Memory = super::turn::Memory<ClusterMachine, Carried>;
 
 /// Shared state of the controller.
 pub struct Context {
@@ -64,7 +55,7 @@ pub struct Context {
     pub caches: Caches,
     /// The journal.
     pub journal: Arc<JournalHandle>,
-    /// Each cluster's memory, by UID, shared by every watch scope.
+    /// Each cluster's memory, by UID (a cluster belongs to one scope).
     pub memory: Arc<Mutex<HashMap<String, Memory>>>,
     /// Records Kubernetes Events.
     pub recorder: Recorder,

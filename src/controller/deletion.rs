@@ -16,7 +16,8 @@ use tracing::{info, warn};
 
 use super::{
     context::{Context, Memory},
-    reconcile::{Target, Turn, count, now_millis},
+    reconcile::{count, now_millis},
+    turn::{Target, Turn},
 };
 use crate::apply::{Interpreter, NothingLive, Writes};
 
@@ -39,7 +40,9 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
         reference: ObjectReference::default(),
     };
     let turn = Turn {
-        ctx,
+        journal: &ctx.journal,
+        metrics: &ctx.metrics,
+        recorder: &ctx.recorder,
         target: &target,
         interpreter: Interpreter {
             client: ctx.client.clone(),
@@ -53,7 +56,7 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
             journal: &ctx.journal,
         },
     };
-    let mut memory = match ctx.take_memory(uid) {
+    let mut memory: Memory = match ctx.take_memory(uid) {
         Some(memory) => memory,
         None => Memory {
             machine: ctx.journal.restore(uid).await.unwrap_or_default(),

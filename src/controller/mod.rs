@@ -1,60 +1,39 @@
-//! The controller: watches, caches and the per-cluster reconcile pipeline.
-//!
-//! Role: wires kube-runtime's Controller to rayop's steps. RayClusters are
-//! watched as dynamic objects and decoded per reconcile, so one malformed
-//! object is reported and skipped instead of breaking the watch of all.
-//! Children are watched through rayop's own caches (see [`caches`]) and map
-//! back to their cluster by owner reference; pods map by the
-//! `ray.io/cluster` label.
+//! The controller: per watch scope, the caches and one controller per
+//! registered kind ([`kinds`]), run by the generic [`scope`] runner; the
+//! journal's retention and healing in the background.
 //!
 //! Invariants:
-//! - Different clusters reconcile concurrently (`concurrency`, default 32), so
-//!   one slow cluster never delays the others (KubeRay #3909).
 //! - Graceful shutdown lets in-flight reconciles finish; the journal is
 //!   flushed by every append, so nothing acknowledged is lost at exit.
 //! - A shutdown always ends [`run`], also one that arrives before the first
-//!   RayCluster list completes (an unreachable API server, a Lease lost
-//!   while starting): nothing has been reconciled then, so nothing is left
-//!   to finish.
+//!   list completes (an unreachable API server, a Lease lost while
+//!   starting): nothing has been reconciled then, so nothing is left to
+//!   finish.
 
 pub mod caches;
 pub mod context;
 pub mod deletion;
 pub mod error;
+pub mod kinds;
 pub mod reconcile;
+pub mod scope;
+pub mod turn;
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use futures::{StreamExt, TryStreamExt, future::BoxFuture};
+use futures::future::BoxFuture;
 use kube::{
-    Api, Client, ResourceExt,
-    api::{ApiResource, DynamicObject},
-    runtime::{
-        Controller, WatchStreamExt,
-        controller::Config as ControllerConfig,
-        events::{Recorder, Reporter},
-        reflector::{ObjectRef, store::Writer},
-        watcher::{self, watcher},
-    },
+    Client,
+    runtime::events::{Recorder, Reporter},
 };
-use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use self::context::{Context, WriteCounters};
+use self::{context::WriteCounters, scope::Scope};
 use crate::{
     build::BuildOptions,
-    crd::RayCluster,
     health::Health,
     journaling::{self, JournalHandle},
     metrics::Metrics,
-    owned::{ControllerRef, watch_backoff},
 };
 
 /// How the controller runs.
@@ -142,7 +121,6 @@ pub async fn run(
     handles: Handles,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let memory = Arc::new(Mutex::new(HashMap::new()));
     let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
         vec![None]
     } else {
@@ -165,7 +143,6 @@ pub async fn run(
             settings.clone(),
             scope,
             handles.clone(),
-            memory.clone(),
             shutdown.clone(),
         )
     });
@@ -238,183 +215,51 @@ async fn prune_periodically(journal: Arc<JournalHandle>, every: Duration) {
     }
 }
 
+/// One watch scope: its caches, then one controller per registered kind.
 async fn run_scope(
     client: Client,
     settings: Settings,
     namespace: Option<String>,
     handles: Handles,
-    memory: Arc<Mutex<HashMap<String, context::Memory>>>,
     shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
 ) {
-    let ns = namespace.as_deref();
-    let (caches, triggers) = caches::watch(&client, ns);
+    let (caches, triggers) = caches::watch(&client, namespace.as_deref());
     let (synced_tx, synced) = tokio::sync::watch::channel(false);
     let reporter = Reporter {
         controller: "rayop".into(),
         instance: settings.instance.clone(),
     };
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        caches,
-        journal: handles.journal.clone(),
-        memory,
+    let scope = Scope {
         recorder: Recorder::new(client.clone(), reporter),
-        build: settings.build.clone(),
-        resync: settings.resync,
-        head_stuck_after: settings.head_stuck_after,
-        writes: handles.writes.clone(),
-        metrics: handles.metrics.clone(),
+        client,
+        namespace,
+        caches,
+        settings,
+        handles,
         synced,
-    });
-
-    let resource = ApiResource::erase::<RayCluster>(&());
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
     };
-    let writer = Writer::new(resource.clone());
-    let reader = writer.as_reader();
-    let (deleted_tx, mut deleted_rx) = mpsc::unbounded_channel::<Deletion>();
-    // Set in the same poll in which the reflector marks the store ready.
-    let listed_once = Arc::new(AtomicBool::new(false));
-    let listed_flag = listed_once.clone();
-    let clusters = watcher(api, watcher::Config::default().any_semantic())
-        .backoff(watch_backoff::watch_backoff())
-        .modify(|o: &mut DynamicObject| {
-            o.managed_fields_mut().clear();
-            // kubectl's copy of the whole object: never read, as large as the spec.
-            o.annotations_mut()
-                .remove("kubectl.kubernetes.io/last-applied-configuration");
-        })
-        .reflect(writer)
-        .inspect_ok(move |event| {
-            let message = match event {
-                watcher::Event::Delete(obj) => Deletion::One(Box::new(obj.clone())),
-                watcher::Event::InitDone => {
-                    listed_flag.store(true, Ordering::Release);
-                    Deletion::Listed
-                }
-                _ => return,
-            };
-            let _ = deleted_tx.send(message);
-        })
-        .touched_objects()
-        .filter_map(crate::owned::cache::retried_quietly);
-
-    // Deletions, and clusters that vanished while the operator was down.
-    let deletion_ctx = ctx.clone();
-    let store = reader.clone();
+    // The registered kinds; each gets the triggers of the objects it controls.
     let (listed_tx, listed) = tokio::sync::oneshot::channel::<()>();
-    let deletions = tokio::spawn(async move {
-        let mut first_list = true;
-        let mut listed_tx = Some(listed_tx);
-        while let Some(message) = deleted_rx.recv().await {
-            match message {
-                Deletion::One(obj) => {
-                    deletion::record_deletion(&deletion_ctx, &obj).await;
-                }
-                Deletion::Listed if first_list => {
-                    first_list = false;
-                    if let Some(tx) = listed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    let live: HashSet<String> =
-                        store.state().iter().filter_map(|o| o.uid()).collect();
-                    deletion::forget_vanished(&deletion_ctx, &live).await;
-                }
-                Deletion::Listed => {}
-            }
-        }
-    });
+    let kinds = scope::run_kind::<kinds::RayClusters>(scope.clone(), triggers, listed_tx, shutdown);
 
     // The one waiter on the caches' first lists: kube-runtime's store
     // readiness wakes only the last of several concurrent waiters, so
-    // reconciles and readiness wait on `Context::synced` instead. The scope
-    // is ready once the caches and the RayCluster list are complete.
+    // reconciles and readiness wait on `Scope::synced` instead. The scope is
+    // ready once the caches and every kind's first list are complete.
     let syncing = {
-        let (caches, health, scope) = (
-            ctx.caches.clone(),
-            handles.health.clone(),
-            ns.unwrap_or("<all>").to_owned(),
-        );
+        let (caches, health) = (scope.caches.clone(), scope.handles.health.clone());
+        let name = scope.namespace.clone().unwrap_or_else(|| "<all>".into());
         tokio::spawn(async move {
             if caches.wait_until_ready().await.is_ok() {
                 let _ = synced_tx.send(true);
                 if listed.await.is_ok() {
-                    info!(namespace = %scope, "watch caches synced");
+                    info!(namespace = %name, "watch caches synced");
                     health.scope_synced();
                 }
             }
         })
     };
-    let owner_resource = resource.clone();
-    let config = ControllerConfig::default().concurrency(settings.concurrency);
-    info!(
-        namespace = ns.unwrap_or("<all>"),
-        concurrency = settings.concurrency,
-        "controller starting"
-    );
-    let controller = Controller::for_stream_with(clusters, reader, resource)
-        .with_config(config)
-        // The triggers yield no errors (each watch retries on its own), so
-        // this shared backoff is a second line only.
-        .trigger_backoff(watch_backoff::watch_backoff())
-        .reconcile_on(triggers.filter_map(move |owner| {
-            futures::future::ready(reconciled_ref(&owner, &owner_resource))
-        }))
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                warn!(%error, "controller event");
-            }
-        });
-    // kube-runtime's runner holds every reconcile until the RayCluster store
-    // is ready, and keeps waiting for that even after a shutdown has cut its
-    // input: a shutdown before the first list would hang forever. Nothing
-    // has run then, so the controller is dropped instead. (The flag, not the
-    // store, is checked: the store's readiness keeps only one waker.)
-    let before_first_list = async {
-        shutdown.await;
-        if listed_once.load(Ordering::Acquire) {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = controller => {}
-        () = before_first_list => {
-            info!(
-                namespace = ns.unwrap_or("<all>"),
-                "stopping before the first RayCluster list completed; nothing was reconciled"
-            );
-        }
-    }
-    deletions.abort();
+    kinds.await;
     syncing.abort();
-    let _ = deletions.await;
     let _ = syncing.await;
-    info!(namespace = ns.unwrap_or("<all>"), "controller stopped");
-}
-
-/// The reconciled object a changed owned object or pod belongs to, if it is
-/// one of this controller's kind.
-fn reconciled_ref(
-    owner: &ControllerRef,
-    resource: &ApiResource,
-) -> Option<ObjectRef<DynamicObject>> {
-    if owner.kind != resource.kind
-        || owner.api_version.split('/').next() != Some(resource.group.as_str())
-    {
-        return None;
-    }
-    let r = ObjectRef::new_with(&owner.name, resource.clone());
-    Some(match &owner.namespace {
-        Some(ns) => r.within(ns),
-        None => r,
-    })
-}
-
-enum Deletion {
-    One(Box<DynamicObject>),
-    Listed,
 }

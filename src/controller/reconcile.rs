@@ -18,20 +18,14 @@ use std::{
 };
 
 use k8s_openapi::{api::core::v1::ObjectReference, jiff::Timestamp};
-use kube::{
-    Resource, ResourceExt,
-    api::DynamicObject,
-    runtime::{
-        controller::Action,
-        events::{Event as KubeEvent, EventType},
-    },
-};
+use kube::{Resource, ResourceExt, api::DynamicObject, runtime::controller::Action};
 use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, debug, warn};
 
 use super::{
     context::{Context, Memory},
     error::ReconcileError,
+    turn::{Target, Turn, warn_event},
 };
 use crate::{
     apply::{Interpreter, Writes},
@@ -41,7 +35,6 @@ use crate::{
     desired::{DesiredObjects, ObjectSet},
     metrics::ReconcileResult,
     observe::observe,
-    record::{self, CommandResult, Record},
     status::{self, LiveFacts, Published},
 };
 
@@ -105,7 +98,11 @@ async fn admit(
                 uid: obj.metadata.uid.clone(),
                 ..Default::default()
             };
-            warn_event(ctx, &reference, error.reason(), error.to_string()).await;
+            if warn_event(&ctx.recorder, &reference, error.reason(), error.to_string()).await {
+                ctx.writes
+                    .events
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             return Ok(Action::await_change());
         }
     };
@@ -143,18 +140,6 @@ async fn admit(
     result.map(|(action, _)| action)
 }
 
-/// The reconciled object's identity, as every step needs it.
-pub struct Target {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its UID, which names its journal stream.
-    pub uid: String,
-    /// `namespace/name`, the stream's index key.
-    pub key: String,
-    /// Its reference, for Events.
-    pub reference: ObjectReference,
-}
-
 /// The steps, in the order they run. Returns the requeue and whether a
 /// command failed.
 async fn run(
@@ -178,7 +163,9 @@ async fn run(
         &view,
     );
     let turn = Turn {
-        ctx,
+        journal: &ctx.journal,
+        metrics: &ctx.metrics,
+        recorder: &ctx.recorder,
         target,
         interpreter: Interpreter {
             client: ctx.client.clone(),
@@ -192,7 +179,7 @@ async fn run(
             journal: &ctx.journal,
         },
     };
-    let mut memory = turn.recall().await;
+    let mut memory = recall(ctx, &turn).await;
     let mut writes = Writes::default();
     // decide → journal → apply: a due timer first, then the observation
     let mut failed = false;
@@ -242,123 +229,14 @@ fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<Sp
     }
 }
 
-/// What one reconcile's (or deletion's) decisions need.
-pub(super) struct Turn<'a> {
-    /// The controller's shared state.
-    pub ctx: &'a Context,
-    /// The cluster.
-    pub target: &'a Target,
-    /// The interpreter of its commands.
-    pub interpreter: Interpreter<'a>,
-}
-
-impl Turn<'_> {
-    /// This process's memory of the cluster, or one rebuilt from the journal:
-    /// the restored machine, with its resume commands carried out.
-    pub(super) async fn recall(&self) -> Memory {
-        let (ctx, target) = (self.ctx, self.target);
-        if let Some(memory) = ctx.take_memory(&target.uid) {
-            return memory;
-        }
-        let machine = match ctx.journal.restore(&target.uid).await {
-            Ok(machine) => {
-                debug!(phase = %machine.phase(), "machine restored from the journal");
-                machine
-            }
-            Err(error) => {
-                warn!(%error, "journal unreadable for this cluster; starting from the live state");
-                warn_event(
-                    ctx,
-                    &target.reference,
-                    "JournalUnavailable",
-                    error.to_string(),
-                )
-                .await;
-                ClusterMachine::new()
-            }
-        };
-        let mut memory = Memory {
-            machine,
-            ..Memory::default()
-        };
-        let mut writes = Writes::default();
-        for command in memory.machine.resume() {
-            if let Err(error) = self
-                .interpreter
-                .carry_out(&command, &mut memory.carried, &mut writes)
-                .await
-            {
-                warn!(command = %command.kind(), %error, "resuming a restored machine failed");
-            }
-        }
-        count(ctx, writes);
-        memory
+/// This process's memory of the cluster, or one rebuilt from the journal.
+async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
+    if let Some(memory) = ctx.take_memory(&turn.target.uid) {
+        return memory;
     }
-
-    /// decide → journal → apply for one event. A failed command goes back into
-    /// the machine once, as `CommandFailed`. Returns whether a command failed.
-    pub(super) async fn act(
-        &self,
-        memory: &mut Memory,
-        event: &Event,
-        writes: &mut Writes,
-    ) -> bool {
-        let failures = self.step(memory, event, writes).await;
-        let failed = !failures.is_empty();
-        for failure in failures {
-            for again in self.step(memory, &failure, writes).await {
-                warn!(
-                    ?again,
-                    "reporting a failed command failed too; it is retried later"
-                );
-            }
-        }
-        failed
-    }
-
-    /// One event through the machine: its decision journaled, its commands
-    /// carried out, their results journaled. Returns the failures, as events.
-    async fn step(&self, memory: &mut Memory, event: &Event, writes: &mut Writes) -> Vec<Event> {
-        let (ctx, target, interpreter) = (self.ctx, self.target, &self.interpreter);
-        let decision = decide::decide(&mut memory.machine, event);
-        let step = &decision.step;
-        if step.transitioned() {
-            info!(from = %step.from, to = %step.to, "phase changed");
-            ctx.metrics.transition(step.from.as_str(), step.to.as_str());
-        }
-        if decision.worth_journaling {
-            let records = record::decision_records(event, step.from, step.to, &step.commands);
-            journal(ctx, target, event.at, records, &memory.machine).await;
-        }
-        let mut results = Vec::with_capacity(step.commands.len());
-        let mut failures = Vec::new();
-        for command in &step.commands {
-            let kind = command.kind();
-            let outcome = interpreter
-                .carry_out(command, &mut memory.carried, writes)
-                .await;
-            results.push(CommandResult {
-                command: kind,
-                error: outcome.as_ref().err().map(ToString::to_string),
-            });
-            if let Err(error) = outcome {
-                warn!(command = %kind, %error, "command failed");
-                failures.push(Event {
-                    at: event.at,
-                    input: Input::CommandFailed {
-                        command: kind,
-                        reason: error.reason(kind).to_owned(),
-                        message: error.to_string(),
-                    },
-                });
-            }
-        }
-        if results.iter().any(|r| r.command.writes_at_once()) {
-            let records = vec![Record::Results(results)];
-            journal(ctx, target, event.at, records, &memory.machine).await;
-        }
-        failures
-    }
+    let (memory, writes) = turn.restore::<ClusterMachine>().await;
+    count(ctx, writes);
+    memory
 }
 
 /// The status step: keeps the live status at the last `PublishStatus`.
@@ -437,49 +315,6 @@ pub(super) fn count(ctx: &Context, writes: Writes) {
     ctx.writes
         .events
         .fetch_add(u64::from(writes.events), Relaxed);
-}
-
-pub(super) async fn journal(
-    ctx: &Context,
-    target: &Target,
-    at: Millis,
-    records: Vec<Record>,
-    machine: &ClusterMachine,
-) {
-    let bytes = serde_json::to_vec(&records).map_or(0, |b| b.len() as u64);
-    let started = Instant::now();
-    let appended = ctx
-        .journal
-        .append(&target.uid, &target.key, at, records, machine)
-        .await;
-    if appended.is_ok() && ctx.journal.journal().is_some() {
-        ctx.metrics.journal_append(started.elapsed(), bytes);
-    }
-    if let Err(error) = appended {
-        warn!(%error, "journal append failed; reconciling continues without it");
-        let note = format!("journal append failed: {error}");
-        warn_event(ctx, &target.reference, "JournalUnavailable", note).await;
-    }
-}
-
-/// A Warning Event the machine did not decide: the operator's own trouble
-/// (an undecodable object, an unavailable journal).
-async fn warn_event(ctx: &Context, reference: &ObjectReference, reason: &str, note: String) {
-    let event = KubeEvent {
-        type_: EventType::Warning,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    match ctx.recorder.publish(&event, reference).await {
-        Ok(()) => {
-            ctx.writes
-                .events
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Err(error) => warn!(%error, reason, "could not record Event"),
-    }
 }
 
 /// What to do after a reconcile returned an error: report and retry later.

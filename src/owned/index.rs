@@ -1,11 +1,8 @@
 //! An index of one watch cache by the RayCluster its objects belong to.
 //!
-//! Role: lets a reconcile find its own cluster's pods and workloads without
-//! scanning the whole cache. kube-runtime's `Store` is keyed by object name
-//! only; scanning it made every reconcile cost O(all cached objects), and
-//! since every pod event triggers a reconcile, the operator's total work grew
-//! with the square of the number of clusters (26% of its CPU at 1,000
-//! clusters was spent in that scan).
+//! Role: lets a reconcile find its own cluster's objects without scanning
+//! the whole cache (kube-runtime's `Store` is keyed by name only), so a
+//! reconcile costs the same at 10 clusters as at 1,000.
 //!
 //! Invariants:
 //! - The index follows the same watch events as the store, in the same

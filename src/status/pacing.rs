@@ -1,11 +1,10 @@
 //! How often one cluster's status may be written.
 //!
 //! Role: pods come up one at a time, and every pod changes a count in the
-//! status, so writing each change cost 7–9 status writes per cluster on the
-//! way to Ready (measured at N = 10, 100 and 1,000). Pacing coalesces them:
-//! a change is written at once when nothing was written for the cluster
-//! recently, and otherwise held until the cluster's window has passed, when
-//! whatever the status is by then is written in one go.
+//! status. Pacing coalesces those writes: a change is written at once when
+//! nothing was written for the cluster recently, and otherwise held until
+//! the cluster's window has passed, when whatever the status is by then is
+//! written in one go.
 //!
 //! Invariants:
 //! - Pure: the caller passes the clock and the time of the last write.

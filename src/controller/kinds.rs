@@ -1,0 +1,68 @@
+//! The kinds rayop reconciles, each registered once.
+//!
+//! A kind's registration ties its reconcile and deletion handling to the
+//! generic scope runner ([`super::scope`]); [`super::run`] starts one
+//! controller per registered kind in every watch scope.
+
+use std::{collections::HashSet, sync::Arc};
+
+use kube::{
+    api::{ApiResource, DynamicObject},
+    runtime::controller::Action,
+};
+
+use super::{
+    context::Context,
+    deletion,
+    error::ReconcileError,
+    reconcile,
+    scope::{Reconciled, Scope},
+};
+use crate::crd::RayCluster;
+
+/// `ray.io/v1` RayCluster.
+pub struct RayClusters;
+
+impl Reconciled for RayClusters {
+    type Context = Context;
+
+    fn resource() -> ApiResource {
+        ApiResource::erase::<RayCluster>(&())
+    }
+
+    fn context(scope: &Scope) -> Context {
+        let (settings, handles) = (&scope.settings, &scope.handles);
+        Context {
+            client: scope.client.clone(),
+            caches: scope.caches.clone(),
+            journal: handles.journal.clone(),
+            memory: Arc::default(),
+            recorder: scope.recorder.clone(),
+            build: settings.build.clone(),
+            resync: settings.resync,
+            head_stuck_after: settings.head_stuck_after,
+            writes: handles.writes.clone(),
+            metrics: handles.metrics.clone(),
+            synced: scope.synced.clone(),
+        }
+    }
+
+    fn reconcile(
+        obj: Arc<DynamicObject>,
+        ctx: Arc<Context>,
+    ) -> impl Future<Output = Result<Action, ReconcileError>> + Send + 'static {
+        reconcile::reconcile(obj, ctx)
+    }
+
+    fn error_policy(obj: Arc<DynamicObject>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+        reconcile::error_policy(obj, error, ctx)
+    }
+
+    async fn deleted(ctx: Arc<Context>, obj: DynamicObject) {
+        deletion::record_deletion(&ctx, &obj).await;
+    }
+
+    async fn vanished(ctx: Arc<Context>, live: HashSet<String>) {
+        deletion::forget_vanished(&ctx, &live).await;
+    }
+}
