@@ -31,9 +31,9 @@ use kube::config::Kubeconfig;
 use kube::{Client, core::DynamicObject};
 use serde_json::json;
 
-/// Namespace of the operator's ServiceAccount.
+/// Namespace of the operator's ServiceAccount; created by the bench, outside the test namespace.
 pub const SYSTEM_NAMESPACE: &str = "rayop-bench-system";
-/// The operator's ServiceAccount.
+/// The operator's ServiceAccount: its FlowSchemas match this subject, so only its requests count.
 pub const OPERATOR_SA: &str = "rayop-bench-operator";
 /// Field manager of the bench's applies.
 const MANAGER: &str = "rayop-bench";
@@ -48,7 +48,7 @@ pub const VERBS: &[&str] = &[
     "delete",
     "deletecollection",
 ];
-/// Verbs that change state.
+/// Verbs that change state; [`Counts::writes`] sums these.
 pub const WRITE_VERBS: &[&str] = &["create", "update", "patch", "delete", "deletecollection"];
 /// Name of the catch-all schema (non-resource requests and other verbs).
 const OTHER: &str = "other";
@@ -62,7 +62,7 @@ pub const WRITE_RESOURCES: &[&str] = &[
     "pods",
     "events",
 ];
-/// Verbs counted per resource.
+/// Verbs counted per resource of [`WRITE_RESOURCES`], as `<verb>.<resource>`.
 const PER_RESOURCE_VERBS: &[&str] = &["create", "update", "patch", "delete"];
 
 fn schema_name(verb: &str) -> String {
@@ -254,7 +254,7 @@ current-context: bench
 pub struct Counts(pub BTreeMap<String, u64>);
 
 impl Counts {
-    /// The count of one verb.
+    /// The count of one verb (or `<verb>.<resource>`); 0 when never seen.
     pub fn get(&self, verb: &str) -> u64 {
         self.0.get(verb).copied().unwrap_or(0)
     }
@@ -264,7 +264,7 @@ impl Counts {
         WRITE_VERBS.iter().map(|v| self.get(v)).sum()
     }
 
-    /// All requests.
+    /// All requests: every verb of [`VERBS`] plus `other`; per-resource counts are not added twice.
     pub fn total(&self) -> u64 {
         VERBS.iter().chain([&OTHER]).map(|v| self.get(v)).sum()
     }

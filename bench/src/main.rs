@@ -48,7 +48,7 @@ const SCALED_WORKERS: i64 = 5;
 /// Pods per fake node the bench adds (the harness's nodes take 1000 each).
 const PODS_PER_NODE: u64 = 1000;
 
-/// Command-line arguments.
+/// Command-line arguments of `rayop-bench`.
 #[derive(Debug, Parser)]
 #[command(
     version,
@@ -59,7 +59,7 @@ struct Args {
     /// without it the bench starts its own plane through rayop-testenv.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// RayClusters to create.
+    /// RayClusters to create (1 head + 3 workers each).
     #[arg(long, default_value_t = 10)]
     clusters: usize,
     /// Create rate in clusters per second; 0 sends all at once (16 in flight).

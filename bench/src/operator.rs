@@ -19,11 +19,11 @@ pub struct Usage {
     pub peak_rss_kib: u64,
     /// `VmRSS`: current resident set size, in KiB.
     pub rss_kib: u64,
-    /// `utime + stime`, in seconds.
+    /// `utime + stime` from `/proc/<pid>/stat`, in seconds.
     pub cpu_seconds: f64,
 }
 
-/// A running operator.
+/// A running operator, killed when dropped.
 pub struct Operator {
     child: Child,
     pid: u32,
@@ -65,7 +65,7 @@ impl Operator {
         })
     }
 
-    /// The operator's pid.
+    /// The operator's pid: the `sh -c exec` child, which became the operator.
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -166,7 +166,7 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Reads `/proc/<pid>/status` and `/proc/<pid>/stat`.
+/// Reads `/proc/<pid>/status` (memory, KiB) and `/proc/<pid>/stat` (CPU ticks over `clock_ticks`).
 pub fn usage(pid: u32, clock_ticks: f64) -> Result<Usage> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;

@@ -1,4 +1,7 @@
 //! The result of one run, as JSON and as a Markdown table.
+//!
+//! Durations are seconds, memory KiB in [`Usage`] and MiB in the table;
+//! percentiles use the nearest rank, so every reported value is a sample.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,18 +15,18 @@ use crate::operator::Usage;
 /// p50, p99 and max of a set of durations, in seconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Percentiles {
-    /// How many samples.
+    /// How many samples: normally one per cluster.
     pub count: usize,
-    /// Median.
+    /// Median (nearest rank), seconds.
     pub p50: f64,
-    /// 99th percentile (nearest rank).
+    /// 99th percentile (nearest rank), seconds.
     pub p99: f64,
-    /// Largest.
+    /// Largest sample, seconds; 0 without samples.
     pub max: f64,
 }
 
 impl Percentiles {
-    /// Of these samples.
+    /// Of these samples; all zero for none.
     pub fn of(samples: &[Duration]) -> Percentiles {
         let mut s: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
         s.sort_by(f64::total_cmp);
@@ -47,28 +50,28 @@ impl Percentiles {
 /// Requests, CPU and memory of one phase.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Phase {
-    /// Wall-clock seconds.
+    /// Wall-clock seconds the phase lasted.
     pub seconds: f64,
-    /// The operator's requests by verb.
+    /// The operator's requests in the phase, by verb, as APF counted them.
     pub requests: Counts,
-    /// Writes among them.
+    /// Writes among them (create, update, patch, delete, deletecollection).
     pub writes: u64,
     /// Operator CPU seconds in the phase.
     pub cpu_seconds: f64,
 }
 
-/// One run.
+/// One run: the JSON written to `--out` and the source of its Markdown table.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
-    /// Clusters.
+    /// RayClusters created (`--clusters`).
     pub clusters: usize,
-    /// The operator command.
+    /// The `--operator-cmd` template, placeholders not filled in.
     pub operator_cmd: String,
     /// Create rate (clusters/s; 0 = all at once).
     pub rate: f64,
     /// Objects (workloads + Services) expected per cluster.
     pub objects_per_cluster: usize,
-    /// The machine.
+    /// The machine: cores, CPU model and RAM, from `/proc`.
     pub machine: String,
     /// When the run started (UTC, RFC 3339).
     pub started: String,
@@ -76,11 +79,11 @@ pub struct Report {
     pub create_to_objects: Percentiles,
     /// Create → all pods exist, per cluster.
     pub create_to_pods: Percentiles,
-    /// Create → Ready, per cluster.
+    /// Create → Ready, per cluster: request sent until the first Ready seen.
     pub create_to_ready: Percentiles,
     /// First create → last cluster Ready.
     pub all_ready_seconds: f64,
-    /// Time to send all creates.
+    /// First create sent → every create answered, seconds.
     pub create_send_seconds: f64,
     /// First scale patch → last cluster Ready with the new worker count.
     pub scale_seconds: f64,
@@ -94,7 +97,7 @@ pub struct Report {
     pub requests_total: Counts,
     /// Writes per cluster from the first create to all Ready.
     pub writes_per_cluster_to_ready: f64,
-    /// Operator usage at the end.
+    /// Operator memory and CPU at the end of the run.
     pub usage: Usage,
     /// Journal size on disk at the end, bytes.
     pub journal_bytes: u64,
@@ -132,7 +135,7 @@ fn verbs(c: &Counts) -> String {
 }
 
 impl Report {
-    /// The Markdown table.
+    /// The Markdown table of the run, as committed under `bench-results/`.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(

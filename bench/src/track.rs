@@ -25,20 +25,20 @@ pub const CLUSTER_LABEL: &str = "ray.io/cluster";
 /// Which step of the scenario is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Creating and waiting for Ready.
+    /// Creating; Ready means `status.phase` Ready (rayop) or `status.state` ready (KubeRay).
     Create,
-    /// Idle.
+    /// Idle for `--idle-seconds`; Ready changes are not timestamped.
     Idle,
     /// Scaled; waiting for Ready with the new worker count.
     Scale,
-    /// Deleting.
+    /// Deleting every RayCluster; Ready changes are not timestamped.
     Delete,
 }
 
-/// What the watches saw.
+/// What the watches saw, keyed by RayCluster name; times are on the monotonic clock.
 #[derive(Debug)]
 pub struct State {
-    /// The current stage.
+    /// The current stage; the scenario sets it, the watches read it.
     pub stage: Stage,
     /// Workers per cluster that count as scaled.
     pub scaled_workers: i64,
@@ -48,7 +48,7 @@ pub struct State {
     pub objects: BTreeMap<String, BTreeSet<String>>,
     /// When each cluster's objects first all existed.
     pub objects_at: BTreeMap<String, Instant>,
-    /// Pods seen per cluster.
+    /// Pods seen per cluster (`Pod/<name>`); a name once seen is never removed.
     pub pods: BTreeMap<String, BTreeSet<String>>,
     /// When each cluster's pods first all existed.
     pub pods_at: BTreeMap<String, Instant>,
@@ -56,13 +56,14 @@ pub struct State {
     pub ready_at: BTreeMap<String, Instant>,
     /// When each cluster was Ready with the scaled worker count.
     pub scaled_at: BTreeMap<String, Instant>,
-    /// Objects expected per cluster.
+    /// Workloads and Services per cluster that count as "all objects exist"
+    /// (`--objects-per-cluster`).
     pub objects_per_cluster: usize,
     /// Pods expected per cluster at creation.
     pub pods_per_cluster: usize,
 }
 
-/// Shared tracker state.
+/// Shared tracker state: cloned into every watch task, one mutex over [`State`].
 #[derive(Clone)]
 pub struct Tracker(Arc<Mutex<State>>);
 
@@ -84,7 +85,7 @@ impl Tracker {
         })))
     }
 
-    /// Locks the state.
+    /// Locks the state; an error only if a watch task panicked while holding it.
     pub fn lock(&self) -> Result<MutexGuard<'_, State>> {
         self.0.lock().map_err(|_| anyhow!("tracker state poisoned"))
     }
@@ -205,7 +206,8 @@ impl Tracker {
     }
 }
 
-/// The ApiResource of `ray.io/v1` RayClusters.
+/// The ApiResource of `ray.io/v1` RayClusters, for dynamic watches and creates (no CRD types
+/// needed).
 pub fn rayclusters() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("ray.io", "v1", "RayCluster"),

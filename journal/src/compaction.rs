@@ -39,14 +39,14 @@ use crate::{export, import};
 
 const EXPORT_FILE: &str = "export.jsonl";
 
-/// What [`crate::Journal::compact`] did.
+/// What [`crate::Journal::compact`] did; the journal's contents are unchanged by it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CompactReport {
-    /// Database bytes before.
+    /// Bytes of the files under `db/` before, as [`crate::disk_usage`] measures.
     pub bytes_before: u64,
-    /// Database bytes after.
+    /// Bytes of the files under `db/` after; sled's dead records are gone.
     pub bytes_after: u64,
-    /// What was carried over.
+    /// Streams, entries and snapshots copied into the new database.
     pub carried: TransferSummary,
 }
 

@@ -32,12 +32,13 @@ use serde::Serialize;
 use crate::durability::sync_dir;
 use crate::error::Error;
 
-/// What [`crate::Journal::open`] found and did.
+/// What [`crate::Journal::open`] found and did; after a clean open `moved_aside` and `lost_writes`
+/// are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OpenReport {
     /// Set if the database was damaged and moved aside.
     pub moved_aside: Option<MovedAside>,
-    /// Number of streams loaded.
+    /// Streams loaded into the registry, quarantined ones included.
     pub streams: usize,
     /// Ids of streams that are quarantined.
     pub quarantined: Vec<String>,
@@ -90,15 +91,15 @@ impl OpenReport {
 /// A damaged database that was renamed out of the way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MovedAside {
-    /// Where the database was.
+    /// Where the database was: `<dir>/db`.
     pub from: PathBuf,
-    /// Where it is now.
+    /// Where it is now: `<dir>/db.damaged-<ms>` (`-n` added if taken); never deleted.
     pub to: PathBuf,
     /// Why it could not be opened.
     pub reason: String,
 }
 
-/// Why opening the database failed.
+/// Why opening the database failed, sorted into damage (move aside) or a fatal error.
 #[derive(Debug)]
 pub(crate) enum OpenFailure {
     /// The contents are bad: move aside and start fresh.

@@ -32,19 +32,19 @@ pub enum EnvelopeError {
     /// Fewer bytes than the fixed header.
     #[error("envelope is {len} bytes, shorter than its {HEADER_LEN}-byte header (truncated?)")]
     TooShort {
-        /// Number of bytes found.
+        /// Number of bytes found, fewer than `HEADER_LEN`.
         len: usize,
     },
     /// The first byte names a format this crate does not know.
     #[error("unknown envelope format {found} (this build reads format {FORMAT})")]
     UnknownFormat {
-        /// The format byte found.
+        /// The format byte found; this build knows only `FORMAT`.
         found: u8,
     },
     /// The checksum does not match the bytes.
     #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x} (bytes damaged)")]
     Checksum {
-        /// CRC stored in the header.
+        /// The CRC-32 stored in the header, over bytes 0..13 and the payload.
         stored: u32,
         /// CRC computed over the bytes read.
         computed: u32,

@@ -12,16 +12,16 @@ use crate::envelope::EnvelopeError;
 use crate::owner::Owner;
 use crate::schema::DecodeError;
 
-/// Result alias for journal operations.
+/// Result alias for journal operations; the error defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which kind of stored record an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
-    /// A stream entry.
+    /// A stream entry, identified by its seq.
     Entry,
-    /// A snapshot.
+    /// A snapshot, identified by the seq it follows (`at_seq`).
     Snapshot,
 }
 
@@ -54,7 +54,7 @@ pub enum DamageCause {
     },
 }
 
-/// Errors returned by the journal.
+/// Errors returned by the journal; each message names the stream and seq when one is involved.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Another process holds the journal directory.
@@ -65,7 +65,7 @@ pub enum Error {
         holder = holder.as_ref().map_or_else(|| "another process (owner file unreadable)".to_string(), |h| h.to_string())
     )]
     Locked {
-        /// The journal directory.
+        /// The journal directory as passed to [`crate::Journal::open`].
         dir: PathBuf,
         /// The holder, from the owner file, if it could be read.
         holder: Option<Owner>,
@@ -77,11 +77,11 @@ pub enum Error {
          use a newer rayop"
     )]
     UnsupportedFormat {
-        /// The journal directory.
+        /// The journal directory as passed to [`crate::Journal::open`].
         dir: PathBuf,
-        /// Format found on disk.
+        /// The format number stored in the database; greater than `supported`.
         found: u32,
-        /// Newest format this build reads.
+        /// [`crate::JOURNAL_FORMAT`]: the newest format this build reads.
         supported: u32,
     },
 
@@ -89,28 +89,28 @@ pub enum Error {
     /// moving it aside.
     #[error("journal database {dir} is damaged: {reason}")]
     DatabaseDamaged {
-        /// The database directory.
+        /// The `db/` directory inside the journal directory, left where it is.
         dir: PathBuf,
-        /// What is wrong.
+        /// What failed when sled opened it, in words.
         reason: String,
     },
 
-    /// An operating-system I/O error.
+    /// An operating-system I/O error: the owner file, an fsync, a directory, export or import.
     #[error("{context}: {source}")]
     Io {
-        /// What the journal was doing.
+        /// What the journal was doing, naming the path, e.g. `fsync <dir>/db`.
         context: String,
-        /// The underlying error.
+        /// The I/O error as the operating system reported it.
         #[source]
         source: std::io::Error,
     },
 
-    /// sled reported an error.
+    /// sled reported an error on a read, write, flush or batch.
     #[error("{context}: {source}")]
     Storage {
-        /// What the journal was doing.
+        /// What the journal was doing, naming the tree or stream.
         context: String,
-        /// The underlying error.
+        /// The error as sled reported it.
         #[source]
         source: sled::Error,
     },
@@ -125,9 +125,9 @@ pub enum Error {
     /// A value could not be serialized to JSON.
     #[error("cannot serialize {what} as JSON: {source}")]
     Serialize {
-        /// What was being serialized.
+        /// Which value: `entry payload`, `snapshot state`, `stream metadata` or `export line`.
         what: &'static str,
-        /// The underlying error.
+        /// serde_json's error; nothing was written.
         #[source]
         source: serde_json::Error,
     },
@@ -136,13 +136,13 @@ pub enum Error {
     /// quarantined.
     #[error("stream {stream}: {record} {seq} is damaged ({cause}); the stream is quarantined")]
     Damaged {
-        /// The stream id.
+        /// The stream id as the caller named it (rayop: the cluster's UID).
         stream: String,
         /// The sequence number of the entry (or the snapshot's `at_seq`).
         seq: u64,
-        /// Entry or snapshot.
+        /// Whether the damaged record is an entry or a snapshot.
         record: RecordKind,
-        /// What is wrong with it.
+        /// The bad envelope, the payload that does not decode, or the gap.
         cause: DamageCause,
     },
 
@@ -152,20 +152,20 @@ pub enum Error {
          inspect it with verify/export, clear it with clear_quarantine"
     )]
     Quarantined {
-        /// The stream id.
+        /// The stream id as the caller named it (rayop: the cluster's UID).
         stream: String,
-        /// The damaged record's sequence number.
+        /// The damaged record's seq (a snapshot's `at_seq`), as recorded in the quarantine mark.
         seq: u64,
-        /// Entry or snapshot.
+        /// Whether the damaged record is an entry or a snapshot.
         record: RecordKind,
-        /// Why it was quarantined.
+        /// The damage as recorded when the stream was quarantined, in words.
         reason: String,
     },
 
     /// The stream id is not in the journal.
     #[error("no stream {stream} in the journal")]
     UnknownStream {
-        /// The stream id.
+        /// The stream id as the caller named it; only an append or an import creates a stream.
         stream: String,
     },
 
@@ -173,11 +173,11 @@ pub enum Error {
     /// created under.
     #[error("stream {stream} is indexed under {existing:?}, not {given:?}")]
     IndexKeyMismatch {
-        /// The stream id.
+        /// The stream id as the caller named it.
         stream: String,
-        /// Its recorded index key.
+        /// The index key the stream was created under; it never changes.
         existing: String,
-        /// The index key given.
+        /// The different index key this append named; nothing was appended.
         given: String,
     },
 
@@ -187,11 +187,11 @@ pub enum Error {
          start from the latest snapshot"
     )]
     Pruned {
-        /// The stream id.
+        /// The stream id as the caller named it.
         stream: String,
-        /// The first seq asked for.
+        /// The first seq the caller asked to read from.
         requested: u64,
-        /// The first seq still stored.
+        /// The oldest seq retention left; read from here or from the latest snapshot.
         first_available: u64,
     },
 
@@ -200,20 +200,20 @@ pub enum Error {
         "stream {stream}: cannot snapshot at seq {at_seq}, the stream's last seq is {last_seq}"
     )]
     SnapshotOutOfRange {
-        /// The stream id.
+        /// The stream id as the caller named it.
         stream: String,
-        /// The requested snapshot position.
+        /// The seq the snapshot was to follow; beyond `last_seq`.
         at_seq: u64,
-        /// The stream's last seq.
+        /// The stream's last appended seq; a snapshot may follow at most this one.
         last_seq: u64,
     },
 
     /// A line of a JSON-lines import is not acceptable.
     #[error("import line {line}: {reason}")]
     Import {
-        /// 1-based line number.
+        /// 1-based line number in the import input, blank lines counted.
         line: usize,
-        /// What is wrong.
+        /// Why the line is refused (bad JSON, unknown kind, out of order, …).
         reason: String,
     },
 }

@@ -27,14 +27,14 @@ fn write_line<T: Serialize>(w: &mut impl Write, line: &T) -> Result<()> {
     w.write_all(b"\n").map_err(|e| Error::io("write export", e))
 }
 
-/// Writes every stream.
+/// Writes every stream in the registry, ordered by id.
 pub(crate) fn export(store: &Store, w: impl Write) -> Result<TransferSummary> {
     let ids: Vec<String> = store.registry_read().keys().cloned().collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     export_streams(store, w, &refs)
 }
 
-/// Writes the named streams.
+/// Writes the named streams in the order given, each under its lock.
 pub(crate) fn export_streams(
     store: &Store,
     mut w: impl Write,

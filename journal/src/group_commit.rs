@@ -32,15 +32,15 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Default)]
 struct State {
-    /// Highest ticket handed out.
+    /// Highest ticket handed out; tickets count from 1 and are taken after the write.
     issued: u64,
     /// Every ticket up to this one is durable.
     flushed: u64,
-    /// A leader is flushing.
+    /// A leader is flushing; at most one at a time, so others queue.
     flushing: bool,
     /// The latest failed flush: (highest ticket it covered, reason).
     failed: Option<(u64, String)>,
-    /// Parked writers and their tickets.
+    /// Parked writers in ticket order; a flush wakes the ones it covered plus the next leader.
     waiters: VecDeque<(u64, Thread)>,
 }
 

@@ -93,7 +93,7 @@ impl Journal {
         compaction::compact(dir.as_ref(), options)
     }
 
-    /// The journal directory.
+    /// The journal directory as given to [`Journal::open`]; the database lives in its `db/`.
     pub fn dir(&self) -> &Path {
         self.store.dir()
     }
@@ -199,7 +199,8 @@ impl Journal {
         read::streams(&self.store)
     }
 
-    /// A summary of one stream.
+    /// A summary of one stream, quarantined or deleted alike; [`crate::Error::UnknownStream`] if
+    /// absent.
     pub fn stream_info(&self, stream: &str) -> Result<StreamInfo> {
         read::stream_info(&self.store, stream)
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::damage::DamagePolicy;
 use crate::durability::Durability;
 
-/// Options for [`crate::Journal::open`].
+/// Options for [`crate::Journal::open`]; they change when data is pruned or flushed, never what a
+/// read returns.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// K: a live stream keeps at least its last K entries (at least 1 is
@@ -63,7 +64,7 @@ impl Options {
         multiple >= seqs.start && multiple != 0
     }
 
-    /// `keep_entries`, never below 1.
+    /// `keep_entries`, never below 1, so a stream's last seq always survives pruning.
     pub(crate) fn effective_keep_entries(&self) -> u64 {
         self.keep_entries.max(1)
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Who holds a journal directory, as written in its owner file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
-    /// Process id of the holder.
+    /// Process id of the holder on `hostname` (in its PID namespace).
     pub pid: u32,
     /// Host name of the machine the holder runs on.
     pub hostname: String,
@@ -32,7 +32,7 @@ impl std::fmt::Display for Owner {
 }
 
 impl Owner {
-    /// This process, now.
+    /// This process, now: its pid, host name and the wall-clock time.
     pub(crate) fn current() -> Self {
         let started_at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

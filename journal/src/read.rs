@@ -25,7 +25,7 @@ use crate::store::{Store, StreamHandle, lock_state};
 use crate::stream::{StreamInfo, StreamState};
 use crate::timestamp::Timestamp;
 
-/// One decoded entry.
+/// One decoded entry; its `seq` and `ts` are as appended, its payload upcast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry<T> {
     /// Sequence number within its stream (from 1).
@@ -41,24 +41,24 @@ pub struct Entry<T> {
 /// One entry with its payload left as JSON text, for inspection and export.
 #[derive(Debug, Clone, Serialize)]
 pub struct RawEntry {
-    /// Sequence number within its stream.
+    /// Sequence number within its stream, from 1 without gaps.
     pub seq: u64,
-    /// The caller-supplied time.
+    /// The caller-supplied time, stored verbatim.
     pub ts: Timestamp,
     /// The schema version it was written with.
     pub version: u32,
-    /// The payload exactly as stored.
+    /// The payload's JSON exactly as stored, not upcast.
     pub payload: Box<RawValue>,
 }
 
 /// A damaged record found by a raw read or by `verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Damage {
-    /// Entry or snapshot.
+    /// Whether the damaged record is an entry or a snapshot.
     pub record: RecordKind,
     /// Its seq (or the seq where one is missing).
     pub seq: u64,
-    /// What is wrong, in words.
+    /// What is wrong, in words: the envelope or decode error, or the gap.
     pub reason: String,
 }
 
@@ -66,7 +66,7 @@ pub struct Damage {
 /// one, and the damage if any.
 #[derive(Debug, Clone)]
 pub struct RawRead {
-    /// Entries in seq order.
+    /// Readable entries in seq order, contiguous, ending before `damage`.
     pub entries: Vec<RawEntry>,
     /// The first damaged record, where reading stopped.
     pub damage: Option<Damage>,
@@ -76,7 +76,7 @@ pub struct RawRead {
 /// every entry after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored<S, T> {
-    /// The latest snapshot, if any.
+    /// The latest snapshot; `None` when the stream has none, then `entries` start at seq 1.
     pub snapshot: Option<Snapshot<S>>,
     /// The entries after the snapshot (or all entries without one).
     pub entries: Vec<Entry<T>>,
@@ -156,7 +156,7 @@ pub(crate) fn streams(store: &Store) -> Result<Vec<StreamInfo>> {
         .collect()
 }
 
-/// A summary of one stream.
+/// A summary of one stream: counts, first and last seq and time, deletion and quarantine.
 pub(crate) fn stream_info(store: &Store, stream: &str) -> Result<StreamInfo> {
     let handle = store.stream(stream)?;
     let st = lock_state(&handle);

@@ -39,15 +39,15 @@ use crate::store::Store;
 use crate::stream::StreamState;
 use crate::timestamp::Timestamp;
 
-/// Keys removed per sled batch.
+/// Keys removed per sled batch, so one prune never builds one huge batch.
 const BATCH: usize = 512;
 
-/// What one [`crate::Journal::prune`] removed.
+/// What one [`crate::Journal::prune`] removed; all of it is durable when returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PruneReport {
     /// Entries removed from retained streams and removed streams.
     pub entries_removed: u64,
-    /// Snapshots removed.
+    /// Snapshots removed: all but the latest of live streams, all of removed ones.
     pub snapshots_removed: u64,
     /// Streams removed entirely (deleted and past their window).
     pub streams_removed: Vec<String>,

@@ -41,17 +41,17 @@ pub enum UpcastError {
     /// No conversion exists from this version.
     #[error("no upcast from schema version {from} to {to}")]
     Unsupported {
-        /// The stored version.
+        /// The version stored with the payload; older than `to`.
         from: u32,
-        /// The reader's version.
+        /// The reader's [`Versioned::VERSION`].
         to: u32,
     },
     /// The old payload did not have the expected shape.
     #[error("cannot upcast from schema version {from}: {reason}")]
     Malformed {
-        /// The stored version.
+        /// The version stored with the payload that failed to convert.
         from: u32,
-        /// What was wrong.
+        /// What the upcaster found wrong with the old shape, in words.
         reason: String,
     },
 }
@@ -62,12 +62,12 @@ pub enum DecodeError {
     /// The payload was written by a newer schema than the reader knows.
     #[error("payload has schema version {found}, newer than this reader's {current}")]
     NewerVersion {
-        /// Version stored with the payload.
+        /// The version stored with the payload; greater than `current`.
         found: u32,
-        /// The reader's version.
+        /// The reader's [`Versioned::VERSION`]; a newer binary is needed to read this payload.
         current: u32,
     },
-    /// The upcaster failed.
+    /// The payload is older and [`Versioned::upcast`] could not convert it.
     #[error(transparent)]
     Upcast(#[from] UpcastError),
     /// The JSON did not deserialize into the reader's type.

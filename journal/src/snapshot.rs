@@ -23,7 +23,7 @@ use crate::schema::{self, Versioned};
 use crate::store::Store;
 use crate::timestamp::Timestamp;
 
-/// A decoded snapshot.
+/// A decoded snapshot: the caller's state after entry `at_seq`, upcast to the reader's version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot<S> {
     /// The state reflects entries `1 ..= at_seq`.
@@ -41,11 +41,11 @@ pub struct Snapshot<S> {
 pub struct RawSnapshot {
     /// The state reflects entries `1 ..= at_seq`.
     pub at_seq: u64,
-    /// The caller-supplied time.
+    /// The caller-supplied time, stored verbatim; the journal never reads a clock for it.
     pub ts: Timestamp,
     /// The schema version it was written with.
     pub version: u32,
-    /// The state exactly as stored.
+    /// The state's JSON exactly as stored, not upcast.
     pub state: Box<RawValue>,
 }
 

@@ -28,13 +28,14 @@ use crate::stream::{Quarantine, StreamMeta, StreamState};
 use crate::timestamp::Timestamp;
 use crate::trees::Trees;
 
-/// A stream's shared, lockable state.
+/// A stream's state behind its own mutex; take it with [`Store::lock_stream`].
 pub(crate) type StreamHandle = Arc<Mutex<StreamState>>;
 
-/// Every stream by id.
+/// Every loaded stream by id; loaded at open, extended by a first append or an import, shrunk by
+/// retention.
 pub(crate) type Registry = BTreeMap<String, StreamHandle>;
 
-/// See the module docs.
+/// One open journal: trees, registry, durability barrier, options and lock; fields drop in order.
 pub(crate) struct Store {
     // Field order is drop order (see the module docs).
     trees: Trees,
@@ -65,7 +66,7 @@ impl Store {
         }
     }
 
-    /// The sled trees.
+    /// The sled trees of the open database (`entries`, `snapshots`, `streams`, `index`).
     pub(crate) fn trees(&self) -> &Trees {
         &self.trees
     }
@@ -75,7 +76,7 @@ impl Store {
         &self.options
     }
 
-    /// The journal directory.
+    /// The journal directory (the parent of `db/`), as given at open.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
@@ -189,7 +190,8 @@ impl Store {
         }
     }
 
-    /// Persists the stream's metadata.
+    /// Writes the stream's metadata as JSON to the `streams` tree; durability is the caller's
+    /// flush.
     pub(crate) fn write_meta(&self, st: &StreamState) -> Result<()> {
         let bytes = serde_json::to_vec(&st.meta).map_err(|source| Error::Serialize {
             what: "stream metadata",

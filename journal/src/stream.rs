@@ -20,11 +20,11 @@ use crate::error::{Error, RecordKind, Result};
 /// Why and where a stream was quarantined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarantine {
-    /// The damaged record's sequence number.
+    /// The damaged record's seq (a snapshot's `at_seq`).
     pub seq: u64,
-    /// Entry or snapshot.
+    /// Whether the damaged record is an entry or a snapshot.
     pub record: RecordKind,
-    /// What was wrong.
+    /// The damage found, in words, as it was when the mark was written.
     pub reason: String,
 }
 
@@ -43,7 +43,7 @@ pub(crate) struct StreamMeta {
     pub quarantine: Option<Quarantine>,
 }
 
-/// In-memory state of one stream.
+/// In-memory state of one stream, guarded by its own mutex; `meta` mirrors the stored metadata.
 #[derive(Debug)]
 pub(crate) struct StreamState {
     pub id: String,
@@ -75,7 +75,7 @@ impl StreamState {
 /// A summary of one stream, for listing and inspection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamInfo {
-    /// The stream id.
+    /// The stream id as the caller named it (rayop: the cluster's UID).
     pub id: String,
     /// The index key it is filed under.
     pub index_key: String,
@@ -83,16 +83,16 @@ pub struct StreamInfo {
     pub first_seq: u64,
     /// Last appended seq (0 if none).
     pub last_seq: u64,
-    /// Number of retained entries.
+    /// Number of retained entries: `last_seq - first_seq + 1`, as they are contiguous.
     pub count: u64,
-    /// Timestamp of the first retained entry.
+    /// Caller-supplied time of the first retained entry; `None` when none is retained.
     pub first_ts: Option<Timestamp>,
-    /// Timestamp of the last entry.
+    /// Caller-supplied time of the last entry; `None` when no entry is retained.
     pub last_ts: Option<Timestamp>,
     /// Seq of the latest snapshot, if any.
     pub snapshot_seq: Option<u64>,
-    /// When the stream was marked deleted.
+    /// When the caller marked the stream deleted; retention removes it `deleted_retention` later.
     pub deleted_at: Option<Timestamp>,
-    /// Set if the stream is quarantined.
+    /// Where and why the stream was quarantined; `None` for a readable stream.
     pub quarantined: Option<Quarantine>,
 }

@@ -22,7 +22,7 @@ impl Timestamp {
         Self(millis)
     }
 
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch, as given to [`Timestamp::from_millis`]; may be negative.
     pub const fn as_millis(self) -> i64 {
         self.0
     }

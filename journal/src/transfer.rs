@@ -34,11 +34,11 @@ use crate::timestamp::Timestamp;
 /// Counts of what an export or import handled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TransferSummary {
-    /// Streams.
+    /// Streams, each written as (or read from) one `stream` line.
     pub streams: u64,
-    /// Entries.
+    /// Entries, one `entry` line each.
     pub entries: u64,
-    /// Snapshots.
+    /// Snapshots, one `snapshot` line each.
     pub snapshots: u64,
     /// Damaged records (written as / skipped from `damaged` lines).
     pub damaged: u64,
@@ -64,7 +64,7 @@ pub(crate) struct StreamLine {
     pub quarantine: Option<Quarantine>,
 }
 
-/// One entry, payload verbatim.
+/// One entry, payload verbatim; follows its stream's `stream` line, in seq order.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct EntryLine {
     pub kind: String,
@@ -75,7 +75,7 @@ pub(crate) struct EntryLine {
     pub payload: Box<RawValue>,
 }
 
-/// One snapshot, state verbatim.
+/// One snapshot, state verbatim; after its `stream` line, before the stream's entries.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SnapshotLine {
     pub kind: String,

@@ -20,7 +20,7 @@ pub(crate) const FORMAT_KEY: &[u8] = b"rayop-journal-format";
 /// Default-tree key of the last stored commit epoch.
 pub(crate) const EPOCH_KEY: &[u8] = b"rayop-journal-epoch";
 
-/// sled trees of one database.
+/// Handles to the sled trees of one database; copies share the same data.
 pub(crate) struct Trees {
     pub db: sled::Db,
     pub entries: sled::Tree,

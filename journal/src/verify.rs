@@ -22,7 +22,7 @@ use crate::records::{first_available, scan_entries};
 use crate::store::{Store, lock_state};
 use crate::stream::{Quarantine, StreamState};
 
-/// One problem found by [`crate::Journal::verify`].
+/// One problem found by [`crate::Journal::verify`]; serialized with a snake_case `problem` tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
@@ -30,42 +30,42 @@ pub enum Problem {
     Damaged(Damage),
     /// The latest snapshot is past the stream's last entry.
     SnapshotAfterEnd {
-        /// The snapshot's seq.
+        /// The seq the snapshot follows; greater than `last_seq`.
         at_seq: u64,
-        /// The stream's last seq.
+        /// The stream's last appended seq.
         last_seq: u64,
     },
     /// Entries between the latest snapshot and the first retained entry are
     /// missing, so replay from the snapshot is impossible.
     SnapshotBeforeRetained {
-        /// The snapshot's seq.
+        /// The seq the snapshot follows; entries `at_seq + 1 .. first_seq` are gone.
         at_seq: u64,
-        /// The first retained seq.
+        /// The oldest stored entry's seq; more than `at_seq + 1`.
         first_seq: u64,
     },
     /// The stream's beginning is gone and there is no snapshot to start from.
     PrunedWithoutSnapshot {
-        /// The first retained seq.
+        /// The oldest stored entry's seq; above 1, so entries `1 .. first_seq` are gone.
         first_seq: u64,
     },
-    /// The stream is quarantined.
+    /// The stream is quarantined: typed reads refuse it until `clear_quarantine`.
     Quarantined(Quarantine),
     /// The index row for the stream's index key is missing.
     MissingIndexRow,
 }
 
-/// The problems of one stream.
+/// The checks of one stream; `problems` is empty when it is sound.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamCheck {
-    /// The stream id.
+    /// The stream id as the caller named it (rayop: the cluster's UID).
     pub id: String,
-    /// Number of entries read.
+    /// Retained entries scanned in this stream.
     pub entries: u64,
     /// What is wrong (empty if the stream is sound).
     pub problems: Vec<Problem>,
 }
 
-/// The result of [`crate::Journal::verify`].
+/// The result of [`crate::Journal::verify`]; it only reads and quarantines nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// One check per stream, ordered by id.
@@ -80,7 +80,7 @@ impl VerifyReport {
         self.orphans.is_empty() && self.streams.iter().all(|s| s.problems.is_empty())
     }
 
-    /// Total entries read.
+    /// Retained entries scanned, summed over all streams.
     pub fn entries(&self) -> u64 {
         self.streams.iter().map(|s| s.entries).sum()
     }

@@ -46,7 +46,7 @@ pub(crate) enum Recorded {
     Unreadable,
 }
 
-/// The open watermark file.
+/// The open `db/watermark` file, written with `pwrite` after each successful flush.
 #[derive(Debug)]
 pub(crate) struct Watermark {
     file: File,

@@ -11,7 +11,7 @@ use crate::Millis;
 /// The live state of one cluster's objects.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Observation {
-    /// The head's objects and pod.
+    /// The head's objects and pod; each part is `None` while missing.
     pub head: HeadObservation,
     /// Every worker group that exists in the spec or live, sorted by name.
     pub groups: Vec<GroupObservation>,
@@ -22,11 +22,11 @@ pub struct Observation {
 pub struct Applied {
     /// The spec hash all of the set's objects carry, or `"mixed"` when they differ.
     pub hash: String,
-    /// `spec.replicas` of the workload.
+    /// `spec.replicas` of the workload as the cache holds it; an HPA may have changed it.
     pub replicas: i32,
 }
 
-/// The head's live state.
+/// The head's live state: its objects (StatefulSet, Service, …) and its pod `<cluster>-head-0`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct HeadObservation {
     /// The head objects, or `None` when any of them is missing.
@@ -35,7 +35,7 @@ pub struct HeadObservation {
     pub pod: Option<PodView>,
 }
 
-/// One worker group's live state.
+/// One worker group's live state; a group only live (removed from the spec) is listed too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GroupObservation {
     /// The group name, from the `ray.io/group` label.
@@ -45,19 +45,19 @@ pub struct GroupObservation {
     /// Whether the workload controller reports its rollout complete
     /// (updated replicas equal desired, current revision equals update revision).
     pub rolled_out: bool,
-    /// The group's pods.
+    /// The group's pods sorted by name, terminating and finished ones included.
     pub pods: Vec<PodView>,
 }
 
 /// The phase of a pod, as in `status.phase`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum PodPhase {
-    /// Accepted, not all containers started.
+    /// Accepted, but not all containers started; includes waiting to be scheduled.
     #[default]
     Pending,
-    /// Bound and running.
+    /// Bound to a node with at least one container running; Ready is a separate fact.
     Running,
-    /// All containers exited successfully.
+    /// All containers exited successfully; the pod will not run again.
     Succeeded,
     /// All containers exited, at least one failed.
     Failed,
@@ -68,19 +68,19 @@ pub enum PodPhase {
 /// The facts about one pod the machine decides on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PodView {
-    /// `metadata.name`.
+    /// `metadata.name`; a recreated pod may reuse it, so decisions also check `uid`.
     pub name: String,
     /// `metadata.uid`: a pod recreated under the same name has a new one.
     pub uid: String,
-    /// `status.phase`.
+    /// `status.phase`; [`PodPhase::Unknown`] when absent or unrecognised.
     pub phase: PodPhase,
     /// Whether the pod's Ready condition is True.
     pub ready: bool,
     /// Container restarts summed over the pod's containers.
     pub restarts: i32,
-    /// `metadata.creationTimestamp`.
+    /// `metadata.creationTimestamp`, in the same epoch milliseconds as [`crate::Event::at`].
     pub created: Millis,
-    /// Whether `metadata.deletionTimestamp` is set.
+    /// Whether `metadata.deletionTimestamp` is set: the pod is going and no longer serves.
     pub terminating: bool,
     /// Whether the pod carries rayop's lowest `pod-deletion-cost`, so a
     /// ReplicaSet removes it first.
@@ -115,8 +115,8 @@ impl PodView {
 /// incarnation that was observed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PodRef {
-    /// `metadata.name`.
+    /// `metadata.name`, as sent in the delete's path.
     pub name: String,
-    /// `metadata.uid`.
+    /// `metadata.uid`, sent as the delete's precondition so a newer pod of that name survives.
     pub uid: String,
 }

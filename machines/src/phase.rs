@@ -29,12 +29,12 @@ pub enum Phase {
     Recovering,
     /// `spec.suspend` holds every workload at zero.
     Suspended,
-    /// The RayCluster was deleted; terminal.
+    /// The RayCluster was deleted; terminal: every later event is ignored and nothing is recreated.
     Deleted,
 }
 
 impl Phase {
-    /// Every phase, in declaration order.
+    /// Every phase in declaration order, Deleted last; e.g. to pre-create per-phase metrics.
     pub const ALL: [Phase; 7] = [
         Phase::Pending,
         Phase::HeadStarting,

@@ -19,7 +19,7 @@ pub struct SpecProblem {
 }
 
 impl SpecProblem {
-    /// A problem of `field`.
+    /// A problem of `field` (a JSON path such as `spec.headGroupSpec`) with a fix-it `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -36,14 +36,14 @@ impl std::fmt::Display for SpecProblem {
 
 impl std::error::Error for SpecProblem {}
 
-/// The spec at one generation.
+/// The spec at one generation, reduced to what the machine decides on; rebuilt every reconcile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct DesiredSpec {
     /// `metadata.generation` of the RayCluster this was read from.
     pub generation: i64,
     /// Semantic problems found by validation; non-empty means the spec is invalid.
     pub problems: Vec<SpecProblem>,
-    /// `spec.suspend`.
+    /// `spec.suspend`: when true every workload is held at zero and the phase is Suspended.
     pub suspend: bool,
     /// Whether GCS fault tolerance (external Redis) is configured; then workers
     /// survive a head restart and are not restarted.
@@ -59,20 +59,20 @@ pub struct DesiredSpec {
     pub head_stuck_after_ms: Option<u64>,
 }
 
-/// One worker group's desired state.
+/// One worker group's desired state; `replicas` is used only after clamping into `[min, max]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GroupSpec {
-    /// `groupName`.
+    /// `groupName`, unique within the cluster; the group's objects and `ray.io/group` label use it.
     pub name: String,
     /// `replicas` as the user (or the Ray autoscaler) wrote it.
     pub replicas: i32,
-    /// `minReplicas`.
+    /// `minReplicas`: the floor `replicas` is clamped to; a negative value counts as 0.
     pub min: i32,
-    /// `maxReplicas`.
+    /// `maxReplicas`: the ceiling `replicas` is clamped to; below `min` it counts as `min`.
     pub max: i32,
-    /// `numOfHosts`: pods per replica.
+    /// `numOfHosts`: pods per replica (multi-host groups, e.g. TPU slices); below 1 counts as 1.
     pub num_of_hosts: i32,
-    /// The group's own `suspend`.
+    /// The group's own `suspend`: only this group is held at zero pods; the phase is unaffected.
     pub suspend: bool,
     /// Hash of the desired group objects (replicas excluded).
     pub hash: String,

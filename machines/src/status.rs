@@ -25,22 +25,22 @@ pub const SUSPENDED: &str = "RayClusterSuspended";
 /// Everything the machine has to say in `status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StatusSummary {
-    /// The current phase.
+    /// The phase to publish as `status.phase`; always the machine's current phase.
     pub phase: Phase,
     /// When each phase was last entered.
     pub phase_times: BTreeMap<Phase, Millis>,
-    /// The generation this summary describes.
+    /// `metadata.generation` of the spec this summary was computed from.
     pub observed_generation: i64,
     /// A short reason for the phase, if any.
     pub reason: Option<String>,
     /// Per worker group counts, in spec order.
     pub groups: Vec<GroupStatus>,
-    /// Conditions, sorted by type.
+    /// Conditions sorted by type, each type at most once.
     pub conditions: Vec<ConditionSummary>,
 }
 
 impl StatusSummary {
-    /// Pods desired over all groups.
+    /// Pods desired over all groups (clamped, times `numOfHosts`): `desiredWorkerReplicas`.
     #[must_use]
     pub fn desired_workers(&self) -> i32 {
         self.groups
@@ -49,7 +49,7 @@ impl StatusSummary {
             .fold(0, i32::saturating_add)
     }
 
-    /// Ready pods over all groups.
+    /// Running and Ready pods over all groups: `readyWorkerReplicas`.
     #[must_use]
     pub fn ready_workers(&self) -> i32 {
         self.groups
@@ -65,16 +65,16 @@ impl StatusSummary {
     }
 }
 
-/// One worker group's counts.
+/// One worker group's counts, as published in the group's entry of `status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GroupStatus {
-    /// The group name.
+    /// The group's `groupName`.
     pub name: String,
     /// Pods the workload should run (after clamping and numOfHosts).
     pub desired: i32,
-    /// Pods Running and Ready.
+    /// Pods Running, Ready and not terminating.
     pub ready: i32,
-    /// `replicas` as requested, before clamping.
+    /// `replicas` as the spec requested it, before clamping into `[min, max]`.
     pub requested: i32,
     /// Whether `requested` lay outside `[minReplicas, maxReplicas]`.
     pub clamped: bool,
@@ -88,13 +88,13 @@ pub struct GroupStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub struct Hold {
-    /// What holds it.
+    /// The kind of hold; [`HoldReason::as_str`] is the text before `: ` in the journal.
     pub reason: HoldReason,
     /// A sentence for humans, naming the group.
     pub message: String,
 }
 
-/// The kinds of [`Hold`].
+/// The kinds of [`Hold`]; journaled by name, so a name must never change.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HoldReason {
     /// In-tree autoscaling asked for fewer pods but named none to remove.
@@ -163,12 +163,12 @@ impl TryFrom<String> for Hold {
 /// One condition, in the Kubernetes API conventions' terms.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConditionSummary {
-    /// The condition type.
+    /// The condition type, one of the constants above (for example [`HEAD_POD_READY`]).
     pub kind: String,
-    /// True or False.
+    /// The condition's status: `True` or `False`, never `Unknown`.
     pub status: bool,
-    /// A CamelCase reason.
+    /// A CamelCase reason, KubeRay's where it has one (e.g. `AllPodRunningAndReadyFirstTime`).
     pub reason: String,
-    /// A sentence for humans.
+    /// A sentence for humans; tools should match `reason`, not this.
     pub message: String,
 }

@@ -7,16 +7,16 @@
 
 use crate::{CommandKind, Phase};
 
-/// One edge of the machine.
+/// One edge of the machine; [`TABLE`] lists them and a test walks each one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
     /// A stable identifier, used by the test that walks the edge.
     pub id: &'static str,
     /// The phases this edge leaves from.
     pub from: &'static [Phase],
-    /// The event and its guard.
+    /// The event and its guard, in words, e.g. `Observed: spec invalid`.
     pub on: &'static str,
-    /// The phase this edge enters.
+    /// The phase this edge enters; equal to a `from` phase for a self-loop.
     pub to: Phase,
     /// The kinds of command the edge emits, in first-emission order.
     pub commands: &'static [CommandKind],
@@ -28,7 +28,7 @@ use Phase::{Deleted, HeadStarting, Pending, Ready, Recovering, Scaling, Suspende
 const LIVE: &[Phase] = &[Pending, HeadStarting, Scaling, Ready, Recovering, Suspended];
 const RUNNING: &[Phase] = &[HeadStarting, Scaling, Ready, Recovering];
 
-/// Every edge of the machine.
+/// Every edge of the machine; the README's table and diagram are generated from it.
 pub const TABLE: &[Edge] = &[
     Edge {
         id: "pending-invalid",
@@ -200,7 +200,7 @@ fn from_list(edge: &Edge) -> String {
         .join(", ")
 }
 
-/// The table as Markdown.
+/// The table as Markdown, one row per edge, `(same)` for a self-loop: the README's table.
 #[must_use]
 pub fn markdown() -> String {
     let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");

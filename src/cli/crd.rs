@@ -15,13 +15,13 @@ use crate::crd::versions::CrdError;
 #[derive(Debug, Args)]
 pub struct CrdArgs {}
 
-/// Why `rayop crd` failed.
+/// Why `rayop crd` failed; the process exits 1.
 #[derive(Debug, Error)]
 pub enum CrdCommandError {
     /// The CRD could not be built.
     #[error(transparent)]
     Crd(#[from] CrdError),
-    /// Writing the output failed.
+    /// Writing the YAML to stdout failed (for example a closed pipe).
     #[error("writing the CRD: {0}")]
     Write(#[from] std::io::Error),
 }

@@ -18,12 +18,12 @@ pub mod run;
 #[derive(Debug, Parser)]
 #[command(name = "rayop", version, about)]
 pub struct Cli {
-    /// What to do.
+    /// The subcommand to run; there is no default.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands; each has its own module under `cli/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the RayCluster CustomResourceDefinition (both versions) as YAML.
@@ -34,16 +34,16 @@ pub enum Command {
     Journal(journal::JournalArgs),
 }
 
-/// Why a subcommand failed.
+/// Why a subcommand failed; [`CliError::exit_code`] maps it to the process exit code.
 #[derive(Debug, Error)]
 pub enum CliError {
-    /// `rayop crd` failed.
+    /// `rayop crd` failed; exit code 1.
     #[error(transparent)]
     Crd(#[from] crd::CrdCommandError),
-    /// `rayop run` failed.
+    /// `rayop run` failed; exit code 1.
     #[error(transparent)]
     Run(#[from] run::RunError),
-    /// `rayop journal` failed.
+    /// `rayop journal` failed; exit code 1 or 2, see [`journal::JournalCommandError::exit_code`].
     #[error(transparent)]
     Journal(#[from] journal::JournalCommandError),
 }

@@ -49,16 +49,16 @@ use crate::{
 /// Where the HTTP server listens unless `--metrics-addr` says otherwise.
 pub const DEFAULT_METRICS_ADDR: &str = "0.0.0.0:8080";
 
-/// Log output format.
+/// Log output format on stderr (`--log-format`).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines, for a terminal.
     Text,
-    /// One JSON object per line.
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
-/// Arguments of `rayop run`.
+/// Arguments of `rayop run`; most flags can also be set by a `RAYOP_*` variable.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Example:\n  rayop run --kubeconfig ~/.kube/config --journal /var/lib/rayop/journal --namespace ray-a,ray-b"
@@ -70,10 +70,10 @@ pub struct RunArgs {
     /// Namespaces to watch, comma-separated; all namespaces when omitted.
     #[arg(long = "namespace", env = "RAYOP_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
-    /// RayClusters reconciled at once.
+    /// RayClusters reconciled at once; further due clusters wait their turn.
     #[arg(long, env = "RAYOP_CONCURRENCY", default_value_t = 32)]
     pub concurrency: u16,
-    /// Directory of the sled journal.
+    /// Directory of the sled journal; only one process may hold it at a time.
     #[arg(long, env = "RAYOP_JOURNAL", default_value = "/var/lib/rayop/journal")]
     pub journal: PathBuf,
     /// Run without a journal (decisions are not recorded).
@@ -89,7 +89,7 @@ pub struct RunArgs {
     /// `HeadNotReady` Warning Event; at least 1.
     #[arg(long, env = "RAYOP_HEAD_STUCK_SECONDS", default_value_t = 300)]
     pub head_stuck_seconds: u64,
-    /// Log format.
+    /// Log format on stderr: text for people, json for log collectors.
     #[arg(long, env = "RAYOP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Journal retention: a live cluster keeps at least its last N entries.
@@ -120,13 +120,13 @@ pub struct RunArgs {
     /// Stand for election on a coordination.k8s.io Lease; only the leader reconciles.
     #[arg(long, env = "RAYOP_LEADER_ELECT")]
     pub leader_elect: bool,
-    /// Name of the leader Lease.
+    /// Name of the Lease the replicas compete for; all replicas must use the same one.
     #[arg(long, env = "RAYOP_LEADER_ELECT_LEASE", default_value = "rayop-leader")]
     pub leader_elect_lease: String,
     /// Namespace of the leader Lease; default $POD_NAMESPACE, else the client's namespace.
     #[arg(long, env = "RAYOP_LEADER_ELECT_NAMESPACE")]
     pub leader_elect_namespace: Option<String>,
-    /// This replica's identity in the Lease; default $POD_NAME, else <hostname>-<pid>.
+    /// This replica's identity in the Lease; default $POD_NAME, else `<hostname>-<pid>`.
     #[arg(long, env = "RAYOP_LEADER_ELECT_IDENTITY")]
     pub leader_elect_identity: Option<String>,
     /// Seconds a silent leader keeps the Lease before a standby takes it.
@@ -143,7 +143,8 @@ pub struct RunArgs {
 /// Why `rayop run` stopped with an error.
 #[derive(Debug, Error)]
 pub enum RunError {
-    /// No usable Kubernetes configuration.
+    /// The Kubernetes configuration (`--kubeconfig`, $KUBECONFIG, ~/.kube/config or in-cluster)
+    /// could not be loaded, or no client could be built from it.
     #[error("kubernetes configuration: {0}")]
     Config(String),
     /// The journal is held by another process, or cannot be opened.
@@ -155,7 +156,7 @@ pub enum RunError {
     /// The HTTP server could not start.
     #[error(transparent)]
     Server(#[from] ServerError),
-    /// Leader election could not start.
+    /// Leader election could not start: its timings are inconsistent.
     #[error(transparent)]
     Leader(#[from] LeaderError),
     /// This replica led and lost the Lease; it stopped writing.

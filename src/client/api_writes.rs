@@ -49,20 +49,20 @@ impl WriteGate for AlwaysOpen {
 #[derive(Debug, Error)]
 #[error("{verb} {kind} refused: this replica does not hold the leader lease")]
 pub struct WriteRefused {
-    /// The write's verb.
+    /// create, update, apply, patch or delete, as [`classify`] names it.
     pub verb: &'static str,
-    /// The write's kind.
+    /// The kind (`RayCluster/status` for a subresource; an unknown plural stays as is).
     pub kind: String,
 }
 
-/// One write request, classified.
+/// One write request, classified by method, path and content type; reads have none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Write {
     /// create, update, apply, patch or delete.
     pub verb: &'static str,
     /// The kind (`RayCluster/status` for a subresource).
     pub kind: String,
-    /// True for a coordination.k8s.io Lease.
+    /// True for a coordination.k8s.io Lease, which the gate never refuses.
     pub lease: bool,
 }
 
@@ -156,7 +156,8 @@ impl<S> Layer<S> for ApiWriteLayer {
     }
 }
 
-/// The service [`ApiWriteLayer`] makes.
+/// The service [`ApiWriteLayer`] makes: counts each write, and fails it unsent while the gate is
+/// closed.
 #[derive(Clone)]
 pub struct ApiWrites<S> {
     inner: S,

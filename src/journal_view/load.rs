@@ -31,58 +31,58 @@ use crate::record::Record;
 /// One stored snapshot, state as stored.
 #[derive(Debug, Clone)]
 pub struct RawSnapshot {
-    /// The state reflects entries `1..=at_seq`.
+    /// The state covers entries `1..=at_seq`; replay resumes at `at_seq + 1`.
     pub at_seq: u64,
-    /// When it was taken.
+    /// The time of the decision it followed (rayop snapshots right after an append).
     pub ts: Timestamp,
-    /// Schema version it was written with.
+    /// Schema version it was written with, before any upcast.
     pub version: u32,
-    /// The state as stored.
+    /// The state's JSON as stored, not yet upcast; see [`decode_snapshot`].
     pub state: Box<RawValue>,
 }
 
 /// One stored entry, payload as stored.
 #[derive(Debug, Clone)]
 pub struct RawEntry {
-    /// Sequence number in the stream.
+    /// Sequence number in the stream, from 1 without gaps.
     pub seq: u64,
     /// The entry's time (rayop: the event time of its decision).
     pub ts: Timestamp,
-    /// Schema version it was written with.
+    /// Schema version it was written with, before any upcast.
     pub version: u32,
-    /// The payload as stored.
+    /// The payload's JSON as stored, not yet upcast; see [`decode`].
     pub payload: Box<RawValue>,
 }
 
 /// A damaged record, where reading stopped.
 #[derive(Debug, Clone)]
 pub struct DamagedRecord {
-    /// Entry or snapshot.
+    /// Whether the damaged record is an entry or a snapshot.
     pub record: RecordKind,
-    /// Its seq.
+    /// The damaged entry's seq, or the damaged snapshot's `at_seq`.
     pub seq: u64,
-    /// What is wrong.
+    /// The journal's reason (bad CRC, bad envelope, …), in words.
     pub reason: String,
 }
 
-/// Everything stored for one stream.
+/// Everything stored for one stream, read without quarantining it.
 #[derive(Debug, Clone)]
 pub struct StreamDump {
     /// The stream id (the cluster's UID).
     pub id: String,
-    /// The index key (`namespace/name`).
+    /// The index key `namespace/name`; streams of a reused name share it.
     pub key: String,
-    /// The last seq ever appended.
+    /// The last seq ever appended; retention never lowers it.
     pub last_seq: u64,
     /// When the cluster was deleted, if it was.
     pub deleted_at: Option<Timestamp>,
-    /// Set when the stream is quarantined.
+    /// Where and why the stream was quarantined; `None` for a readable stream.
     pub quarantine: Option<Quarantine>,
-    /// Snapshots, ascending.
+    /// Snapshots by ascending `at_seq`; each prune leaves only the latest.
     pub snapshots: Vec<RawSnapshot>,
-    /// Retained entries, ascending.
+    /// Retained entries by ascending seq, contiguous up to the first damaged record.
     pub entries: Vec<RawEntry>,
-    /// Damaged records.
+    /// Damaged records in the order found; empty for a sound stream.
     pub damaged: Vec<DamagedRecord>,
 }
 
@@ -258,11 +258,11 @@ pub fn decode<T: Versioned>(version: u32, raw: &RawValue) -> Result<T, String> {
 /// One entry decoded as a [`Record`].
 #[derive(Debug, Clone)]
 pub struct DecodedEntry {
-    /// Sequence number.
+    /// Sequence number in the stream.
     pub seq: u64,
-    /// Entry time.
+    /// The entry's time: the event time of its decision.
     pub ts: Timestamp,
-    /// The record.
+    /// The payload decoded (and upcast if older) as a [`Record`].
     pub record: Record,
 }
 

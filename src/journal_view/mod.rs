@@ -24,7 +24,7 @@ use thiserror::Error;
 
 pub mod load;
 
-/// Why reading the journal failed.
+/// Why reading the journal failed; the CLI and the endpoint each word it for their audience.
 #[derive(Debug, Error)]
 pub enum ViewError {
     /// The journal refused (damaged, I/O, …).
@@ -33,17 +33,17 @@ pub enum ViewError {
     /// The named cluster or UID has no stream.
     #[error("no stream for {target} in {}", dir.display())]
     UnknownTarget {
-        /// What was asked for.
+        /// The target exactly as given: `namespace/name` or a UID.
         target: String,
-        /// The journal directory.
+        /// The journal directory that was searched.
         dir: PathBuf,
     },
     /// An export line could not be read back (a journal crate bug or a newer format).
     #[error("reading stream {stream}: {reason}")]
     Export {
-        /// The stream id.
+        /// The stream id (the cluster's UID) whose export line failed.
         stream: String,
-        /// What was wrong.
+        /// The parse error, prefixed with the export line number.
         reason: String,
     },
 }

@@ -18,7 +18,7 @@ use crate::client::WriteGate;
 /// This replica's part in the election.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Waiting for the Lease.
+    /// Waiting for the Lease; every replica starts here under election.
     Standby,
     /// Holding the Lease (or running without leader election).
     Leader,
@@ -40,13 +40,13 @@ impl Role {
 
 #[derive(Debug)]
 enum Mode {
-    /// No election: always the leader.
+    /// No election (`--leader-elect` off): always the leader, never a deadline.
     Always,
     /// Elected: may write until the deadline.
     Elected { deadline: Mutex<Option<Instant>> },
 }
 
-/// Shared leadership state.
+/// Whether this replica leads, shared by the elector (which sets it) and every writer.
 #[derive(Debug)]
 pub struct Leadership {
     mode: Mode,
@@ -80,7 +80,7 @@ impl Leadership {
         matches!(self.mode, Mode::Elected { .. })
     }
 
-    /// The current role.
+    /// The current role; only the elector changes it, and `Lost` is final.
     #[must_use]
     pub fn role(&self) -> Role {
         *self.role.borrow()

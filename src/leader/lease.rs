@@ -62,7 +62,7 @@ impl LeaseApi {
         }
     }
 
-    /// The configuration.
+    /// Which Lease, who this replica is, and the timings it was built with.
     #[must_use]
     pub fn config(&self) -> &LeaseConfig {
         &self.config

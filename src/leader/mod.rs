@@ -93,13 +93,13 @@ impl Timings {
 /// Which Lease, and who this replica is.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
-    /// The Lease's name.
+    /// The Lease's name (`--leader-elect-lease`); the same for every replica.
     pub name: String,
     /// The Lease's namespace (the operator's own).
     pub namespace: String,
     /// This replica's identity in `holderIdentity` (the pod name, unique).
     pub identity: String,
-    /// Timings.
+    /// Lease duration, renew deadline and retry period; checked by [`Timings::validate`].
     pub timings: Timings,
 }
 

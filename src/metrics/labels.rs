@@ -5,26 +5,26 @@
 
 use prometheus_client::encoding::EncodeLabelSet;
 
-/// `result` of a reconcile.
+/// `result` of a reconcile, on `rayop_reconciles` and its duration histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// ok, error or skipped.
+    /// `ok`, `error` or `skipped`, from [`super::ReconcileResult::as_str`].
     pub result: &'static str,
 }
 
 /// `from` and `to` of a phase transition.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransitionLabels {
-    /// The phase left.
+    /// The phase the machine left, as [`rayop_machines::Phase::as_str`] names it.
     pub from: String,
-    /// The phase entered.
+    /// The phase the machine entered.
     pub to: String,
 }
 
-/// `phase` of a cluster.
+/// `phase` of a cluster, on `rayop_clusters`; every phase but Deleted exists from the start.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
-    /// The machine's phase.
+    /// The machine's phase name; a cluster counts under exactly one.
     pub phase: String,
 }
 
@@ -37,14 +37,14 @@ pub struct WriteLabels {
     pub kind: String,
 }
 
-/// `version` of the build.
+/// `version` of the build, on the `rayop_build` info metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VersionLabels {
-    /// The crate version.
+    /// `CARGO_PKG_VERSION` of the running binary.
     pub version: String,
 }
 
-/// `when` journal damage was found.
+/// `when` journal damage was found, on `rayop_journal_damage`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DamageLabels {
     /// `open` (found when the journal was opened) or `operation` (a failed

@@ -61,7 +61,7 @@ pub enum ReconcileResult {
 }
 
 impl ReconcileResult {
-    /// The label value.
+    /// The `result` label value: `ok`, `error` or `skipped`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +72,8 @@ impl ReconcileResult {
     }
 }
 
-/// The operator's metric families.
+/// The operator's metric families, one per process; every method only touches atomics or a short
+/// lock.
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabels, Counter>,
@@ -219,7 +220,7 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Counts one phase transition.
+    /// Counts one phase transition in `rayop_transitions`; its label pair appears on first use.
     pub fn transition(&self, from: &str, to: &str) {
         self.transitions
             .get_or_create(&TransitionLabels {
@@ -309,13 +310,13 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
-    /// The current value of `rayop_leader`.
+    /// True while `rayop_leader` is 1: leading, or running without `--leader-elect`.
     #[must_use]
     pub fn is_leader(&self) -> bool {
         self.leader.get() == 1
     }
 
-    /// Every metric as OpenMetrics text.
+    /// Every family as OpenMetrics text, the body of `/metrics`.
     #[must_use]
     pub fn encode(&self) -> String {
         let mut out = String::new();

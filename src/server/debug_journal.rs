@@ -21,7 +21,7 @@ use crate::{
 /// The outcome of one export request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Export {
-    /// The JSON lines.
+    /// The export's JSON lines, served as 200 [`super::routes::JSON_LINES`].
     Lines(Vec<u8>),
     /// The path does not name a cluster.
     BadTarget(String),
@@ -29,7 +29,7 @@ pub enum Export {
     NotFound(String),
     /// This replica has no open journal.
     Unavailable(&'static str),
-    /// Reading failed.
+    /// The journal could not be read or the task panicked; served as 500.
     Failed(String),
 }
 

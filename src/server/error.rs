@@ -1,16 +1,20 @@
-//! Errors of the HTTP server.
+//! Why the HTTP server could not start.
+//!
+//! Only binding can fail: once it serves, a failed connection or accept is
+//! logged and the server carries on, so a scrape or probe never stops the
+//! operator.
 
 use thiserror::Error;
 
-/// The server could not start.
+/// The server could not start; `rayop run` stops only when `--metrics-addr` was given.
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address asked for.
+        /// The `HOST:PORT` exactly as given.
         addr: String,
-        /// Why.
+        /// The bind or address-parse error (address in use, permission denied, …).
         #[source]
         source: std::io::Error,
     },

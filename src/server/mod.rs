@@ -35,11 +35,11 @@ use tracing::{debug, info, warn};
 pub use self::error::ServerError;
 use crate::{health::Health, journaling::JournalHandle, metrics::Metrics};
 
-/// What the endpoints read.
+/// What the endpoints read; built before leader election, the journal attached later.
 pub struct ServerState {
-    /// The metric families.
+    /// The metric families `/metrics` encodes; shared with the controller and elector.
     pub metrics: Arc<Metrics>,
-    /// Readiness facts.
+    /// What `/readyz` reports: caches synced, journal open, leader or standby.
     pub health: Arc<Health>,
     journal: OnceLock<Arc<JournalHandle>>,
 }
@@ -83,7 +83,8 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
         })
 }
 
-/// Serves `listener` until `shutdown` resolves.
+/// Serves `listener`, one task per connection, until `shutdown` resolves; accept errors are
+/// retried.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServerState>,

@@ -15,9 +15,9 @@ use hyper::body::Bytes;
 
 use super::{ServerState, debug_journal};
 
-/// Content type of `/metrics`.
+/// Content type of `/metrics`: OpenMetrics 1.0.0 text in UTF-8.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// Content type of `/debug/journal/...`.
+/// Content type of `/debug/journal/...`: one JSON object per line.
 pub const JSON_LINES: &str = "application/jsonl";
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
@@ -37,7 +37,7 @@ fn body_of(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Fu
     response
 }
 
-/// Answers one request.
+/// Answers one request; never fails, every error is a status code with a one-line reason.
 pub async fn respond<B>(state: &ServerState, request: &Request<B>) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(

@@ -13,7 +13,7 @@ use rayop_machines::{Command, Event, Input, Observation, PodPhase, PodView};
 use super::time;
 use crate::record::{CommandResult, Record};
 
-/// A one-line description of `record`.
+/// One line for `record`, as `journal show` prints it after the time and seq.
 #[must_use]
 pub fn record(record: &Record) -> String {
     match record {
@@ -115,7 +115,7 @@ fn pod_state(pod: &PodView) -> &'static str {
     }
 }
 
-/// Commands as `Kind(args)`, comma-separated.
+/// Commands as `Kind(args)`, comma-separated; `none` for an empty list.
 #[must_use]
 pub fn commands(commands: &[Command]) -> String {
     if commands.is_empty() {
@@ -124,7 +124,7 @@ pub fn commands(commands: &[Command]) -> String {
     commands.iter().map(command).collect::<Vec<_>>().join(", ")
 }
 
-/// One command as `Kind(args)`.
+/// One command as `Kind(args)`, e.g. `EnsureGroup(small, 3)`.
 #[must_use]
 pub fn command(command: &Command) -> String {
     match command {

@@ -26,41 +26,41 @@ use crate::journal_view::load::{self, StreamDump};
 /// Fetching a cluster's journal from a running operator failed.
 #[derive(Debug, Error)]
 pub enum FetchError {
-    /// The target is not `namespace/name`.
+    /// The target is not `namespace/name` with both parts non-empty; a UID cannot be fetched.
     #[error("{0:?} is not namespace/name")]
     Target(String),
     /// The operator address is not a usable http:// URL.
     #[error("{url:?} is not an operator address (http://host:port): {reason}")]
     Url {
-        /// What was given.
+        /// The address after trimming `/` and adding `http://` when it had no scheme.
         url: String,
-        /// Why it does not work.
+        /// The scheme is not `http://`, or the URL does not parse.
         reason: String,
     },
     /// The request failed (connection refused, timeout, …).
     #[error("GET {url}: {reason}")]
     Request {
-        /// The URL requested.
+        /// The full `/debug/journal/<namespace>/<name>` URL.
         url: String,
-        /// Why.
+        /// The connection or body error, or no answer within [`FETCH_TIMEOUT`].
         reason: String,
     },
     /// The operator answered with an error status.
     #[error("GET {url}: HTTP {status}: {body}")]
     Status {
-        /// The URL requested.
+        /// The full `/debug/journal/<namespace>/<name>` URL.
         url: String,
-        /// The status code.
+        /// The HTTP status, never 200; a standby answers 503.
         status: u16,
-        /// The operator's explanation.
+        /// The answer's body, trimmed: the operator's reason in words.
         body: String,
     },
     /// The answer is not the journal's JSON-lines export.
     #[error("GET {url}: the answer is not a journal export: {reason}")]
     Parse {
-        /// The URL requested.
+        /// The full `/debug/journal/<namespace>/<name>` URL.
         url: String,
-        /// Why.
+        /// The export parser's error for the first bad line.
         reason: String,
     },
     /// The runtime for a blocking fetch could not start.

@@ -23,13 +23,13 @@ use crate::{
     record::{self, Record},
 };
 
-/// Arguments of `rayop journal list`.
+/// Arguments of `rayop journal list`: the journal and table or JSON output.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal list --journal /tmp/journal\n  \
     rayop journal list --journal /tmp/journal --json | jq '.[] | select(.deleted)'")]
 pub struct ListArgs {
-    /// The journal.
+    /// The journal to list; opened without quarantining or moving anything aside.
     #[command(flatten)]
     pub dir: JournalDir,
     /// Print a JSON array instead of a table.
@@ -37,19 +37,19 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// One stream, as listed.
+/// One stream (one cluster UID) as a table row or a JSON object (camelCase keys).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamRow {
-    /// namespace/name.
+    /// The index key `namespace/name`; several streams share it when a name was reused.
     pub name: String,
     /// The cluster's UID (the stream id).
     pub uid: String,
-    /// Retained entries.
+    /// Entries still stored; fewer than `last_seq` once retention pruned the oldest.
     pub entries: u64,
-    /// First retained seq.
+    /// Seq of the oldest stored entry: 1 until retention prunes.
     pub first_seq: u64,
-    /// Last seq.
+    /// Seq of the newest entry ever appended; pruning never lowers it.
     pub last_seq: u64,
     /// Time of the first retained entry, RFC 3339.
     pub first: Option<String>,
@@ -60,13 +60,13 @@ pub struct StreamRow {
     /// Why the phase could not be restored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase_error: Option<String>,
-    /// Whether the cluster was deleted.
+    /// True once the operator recorded the cluster's deletion (`deleted_at` is then set).
     pub deleted: bool,
-    /// When, RFC 3339.
+    /// When the deletion was recorded, RFC 3339 UTC; `None` while the cluster lives.
     pub deleted_at: Option<String>,
-    /// Whether the stream is quarantined.
+    /// True when a damaged record was found; the operator's typed reads then refuse the stream.
     pub quarantined: bool,
-    /// Why, when it is.
+    /// The damaged record and reason (`entry 7: …`); omitted from JSON when not quarantined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
 }

@@ -44,7 +44,7 @@ pub mod time;
 pub mod transfer;
 pub mod verify;
 
-/// Arguments of `rayop journal`.
+/// Arguments of `rayop journal`: one subcommand, each taking `--journal DIR`.
 #[derive(Debug, Args)]
 #[command(
     about = "Inspect, verify, replay, export and import the operator's journal",
@@ -77,7 +77,7 @@ pub struct JournalDir {
     pub journal: PathBuf,
 }
 
-/// The `rayop journal` subcommands.
+/// The `rayop journal` subcommands; only `Import` writes to a journal.
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
     /// List every stream: cluster, UID, entries, first and last time, phase, deleted, quarantined.
@@ -100,9 +100,9 @@ pub enum JournalCommandError {
     /// `--journal` does not name a journal.
     #[error("no journal at {dir}: {reason}")]
     NotAJournal {
-        /// The directory given.
+        /// The `--journal` path exactly as given.
         dir: PathBuf,
-        /// What is missing.
+        /// The directory is missing, or it has no `db/` database.
         reason: &'static str,
     },
     /// The journal refused (held by another process, damaged, newer format, …).
@@ -114,54 +114,54 @@ pub enum JournalCommandError {
         dir = dir.display()
     )]
     UnknownTarget {
-        /// What was asked for.
+        /// The target exactly as typed: `namespace/name` or a UID.
         target: String,
-        /// The journal directory.
+        /// The `--journal` directory searched, shown in the `journal list` hint.
         dir: PathBuf,
     },
     /// A stream cannot be replayed (damaged, or its beginning pruned without a snapshot).
     #[error("stream {stream} ({key}) cannot be replayed: {reason}")]
     CannotReplay {
-        /// The stream id (UID).
+        /// The stream id: the RayCluster's UID.
         stream: String,
-        /// Its namespace/name.
+        /// The stream's index key, `namespace/name`.
         key: String,
-        /// Why.
+        /// The damaged or undecodable record, or the pruned range, in words.
         reason: String,
     },
     /// An export line could not be read back (a journal crate bug or a newer format).
     #[error("reading stream {stream}: {reason}")]
     Export {
-        /// The stream id.
+        /// The stream id (the RayCluster's UID) whose export line failed.
         stream: String,
-        /// What was wrong.
+        /// The decode error of the line, in words.
         reason: String,
     },
     /// The replay of at least one stream diverged from the journal (details on stdout).
     #[error("replay diverged from the journal in {streams} stream(s); see the diff above")]
     Diverged {
-        /// Streams that diverged.
+        /// How many streams diverged; each one's diff is already on stdout.
         streams: usize,
     },
     /// `verify` found problems (listed on stdout).
     #[error("the journal has {problems} problem(s); see the list above")]
     VerifyFailed {
-        /// Number of problems.
+        /// How many problems were printed to stdout; always at least 1.
         problems: usize,
     },
-    /// Reading the import file failed.
+    /// Reading the `import` input (a file or stdin) failed; exit code 2.
     #[error("reading {path}: {source}")]
     Input {
         /// The file (or `-` for stdin).
         path: String,
-        /// The underlying error.
+        /// The I/O error from opening or reading the input.
         #[source]
         source: std::io::Error,
     },
-    /// Writing the output failed.
+    /// Writing to stdout failed (for example a closed pipe); exit code 2.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
-    /// Serializing JSON output failed.
+    /// Serializing `--json` output failed; exit code 2.
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),
 }

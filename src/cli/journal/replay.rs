@@ -36,7 +36,7 @@ use crate::{
     record::{self, Record},
 };
 
-/// Arguments of `rayop journal replay`.
+/// Arguments of `rayop journal replay`: which cluster's streams, and the journal.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal replay default/raycluster-demo --journal /tmp/journal\n\n\
@@ -47,21 +47,21 @@ pub struct ReplayArgs {
     /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
     #[arg(value_name = "NAMESPACE/NAME|UID")]
     pub target: String,
-    /// The journal.
+    /// The journal to replay from; opened without quarantining or moving anything aside.
     #[command(flatten)]
     pub dir: JournalDir,
 }
 
-/// Where a replay started.
+/// Where a replay started; named in each stream's report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     /// From seq 1 with a fresh machine.
     Beginning,
     /// From a snapshot, because entries before it were pruned.
     Snapshot {
-        /// The snapshot's seq.
+        /// The machine state covers entries `1..=at_seq`; replay resumes at `at_seq + 1`.
         at_seq: u64,
-        /// The first retained entry.
+        /// Seq of the oldest stored entry; entries before it were pruned by retention.
         first_retained: u64,
     },
 }
@@ -76,24 +76,24 @@ pub enum ReplayDivergence {
         index: usize,
         /// Seq of that record, `None` at the end of the stream.
         seq: Option<u64>,
-        /// Its time.
+        /// Time of that record, `None` at the end of the stream.
         ts: Option<Timestamp>,
         /// The recorded record's kind (`Transition`, `Commands`, `Event`, or `end of stream`).
         kind: &'static str,
         /// The event whose decision diverged: its seq and description.
         after_event: Option<(u64, String)>,
-        /// What was recorded.
+        /// The recorded transition or commands as pretty JSON, or words like `no commands`.
         recorded: String,
-        /// What the current machine decides.
+        /// What the current machine decides instead, in the same form as `recorded`.
         replayed: String,
     },
     /// The replayed machine differs from a recorded snapshot.
     Snapshot {
-        /// The snapshot's seq.
+        /// The machine state there covers entries `1..=at_seq`.
         at_seq: u64,
-        /// The recorded state, pretty JSON.
+        /// The machine state as stored in the snapshot, pretty JSON.
         recorded: String,
-        /// The replayed state, pretty JSON.
+        /// The machine state replay reached at `at_seq`, pretty JSON.
         replayed: String,
     },
 }
@@ -154,16 +154,16 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
-/// The replay of one stream.
+/// The replay of one stream; a divergence is reported, not returned as an error.
 #[derive(Clone, Debug)]
 pub struct StreamReplay {
-    /// The stream id.
+    /// The stream id: the RayCluster's UID.
     pub id: String,
-    /// Its namespace/name.
+    /// The stream's index key, `namespace/name`.
     pub key: String,
-    /// Where the replay started.
+    /// Seq 1, or a snapshot when retention pruned the beginning.
     pub start: Start,
-    /// Records replayed.
+    /// Stored records after the start, all of them even when replay stopped at a divergence.
     pub records: usize,
     /// Events fed to the machine (up to the divergence, if any).
     pub events: usize,
@@ -171,11 +171,11 @@ pub struct StreamReplay {
     pub snapshots_checked: usize,
     /// Things the reader should know (snapshots skipped, …).
     pub notes: Vec<String>,
-    /// The first divergence.
+    /// The first divergence; `None` when every recorded decision matched.
     pub divergence: Option<ReplayDivergence>,
     /// The machine's phase at the end (or at the divergence).
     pub phase: Phase,
-    /// Time spent replaying.
+    /// Wall-clock time of the replay itself, decoding excluded; printed in ms.
     pub elapsed: Duration,
 }
 

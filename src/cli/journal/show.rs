@@ -32,7 +32,7 @@ use crate::{
     record::Record,
 };
 
-/// Arguments of `rayop journal show`.
+/// Arguments of `rayop journal show`: a cluster, a local journal or a URL, and a time window.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n  \
@@ -52,7 +52,7 @@ pub struct ShowArgs {
     #[arg(long, value_name = "DIR", required_unless_present = "from_url")]
     pub journal: Option<PathBuf>,
     /// Read a running operator's journal instead: its address (http://host:port, e.g. through
-    /// `kubectl port-forward`), served at /debug/journal/<namespace>/<name>.
+    /// `kubectl port-forward`), served at `/debug/journal/<namespace>/<name>`.
     #[arg(long, value_name = "URL", conflicts_with = "journal")]
     pub from_url: Option<String>,
     /// Only records at or after this RFC 3339 time (e.g. 2024-05-01T10:00:00Z).

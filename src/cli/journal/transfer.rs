@@ -24,13 +24,13 @@ use clap::Args;
 use super::{JournalCommandError, JournalDir, open};
 use crate::journal_view::load;
 
-/// Arguments of `rayop journal export`.
+/// Arguments of `rayop journal export`: the journal and an optional cluster.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal export --journal /tmp/journal --stream default/raycluster-demo > demo.jsonl\n  \
     rayop journal export --journal /tmp/journal | gzip > journal.jsonl.gz")]
 pub struct ExportArgs {
-    /// The journal.
+    /// The journal to export; opened without quarantining or moving anything aside.
     #[command(flatten)]
     pub dir: JournalDir,
     /// Only this cluster: namespace/name (all its streams) or a UID; every stream when omitted.
@@ -38,7 +38,7 @@ pub struct ExportArgs {
     pub stream: Option<String>,
 }
 
-/// Arguments of `rayop journal import`.
+/// Arguments of `rayop journal import`: the export file and the target journal.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal import demo.jsonl --journal /tmp/from-bug-report\n  \

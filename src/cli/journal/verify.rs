@@ -21,28 +21,28 @@ use rayop_journal::{Problem, VerifyReport};
 use super::{JournalCommandError, JournalDir, open};
 use crate::journal_view::load;
 
-/// Arguments of `rayop journal verify`.
+/// Arguments of `rayop journal verify`: the journal only; nothing is selected or filtered.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal verify --journal /tmp/journal\n\n\
     Prints `OK` and exits 0 when the journal is sound; otherwise lists each problem \
     (stream, seq, what) and exits 1.")]
 pub struct VerifyArgs {
-    /// The journal.
+    /// The journal to check; opened without quarantining or moving anything aside.
     #[command(flatten)]
     pub dir: JournalDir,
 }
 
-/// What `verify` found.
+/// What [`verify`] found; `run` exits 1 when `problems` is not empty.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Verification {
-    /// Streams checked.
+    /// Streams the journal crate checked, quarantined ones included.
     pub streams: usize,
-    /// Entries read.
+    /// Retained entries over all streams; pruned ones are neither read nor counted.
     pub entries: u64,
-    /// Snapshots read.
+    /// Stored snapshots over all streams, each also decoded as a machine.
     pub snapshots: u64,
-    /// Problems, one sentence each.
+    /// One sentence per problem naming its stream, open findings first; printed after `PROBLEM`.
     pub problems: Vec<String>,
 }
 

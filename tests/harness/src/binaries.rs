@@ -49,13 +49,13 @@ pub fn repo_root() -> Result<PathBuf> {
 /// Paths of the built control-plane binaries and kwok's stage file.
 #[derive(Debug, Clone)]
 pub struct Binaries {
-    /// `etcd` server.
+    /// `etcd` server, built by `deploy/local/build.sh`.
     pub etcd: PathBuf,
-    /// `kube-apiserver`.
+    /// `kube-apiserver`, built by `deploy/local/build.sh`.
     pub kube_apiserver: PathBuf,
-    /// `kube-controller-manager`.
+    /// `kube-controller-manager`, built by `deploy/local/build.sh`.
     pub kube_controller_manager: PathBuf,
-    /// `kube-scheduler`.
+    /// `kube-scheduler`, built by `deploy/local/build.sh`.
     pub kube_scheduler: PathBuf,
     /// `kubectl`, the same version as the API server.
     pub kubectl: PathBuf,

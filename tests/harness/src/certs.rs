@@ -24,21 +24,22 @@ use rcgen::{
 /// Paths of the PEM files of one plane.
 #[derive(Debug, Clone)]
 pub struct CertPaths {
-    /// CA certificate.
+    /// CA certificate: signs the serving and admin certificates; every component trusts it.
     pub ca_cert: PathBuf,
     /// CA private key (kept for tools that want to sign more certificates).
     pub ca_key: PathBuf,
     /// Serving certificate for 127.0.0.1 and localhost.
     pub serving_cert: PathBuf,
-    /// Serving key.
+    /// Private key of the serving certificate.
     pub serving_key: PathBuf,
-    /// Admin client certificate (O=system:masters).
+    /// Admin client certificate (O=system:masters, so RBAC allows everything).
     pub admin_cert: PathBuf,
-    /// Admin client key.
+    /// Private key of the admin client certificate.
     pub admin_key: PathBuf,
-    /// Service-account signing key (private, PKCS#8).
+    /// Service-account signing key (private, PKCS#8): kube-apiserver and kube-controller-manager
+    /// sign tokens with it.
     pub sa_key: PathBuf,
-    /// Service-account public key.
+    /// Service-account public key: kube-apiserver verifies tokens with it.
     pub sa_pub: PathBuf,
 }
 

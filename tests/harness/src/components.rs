@@ -21,7 +21,7 @@ use crate::certs::CertPaths;
 /// never run out (kwok's default /24 holds 254 pods).
 pub const POD_CIDR: &str = "10.64.0.0/12";
 
-/// ClusterIPs of Services.
+/// ClusterIPs of Services: a /24, so only about 250 Services with a ClusterIP fit.
 pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 
 /// The controllers kube-controller-manager runs: what rayop's objects need
@@ -56,20 +56,21 @@ pub const HPA_SYNC_PERIOD: &str = "2s";
 /// One of the control plane's processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Component {
-    /// etcd, the store.
+    /// etcd, the store; started first, listening on plain HTTP on loopback.
     Etcd,
-    /// kube-apiserver.
+    /// kube-apiserver, on HTTPS with the plane's PKI.
     ApiServer,
-    /// kube-controller-manager.
+    /// kube-controller-manager, running only [`CONTROLLERS`].
     ControllerManager,
-    /// kube-scheduler.
+    /// kube-scheduler, scheduling onto the fake nodes.
     Scheduler,
     /// kwok, playing kubelets for the fake nodes.
     Kwok,
 }
 
 impl Component {
-    /// All components in start order.
+    /// All components in start order: etcd and kube-apiserver first, each ready before the rest
+    /// start.
     pub const ALL: [Component; 5] = [
         Component::Etcd,
         Component::ApiServer,
@@ -89,7 +90,7 @@ impl Component {
         }
     }
 
-    /// The binary to run.
+    /// The binary to run, from the built [`Binaries`].
     pub fn program(self, bins: &Binaries) -> &Path {
         match self {
             Component::Etcd => &bins.etcd,
@@ -101,23 +102,23 @@ impl Component {
     }
 }
 
-/// Loopback ports of one plane.
+/// Loopback ports of one plane, all distinct, chosen fresh per start.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
-    /// etcd client URL port.
+    /// etcd client URL port (`http://127.0.0.1:<port>`).
     pub etcd_client: u16,
-    /// etcd peer URL port.
+    /// etcd peer URL port, chosen like the others so two planes never clash.
     pub etcd_peer: u16,
-    /// kube-apiserver secure port.
+    /// kube-apiserver secure port: the plane's `https://127.0.0.1:<port>`.
     pub apiserver: u16,
-    /// kube-controller-manager secure (health) port.
+    /// kube-controller-manager secure port, serving only `/healthz` and the like.
     pub controller_manager: u16,
-    /// kube-scheduler secure (health) port.
+    /// kube-scheduler secure port, serving only `/healthz` and the like.
     pub scheduler: u16,
 }
 
 impl Ports {
-    /// Fresh free ports.
+    /// Fresh distinct free ports; another process may still take one before it is bound.
     pub fn free() -> Result<Ports> {
         let [
             etcd_client,
@@ -139,15 +140,15 @@ impl Ports {
 /// Where one plane keeps its files.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// The plane's directory.
+    /// The plane's directory; everything below is inside it.
     pub dir: PathBuf,
-    /// Certificates and keys.
+    /// The plane's PKI, generated fresh for this plane.
     pub certs: CertPaths,
     /// The admin kubeconfig (also used by the components).
     pub kubeconfig: PathBuf,
-    /// One `<component>.log` per component.
+    /// The directory of one `<component>.log` per component.
     pub logs: PathBuf,
-    /// etcd's data directory.
+    /// etcd's data directory, inside the plane's; a retried start begins with it empty.
     pub etcd_data: PathBuf,
 }
 
@@ -158,7 +159,7 @@ impl Layout {
     }
 }
 
-/// The command-line arguments of `c`.
+/// The command-line arguments of `c`: the one place its flags are set.
 pub fn args(c: Component, layout: &Layout, ports: &Ports, bins: &Binaries) -> Vec<String> {
     let certs = &layout.certs;
     let kc = layout.kubeconfig.display().to_string();

@@ -80,7 +80,7 @@ impl TestEnv {
         self.client.clone()
     }
 
-    /// The admin kubeconfig file.
+    /// The kubeconfig the client uses: the local plane's, or [`KUBECONFIG_ENV`]'s.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
     }

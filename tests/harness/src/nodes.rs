@@ -12,11 +12,11 @@ use serde_json::json;
 
 /// How many fake nodes a plane has.
 pub const NODE_COUNT: usize = 3;
-/// Pods each fake node accepts.
+/// Pods each fake node accepts (`status.capacity.pods`), far above kubelet's default 110.
 pub const PODS_PER_NODE: u32 = 1000;
-/// CPU each fake node offers.
+/// CPU each fake node offers, in cores: enough that requests never block scheduling.
 pub const CPU_PER_NODE: &str = "1000";
-/// Memory each fake node offers.
+/// Memory each fake node offers: enough that requests never block scheduling.
 pub const MEMORY_PER_NODE: &str = "4Ti";
 
 /// The name of fake node `i`.

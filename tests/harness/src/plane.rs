@@ -42,7 +42,7 @@ fn ready_timeout(c: Component) -> Duration {
     })
 }
 
-/// A running local control plane.
+/// A running local control plane; unless detached, dropping it stops every component.
 #[derive(Debug)]
 pub struct ControlPlane {
     layout: Layout,
@@ -129,7 +129,7 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// The admin kubeconfig.
+    /// The admin kubeconfig (system:masters), also used by the components themselves.
     pub fn kubeconfig(&self) -> &Path {
         &self.layout.kubeconfig
     }
@@ -144,7 +144,7 @@ impl ControlPlane {
         &self.binaries
     }
 
-    /// The kube-apiserver URL.
+    /// The kube-apiserver URL, `https://127.0.0.1:<port>`.
     pub fn apiserver_url(&self) -> String {
         format!("https://127.0.0.1:{}", self.ports.apiserver)
     }

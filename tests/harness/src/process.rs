@@ -35,7 +35,7 @@ pub enum Lifetime {
     Detached,
 }
 
-/// A running component.
+/// A running component: its child, log file and [`Lifetime`]; stop it with [`Process::stop`].
 #[derive(Debug)]
 pub struct Process {
     name: String,
@@ -90,12 +90,12 @@ impl Process {
         &self.name
     }
 
-    /// Its process id.
+    /// Its process id; [`Process::release`] returns it too, for a detached component.
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// Its log file.
+    /// Its log file: stdout and stderr together, opened for append.
     pub fn log_path(&self) -> &Path {
         &self.log
     }
