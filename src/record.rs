@@ -29,11 +29,11 @@ pub const RECORD_VERSION: u32 = 1;
 pub enum Record<M: Machine = ClusterMachine> {
     /// An observation turned into a machine event.
     Event(Event<M::Input>),
-    /// The phase changed.
+    /// The event changed the phase; absent when the phase stayed the same.
     Transition {
-        /// Before.
+        /// The phase before the event.
         from: M::Phase,
-        /// After.
+        /// The phase the machine entered; never equal to `from`.
         to: M::Phase,
     },
     /// The commands the machine issued for the preceding event.
@@ -50,7 +50,7 @@ impl<M: Machine> Versioned for Record<M> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandResult<K = rayop_machines::CommandKind> {
-    /// The command's kind.
+    /// Which command, by kind; results are in the same order as the commands.
     pub command: K,
     /// `None` when it succeeded; the error otherwise.
     pub error: Option<String>,
@@ -79,20 +79,20 @@ pub fn decision_records<M: Machine>(
 pub struct Divergence {
     /// Index of the diverging record within the replayed records.
     pub index: usize,
-    /// What was recorded.
+    /// The recorded transition or commands as pretty JSON, or words such as `no commands`.
     pub recorded: String,
     /// What the current machine decides instead.
     pub replayed: String,
 }
 
-/// The outcome of a replay.
+/// The outcome of a replay; the first divergence stops it.
 #[derive(Debug)]
 pub struct Replay<M = ClusterMachine> {
     /// The machine after the last event.
     pub machine: M,
-    /// Events replayed.
+    /// Events fed to the machine, up to the divergence if there is one.
     pub events: usize,
-    /// The first divergence, if any.
+    /// The first record that disagrees; `None` when every decision matched.
     pub divergence: Option<Divergence>,
 }
 

@@ -13,18 +13,18 @@ use crate::{CommandKind, DesiredSpec, Millis, Observation};
 pub struct Event<I = Input> {
     /// When the input was observed, as chosen by the caller.
     pub at: Millis,
-    /// What was observed.
+    /// What was observed; the machine's only input besides `at`.
     pub input: I,
 }
 
-/// What was observed.
+/// What was observed: the spec and world, a due timer, a failed command, or deletion.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// The spec at its generation, and the live objects, read in one reconcile.
     Observed {
-        /// The desired state.
+        /// The desired state at `spec.generation`, problems included.
         spec: DesiredSpec,
-        /// The live state.
+        /// The live objects as the watch caches held them in the same reconcile.
         world: Observation,
     },
     /// A timer set by an earlier `WakeAt` came due; timers are checked.
@@ -32,14 +32,14 @@ pub enum Input {
     Tick,
     /// A command issued earlier failed against the API server.
     CommandFailed {
-        /// The failed command's kind.
+        /// The failed command's kind; each failure comes back to the machine once.
         command: CommandKind,
         /// A short CamelCase reason, for example `FailedApplyHead`.
         reason: String,
         /// The error as the API server reported it.
         message: String,
     },
-    /// The RayCluster is being deleted.
+    /// The RayCluster is being deleted; the machine moves to Deleted and ignores later events.
     Deleted,
 }
 
