@@ -196,8 +196,8 @@ pub async fn run_kind<R: Reconciled>(
         () = controller => {}
         () = before_first_list => {
             info!(
-                namespace = %where_, kind = %kind,
-                "stopping before the first list completed; nothing was reconciled"
+                namespace = %where_,
+                "stopping before the first {kind} list completed; nothing was reconciled"
             );
         }
     }

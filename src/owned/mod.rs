@@ -9,10 +9,10 @@ pub mod api;
 pub mod cache;
 mod declare;
 pub mod index;
-mod kinds;
+pub mod kinds;
 pub mod rollout;
 pub mod watch_backoff;
 
 pub use api::{ApiError, FIELD_MANAGER};
 pub use cache::{CacheMode, ControllerRef, LiveObject, OwnedCaches, OwnedStore, Trigger};
-pub use kinds::{Kind, Object, apply_object, delete_object, watch_all};
+pub use kinds::{Kind, Object, apply_object, controller_of, delete_object, watch_all};

@@ -1,6 +1,6 @@
 //! Status: the summary of the machine's last `PublishStatus` plus live facts
 //! become the RayCluster's `status`, written only when it differs from what
-//! is there ([`publish`]).
+//! is there ([`publish()`]).
 //!
 //! Invariants:
 //! - Level-triggered: the desired status is recomputed from that summary and
