@@ -10,7 +10,9 @@
 //! - An object is written only when its live spec hash or replicas differ
 //!   from the desired ones: in steady state this step makes no API call.
 //! - An object that exists but is controlled by something other than this
-//!   RayCluster is never overwritten (names can collide across clusters).
+//!   RayCluster is never written, whether the caches hold it or not (they
+//!   hold only objects labelled `ray.io/cluster`): its name is a
+//!   `NameConflict`, and nothing of it changes.
 //! - Pod writes name the observed UID as a precondition, so a pod recreated
 //!   under the same name is never touched by a stale command; a pod that is
 //!   already gone counts as done.
@@ -31,7 +33,7 @@ use crate::{
         Live,
         pods::{DELETION_COST_ANNOTATION, FIRST_TO_GO},
     },
-    owned::{ApiError, LiveObject, apply_object, delete_object},
+    owned::{ApiError, LiveObject, apply_object, controller_of, delete_object},
 };
 
 pub use crate::owned::FIELD_MANAGER;
@@ -292,23 +294,29 @@ impl Interpreter<'_> {
         for object in ordered {
             let key = object.key();
             let want_replicas = object.is_workload().then_some(replicas).flatten();
-            if let Some(live) = self.live.object(&key) {
-                let hash_ok = live.hash.as_deref() == Some(set.hash.as_str());
-                // `None`: an HPA owns replicas; whatever it chose is fine.
-                let replicas_ok = !object.is_workload()
-                    || want_replicas.is_none()
-                    || live.replicas == want_replicas;
-                if hash_ok && replicas_ok {
-                    continue;
+            let owner = match self.live.object(&key) {
+                Some(live) => {
+                    let hash_ok = live.hash.as_deref() == Some(set.hash.as_str());
+                    // `None`: an HPA owns replicas; whatever it chose is fine.
+                    let replicas_ok = !object.is_workload()
+                        || want_replicas.is_none()
+                        || live.replicas == want_replicas;
+                    if hash_ok && replicas_ok {
+                        continue;
+                    }
+                    self.live.controller_uid(&key)
                 }
-                if let Some(owner) = self.live.controller_uid(&key)
-                    && owner.as_deref() != Some(self.owner_uid)
-                {
-                    return Err(ApplyError::Foreign {
-                        kind: key.kind.as_str(),
-                        name: key.name,
-                    });
-                }
+                // Not in the caches, which hold only labelled objects: an
+                // unlabelled one of that name may exist and be someone else's.
+                None => controller_of(&self.client, self.namespace, key.kind, &key.name).await?,
+            };
+            if let Some(owner) = owner
+                && owner.as_deref() != Some(self.owner_uid)
+            {
+                return Err(ApplyError::Foreign {
+                    kind: key.kind.as_str(),
+                    name: key.name,
+                });
             }
             let mut object = object.clone();
             object.set_replicas(want_replicas);

@@ -10,7 +10,7 @@
 use k8s_openapi::NamespaceResourceScope;
 use kube::{
     Api, Client, Resource,
-    api::{DeleteParams, Patch, PatchParams},
+    api::{DeleteParams, ListParams, Patch, PatchParams},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use thiserror::Error;
@@ -58,6 +58,46 @@ where
             name,
             source,
         })
+}
+
+/// Whether `name` of kind `K` exists in `namespace`, and if so the UID of
+/// its controller (`Some(None)`: it exists and nothing controls it). A
+/// consistent list by name, so it needs only the `list` verb rayop's caches
+/// already have; used for objects the caches do not hold, which carry no
+/// `ray.io/cluster` label and may well be someone else's.
+///
+/// # Errors
+/// The API server's refusal.
+pub async fn controller_of<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Option<String>>, ApiError>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
+    let found = api
+        .list_metadata(&by_name)
+        .await
+        .map_err(|source| ApiError {
+            verb: "list",
+            kind: K::KIND,
+            name: name.to_owned(),
+            source,
+        })?;
+    Ok(found.items.first().map(|o| {
+        o.metadata
+            .owner_references
+            .as_ref()
+            .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
+            .map(|r| r.uid.clone())
+    }))
 }
 
 /// Deletes `name` of kind `K` in `namespace`, in the background.

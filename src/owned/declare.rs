@@ -95,6 +95,20 @@ macro_rules! owned_kinds {
             match object { $( Object::$variant(o) => super::api::apply(client, namespace, o).await, )* }
         }
 
+        /// Whether the object `name` of `kind` exists in `namespace`, and
+        /// the UID of its controller; see [`super::api::controller_of`].
+        ///
+        /// # Errors
+        /// The API server's refusal.
+        pub async fn controller_of(
+            client: &kube::Client,
+            namespace: &str,
+            kind: Kind,
+            name: &str,
+        ) -> Result<Option<Option<String>>, super::api::ApiError> {
+            match kind { $( Kind::$variant => super::api::controller_of::<$ty>(client, namespace, name).await, )* }
+        }
+
         /// Deletes the object `name` of `kind` in `namespace`; one already
         /// gone is fine.
         ///
