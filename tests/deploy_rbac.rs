@@ -134,7 +134,7 @@ fn grants(rules: &Value, group: &str, resource: &str, verb: &str) -> bool {
 fn rayop_holds_every_permission_of_the_autoscaler_role_it_creates() -> Result<()> {
     let cluster = kustomize("cluster")?;
     let rules = &rules_of(&cluster, "ClusterRole")[0]["rules"];
-    for rule in rayop::build::autoscaler_rbac::autoscaler_rules() {
+    for rule in rayop::build::autoscaler_rbac::autoscaler_rules("any-cluster") {
         for group in rule.api_groups.clone().unwrap_or_default() {
             for resource in rule.resources.clone().unwrap_or_default() {
                 for verb in &rule.verbs {

@@ -7,7 +7,11 @@
 //! |---|---|---|
 //! | `""` | `pods` | get, list, watch, patch |
 //! | `""` | `pods/resize` | patch |
-//! | `ray.io` | `rayclusters` | get, patch |
+//! | `ray.io` | `rayclusters`, only its own (`resourceNames`) | get, patch |
+//!
+//! Pods cannot be narrowed by name (the workload controllers name them), so
+//! the pod rights are the namespace's; the RayCluster rights are not, so one
+//! cluster's autoscaler can never rescale another cluster.
 //!
 //! Invariant: when the head template names its own `serviceAccountName`, the
 //! head pod runs as that account and rayop creates no ServiceAccount (it would
@@ -32,20 +36,24 @@ use crate::{
 /// API group of the Role and RoleBinding, and of the binding's `roleRef`.
 pub const RBAC_API_GROUP: &str = "rbac.authorization.k8s.io";
 
-/// The Role's rules: what `ray kuberay-autoscaler` calls, nothing more (see
-/// the module docs' table).
+/// The Role's rules for the autoscaler of `cluster`: what `ray
+/// kuberay-autoscaler` calls, nothing more (see the module docs' table).
 #[must_use]
-pub fn autoscaler_rules() -> Vec<PolicyRule> {
+pub fn autoscaler_rules(cluster: &str) -> Vec<PolicyRule> {
     let rule = |group: &str, resource: &str, verbs: &[&str]| PolicyRule {
         api_groups: Some(vec![group.to_owned()]),
         resources: Some(vec![resource.to_owned()]),
         verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
         ..PolicyRule::default()
     };
+    let own_cluster = PolicyRule {
+        resource_names: Some(vec![cluster.to_owned()]),
+        ..rule("ray.io", "rayclusters", &["get", "patch"])
+    };
     vec![
         rule("", "pods", &["get", "list", "watch", "patch"]),
         rule("", "pods/resize", &["patch"]),
-        rule("ray.io", "rayclusters", &["get", "patch"]),
+        own_cluster,
     ]
 }
 
@@ -71,7 +79,7 @@ pub fn autoscaler_rbac(ctx: &ClusterContext<'_>) -> Vec<Object> {
     }
     objects.push(Object::Role(Role {
         metadata: meta(),
-        rules: Some(autoscaler_rules()),
+        rules: Some(autoscaler_rules(ctx.name)),
     }));
     objects.push(Object::RoleBinding(RoleBinding {
         metadata: meta(),
@@ -139,14 +147,15 @@ mod tests {
 
     #[test]
     fn exactly_the_facts_rules() {
-        let rules: Vec<_> = autoscaler_rules()
+        let rules: Vec<_> = autoscaler_rules("rc")
             .into_iter()
             .map(|r| {
+                assert!(r.non_resource_urls.is_none());
                 (
                     r.api_groups.unwrap().join(","),
                     r.resources.unwrap().join(","),
                     r.verbs.join(","),
-                    r.resource_names.is_none() && r.non_resource_urls.is_none(),
+                    r.resource_names.map(|n| n.join(",")),
                 )
             })
             .collect();
@@ -157,14 +166,14 @@ mod tests {
                     "".into(),
                     "pods".into(),
                     "get,list,watch,patch".into(),
-                    true
+                    None
                 ),
-                ("".into(), "pods/resize".into(), "patch".into(), true),
+                ("".into(), "pods/resize".into(), "patch".into(), None),
                 (
                     "ray.io".into(),
                     "rayclusters".into(),
                     "get,patch".into(),
-                    true
+                    Some("rc".into())
                 ),
             ]
         );
