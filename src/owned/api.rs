@@ -18,6 +18,34 @@ use thiserror::Error;
 /// The one field manager rayop writes under.
 pub const FIELD_MANAGER: &str = "rayop";
 
+/// What every owned kind's type is: a namespaced k8s-openapi resource that
+/// serializes both ways.
+pub trait Typed:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + k8s_openapi::Resource
+    + Serialize
+    + DeserializeOwned
+    + Clone
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Typed for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// The API server refused or failed a write.
 #[derive(Debug, Error)]
 #[error("{verb} {kind} {name}: {source}")]
@@ -39,12 +67,7 @@ pub struct ApiError {
 /// The API server's refusal.
 pub async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<(), ApiError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + Serialize
-        + DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
+    K: Typed,
 {
     let name = object.meta().name.clone().unwrap_or_default();
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
@@ -74,11 +97,7 @@ pub async fn controller_of<K>(
     name: &str,
 ) -> Result<Option<Option<String>>, ApiError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
+    K: Typed,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
@@ -106,11 +125,7 @@ where
 /// The API server's refusal, except 404.
 pub async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), ApiError>
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + DeserializeOwned
-        + Clone
-        + std::fmt::Debug,
+    K: Typed,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     match api.delete(name, &DeleteParams::background()).await {

@@ -227,23 +227,15 @@ pub fn watch<K>(
     mode: CacheMode<K>,
 ) -> (Box<dyn OwnedStore>, Trigger)
 where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: super::api::Typed,
 {
     match mode {
         CacheMode::Full { trim, live } => cached(api::<K>(client, namespace), trim, live),
-        CacheMode::MetaOnly => {
-            let api: Api<PartialObjectMeta<K>> = match namespace {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
-            cached(api, |_| {}, |o| LiveObject::of_meta(&o.metadata))
-        }
+        CacheMode::MetaOnly => cached(
+            api::<PartialObjectMeta<K>>(client, namespace),
+            |_| {},
+            |o| LiveObject::of_meta(&o.metadata),
+        ),
     }
 }
 
