@@ -188,6 +188,10 @@ impl crate::controller::turn::Interpret<rayop_machines::ClusterMachine> for Inte
     fn reason(error: &ApplyError, kind: CommandKind) -> &'static str {
         error.reason(kind)
     }
+
+    fn ends_turn(error: &ApplyError) -> bool {
+        matches!(error, ApplyError::Api(e) if e.namespace_terminating())
+    }
 }
 
 impl Interpreter<'_> {

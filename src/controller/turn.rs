@@ -9,7 +9,9 @@
 //! - A decision that changes nothing (no transition, no command, no state)
 //!   is not journaled; replaying without it gives the same machine.
 //! - A failure is fed back once; a failure while reporting a failure is
-//!   logged and left to the next reconcile.
+//!   logged and left to the next reconcile. A failure that ends the turn
+//!   (the object's namespace is being deleted) is neither fed back nor
+//!   followed by the remaining commands.
 //! - A machine restored from the journal has its `resume` commands carried
 //!   out before any event, so the interpreter's memory is rebuilt.
 
@@ -68,6 +70,14 @@ pub trait Interpret<M: Machine> {
 
     /// The CamelCase reason of `error` from a command of `kind`.
     fn reason(error: &Self::Error, kind: M::CommandKind) -> &'static str;
+
+    /// Whether `error` means no further command of this object can succeed
+    /// and none needs to (its namespace is being deleted): the turn then
+    /// stops quietly instead of reporting a failure.
+    fn ends_turn(error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 }
 
 /// What one reconcile's (or deletion's) decisions need.
@@ -180,6 +190,10 @@ impl<I> Turn<'_, I> {
                 error: outcome.as_ref().err().map(ToString::to_string),
             });
             if let Err(error) = outcome {
+                if I::ends_turn(&error) {
+                    debug!(command = %kind, %error, "the namespace is being deleted; nothing more is attempted");
+                    break;
+                }
                 warn!(command = %kind, %error, "command failed");
                 failures.push(Event {
                     at: event.at,

@@ -83,6 +83,16 @@ where
         })
 }
 
+impl ApiError {
+    /// Whether the API server refused because the namespace is being
+    /// deleted: nothing can be created there any more, and nothing needs to be.
+    #[must_use]
+    pub fn namespace_terminating(&self) -> bool {
+        matches!(&self.source, kube::Error::Api(status)
+            if status.code == 403 && status.message.contains("because it is being terminated"))
+    }
+}
+
 /// Whether `name` of kind `K` exists in `namespace`, and if so the UID of
 /// its controller (`Some(None)`: it exists and nothing controls it). A
 /// consistent list by name, so it needs only the `list` verb rayop's caches
