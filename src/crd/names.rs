@@ -65,6 +65,22 @@ pub const MAX_CLUSTER_AND_GROUP_NAME: usize = MAX_STATEFULSET_NAME - 1;
 pub const MAX_GROUP_NAME: usize = MAX_CLUSTER_AND_GROUP_NAME - 1;
 /// A DNS-1035 label, as an RE2 / OpenAPI pattern (length is checked apart).
 pub const DNS1035_LABEL_PATTERN: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+
+/// What `rayVersion` may be: an image tag (OCI distribution grammar), since
+/// the default image is `rayproject/ray:<rayVersion>`.
+pub const RAY_VERSION_PATTERN: &str = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
+
+/// Whether `version` matches [`RAY_VERSION_PATTERN`].
+#[must_use]
+pub fn is_image_tag(version: &str) -> bool {
+    let mut chars = version.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    first_ok
+        && version.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
 /// Group names a worker group may not take: `head` would own `<cluster>-head`
 /// and `<cluster>-head-svc`, the head's names; `headgroup` would carry the
 /// head's `ray.io/group` label value, which the Ray autoscaler reads.
@@ -322,6 +338,32 @@ fn into_result(errors: Vec<NameError>) -> Result<(), Vec<NameError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ray_versions_are_image_tags() {
+        for ok in [
+            "2.46.0",
+            "nightly",
+            "2.9.0-py310",
+            "latest",
+            "_x",
+            &"a".repeat(128),
+        ] {
+            assert!(is_image_tag(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2.46.0 ",
+            "../../etc/passwd",
+            ".hidden",
+            "-x",
+            "a:b",
+            "a@b",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_image_tag(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn bounds_are_the_worked_out_numbers() {

@@ -57,8 +57,10 @@ pub struct RayClusterSpec {
     /// Ray container runs `rayproject/ray:<rayVersion>`. The API server stores
     /// the default at creation, so an operator upgrade never changes the image
     /// of an existing cluster.
+    /// It is an image tag, so only a tag's characters are accepted: letters,
+    /// digits, `_`, `.` and `-`, not starting with `.` or `-`, at most 128.
     #[serde(default = "defaults::ray_version")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), regex(pattern = crate::crd::names::RAY_VERSION_PATTERN))]
     pub ray_version: String,
 
     /// The head pod. Optional in rayop (required in KubeRay): when omitted,

@@ -75,6 +75,15 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
             "spec.rayVersion",
             "must not be empty; omit it for the default",
         ));
+    } else if !names::is_image_tag(&spec.ray_version) {
+        out.push(SpecProblem::new(
+            "spec.rayVersion",
+            format!(
+                "{:?} is not an image tag: use letters, digits, '_', '.' and '-' only (for example 2.46.0), \
+                 not starting with '.' or '-', at most 128 characters",
+                spec.ray_version
+            ),
+        ));
     }
     if let Some(head) = &spec.head_group_spec {
         let path = "spec.headGroupSpec";
