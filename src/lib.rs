@@ -12,6 +12,7 @@ pub mod crd;
 pub mod decide;
 pub mod desired;
 pub mod health;
+pub mod interpret;
 pub mod journal_view;
 pub mod journaling;
 pub mod leader;

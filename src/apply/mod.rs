@@ -26,8 +26,10 @@ use kube::{
 use rayop_machines::{Command, CommandKind, Millis, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
+pub use crate::interpret::Writes;
 use crate::{
     desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
+    interpret::Interpret,
     journaling::{JournalError, JournalHandle},
     observe::{
         Live,
@@ -139,17 +141,6 @@ impl LiveForApply for NothingLive {
     }
 }
 
-/// Counts of API calls made, for metrics and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Writes {
-    /// Server-side applies and pod patches.
-    pub applies: u32,
-    /// Deletes.
-    pub deletes: u32,
-    /// Events recorded.
-    pub events: u32,
-}
-
 /// Everything one cluster's commands need.
 pub struct Interpreter<'a> {
     /// The client.
@@ -172,7 +163,7 @@ pub struct Interpreter<'a> {
     pub journal: &'a JournalHandle,
 }
 
-impl crate::controller::turn::Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
+impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
     type Carried = Carried;
     type Error = ApplyError;
 

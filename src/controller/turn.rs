@@ -22,9 +22,10 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use rayop_machines::{Event, Machine, Millis};
 use tracing::{debug, info, warn};
 
+pub use crate::interpret::Interpret;
 use crate::{
-    apply::Writes,
     decide,
+    interpret::Writes,
     journaling::JournalHandle,
     metrics::Metrics,
     record::{self, CommandResult, Record},
@@ -51,33 +52,6 @@ pub struct Memory<M, C> {
     pub carried: C,
     /// When this process last wrote the object's status, for pacing.
     pub last_status_write: Option<Instant>,
-}
-
-/// Carries out the commands of machines of type `M`.
-pub trait Interpret<M: Machine> {
-    /// What the interpreter remembers of one object between its reconciles.
-    type Carried: Default + Send;
-    /// Why a command failed.
-    type Error: std::error::Error + Send;
-
-    /// Carries out one command.
-    fn carry_out(
-        &self,
-        command: &M::Command,
-        carried: &mut Self::Carried,
-        writes: &mut Writes,
-    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
-
-    /// The CamelCase reason of `error` from a command of `kind`.
-    fn reason(error: &Self::Error, kind: M::CommandKind) -> &'static str;
-
-    /// Whether `error` means no further command of this object can succeed
-    /// and none needs to (its namespace is being deleted): the turn then
-    /// stops quietly instead of reporting a failure.
-    fn ends_turn(error: &Self::Error) -> bool {
-        let _ = error;
-        false
-    }
 }
 
 /// What one reconcile's (or deletion's) decisions need.

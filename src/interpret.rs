@@ -1,0 +1,45 @@
+//! The contract between the kind-generic core and a kind's interpreter:
+//! [`Interpret`] carries out one machine's commands, and [`Writes`] counts
+//! the API calls that made. It sits below both the interpreters
+//! ([`crate::apply`]) and the loop that drives them
+//! ([`crate::controller::turn`]), so neither imports the other.
+
+use rayop_machines::Machine;
+
+/// Counts of API calls made, for metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// Server-side applies and pod patches.
+    pub applies: u32,
+    /// Deletes.
+    pub deletes: u32,
+    /// Events recorded.
+    pub events: u32,
+}
+
+/// Carries out the commands of machines of type `M`.
+pub trait Interpret<M: Machine> {
+    /// What the interpreter remembers of one object between its reconciles.
+    type Carried: Default + Send;
+    /// Why a command failed.
+    type Error: std::error::Error + Send;
+
+    /// Carries out one command.
+    fn carry_out(
+        &self,
+        command: &M::Command,
+        carried: &mut Self::Carried,
+        writes: &mut Writes,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The CamelCase reason of `error` from a command of `kind`.
+    fn reason(error: &Self::Error, kind: M::CommandKind) -> &'static str;
+
+    /// Whether `error` means no further command of this object can succeed
+    /// and none needs to (its namespace is being deleted): the turn then
+    /// stops quietly instead of reporting a failure.
+    fn ends_turn(error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
+}
