@@ -147,10 +147,7 @@ pub struct ClusterView<'a> {
 }
 
 fn controller_uid(meta: &kube::api::ObjectMeta) -> Option<String> {
-    meta.owner_references
-        .as_ref()
-        .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
-        .map(|r| r.uid.clone())
+    owned::api::controller(meta).map(|r| r.uid.clone())
 }
 
 impl ClusterView<'_> {

@@ -7,7 +7,7 @@
 //!   written at all is decided before (the interpreter's ownership check).
 //! - A delete of an object that is already gone succeeds.
 
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::OwnerReference};
 use kube::{
     Api, Client, Resource,
     api::{DeleteParams, ListParams, Patch, PatchParams},
@@ -120,13 +120,19 @@ where
             name: name.to_owned(),
             source,
         })?;
-    Ok(found.items.first().map(|o| {
-        o.metadata
-            .owner_references
-            .as_ref()
-            .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
-            .map(|r| r.uid.clone())
-    }))
+    Ok(found
+        .items
+        .first()
+        .map(|o| controller(&o.metadata).map(|r| r.uid.clone())))
+}
+
+/// The owner reference that controls an object, if any.
+#[must_use]
+pub fn controller(meta: &kube::api::ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
 }
 
 /// Deletes `name` of kind `K` in `namespace`, in the background.

@@ -197,12 +197,7 @@ where
 }
 
 fn controller_ref<K: Resource>(object: &K) -> Option<ControllerRef> {
-    let owner = object
-        .meta()
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|r| r.controller == Some(true))?;
+    let owner = super::api::controller(object.meta())?;
     Some(ControllerRef {
         namespace: object.meta().namespace.clone(),
         api_version: owner.api_version.clone(),
