@@ -67,6 +67,13 @@ async fn an_autoscaler_may_patch_only_its_own_raycluster() -> Result<()> {
         .await?;
     }
     let alpha = names::autoscaler_service_account_name("alpha");
+    // The Role, then the RoleBinding, are applied one after the other, and
+    // the authorizer sees them a moment later: wait for alpha's own right.
+    wait_until("alpha's autoscaler bound to its Role", TIMEOUT, || {
+        let (client, ns, alpha) = (client.clone(), ns.clone(), alpha.clone());
+        async move { may(&client, &ns, &alpha, "get", "alpha").await }
+    })
+    .await?;
     for verb in ["get", "patch"] {
         ensure!(
             may(&client, &ns, &alpha, verb, "alpha").await?,
