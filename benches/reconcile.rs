@@ -116,6 +116,7 @@ impl FakeLive {
                         hash,
                         replicas,
                         rolled_out: true,
+                        owners: None,
                     },
                 );
             }

@@ -236,7 +236,33 @@ fn random_live(rng: &mut Rng) -> LiveObject {
             _ => Some(i32::try_from(rng.below(5)).unwrap()),
         },
         rolled_out: rng.chance(50),
+        owners: rayop::owned::drift::FieldOwners::of(&random_managed_fields(rng)),
     }
+}
+
+/// Managed fields as hand edits and junk leave them: other writers' sets
+/// of every shape, well-formed or not.
+fn random_managed_fields(
+    rng: &mut Rng,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+    let shapes = [
+        serde_json::json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"ray-head\"}": {"f:image": {}}}}}}}),
+        serde_json::json!({"f:spec": {"f:selector": {}}}),
+        serde_json::json!({"f:rules": {}}),
+        serde_json::json!({"f:metadata": {"f:labels": {"f:ray.io/cluster": {}}}}),
+        serde_json::json!({"k:{broken": {"i:x": {}}, "v:[": {}, "f:spec": 3}),
+        serde_json::json!("not a set"),
+    ];
+    (0..rng.below(3))
+        .map(|_| ManagedFieldsEntry {
+            manager: Some(["rayop", "kubectl-set", "kubectl-edit"][rng.below(3)].into()),
+            operation: Some(["Apply", "Update"][rng.below(2)].into()),
+            subresource: rng.chance(20).then(|| "status".to_owned()),
+            fields_v1: Some(FieldsV1(shapes[rng.below(shapes.len())].clone())),
+            ..ManagedFieldsEntry::default()
+        })
+        .collect()
 }
 
 fn cases() -> usize {

@@ -6,8 +6,11 @@
 //! every state closes gaps the same way (level-triggered: the commands depend on
 //! the current observation only, never on history).
 
+use std::collections::BTreeMap;
+
 use crate::{
-    Command, DesiredSpec, GroupSpec, Observation, PodRef, PodView, Removal,
+    Command, DesiredSpec, GroupSpec, Notice, ObjectName, Observation, PodRef, PodView, Removal,
+    Severity,
     command::DeleteReason,
     observation::{Applied, GroupObservation},
     status::{Hold, HoldReason},
@@ -151,7 +154,44 @@ pub(crate) struct Assessment {
 }
 
 fn in_sync(applied: Option<&Applied>, hash: &str, replicas: i32) -> bool {
-    applied.is_some_and(|a| a.hash == hash && a.replicas == replicas)
+    applied.is_some_and(|a| a.hash == hash && a.replicas == replicas && a.drifted.is_empty())
+}
+
+/// One Warning per object whose hand edits listed in `applied` are being
+/// reverted, each about that object.
+fn revert_notices(applied: Option<&Applied>, whose: &str) -> Vec<Command> {
+    let Some(applied) = applied else {
+        return Vec::new();
+    };
+    let mut by_object: BTreeMap<ObjectName, Vec<String>> = BTreeMap::new();
+    for d in &applied.drifted {
+        let object = ObjectName {
+            kind: d.kind.clone(),
+            name: d.name.clone(),
+        };
+        by_object
+            .entry(object)
+            .or_default()
+            .push(format!("{} (changed by {})", d.field, d.manager));
+    }
+    by_object
+        .into_iter()
+        .map(|(object, fields)| {
+            let message = format!(
+                "reverting what was changed by hand on {whose}, back to the RayCluster's spec: \
+                 {} {}: {}",
+                object.kind,
+                object.name,
+                fields.join("; ")
+            );
+            Command::Announce(Notice {
+                severity: Severity::Warning,
+                reason: "DriftReverted".to_owned(),
+                message,
+                related: Some(object),
+            })
+        })
+        .collect()
 }
 
 impl Assessment {
@@ -160,6 +200,10 @@ impl Assessment {
         let head_replicas = if suspended { 0 } else { 1 };
         let head_synced = in_sync(world.head.applied.as_ref(), &spec.head_hash, head_replicas);
         let mut ensures = Vec::new();
+        ensures.extend(revert_notices(
+            world.head.applied.as_ref(),
+            "the head's objects",
+        ));
         if !head_synced {
             ensures.push(Command::EnsureHead {
                 replicas: head_replicas,
@@ -180,8 +224,14 @@ impl Assessment {
                 None => live.applied.as_ref().map_or(0, |a| a.replicas),
             };
             let synced = live.applied.as_ref().is_some_and(|a| {
-                a.hash == group.hash && plan.replicas.is_none_or(|r| r == a.replicas)
+                a.hash == group.hash
+                    && plan.replicas.is_none_or(|r| r == a.replicas)
+                    && a.drifted.is_empty()
             });
+            ensures.extend(revert_notices(
+                live.applied.as_ref(),
+                &format!("worker group {}'s objects", group.name),
+            ));
             if !plan.mark.is_empty() {
                 ensures.push(Command::MarkPods {
                     group: group.name.clone(),

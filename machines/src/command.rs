@@ -158,6 +158,20 @@ pub struct Notice {
     pub reason: String,
     /// A sentence for humans.
     pub message: String,
+    /// The object the Event is about besides the cluster (the Event's
+    /// `related`), so notices about different objects are never folded
+    /// into one Event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<ObjectName>,
+}
+
+/// An object of the cluster's namespace, by kind and name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectName {
+    /// The kind, as in `kind:`.
+    pub kind: String,
+    /// The name.
+    pub name: String,
 }
 
 /// The type of a Kubernetes Event.
@@ -175,6 +189,7 @@ impl Notice {
             severity: Severity::Normal,
             reason: reason.to_owned(),
             message,
+            related: None,
         })
     }
 
@@ -183,6 +198,7 @@ impl Notice {
             severity: Severity::Warning,
             reason: reason.to_owned(),
             message,
+            related: None,
         })
     }
 }

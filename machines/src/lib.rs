@@ -34,12 +34,13 @@ pub mod status;
 pub mod table;
 mod time;
 
-pub use command::{Command, CommandKind, DeleteReason, Notice, Severity};
+pub use command::{Command, CommandKind, DeleteReason, Notice, ObjectName, Severity};
 pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{
-    Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView,
+    Applied, DriftedField, GroupObservation, HeadObservation, Observation, PodPhase, PodRef,
+    PodView,
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};

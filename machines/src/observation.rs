@@ -24,6 +24,44 @@ pub struct Applied {
     pub hash: String,
     /// `spec.replicas` of the workload as the cache holds it; an HPA may have changed it.
     pub replicas: i32,
+    /// Fields rayop sets that another writer has changed by hand; empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drifted: Vec<DriftedField>,
+}
+
+/// A field rayop sets on one of its objects that another writer changed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DriftedField {
+    /// The object's kind, as in `kind:`.
+    pub kind: String,
+    /// The object's name.
+    pub name: String,
+    /// The field, as `spec.template.spec.containers[name=ray-head].image`.
+    pub field: String,
+    /// The field manager that changed it (`kubectl-set`, `kubectl-edit`, …).
+    pub manager: String,
+}
+
+impl std::fmt::Display for DriftedField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} (changed by {})",
+            self.kind, self.name, self.field, self.manager
+        )
+    }
+}
+
+impl Applied {
+    /// Objects carrying `hash`, at `replicas`, with no field changed by hand.
+    #[must_use]
+    pub fn new(hash: impl Into<String>, replicas: i32) -> Applied {
+        Applied {
+            hash: hash.into(),
+            replicas,
+            drifted: Vec::new(),
+        }
+    }
 }
 
 /// The head's live state: its objects (StatefulSet, Service, …) and its pod `<cluster>-head-0`.

@@ -159,6 +159,16 @@ fn random_applied(rng: &mut Rng, hashes: &[String], absurd: bool) -> Option<Appl
             hashes[usize::try_from(rng.below(hashes.len() as u64)).unwrap()].clone()
         },
         replicas: rng.count(absurd),
+        drifted: if rng.chance(5) {
+            vec![rayop_machines::DriftedField {
+                kind: "StatefulSet".into(),
+                name: "x".into(),
+                field: "spec.template.spec.containers[name=ray-head].image".into(),
+                manager: "kubectl-set".into(),
+            }]
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -314,10 +324,7 @@ impl Model {
     fn world(&self, rng: &mut Rng) -> Observation {
         Observation {
             head: HeadObservation {
-                applied: self.head.as_ref().map(|(h, r)| Applied {
-                    hash: h.clone(),
-                    replicas: *r,
-                }),
+                applied: self.head.as_ref().map(|(h, r)| Applied::new(h.clone(), *r)),
                 pod: self.head_pod.clone(),
             },
             groups: self
@@ -325,10 +332,7 @@ impl Model {
                 .iter()
                 .map(|(name, hash, r, pods)| GroupObservation {
                     name: name.clone(),
-                    applied: Some(Applied {
-                        hash: hash.clone(),
-                        replicas: *r,
-                    }),
+                    applied: Some(Applied::new(hash.clone(), *r)),
                     rolled_out: rng.chance(90),
                     pods: pods.clone(),
                 })

@@ -126,10 +126,7 @@ fn arb_pod(prefix: &'static str) -> impl Strategy<Value = PodView> {
 fn arb_applied(names: &'static [&'static str]) -> impl Strategy<Value = Option<Applied>> {
     prop::option::weighted(
         0.8,
-        (prop::sample::select(names), 0..7i32).prop_map(|(h, r)| Applied {
-            hash: h.to_owned(),
-            replicas: r,
-        }),
+        (prop::sample::select(names), 0..7i32).prop_map(|(h, r)| Applied::new(h.to_owned(), r)),
     )
 }
 

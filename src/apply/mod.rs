@@ -8,7 +8,9 @@
 //!
 //! Invariants:
 //! - An object is written only when its live spec hash or replicas differ
-//!   from the desired ones: in steady state this step makes no API call.
+//!   from the desired ones, or another writer has changed a field rayop
+//!   sets (drift, reverted by the forced apply): in steady state this step
+//!   makes no API call.
 //! - An object that exists but is controlled by something other than this
 //!   RayCluster is never written, whether the caches hold it or not (they
 //!   hold only objects labelled `ray.io/cluster`): its name is a
@@ -23,7 +25,7 @@ use kube::{
     api::{DeleteParams, Preconditions},
     runtime::events::{Event as KubeEvent, EventType, Recorder},
 };
-use rayop_machines::{Command, CommandKind, Millis, PodRef, Severity, StatusSummary};
+use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
 pub use crate::interpret::Writes;
@@ -240,7 +242,7 @@ impl Interpreter<'_> {
                     reason: notice.reason.clone(),
                     note: Some(notice.message.chars().take(1000).collect()),
                     action: "Reconcile".into(),
-                    secondary: None,
+                    secondary: notice.related.as_ref().and_then(|r| self.reference_to(r)),
                 };
                 // An Event that cannot be recorded must not fail the reconcile.
                 if let Err(error) = self.recorder.publish(&event, self.reference).await {
@@ -266,6 +268,19 @@ impl Interpreter<'_> {
                     .map_err(ApplyError::Journal)
             }
         }
+    }
+
+    /// The reference of an owned object of this cluster's namespace, for an
+    /// Event's `related`; `None` for a kind rayop does not own.
+    fn reference_to(&self, object: &ObjectName) -> Option<ObjectReference> {
+        let kind = Kind::from_name(&object.kind)?;
+        Some(ObjectReference {
+            api_version: Some(kind.api_version().to_owned()),
+            kind: Some(object.kind.clone()),
+            name: Some(object.name.clone()),
+            namespace: Some(self.namespace.to_owned()),
+            ..ObjectReference::default()
+        })
     }
 
     fn desired_or(&self, command: &Command) -> Result<&DesiredObjects, ApplyError> {
@@ -296,7 +311,8 @@ impl Interpreter<'_> {
                     let replicas_ok = !object.is_workload()
                         || want_replicas.is_none()
                         || live.replicas == want_replicas;
-                    if hash_ok && replicas_ok {
+                    // A field changed by hand is written back (forced apply).
+                    if hash_ok && replicas_ok && live.drift(object).is_empty() {
                         continue;
                     }
                     self.live.controller_uid(&key)

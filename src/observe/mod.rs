@@ -2,7 +2,8 @@
 //!
 //! Role: the first step of a reconcile. It reads the watch caches (through
 //! [`Live`]) for the objects the build step says should exist, and reports
-//! facts only: which objects exist with which spec hash and replicas, whether
+//! facts only: which objects exist with which spec hash and replicas, which
+//! fields rayop sets someone else has changed by hand (drift), whether
 //! workloads finished rolling out, and each Ray pod's identity and health.
 //!
 //! Invariants:
@@ -17,7 +18,9 @@ pub mod pods;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
-use rayop_machines::{Applied, GroupObservation, HeadObservation, Observation, PodView};
+use rayop_machines::{
+    Applied, DriftedField, GroupObservation, HeadObservation, Observation, PodView,
+};
 
 use crate::{
     crd::names::{LABEL_GROUP, LABEL_NODE_TYPE},
@@ -39,10 +42,17 @@ fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
     let mut hashes = Vec::with_capacity(set.objects.len());
     let mut replicas = 0;
     let mut rolled_out = true;
+    let mut drifted = Vec::new();
     for object in &set.objects {
         let Some(found) = live.object(&object.key()) else {
             return (None, false);
         };
+        drifted.extend(found.drift(object).into_iter().map(|d| DriftedField {
+            kind: object.kind().as_str().to_owned(),
+            name: object.key().name,
+            field: d.path,
+            manager: d.manager,
+        }));
         if object.is_workload() {
             replicas = found.replicas.unwrap_or(1);
             rolled_out = found.rolled_out;
@@ -54,7 +64,14 @@ fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
         Some(_) => "mixed".to_owned(),
         None => String::new(),
     };
-    (Some(Applied { hash, replicas }), rolled_out)
+    (
+        Some(Applied {
+            hash,
+            replicas,
+            drifted,
+        }),
+        rolled_out,
+    )
 }
 
 fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
@@ -113,10 +130,10 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
         pods.sort_by(|a, b| a.name.cmp(&b.name));
         groups.push(GroupObservation {
             name,
-            applied: Some(Applied {
-                hash: workload.hash.unwrap_or_default(),
-                replicas: workload.replicas.unwrap_or(0),
-            }),
+            applied: Some(Applied::new(
+                workload.hash.unwrap_or_default(),
+                workload.replicas.unwrap_or(0),
+            )),
             rolled_out: workload.rolled_out,
             pods,
         });

@@ -66,6 +66,7 @@ fn live_obj(hash: &str, replicas: Option<i32>) -> LiveObject {
         hash: Some(hash.into()),
         replicas,
         rolled_out: true,
+        owners: None,
     }
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Invariants:
 //! - Every watch is narrowed to objects labelled `ray.io/cluster`, so rayop
-//!   caches nothing it does not label as its own; managed fields and
-//!   kubectl's last-applied copy are dropped, and a kind's declared trim
-//!   drops what no step reads (workload templates). Kinds declared
+//!   caches nothing it does not label as its own; kubectl's last-applied
+//!   copy is dropped, managed fields are kept only while another writer
+//!   holds some (the evidence of drift, see [`super::drift`]), and a kind's
+//!   declared trim drops what no step reads (workload templates). Kinds declared
 //!   [`CacheMode::MetaOnly`] are watched as metadata only.
 //! - Every cache is indexed by cluster ([`ClusterIndex`]) in the same poll
 //!   as the store, so a reconcile reads its own objects and never scans.
@@ -28,7 +29,12 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use super::{Kind, index::ClusterIndex, watch_backoff};
+use super::{
+    Kind,
+    drift::{Drift, FieldOwners},
+    index::ClusterIndex,
+    watch_backoff,
+};
 use crate::crd::names::{LABEL_CLUSTER, SPEC_HASH_ANNOTATION};
 
 /// What the caches know of one live object.
@@ -40,6 +46,8 @@ pub struct LiveObject {
     pub replicas: Option<i32>,
     /// Whether its rollout is complete; always true for non-workloads.
     pub rolled_out: bool,
+    /// Who else holds fields of it, when anyone does.
+    pub owners: Option<FieldOwners>,
 }
 
 impl LiveObject {
@@ -53,6 +61,19 @@ impl LiveObject {
                 .and_then(|a| a.get(SPEC_HASH_ANNOTATION).cloned()),
             replicas: None,
             rolled_out: true,
+            owners: FieldOwners::of(meta.managed_fields.as_deref().unwrap_or(&[])),
+        }
+    }
+
+    /// The fields of `desired` that another writer has taken over.
+    #[must_use]
+    pub fn drift(&self, desired: &super::Object) -> Vec<Drift> {
+        let Some(owners) = &self.owners else {
+            return Vec::new();
+        };
+        match serde_json::to_value(desired) {
+            Ok(value) => owners.drift(&value),
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -215,6 +236,15 @@ pub fn strip_common<K: Resource>(object: &mut K) {
         .remove("kubectl.kubernetes.io/last-applied-configuration");
 }
 
+/// Strips an owned object like [`strip_common`], but keeps the managed
+/// fields drift is read from while another writer holds some.
+fn strip_owned<K: Resource>(object: &mut K) {
+    FieldOwners::retain_evidence(object.managed_fields_mut());
+    object
+        .annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
 /// Starts the watch of `K` under `mode`.
 pub fn watch<K>(
     client: &Client,
@@ -258,7 +288,7 @@ where
     let stream = watcher(api, config)
         .backoff(watch_backoff::watch_backoff())
         .modify(move |o: &mut S| {
-            strip_common(o);
+            strip_owned(o);
             trim(o);
         })
         .reflect(writer)

@@ -49,6 +49,18 @@ macro_rules! owned_kinds {
                 match self { $( Kind::$variant => $deletable, )* }
             }
 
+            /// The kind's `apiVersion`.
+            #[must_use]
+            pub fn api_version(self) -> &'static str {
+                match self { $( Kind::$variant => <$ty as k8s_openapi::Resource>::API_VERSION, )* }
+            }
+
+            /// The kind named `name` (as in `kind:`), if rayop owns it.
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Kind> {
+                Kind::ALL.iter().copied().find(|k| k.as_str() == name)
+            }
+
             /// The kind whose plural is `plural`, if rayop owns it.
             #[must_use]
             pub fn from_plural(plural: &str) -> Option<Kind> {

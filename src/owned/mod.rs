@@ -2,12 +2,14 @@
 //!
 //! Role: one declaration per owned kind ([`kinds`]) gives the [`Kind`] and
 //! [`Object`] enums, server-side apply and delete ([`api`]), and a watch
-//! cache indexed by cluster ([`cache`], [`index`]). The reconcile steps see
+//! cache indexed by cluster ([`cache`], [`index`]), whose managed fields tell
+//! hand edits apart ([`drift`]). The reconcile steps see
 //! owned objects only through these, so adding a kind touches one list.
 
 pub mod api;
 pub mod cache;
 mod declare;
+pub mod drift;
 pub mod index;
 pub mod kinds;
 pub mod rollout;

@@ -65,10 +65,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
     let suspended = spec.suspend;
     Observation {
         head: HeadObservation {
-            applied: Some(Applied {
-                hash: spec.head_hash.clone(),
-                replicas: i32::from(!suspended),
-            }),
+            applied: Some(Applied::new(spec.head_hash.clone(), i32::from(!suspended))),
             pod: None,
         },
         groups: spec
@@ -76,10 +73,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
             .iter()
             .map(|g| GroupObservation {
                 name: g.name.clone(),
-                applied: Some(Applied {
-                    hash: g.hash.clone(),
-                    replicas: g.desired_pods(suspended),
-                }),
+                applied: Some(Applied::new(g.hash.clone(), g.desired_pods(suspended))),
                 rolled_out: true,
                 pods: Vec::new(),
             })

@@ -212,18 +212,12 @@ mod tests {
         };
         let world = Observation {
             head: HeadObservation {
-                applied: Some(Applied {
-                    hash: "h".into(),
-                    replicas: 1,
-                }),
+                applied: Some(Applied::new("h", 1)),
                 pod: Some(pod(true)),
             },
             groups: vec![GroupObservation {
                 name: "small".into(),
-                applied: Some(Applied {
-                    hash: "g".into(),
-                    replicas: 2,
-                }),
+                applied: Some(Applied::new("g", 2)),
                 rolled_out: true,
                 pods: vec![pod(true), pod(false)],
             }],
