@@ -23,6 +23,9 @@
 //!   kept): acceptances for [`ALLOWED_TTL`], refusals for [`REFUSED_TTL`], at
 //!   most [`CACHE_CAPACITY`] of each. A revoked token or binding therefore
 //!   takes effect within [`ALLOWED_TTL`].
+//! - At most [`REVIEWS_IN_FLIGHT`] reviews are sent at once; further
+//!   requests wait their turn, so a flood of made-up tokens reaches the API
+//!   server no faster than its answers come back.
 
 pub mod bearer;
 pub mod cache;
@@ -36,6 +39,7 @@ use std::{
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use tracing::warn;
 
 use self::cache::TtlCache;
@@ -50,6 +54,8 @@ pub const ALLOWED_TTL: Duration = Duration::from_secs(30);
 pub const REFUSED_TTL: Duration = Duration::from_secs(10);
 /// The most answers kept, per kind of review.
 pub const CACHE_CAPACITY: usize = 1024;
+/// The most reviews (of both kinds) waiting for the API server at once.
+pub const REVIEWS_IN_FLIGHT: usize = 8;
 
 /// The SHA-256 of a bearer token: what the caches are keyed by.
 type TokenKey = [u8; 32];
@@ -73,6 +79,7 @@ pub struct Guard<R = KubeReviewer> {
     reviewer: Option<R>,
     callers: Mutex<TtlCache<TokenKey, Result<Caller, String>>>,
     access: Mutex<TtlCache<(TokenKey, String), Verdict>>,
+    in_flight: Semaphore,
 }
 
 impl<R> std::fmt::Debug for Guard<R> {
@@ -107,6 +114,7 @@ impl<R: Reviewer> Guard<R> {
             reviewer,
             callers: Mutex::new(TtlCache::new(CACHE_CAPACITY)),
             access: Mutex::new(TtlCache::new(CACHE_CAPACITY)),
+            in_flight: Semaphore::new(REVIEWS_IN_FLIGHT),
         }
     }
 
@@ -131,7 +139,12 @@ impl<R: Reviewer> Guard<R> {
         let answer = match cached {
             Some(answer) => answer,
             None => {
-                let status = reviewer.review_token(token).await.map_err(|error| {
+                let status = async {
+                    let _turn = self.in_flight.acquire().await;
+                    reviewer.review_token(token).await
+                }
+                .await
+                .map_err(|error| {
                     warn!(%error, "cannot authenticate a /debug/journal caller");
                     Verdict::Unavailable(
                         "cannot check the token now: the TokenReview failed (see the operator's log)"
@@ -167,7 +180,12 @@ impl<R: Reviewer> Guard<R> {
         if let Some(verdict) = locked(&self.access).get(&entry, Instant::now()) {
             return verdict;
         }
-        let verdict = match reviewer.review_access(caller, path).await {
+        let answer = async {
+            let _turn = self.in_flight.acquire().await;
+            reviewer.review_access(caller, path).await
+        }
+        .await;
+        let verdict = match answer {
             Ok(status) => decide::access(&status, caller, path),
             Err(error) => {
                 warn!(%error, user = %caller.username, "cannot authorize a /debug/journal caller");
@@ -243,6 +261,66 @@ mod tests {
                 ..SubjectAccessReviewStatus::default()
             })
         }
+    }
+
+    /// Counts the TokenReviews waiting at once; each waits until released.
+    #[derive(Default)]
+    struct Slow {
+        waiting: AtomicUsize,
+        most: AtomicUsize,
+        release: tokio::sync::Notify,
+        released: std::sync::atomic::AtomicBool,
+    }
+
+    impl Reviewer for Slow {
+        async fn review_token(&self, _: &str) -> Result<TokenReviewStatus, ReviewError> {
+            let now = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            while !self.released.load(Ordering::SeqCst) {
+                let notified = self.release.notified();
+                if self.released.load(Ordering::SeqCst) {
+                    break;
+                }
+                notified.await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            Ok(TokenReviewStatus::default())
+        }
+
+        async fn review_access(
+            &self,
+            _: &Caller,
+            _: &str,
+        ) -> Result<SubjectAccessReviewStatus, ReviewError> {
+            Ok(SubjectAccessReviewStatus::default())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reviews_in_flight_are_bounded() {
+        let guard = std::sync::Arc::new(Guard::reviewing(Slow::default()));
+        let tasks: Vec<_> = (0..REVIEWS_IN_FLIGHT * 4)
+            .map(|i| {
+                let guard = guard.clone();
+                tokio::spawn(async move { guard.authenticate(&bearer(&format!("t{i}"))).await })
+            })
+            .collect();
+        let slow = || guard.reviewer.as_ref().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while slow().waiting.load(Ordering::SeqCst) < REVIEWS_IN_FLIGHT {
+            assert!(Instant::now() < deadline, "the reviews never started");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(slow().most.load(Ordering::SeqCst), REVIEWS_IN_FLIGHT);
+        slow().released.store(true, Ordering::SeqCst);
+        slow().release.notify_waiters();
+        for task in tasks {
+            assert!(matches!(
+                task.await.unwrap(),
+                Err(Verdict::Unauthenticated(_))
+            ));
+        }
+        assert_eq!(slow().most.load(Ordering::SeqCst), REVIEWS_IN_FLIGHT);
     }
 
     fn bearer(token: &str) -> HeaderMap {
