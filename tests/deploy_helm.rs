@@ -63,6 +63,41 @@ fn the_chart_with_persistence_renders_the_journal_pvc_manifests() -> Result<()> 
 }
 
 #[test]
+fn the_chart_with_the_debug_journal_renders_the_debug_journal_manifests() -> Result<()> {
+    same_objects(
+        &helm_template(&["debugJournal.enabled=true"])?,
+        &kustomize("debug-journal")?,
+    )
+}
+
+#[test]
+fn the_debug_journal_on_localhost_needs_no_port_and_no_rbac() -> Result<()> {
+    let docs = helm_template(&[
+        "debugJournal.enabled=true",
+        "debugJournal.localhostOnly=true",
+        "debugJournal.port=9191",
+    ])?;
+    ensure!(
+        operator_args(&docs).contains(&"--debug-addr=127.0.0.1:9191".to_owned()),
+        "{:?}",
+        operator_args(&docs)
+    );
+    // Otherwise the same objects as without the debug listener.
+    let without = helm_template(&[])?;
+    ensure!(
+        by_identity(&docs).keys().eq(by_identity(&without).keys()),
+        "no extra objects"
+    );
+    let ports = |docs: &[Value]| {
+        docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"]
+            ["containers"][0]["ports"]
+            .clone()
+    };
+    ensure!(ports(&docs) == ports(&without), "no declared debug port");
+    Ok(())
+}
+
+#[test]
 fn the_chart_installs_the_crd_of_deploy_crd() -> Result<()> {
     let rendered = rayop_testenv::yaml::parse(&helm_run("template", &["--include-crds"])?)?;
     let crds: Vec<&Value> = rendered
@@ -104,6 +139,8 @@ fn every_value_reaches_the_deployment() -> Result<()> {
         "leaderElection.leaseDurationSeconds=30",
         "leaderElection.renewDeadlineSeconds=20",
         "leaderElection.retryPeriodSeconds=4",
+        "debugJournal.enabled=true",
+        "debugJournal.port=9191",
     ])?;
     let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     let pod = &deployment["spec"]["template"]["spec"];
@@ -112,6 +149,8 @@ fn every_value_reaches_the_deployment() -> Result<()> {
     ensure!(container["image"] == "registry.example/rayop:1.2.3");
     ensure!(container["resources"]["limits"]["memory"] == "1Gi");
     ensure!(container["ports"][0]["containerPort"] == 9090);
+    ensure!(container["ports"][1]["name"] == "http-debug");
+    ensure!(container["ports"][1]["containerPort"] == 9191);
     ensure!(pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "mine");
     ensure!(
         !docs.iter().any(|d| d["kind"] == "PersistentVolumeClaim"),
@@ -120,6 +159,7 @@ fn every_value_reaches_the_deployment() -> Result<()> {
     let args = operator_args(&docs);
     for expected in [
         "--metrics-addr=0.0.0.0:9090",
+        "--debug-addr=0.0.0.0:9191",
         "--concurrency=8",
         "--log-format=text",
         "--namespace=a,b",
@@ -145,6 +185,10 @@ fn every_value_reaches_the_deployment() -> Result<()> {
     let service = docs.iter().find(|d| d["kind"] == "Service").unwrap();
     ensure!(service["spec"]["ports"][0]["port"] == 9090);
     ensure!(
+        service["spec"]["ports"].as_array().map(Vec::len) == Some(1),
+        "the metrics Service does not expose the debug port"
+    );
+    ensure!(
         docs.iter()
             .filter(|d| d["kind"] == "Role" && d["metadata"]["name"] == "rayop")
             .count()
@@ -157,11 +201,13 @@ fn every_value_reaches_the_deployment() -> Result<()> {
 #[test]
 fn every_flag_the_manifests_pass_is_one_rayop_run_accepts() -> Result<()> {
     use clap::CommandFactory;
-    let mut args = operator_args(&kustomize("namespaced")?);
-    ensure!(args.first().map(String::as_str) == Some("run"));
-    args.insert(0, "rayop".to_owned());
-    let matches = rayop::cli::Cli::command().try_get_matches_from(&args);
-    ensure!(matches.is_ok(), "rayop {args:?}: {:?}", matches.err());
+    for variant in ["namespaced", "debug-journal"] {
+        let mut args = operator_args(&kustomize(variant)?);
+        ensure!(args.first().map(String::as_str) == Some("run"));
+        args.insert(0, "rayop".to_owned());
+        let matches = rayop::cli::Cli::command().try_get_matches_from(&args);
+        ensure!(matches.is_ok(), "rayop {args:?}: {:?}", matches.err());
+    }
     Ok(())
 }
 

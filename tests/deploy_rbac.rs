@@ -2,8 +2,11 @@
 //! (cluster-wide ClusterRole, namespaced Role, and the chart's renders), the
 //! Lease rights narrowed to the one Lease, and every permission of the Role
 //! rayop creates for the Ray autoscaler held by rayop itself (RBAC lets a
-//! subject create a Role only with permissions it holds). That these rights
-//! are *enough* is proven end to end by tests/e2e_incluster_rbac.rs.
+//! subject create a Role only with permissions it holds). The review rights
+//! of the exposed `/debug/journal` only where the debug listener is exposed,
+//! a reader ClusterRole for people there, and never the debug port behind the
+//! metrics Service. That these rights are *enough* is proven end to end by
+//! tests/e2e_incluster_rbac.rs and tests/e2e_debug_journal_auth.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "fixtures/deploy/render.rs"]
@@ -25,16 +28,31 @@ fn is_rbac_role(doc: &Value) -> bool {
     matches!(doc["kind"].as_str(), Some("Role" | "ClusterRole"))
 }
 
+/// The non-resource URLs of the journal reader: the one place a `*` may
+/// appear, as the trailing segment of a path prefix (RBAC's prefix match),
+/// never a bare wildcard.
+const READER_URLS: [&str; 2] = ["/debug/journal", "/debug/journal/*"];
+
+fn is_reader(role: &Value) -> bool {
+    role["kind"] == "ClusterRole" && role["metadata"]["name"] == "rayop-journal-reader"
+}
+
 /// Every rendering of the deploy RBAC: the kustomize variants and the chart.
 fn every_render() -> Result<Vec<(String, Vec<Value>)>> {
     let mut all = Vec::new();
-    for variant in ["cluster", "namespaced", "journal-pvc"] {
+    for variant in ["cluster", "namespaced", "journal-pvc", "debug-journal"] {
         all.push((format!("deploy/manifests/{variant}"), kustomize(variant)?));
     }
     for sets in [
         &[][..],
         &["watchNamespaces={a,b}"][..],
         &["leaderElection.enabled=false", "replicas=1"][..],
+        &["debugJournal.enabled=true"][..],
+        &["debugJournal.enabled=true", "watchNamespaces={a,b}"][..],
+        &[
+            "debugJournal.enabled=true",
+            "debugJournal.localhostOnly=true",
+        ][..],
     ] {
         all.push((format!("helm template {sets:?}"), helm_template(sets)?));
     }
@@ -62,6 +80,12 @@ fn no_rule_has_a_wildcard() -> Result<()> {
                 for list in RULE_LISTS {
                     for item in rule[list].as_array().into_iter().flatten() {
                         let text = item.as_str().unwrap_or_default();
+                        if list == "nonResourceURLs"
+                            && is_reader(role)
+                            && READER_URLS.contains(&text)
+                        {
+                            continue;
+                        }
                         ensure!(
                             !text.contains('*'),
                             "{source}: {} grants {list} {text:?}",
@@ -226,6 +250,127 @@ fn every_owned_kind_has_its_rule() -> Result<()> {
                     kind.as_str()
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// True when the renders's Deployment serves /debug/journal off loopback.
+fn exposes_the_journal(docs: &[Value]) -> bool {
+    operator_args(docs)
+        .iter()
+        .any(|a| a.starts_with("--debug-addr=") && !a.starts_with("--debug-addr=127.0.0.1:"))
+}
+
+/// Where `/debug/journal` is exposed, rayop may create TokenReviews and
+/// SubjectAccessReviews (a ClusterRole: both kinds are cluster-scoped, also
+/// for a namespaced install) and a reader ClusterRole is there to bind;
+/// elsewhere neither exists, and the rayop role never holds review rights.
+#[test]
+fn review_rights_exist_exactly_where_the_journal_is_exposed() -> Result<()> {
+    let mut exposed = 0;
+    for (source, docs) in every_render()? {
+        let review = docs
+            .iter()
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "rayop-token-review");
+        let reader = docs.iter().find(|d| is_reader(d));
+        for role in rules_of(&docs, "ClusterRole")
+            .into_iter()
+            .chain(rules_of(&docs, "Role"))
+        {
+            ensure!(
+                !grants(
+                    &role["rules"],
+                    "authentication.k8s.io",
+                    "tokenreviews",
+                    "create"
+                ),
+                "{source}: the rayop role itself holds review rights"
+            );
+        }
+        if !exposes_the_journal(&docs) {
+            ensure!(
+                review.is_none() && reader.is_none(),
+                "{source}: review or reader roles without an exposed /debug/journal"
+            );
+            continue;
+        }
+        exposed += 1;
+        let review = review.ok_or_else(|| anyhow::anyhow!("{source}: no rayop-token-review"))?;
+        ensure!(
+            review["rules"]
+                == serde_json::json!([
+                    { "apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"] },
+                    { "apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"] },
+                ]),
+            "{source}: rayop-token-review grants exactly the two reviews"
+        );
+        let binding = docs
+            .iter()
+            .find(|d| {
+                d["kind"] == "ClusterRoleBinding" && d["metadata"]["name"] == "rayop-token-review"
+            })
+            .ok_or_else(|| anyhow::anyhow!("{source}: rayop-token-review is not bound"))?;
+        ensure!(binding["roleRef"]["name"] == "rayop-token-review");
+        ensure!(
+            binding["subjects"]
+                == serde_json::json!([{ "kind": "ServiceAccount", "name": "rayop", "namespace": NAMESPACE }]),
+            "{source}: bound to rayop's ServiceAccount"
+        );
+        let reader = reader.ok_or_else(|| anyhow::anyhow!("{source}: no rayop-journal-reader"))?;
+        ensure!(
+            reader["rules"]
+                == serde_json::json!([{ "nonResourceURLs": READER_URLS, "verbs": ["get"] }]),
+            "{source}: the reader may get the journal and nothing else"
+        );
+        ensure!(
+            !docs.iter().any(|d| d["kind"] == "ClusterRoleBinding"
+                && d["roleRef"]["name"] == "rayop-journal-reader"),
+            "{source}: the reader ClusterRole is for people to bind, not bound"
+        );
+    }
+    ensure!(
+        exposed == 3,
+        "looked at {exposed} renders exposing the journal"
+    );
+    Ok(())
+}
+
+/// The metrics Service, open to every scraper, never leads to the debug
+/// listener; the container declares the debug port only when it is exposed.
+#[test]
+fn the_metrics_service_never_exposes_the_debug_port() -> Result<()> {
+    for (source, docs) in every_render()? {
+        let services: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Service").collect();
+        ensure!(services.len() == 1, "{source}: one Service");
+        let ports = services[0]["spec"]["ports"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            ports.len() == 1 && ports[0]["targetPort"] == "http-metrics",
+            "{source}: the metrics Service serves http-metrics only: {ports:?}"
+        );
+        let container = docs
+            .iter()
+            .find(|d| d["kind"] == "Deployment")
+            .map(|d| d["spec"]["template"]["spec"]["containers"][0].clone())
+            .unwrap_or_default();
+        let debug_port = container["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "http-debug");
+        ensure!(
+            debug_port.is_some() == exposes_the_journal(&docs),
+            "{source}: the http-debug port is declared exactly when the journal is exposed"
+        );
+        if let Some(port) = debug_port {
+            let addr = format!("--debug-addr=0.0.0.0:{}", port["containerPort"]);
+            ensure!(
+                operator_args(&docs).contains(&addr),
+                "{source}: {addr} matches the declared port"
+            );
         }
     }
     Ok(())

@@ -8,8 +8,9 @@
 //! - A leader paused past its lease (SIGSTOP) finds the Lease taken when it
 //!   resumes, steps down and exits 1.
 //! - `/metrics` has every family with plausible values after a lifecycle, and
-//!   `/debug/journal/<ns>/<name>` serves the same bytes as `rayop journal
-//!   export` of the stopped journal.
+//!   `/debug/journal/<ns>/<name>` on the debug listener (loopback, open)
+//!   serves the same bytes as `rayop journal export` of the stopped journal;
+//!   the metrics listener answers it 404.
 //! - SIGTERM in the middle of a reconcile: exit 0, a verified journal in which
 //!   every decision's commands have their results.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -332,9 +333,10 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
         "nothing refused"
     );
 
-    // /debug/journal: the cluster's timeline, parsed as the CLI parses an export.
-    let base = format!("http://{}", op.addr);
-    let streams = fetch::fetch_streams(&base, &format!("{ns}/ep")).await?;
+    // /debug/journal, on the debug listener: the cluster's timeline, parsed
+    // as the CLI parses an export.
+    let base = op.debug_url();
+    let streams = fetch::fetch_streams(&base, &format!("{ns}/ep"), None).await?;
     ensure!(
         streams.len() == 1 && streams[0].id == uid(&c),
         "one stream, the cluster's"
@@ -368,7 +370,7 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
             ]),
         "timeline: {transitions:?}"
     );
-    let deleted = fetch::fetch_streams(&base, &format!("{ns}/gone")).await?;
+    let deleted = fetch::fetch_streams(&base, &format!("{ns}/gone"), None).await?;
     ensure!(
         deleted.len() == 1 && deleted[0].deleted_at.is_some(),
         "a deleted cluster's stream stays readable"
@@ -379,10 +381,19 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
         ("GET", "/debug/journal/NS/x".to_owned(), 400),
         ("POST", format!("/debug/journal/{ns}/ep"), 405),
         ("GET", "/nowhere".to_owned(), 404),
+        ("GET", "/metrics".to_owned(), 404),
     ] {
-        let got = request(&op.addr, method, &path).await?.status;
+        let got = request(&op.debug_addr, method, &path).await?.status;
         ensure!(got == status, "{method} {path}: {got}, expected {status}");
     }
+    // The metrics listener no longer serves the journal, and says where it went.
+    let moved = request(&op.addr, "GET", &format!("/debug/journal/{ns}/ep")).await?;
+    ensure!(
+        moved.status == 404 && moved.text().contains("--debug-addr"),
+        "/debug/journal on the metrics listener: {} {}",
+        moved.status,
+        moved.text()
+    );
 
     // `rayop journal show --from-url` reads the running operator's journal.
     let shown = std::process::Command::new(env!("CARGO_BIN_EXE_rayop"))
@@ -399,7 +410,7 @@ async fn endpoints_serve_metrics_and_the_live_journal_after_a_lifecycle() -> Res
 
     // The same bytes as `rayop journal export` of the journal once stopped
     // (nothing is appended in steady state, so nothing changed in between).
-    let live = fetch::fetch_journal(&base, &format!("{ns}/ep")).await?;
+    let live = fetch::fetch_journal(&base, &format!("{ns}/ep"), None).await?;
     op.signal("TERM")?;
     ensure!(op.wait_exit(TIMEOUT).await?.success(), "SIGTERM exits 0");
     let exported = std::process::Command::new(env!("CARGO_BIN_EXE_rayop"))
@@ -440,9 +451,9 @@ async fn sigterm_finishes_in_flight_reconciles_flushes_the_journal_and_exits_0()
     for name in ["t1", "t2", "t3", "t4"] {
         uids.push(uid(&create(&client, &small(name, &ns, 2)).await?));
     }
-    let base = format!("http://{}", op.addr);
+    let base = op.debug_url();
     wait_until("a first decision is journaled", TIMEOUT, || async {
-        Ok(fetch::fetch_journal(&base, &format!("{ns}/t1"))
+        Ok(fetch::fetch_journal(&base, &format!("{ns}/t1"), None)
             .await
             .is_ok())
     })

@@ -161,8 +161,7 @@ async fn wait_workers(client: &Client, ns: &str, name: &str, n: usize) -> Result
 
 /// No command of `ns/name`'s journal failed.
 async fn no_failed_command(op: &OperatorProcess, ns: &str, name: &str) -> Result<()> {
-    let streams =
-        fetch::fetch_streams(&format!("http://{}", op.addr), &format!("{ns}/{name}")).await?;
+    let streams = fetch::fetch_streams(&op.debug_url(), &format!("{ns}/{name}"), None).await?;
     ensure!(!streams.is_empty(), "no journal for {ns}/{name}");
     for stream in &streams {
         for entry in &stream.entries {

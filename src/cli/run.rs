@@ -4,8 +4,10 @@
 //! settings, then runs the controller. Logs go to stderr through tracing,
 //! human-readable or JSON.
 //!
-//! It also serves `/healthz`, `/readyz`, `/metrics` and `/debug/journal` on
-//! `--metrics-addr` (see [`crate::server`]) and, with `--leader-elect`,
+//! It also serves `/healthz`, `/readyz` and `/metrics` on `--metrics-addr`,
+//! and, with `--debug-addr`, `/debug/journal` on a listener of its own (open
+//! on a loopback address, else behind TokenReview and SubjectAccessReview;
+//! see [`crate::server`] and [`crate::server::auth`]) and, with `--leader-elect`,
 //! stands for election on a Lease first (see [`crate::leader`]): a standby
 //! serves its endpoints and waits; the leader opens the journal and runs the
 //! controller.
@@ -43,7 +45,7 @@ use crate::{
     journaling::JournalHandle,
     leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
     metrics::Metrics,
-    server::{self, ServerError, ServerState},
+    server::{self, Endpoints, ServerError, ServerState},
 };
 
 /// Where the HTTP server listens unless `--metrics-addr` says otherwise.
@@ -110,13 +112,24 @@ pub struct RunArgs {
     /// cache keeps its memory small.
     #[arg(long, env = "RAYOP_JOURNAL_CACHE_MIB", default_value_t = 8)]
     pub journal_cache_mib: u64,
-    /// Address of the HTTP server (/healthz, /readyz, /metrics, /debug/journal) [default: 0.0.0.0:8080].
+    /// Address of the HTTP server (/healthz, /readyz, /metrics) [default: 0.0.0.0:8080].
     ///
     /// An address given here that cannot be bound stops the operator; when
     /// the default is taken (a second operator on a workstation), the
     /// operator runs without the server and says so.
     #[arg(long, env = "RAYOP_METRICS_ADDR", value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
+    /// Serve /debug/journal/<namespace>/<name> on this address [default: off].
+    ///
+    /// A loopback address (127.0.0.1:8081) needs no credentials: only
+    /// processes in the pod reach it, e.g. through `kubectl port-forward`.
+    /// Any other address (0.0.0.0:8081) requires `Authorization: Bearer
+    /// <token>` on every request, checked with a TokenReview and a
+    /// SubjectAccessReview (verb `get` on the request path as a non-resource
+    /// URL), so rayop needs `create` on tokenreviews and subjectaccessreviews.
+    /// An address that cannot be bound stops the operator.
+    #[arg(long, env = "RAYOP_DEBUG_ADDR", value_name = "HOST:PORT")]
+    pub debug_addr: Option<String>,
     /// Stand for election on a coordination.k8s.io Lease; only the leader reconciles.
     #[arg(long, env = "RAYOP_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -176,14 +189,9 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// A client whose writes are counted and, with leader election, refused
-/// unless this replica holds the Lease.
-async fn client(
-    args: &RunArgs,
-    metrics: &Arc<Metrics>,
-    leadership: &Arc<Leadership>,
-) -> Result<Client, RunError> {
-    let config = match &args.kubeconfig {
+/// The Kubernetes configuration the flags name.
+async fn kube_config(args: &RunArgs) -> Result<Config, RunError> {
+    Ok(match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
                 .map_err(|e| RunError::Config(format!("{}: {e}", path.display())))?;
@@ -194,7 +202,16 @@ async fn client(
         None => Config::infer()
             .await
             .map_err(|e| RunError::Config(e.to_string()))?,
-    };
+    })
+}
+
+/// A client whose writes are counted and, with leader election, refused
+/// unless this replica holds the Lease.
+fn client(
+    config: Config,
+    metrics: &Arc<Metrics>,
+    leadership: &Arc<Leadership>,
+) -> Result<Client, RunError> {
     let layer = ApiWriteLayer::new(metrics.clone(), leadership.clone());
     Ok(ClientBuilder::try_from(config)
         .map_err(|e| RunError::Config(e.to_string()))?
@@ -320,21 +337,42 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
         let health = Arc::new(Health::new(leadership.clone()));
         let state = Arc::new(ServerState::new(metrics.clone(), health.clone()));
         let shutdown = (Box::pin(shutdown_signal()) as BoxFuture<'static, ()>).shared();
+        let serve_metrics = |listener| {
+            tokio::spawn(server::serve(
+                listener,
+                state.clone(),
+                Endpoints::Metrics,
+                shutdown.clone(),
+            ));
+        };
         match &args.metrics_addr {
-            Some(addr) => {
-                let listener = server::bind(addr).await?;
-                tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
-            }
+            Some(addr) => serve_metrics(server::bind(addr).await?),
             None => match server::bind(DEFAULT_METRICS_ADDR).await {
-                Ok(listener) => {
-                    tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
-                }
+                Ok(listener) => serve_metrics(listener),
                 Err(error) => {
-                    warn!(%error, "running without /healthz, /readyz, /metrics and /debug/journal; pass --metrics-addr");
+                    warn!(%error, "running without /healthz, /readyz and /metrics; pass --metrics-addr");
                 }
             },
         }
-        let client = client(args, &metrics, &leadership).await?;
+        let config = kube_config(args).await?;
+        if let Some(addr) = &args.debug_addr {
+            // Reviews change nothing and a standby makes them too: a client
+            // without the write gate, and not counted as writes.
+            let reviews = Client::try_from(config.clone())
+                .map_err(|e| RunError::Config(e.to_string()))?;
+            let listener = server::bind(addr).await?;
+            let bound = listener.local_addr().map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+            tokio::spawn(server::serve(
+                listener,
+                state.clone(),
+                Endpoints::debug(bound, reviews),
+                shutdown.clone(),
+            ));
+        }
+        let client = client(config, &metrics, &leadership)?;
 
         // Leader election: a standby waits here, serving its endpoints.
         let (release, released) = tokio::sync::oneshot::channel::<()>();

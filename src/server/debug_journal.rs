@@ -10,6 +10,7 @@
 //!   export, which reads and never quarantines, of every stream ever filed
 //!   under the name, newest first), so the bytes equal the CLI's export.
 //! - Runs on the blocking pool; a reconcile never waits for it.
+//! - Served only on the debug listener, behind [`super::auth::Guard`].
 
 use std::sync::Arc;
 
@@ -33,12 +34,18 @@ pub enum Export {
     Failed(String),
 }
 
-/// True for a Kubernetes object name or namespace (DNS-1123 subdomain).
+/// True for a Kubernetes object name or namespace (DNS-1123 subdomain:
+/// alphanumeric at both ends, so `.` and `..` are never names).
 fn valid_name(s: &str) -> bool {
+    let alphanumeric = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = s.as_bytes();
     !s.is_empty()
         && s.len() <= 253
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bytes.first().is_some_and(|b| alphanumeric(*b))
+        && bytes.last().is_some_and(|b| alphanumeric(*b))
+        && bytes
+            .iter()
+            .all(|&b| alphanumeric(b) || b == b'-' || b == b'.')
 }
 
 /// Exports the streams of `namespace/name` from `journal`.
@@ -84,6 +91,10 @@ mod tests {
         assert!(!valid_name("A"));
         assert!(!valid_name("../etc"));
         assert!(!valid_name("a%2f"));
+        assert!(!valid_name(".."));
+        assert!(!valid_name("."));
+        assert!(!valid_name("-a"));
+        assert!(!valid_name("a."));
     }
 
     #[tokio::test]

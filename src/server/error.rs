@@ -6,7 +6,8 @@
 
 use thiserror::Error;
 
-/// The server could not start; `rayop run` stops only when `--metrics-addr` was given.
+/// A listener could not start; `rayop run` stops when the address was given
+/// (`--metrics-addr`, `--debug-addr`), and only warns for the default metrics address.
 #[derive(Debug, Error)]
 pub enum ServerError {
     /// The address could not be bound.

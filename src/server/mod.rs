@@ -1,5 +1,6 @@
-//! The operator's HTTP server: health, readiness, metrics and the live
-//! journal, on one plain-HTTP port (`--metrics-addr`, default `0.0.0.0:8080`).
+//! The operator's HTTP servers: health, readiness and metrics on one
+//! plain-HTTP listener (`--metrics-addr`, default `0.0.0.0:8080`), and the
+//! live journal on its own (`--debug-addr`, off by default).
 //!
 //! Role: lets Kubernetes probe the operator, Prometheus scrape it, and a
 //! person read a cluster's journal while the operator holds it (sled allows
@@ -9,6 +10,10 @@
 //!
 //! Invariants:
 //! - Every endpoint is read-only (see [`routes`]).
+//! - The journal is never served on the metrics listener (whose Service is
+//!   open to every scraper); on the debug listener every request passes
+//!   [`auth::Guard`] first: open on a loopback address, TokenReview and
+//!   SubjectAccessReview on any other.
 //! - The server never blocks the controller: each connection is its own
 //!   task, journal reads run on the blocking pool, and metrics are encoded
 //!   from atomics.
@@ -16,6 +21,7 @@
 //!   its probes and metrics too; the journal endpoint answers 503 until a
 //!   journal is attached with [`ServerState::attach_journal`].
 
+pub mod auth;
 pub mod debug_journal;
 pub mod error;
 pub mod routes;
@@ -23,6 +29,7 @@ pub mod routes;
 use std::{
     convert::Infallible,
     future::Future,
+    net::SocketAddr,
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -32,8 +39,32 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
+use self::auth::{Guard, KubeReviewer};
 pub use self::error::ServerError;
 use crate::{health::Health, journaling::JournalHandle, metrics::Metrics};
+
+/// Which endpoints a listener serves.
+#[derive(Clone, Debug)]
+pub enum Endpoints {
+    /// `/healthz`, `/readyz`, `/metrics` (`--metrics-addr`).
+    Metrics,
+    /// `/debug/journal/<namespace>/<name>` behind the guard (`--debug-addr`).
+    Debug(Arc<Guard>),
+}
+
+impl Endpoints {
+    /// The debug endpoints for a listener bound to `addr`: open on a loopback
+    /// address (reachable only inside the pod), otherwise every caller is
+    /// reviewed through `client` (see [`auth`]).
+    #[must_use]
+    pub fn debug(addr: SocketAddr, client: kube::Client) -> Endpoints {
+        Endpoints::Debug(Arc::new(if addr.ip().is_loopback() {
+            Guard::open()
+        } else {
+            Guard::reviewing(KubeReviewer::new(client))
+        }))
+    }
+}
 
 /// What the endpoints read; built before leader election, the journal attached later.
 pub struct ServerState {
@@ -83,15 +114,26 @@ pub async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
         })
 }
 
-/// Serves `listener`, one task per connection, until `shutdown` resolves; accept errors are
-/// retried.
+/// Serves `endpoints` on `listener`, one task per connection, until
+/// `shutdown` resolves; accept errors are retried.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServerState>,
+    endpoints: Endpoints,
     shutdown: impl Future<Output = ()>,
 ) {
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "serving /healthz /readyz /metrics /debug/journal");
+        match &endpoints {
+            Endpoints::Metrics => info!(%addr, "serving /healthz /readyz /metrics"),
+            Endpoints::Debug(guard) if guard.authenticates() => info!(
+                %addr,
+                "serving /debug/journal to callers with a bearer token the API server accepts and a grant to get the path"
+            ),
+            Endpoints::Debug(_) => info!(
+                %addr,
+                "serving /debug/journal without authentication (a loopback address: reachable only inside the pod)"
+            ),
+        }
     }
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -99,11 +141,18 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let state = state.clone();
+                    let (state, endpoints) = (state.clone(), endpoints.clone());
                     tokio::spawn(async move {
                         let service = service_fn(move |request| {
-                            let state = state.clone();
-                            async move { Ok::<_, Infallible>(routes::respond(&state, &request).await) }
+                            let (state, endpoints) = (state.clone(), endpoints.clone());
+                            async move {
+                                Ok::<_, Infallible>(match &endpoints {
+                                    Endpoints::Metrics => routes::respond(&state, &request).await,
+                                    Endpoints::Debug(guard) => {
+                                        routes::respond_debug(&state, guard, &request).await
+                                    }
+                                })
+                            }
                         });
                         if let Err(error) = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)

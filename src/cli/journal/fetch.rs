@@ -10,12 +10,17 @@
 //! ([`crate::server::debug_journal`]) is the other end of the wire, and the
 //! two meet only in the export format of [`crate::journal_view`].
 //!
+//! The endpoint is on the operator's debug listener (`rayop run
+//! --debug-addr`); unless that listens on loopback, it wants a bearer token
+//! (sent as `Authorization: Bearer <token>` when one is given).
+//!
 //! Invariant: only GET requests to the operator's own endpoint; a non-200
-//! answer is an error carrying the operator's explanation.
+//! answer is an error carrying the operator's explanation (401: no or a bad
+//! token, 403: the token's user may not `get` the path).
 
 use std::time::Duration;
 
-use http::{Request, StatusCode, Uri};
+use http::{HeaderValue, Request, StatusCode, Uri, header::AUTHORIZATION};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
@@ -45,6 +50,9 @@ pub enum FetchError {
         /// The connection or body error, or no answer within [`FETCH_TIMEOUT`].
         reason: String,
     },
+    /// The token is not usable in an `Authorization` header.
+    #[error("the bearer token is not a single line of visible ASCII")]
+    Token,
     /// The operator answered with an error status.
     #[error("GET {url}: HTTP {status}: {body}")]
     Status {
@@ -100,11 +108,16 @@ pub fn journal_url(base: &str, target: &str) -> Result<Uri, FetchError> {
         .map_err(|e| bad(e.to_string()))
 }
 
-/// Fetches the JSON lines of `target`'s streams from the operator at `base`.
+/// Fetches the JSON lines of `target`'s streams from the operator at `base`,
+/// sending `token` as a bearer token when given.
 ///
 /// # Errors
-/// [`FetchError`] for a bad address, a failed request or a non-200 answer.
-pub async fn fetch_journal(base: &str, target: &str) -> Result<Vec<u8>, FetchError> {
+/// [`FetchError`] for a bad address or token, a failed request or a non-200 answer.
+pub async fn fetch_journal(
+    base: &str,
+    target: &str,
+    token: Option<&str>,
+) -> Result<Vec<u8>, FetchError> {
     let uri = journal_url(base, target)?;
     let url = uri.to_string();
     let failed = |reason: String| FetchError::Request {
@@ -112,7 +125,14 @@ pub async fn fetch_journal(base: &str, target: &str) -> Result<Vec<u8>, FetchErr
         reason,
     };
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let request = Request::get(uri)
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .map_err(|_| FetchError::Token)?;
+        value.set_sensitive(true);
+        request = request.header(AUTHORIZATION, value);
+    }
+    let request = request
         .body(Empty::new())
         .map_err(|e| failed(e.to_string()))?;
     let exchange = async {
@@ -146,8 +166,12 @@ pub async fn fetch_journal(base: &str, target: &str) -> Result<Vec<u8>, FetchErr
 ///
 /// # Errors
 /// [`FetchError`], or [`FetchError::Parse`] when the answer is not an export.
-pub async fn fetch_streams(base: &str, target: &str) -> Result<Vec<StreamDump>, FetchError> {
-    let lines = fetch_journal(base, target).await?;
+pub async fn fetch_streams(
+    base: &str,
+    target: &str,
+    token: Option<&str>,
+) -> Result<Vec<StreamDump>, FetchError> {
+    let lines = fetch_journal(base, target, token).await?;
     load::parse_export(&lines).map_err(|e| FetchError::Parse {
         url: journal_url(base, target).map_or_else(|_| base.to_owned(), |u| u.to_string()),
         reason: e.to_string(),
@@ -159,11 +183,15 @@ pub async fn fetch_streams(base: &str, target: &str) -> Result<Vec<StreamDump>, 
 ///
 /// # Errors
 /// As [`fetch_streams`], or [`FetchError::Runtime`].
-pub fn fetch_streams_blocking(base: &str, target: &str) -> Result<Vec<StreamDump>, FetchError> {
+pub fn fetch_streams_blocking(
+    base: &str,
+    target: &str,
+    token: Option<&str>,
+) -> Result<Vec<StreamDump>, FetchError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(fetch_streams(base, target))
+        .block_on(fetch_streams(base, target, token))
 }
 
 #[cfg(test)]
@@ -192,7 +220,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_connection_is_a_request_error() {
         // Port 1 on loopback: nothing listens there.
-        let err = fetch_journal("http://127.0.0.1:1", "ns/c").await;
+        let err = fetch_journal("http://127.0.0.1:1", "ns/c", None).await;
         assert!(matches!(err, Err(FetchError::Request { .. })), "{err:?}");
+        let err = fetch_journal("http://127.0.0.1:1", "ns/c", Some("a\nb")).await;
+        assert!(matches!(err, Err(FetchError::Token)), "{err:?}");
     }
 }

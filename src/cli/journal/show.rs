@@ -7,7 +7,9 @@
 //! stream ever filed under it (one per UID), newest first, each under a
 //! header. With `--from-url` the streams come from a running operator's
 //! `/debug/journal/<namespace>/<name>` endpoint instead (the same export
-//! format, read by [`super::fetch`]), so no copy of the journal is needed.
+//! format, read by [`super::fetch`]), so no copy of the journal is needed;
+//! `--token-file` sends a bearer token, which the endpoint wants unless the
+//! operator serves it on a loopback address.
 //!
 //! Invariants:
 //! - `--since` and `--until` are inclusive bounds on the entry time.
@@ -36,7 +38,8 @@ use crate::{
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n  \
-    rayop journal show default/raycluster-demo --from-url http://localhost:8080   (a running operator)\n\n\
+    rayop journal show default/raycluster-demo --from-url http://localhost:8081   (a running operator's --debug-addr)\n  \
+    rayop journal show default/raycluster-demo --from-url http://10.0.0.7:8081 --token-file token.txt\n\n\
     Output (one line per record: time, seq, what):\n  \
     == default/raycluster-demo  uid 5b0c…  entries 1..7 ==\n  \
     2024-05-01T10:00:01.000Z       1  Observed gen=1 head=absent groups small 0/2 (not applied)\n  \
@@ -51,10 +54,15 @@ pub struct ShowArgs {
     /// The journal directory (as given to `rayop run --journal`); use a copy of a live one.
     #[arg(long, value_name = "DIR", required_unless_present = "from_url")]
     pub journal: Option<PathBuf>,
-    /// Read a running operator's journal instead: its address (http://host:port, e.g. through
-    /// `kubectl port-forward`), served at `/debug/journal/<namespace>/<name>`.
+    /// Read a running operator's journal instead: the address of its debug listener
+    /// (`rayop run --debug-addr`; http://host:port, e.g. through `kubectl port-forward`),
+    /// served at `/debug/journal/<namespace>/<name>`.
     #[arg(long, value_name = "URL", conflicts_with = "journal")]
     pub from_url: Option<String>,
+    /// With --from-url: send the token in this file as `Authorization: Bearer <token>`
+    /// (e.g. from `kubectl create token`); needed unless the operator listens on loopback.
+    #[arg(long, value_name = "FILE", requires = "from_url")]
+    pub token_file: Option<PathBuf>,
     /// Only records at or after this RFC 3339 time (e.g. 2024-05-01T10:00:00Z).
     #[arg(long, value_name = "RFC3339", value_parser = time::parse_rfc3339)]
     pub since: Option<Timestamp>,
@@ -187,18 +195,37 @@ pub fn write_timeline(
     Ok(())
 }
 
+/// The token in `path`, without surrounding whitespace; an empty file is refused.
+fn read_token(path: &Path) -> Result<String, JournalCommandError> {
+    let input = |source| JournalCommandError::Input {
+        path: path.display().to_string(),
+        source,
+    };
+    let token = std::fs::read_to_string(path)
+        .map_err(input)?
+        .trim()
+        .to_owned();
+    if token.is_empty() {
+        return Err(input(std::io::Error::other("the token file is empty")));
+    }
+    Ok(token)
+}
+
 /// Runs `rayop journal show`.
 ///
 /// # Errors
 /// The journal cannot be opened or read, the target is unknown, or writing failed.
 pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandError> {
     let dumps = match (&args.from_url, &args.journal) {
-        (Some(url), _) => fetch::fetch_streams_blocking(url, &args.target).map_err(|e| {
-            JournalCommandError::Input {
-                path: url.clone(),
-                source: std::io::Error::other(e),
-            }
-        })?,
+        (Some(url), _) => {
+            let token = args.token_file.as_deref().map(read_token).transpose()?;
+            fetch::fetch_streams_blocking(url, &args.target, token.as_deref()).map_err(|e| {
+                JournalCommandError::Input {
+                    path: url.clone(),
+                    source: std::io::Error::other(e),
+                }
+            })?
+        }
         (None, dir) => {
             let (journal, report) = open::open_existing(dir.as_deref().unwrap_or(Path::new(".")))?;
             open::warn(&report);
