@@ -28,9 +28,9 @@ use kube::ResourceExt;
 use crate::crd::{
     cel,
     head::ServiceType,
-    names,
+    limits, names, pod_template,
     spec::{RayCluster, RayClusterSpec},
-    worker_group::{WorkerGroupSpec, WorkloadKind},
+    worker_group::{GroupAutoscaler, WorkerGroupSpec, WorkloadKind},
 };
 
 /// `rayStartParams` flags whose value is a number of CPUs or GPUs.
@@ -89,7 +89,12 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         let path = "spec.headGroupSpec";
         check_ray_start_params(&mut out, path, &head.ray_start_params);
         if let Some(template) = &head.template {
-            check_template(&mut out, path, template);
+            check_template(
+                &mut out,
+                path,
+                template,
+                &claim_names(head.volume_claim_templates.as_deref()),
+            );
         }
     }
     check_head_service_type(&mut out, spec);
@@ -233,13 +238,195 @@ fn check_worker_groups(out: &mut Vec<SpecProblem>, cluster: &str, groups: &[Work
                 format!("{path}.numOfHosts"),
                 "must be greater than or equal to 1",
             ));
+        } else if group.num_of_hosts > limits::MAX_NUM_OF_HOSTS {
+            out.push(SpecProblem::new(
+                format!("{path}.numOfHosts"),
+                format!("must be less than or equal to {}", limits::MAX_NUM_OF_HOSTS),
+            ));
         }
+        check_group_pods(out, &path, group);
         non_negative(out, &path, "idleTimeoutSeconds", group.idle_timeout_seconds);
         check_ray_start_params(out, &path, &group.ray_start_params);
         if let Some(template) = &group.template {
-            check_template(out, &path, template);
+            check_template(
+                out,
+                &path,
+                template,
+                &claim_names(group.volume_claim_templates.as_deref()),
+            );
+        }
+        if let Some(hpa) = &group.horizontal_pod_autoscaler {
+            check_hpa(out, &path, group, hpa);
         }
     }
+    check_cluster_pods(out, groups);
+}
+
+/// The twins of the per-group pod-count rules of the CRD.
+fn check_group_pods(out: &mut Vec<SpecProblem>, path: &str, group: &WorkerGroupSpec) {
+    let hosts = group.num_of_hosts;
+    if !limits::fits_group(group.replicas, hosts) {
+        out.push(SpecProblem::new(
+            format!("{path}.replicas"),
+            cel::GROUP_PODS_WITHIN_LIMIT.message,
+        ));
+    }
+    if !limits::fits_group(group.min_replicas, hosts) {
+        out.push(SpecProblem::new(
+            format!("{path}.minReplicas"),
+            cel::GROUP_MIN_PODS_WITHIN_LIMIT.message,
+        ));
+    }
+    if group.max_replicas != limits::UNSET_MAX_REPLICAS
+        && !limits::fits_group(group.max_replicas, hosts)
+    {
+        out.push(SpecProblem::new(
+            format!("{path}.maxReplicas"),
+            cel::GROUP_MAX_PODS_WITHIN_LIMIT.message,
+        ));
+    }
+}
+
+/// The twin of [`cel::CLUSTER_PODS_WITHIN_LIMIT`], computed as the rule does.
+fn check_cluster_pods(out: &mut Vec<SpecProblem>, groups: &[WorkerGroupSpec]) {
+    if groups
+        .iter()
+        .any(|g| g.num_of_hosts > limits::MAX_NUM_OF_HOSTS)
+    {
+        return;
+    }
+    let total: i64 = groups
+        .iter()
+        .map(|g| limits::cluster_share(g.replicas, g.min_replicas, g.max_replicas, g.num_of_hosts))
+        .sum();
+    if total > i64::from(limits::MAX_WORKER_PODS_PER_CLUSTER) {
+        out.push(SpecProblem::new(
+            "spec.workerGroupSpecs",
+            cel::CLUSTER_PODS_WITHIN_LIMIT.message,
+        ));
+    }
+}
+
+/// The HPA rules: a replica to run (the twin of [`cel::HPA_NEEDS_A_REPLICA`]),
+/// and the ranges the API server checks in `behavior` (also in the schema).
+fn check_hpa(
+    out: &mut Vec<SpecProblem>,
+    path: &str,
+    group: &WorkerGroupSpec,
+    hpa: &GroupAutoscaler,
+) {
+    if group.max_replicas < 1 {
+        out.push(SpecProblem::new(
+            format!("{path}.maxReplicas"),
+            cel::HPA_NEEDS_A_REPLICA.message,
+        ));
+    }
+    let Some(behavior) = &hpa.behavior else {
+        return;
+    };
+    let rules = [
+        ("scaleUp", behavior.scale_up.as_ref()),
+        ("scaleDown", behavior.scale_down.as_ref()),
+    ];
+    for (name, rules) in rules {
+        let Some(rules) = rules else { continue };
+        let at = format!("{path}.horizontalPodAutoscaler.behavior.{name}");
+        if rules
+            .stabilization_window_seconds
+            .is_some_and(|s| !(0..=limits::MAX_HPA_STABILIZATION_SECONDS).contains(&s))
+        {
+            out.push(SpecProblem::new(
+                format!("{at}.stabilizationWindowSeconds"),
+                format!(
+                    "must be between 0 and {}",
+                    limits::MAX_HPA_STABILIZATION_SECONDS
+                ),
+            ));
+        }
+        if rules
+            .select_policy
+            .as_deref()
+            .is_some_and(|p| !limits::HPA_SELECT_POLICIES.contains(&p))
+        {
+            out.push(SpecProblem::new(
+                format!("{at}.selectPolicy"),
+                "must be Max, Min or Disabled",
+            ));
+        }
+        for (k, policy) in rules.policies.iter().flatten().enumerate() {
+            let at = format!("{at}.policies[{k}]");
+            if !limits::HPA_POLICY_TYPES.contains(&policy.type_.as_str()) {
+                out.push(SpecProblem::new(
+                    format!("{at}.type"),
+                    "must be Pods or Percent",
+                ));
+            }
+            if policy.value < 1 {
+                out.push(SpecProblem::new(
+                    format!("{at}.value"),
+                    "must be greater than or equal to 1",
+                ));
+            }
+            if !(1..=limits::MAX_HPA_PERIOD_SECONDS).contains(&policy.period_seconds) {
+                out.push(SpecProblem::new(
+                    format!("{at}.periodSeconds"),
+                    format!("must be between 1 and {}", limits::MAX_HPA_PERIOD_SECONDS),
+                ));
+            }
+        }
+    }
+}
+
+fn claim_names(
+    claims: Option<&[k8s_openapi::api::core::v1::PersistentVolumeClaim]>,
+) -> Vec<String> {
+    claims
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect()
+}
+
+/// What rayop changes in `spec` on its own without refusing it, each naming
+/// the field: a `restartPolicy` other than `Always` in a template (dropped),
+/// and an unset `maxReplicas` on an autoscaled group (capped at
+/// [`limits::effective_max_replicas`]). These become the non-blocking
+/// `SpecAdjusted` condition and a Warning Event.
+#[must_use]
+pub fn adjustments(spec: &RayClusterSpec) -> Vec<SpecProblem> {
+    let mut out = Vec::new();
+    if let Some(template) = spec
+        .head_group_spec
+        .as_ref()
+        .and_then(|h| h.template.as_ref())
+    {
+        out.extend(pod_template::adjustments(
+            "spec.headGroupSpec.template",
+            template,
+        ));
+    }
+    for (i, group) in spec.worker_group_specs.iter().enumerate() {
+        let path = format!("spec.workerGroupSpecs[{i}]");
+        if let Some(template) = &group.template {
+            out.extend(pod_template::adjustments(
+                &format!("{path}.template"),
+                template,
+            ));
+        }
+        let autoscaled = spec.autoscaling_enabled() || group.horizontal_pod_autoscaler.is_some();
+        if autoscaled && group.max_replicas == limits::UNSET_MAX_REPLICAS {
+            let cap = limits::effective_max_replicas(group.max_replicas, group.num_of_hosts);
+            out.push(SpecProblem::new(
+                format!("{path}.maxReplicas"),
+                format!(
+                    "unset (2147483647): the autoscaler may ask for at most {cap} replicas, \
+                     the {} pods a worker group may have; set maxReplicas to choose",
+                    limits::MAX_PODS_PER_GROUP
+                ),
+            ));
+        }
+    }
+    out
 }
 
 fn non_negative(out: &mut Vec<SpecProblem>, path: &str, field: &str, value: Option<i32>) {
@@ -251,7 +438,12 @@ fn non_negative(out: &mut Vec<SpecProblem>, path: &str, field: &str, value: Opti
     }
 }
 
-fn check_template(out: &mut Vec<SpecProblem>, path: &str, template: &PodTemplateSpec) {
+fn check_template(
+    out: &mut Vec<SpecProblem>,
+    path: &str,
+    template: &PodTemplateSpec,
+    claims: &[String],
+) {
     if template
         .spec
         .as_ref()
@@ -262,6 +454,7 @@ fn check_template(out: &mut Vec<SpecProblem>, path: &str, template: &PodTemplate
             cel::TEMPLATE_HAS_CONTAINER.message,
         ));
     }
+    pod_template::check_template(out, &format!("{path}.template"), template, claims);
 }
 
 /// Whether `key` is a `ray start` flag name: `^[a-z0-9][a-z0-9-]*$`.
