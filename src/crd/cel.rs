@@ -113,7 +113,7 @@ pub const MANAGED_BY_PRESENCE: CelRule = CelRule {
 pub const HEAD_SERVICE_TYPE_AGREES: CelRule = CelRule {
     rule: "!has(self.headService) || !has(self.headService.type) || !has(self.headGroupSpec) || !has(self.headGroupSpec.serviceType) || self.headService.type == self.headGroupSpec.serviceType",
     message: "headService.type and headGroupSpec.serviceType disagree: set only one of them",
-    field_path: None,
+    field_path: Some(".headService.type"),
 };
 
 /// A group is scaled by the Ray autoscaler or by an HPA, never both: both
@@ -121,7 +121,7 @@ pub const HEAD_SERVICE_TYPE_AGREES: CelRule = CelRule {
 pub const ONE_AUTOSCALER_PER_GROUP: CelRule = CelRule {
     rule: "!has(self.enableInTreeAutoscaling) || !self.enableInTreeAutoscaling || self.workerGroupSpecs.all(g, !has(g.horizontalPodAutoscaler))",
     message: "horizontalPodAutoscaler cannot be set on a worker group while enableInTreeAutoscaling is true: both would write replicas",
-    field_path: None,
+    field_path: Some(".workerGroupSpecs"),
 };
 
 /// The worker groups together ask for at most
