@@ -17,6 +17,17 @@
 //!   resources only fill in flags that are not given), and `num-cpus: "0"` on
 //!   the head is KubeRay's idiom for keeping work off the head.
 //!
+//! - the pod-count limits of [`limits`], computed exactly as the CEL rules
+//!   compute them, so no count rayop derives from a valid spec saturates;
+//! - the API server's invariants of each pod template
+//!   ([`pod_template::check_template`]) and the HPA API's ranges of a
+//!   group's `behavior`, so they are reported on the RayCluster's fields
+//!   before anything is created, not on a StatefulSet's.
+//!
+//! [`adjustments`] lists what rayop changes on its own without refusing the
+//! spec (an ignored `restartPolicy`, a capped unset `maxReplicas`, an HPA
+//! floor of 1), for the non-blocking `SpecAdjusted` condition.
+//!
 //! Invariant: each [`SpecProblem`] names the field to fix with a JSON path such
 //! as `spec.workerGroupSpecs[1].minReplicas`, in a stable order.
 
@@ -389,7 +400,8 @@ fn claim_names(
 
 /// What rayop changes in `spec` on its own without refusing it, each naming
 /// the field: a `restartPolicy` other than `Always` in a template (dropped),
-/// and an unset `maxReplicas` on an autoscaled group (capped at
+/// a `minReplicas` of 0 on an HPA group (the HPA's floor is 1), and an unset
+/// `maxReplicas` on an autoscaled group (capped at
 /// [`limits::effective_max_replicas`]). These become the non-blocking
 /// `SpecAdjusted` condition and a Warning Event.
 #[must_use]
@@ -411,6 +423,12 @@ pub fn adjustments(spec: &RayClusterSpec) -> Vec<SpecProblem> {
             out.extend(pod_template::adjustments(
                 &format!("{path}.template"),
                 template,
+            ));
+        }
+        if group.horizontal_pod_autoscaler.is_some() && group.min_replicas < 1 {
+            out.push(SpecProblem::new(
+                format!("{path}.minReplicas"),
+                "0 is raised to 1 for the HorizontalPodAutoscaler, which always runs at least one replica",
             ));
         }
         let autoscaled = spec.autoscaling_enabled() || group.horizontal_pod_autoscaler.is_some();
@@ -679,6 +697,140 @@ mod tests {
         assert!(is_flag_name("dashboard-host"));
         assert!(!is_flag_name("-dashboard-host"));
         assert!(!is_flag_name("Dashboard"));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use crate::crd::{test_builders::group, worker_group::GroupAutoscaler};
+
+    fn fields(cluster: &RayCluster) -> Vec<String> {
+        validate(cluster)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
+    }
+
+    #[test]
+    fn the_issue_bomb_is_refused_naming_num_of_hosts() {
+        let bomb =
+            RayCluster::test("rc").with_group(group("tpu").with_replicas(2).with_hosts(i32::MAX));
+        assert_eq!(
+            fields(&bomb),
+            [
+                "spec.workerGroupSpecs[0].numOfHosts",
+                "spec.workerGroupSpecs[0].replicas"
+            ]
+        );
+    }
+
+    #[test]
+    fn group_products_at_and_over_the_limit() {
+        let at = RayCluster::test("rc").with_group(
+            group("g")
+                .with_replicas(2_500)
+                .bounds(0, 2_500)
+                .with_hosts(4),
+        );
+        assert_eq!(validate(&at), Ok(()));
+        let over = RayCluster::test("rc").with_group(
+            group("g")
+                .with_replicas(2_501)
+                .bounds(2_501, 2_501)
+                .with_hosts(4),
+        );
+        assert_eq!(
+            fields(&over),
+            [
+                "spec.workerGroupSpecs[0].replicas",
+                "spec.workerGroupSpecs[0].minReplicas",
+                "spec.workerGroupSpecs[0].maxReplicas"
+            ]
+        );
+        // The unset maxReplicas is exempt; one below it is not.
+        let unset = RayCluster::test("rc").with_group(group("g").with_hosts(4));
+        assert_eq!(validate(&unset), Ok(()));
+        let below = RayCluster::test("rc").with_group(group("g").bounds(0, i32::MAX - 1));
+        assert_eq!(fields(&below), ["spec.workerGroupSpecs[0].maxReplicas"]);
+    }
+
+    #[test]
+    fn the_cluster_sum_counts_clamped_replicas() {
+        let fits = (0..2).fold(RayCluster::test("rc"), |c, i| {
+            c.with_group(group(&format!("g{i}")).with_replicas(10_000))
+        });
+        assert_eq!(validate(&fits), Ok(()));
+        let over = fits.clone().with_group(group("g2").bounds(1, 1));
+        assert_eq!(fields(&over), ["spec.workerGroupSpecs"]);
+        // replicas above maxReplicas count as maxReplicas.
+        let clamped = RayCluster::test("rc")
+            .with_group(group("a").with_replicas(10_000).bounds(0, 10))
+            .with_group(group("b").with_replicas(10_000))
+            .with_group(group("c").with_replicas(9_990));
+        assert_eq!(validate(&clamped), Ok(()));
+    }
+
+    #[test]
+    fn hpa_needs_a_replica_and_a_behavior_in_range() {
+        let mut g = group("g").bounds(0, 0);
+        g.horizontal_pod_autoscaler = Some(GroupAutoscaler {
+            metrics: None,
+            behavior: serde_json::from_value(serde_json::json!({
+                "scaleUp": {"selectPolicy": "Fastest", "stabilizationWindowSeconds": 4000,
+                            "policies": [{"type": "Nodes", "value": 0, "periodSeconds": 0}]}
+            }))
+            .unwrap(),
+        });
+        let at = "spec.workerGroupSpecs[0].horizontalPodAutoscaler.behavior.scaleUp";
+        assert_eq!(
+            fields(&RayCluster::test("rc").with_group(g)),
+            [
+                "spec.workerGroupSpecs[0].maxReplicas".to_owned(),
+                format!("{at}.stabilizationWindowSeconds"),
+                format!("{at}.selectPolicy"),
+                format!("{at}.policies[0].type"),
+                format!("{at}.policies[0].value"),
+                format!("{at}.policies[0].periodSeconds"),
+            ]
+        );
+    }
+
+    #[test]
+    fn adjustments_name_their_fields() {
+        let mut template = crate::crd::defaults::default_worker_template();
+        if let Some(spec) = template.spec.as_mut() {
+            spec.restart_policy = Some("Never".into());
+        }
+        let mut hpa = group("h").bounds(0, 3);
+        hpa.horizontal_pod_autoscaler = Some(GroupAutoscaler::default());
+        let mut plain = group("p").with_replicas(1);
+        plain.template = Some(template);
+        let cluster = RayCluster::test("rc").with_group(plain).with_group(hpa);
+        let notes: Vec<String> = adjustments(&cluster.spec)
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                "spec.workerGroupSpecs[0].template.spec.restartPolicy",
+                "spec.workerGroupSpecs[1].minReplicas"
+            ]
+        );
+        assert_eq!(validate(&cluster), Ok(()), "adjustments are not problems");
+        let autoscaled = RayCluster::test("rc")
+            .with_group(group("g"))
+            .with_autoscaling();
+        let notes = adjustments(&autoscaled.spec);
+        assert_eq!(notes[0].field, "spec.workerGroupSpecs[0].maxReplicas");
+        assert!(
+            notes[0].message.contains("at most 10000 replicas"),
+            "{}",
+            notes[0].message
+        );
     }
 }
 
