@@ -48,6 +48,10 @@ pub const UNSET_MAX_REPLICAS: i32 = i32::MAX;
 /// API server's limit on any object's annotations (256 KiB).
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 
+// The limits nest: one replica fits a group, one group fits the cluster.
+const _: () = assert!(MAX_NUM_OF_HOSTS <= MAX_PODS_PER_GROUP);
+const _: () = assert!(MAX_PODS_PER_GROUP <= MAX_WORKER_PODS_PER_CLUSTER);
+
 /// Longest HPA `stabilizationWindowSeconds` the API server accepts (one hour).
 pub const MAX_HPA_STABILIZATION_SECONDS: i32 = 3_600;
 
@@ -108,12 +112,6 @@ pub fn cluster_share(replicas: i32, min: i32, max: i32, hosts: i32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_limits_nest() {
-        assert!(MAX_NUM_OF_HOSTS <= MAX_PODS_PER_GROUP);
-        assert!(MAX_PODS_PER_GROUP <= MAX_WORKER_PODS_PER_CLUSTER);
-    }
 
     #[test]
     fn arithmetic_is_exact() {
