@@ -83,7 +83,8 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_worker_replicas: Option<i32>,
 
-    /// Sum over groups of maxReplicas times numOfHosts, saturating at 2147483647.
+    /// Sum over groups of maxReplicas times numOfHosts; an unset maxReplicas
+    /// counts as the 10000 pods a group may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_worker_replicas: Option<i32>,
 
@@ -221,7 +222,8 @@ pub struct WorkerCounts {
     pub desired: i32,
     /// Sum of minReplicas times numOfHosts.
     pub min: i32,
-    /// Sum of maxReplicas times numOfHosts.
+    /// Sum of maxReplicas times numOfHosts, an unset maxReplicas capped at
+    /// the group limit.
     pub max: i32,
 }
 

@@ -140,6 +140,9 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         if options.upscaling_mode.is_some() && options.upscaling_speed.is_some() {
             out.push(SpecProblem::new(path, cel::ONE_UPSCALING_SETTING.message));
         }
+        if spec.autoscaling_enabled() {
+            check_autoscaler_container(&mut out, spec, options);
+        }
     }
     if let Some(gcs) = &spec.gcs_fault_tolerance_options {
         let path = "spec.gcsFaultToleranceOptions";
@@ -169,6 +172,60 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         ));
     }
     out
+}
+
+/// The autoscaler container runs in the head pod: its env names must be
+/// valid and unique, and its mounts must name a volume of the head's pod.
+fn check_autoscaler_container(
+    out: &mut Vec<SpecProblem>,
+    spec: &RayClusterSpec,
+    options: &crate::crd::autoscaler::AutoscalerOptions,
+) {
+    let mut seen = BTreeSet::new();
+    for (i, var) in options.env.iter().flatten().enumerate() {
+        let field = format!("spec.autoscalerOptions.env[{i}].name");
+        if !pod_template::is_env_name(&var.name) {
+            out.push(SpecProblem::new(
+                field,
+                format!(
+                    "{:?} is not a valid environment variable name: printable ASCII without '=', not empty",
+                    var.name
+                ),
+            ));
+        } else if !seen.insert(var.name.as_str()) {
+            out.push(SpecProblem::new(
+                field,
+                format!("environment variable {:?} is set twice", var.name),
+            ));
+        }
+    }
+    let head = spec.head_group_spec.as_ref();
+    let volumes: BTreeSet<&str> = head
+        .and_then(|h| h.template.as_ref())
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|p| p.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|v| v.name.as_str())
+        .chain(
+            head.and_then(|h| h.volume_claim_templates.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.metadata.name.as_deref()),
+        )
+        .chain(pod_template::ROOT_PROVIDED_VOLUMES)
+        .collect();
+    for (i, mount) in options.volume_mounts.iter().flatten().enumerate() {
+        if !volumes.contains(mount.name.as_str()) {
+            out.push(SpecProblem::new(
+                format!("spec.autoscalerOptions.volumeMounts[{i}].name"),
+                format!(
+                    "mounts volume {:?}, which the head's pod does not have: add it to headGroupSpec.template.spec.volumes",
+                    mount.name
+                ),
+            ));
+        }
+    }
 }
 
 fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
