@@ -7,6 +7,10 @@
 //!   exactly what the decision was based on.
 //! - A spec that fails validation, or cannot be built, reaches the machine as
 //!   problems naming their fields; the machine then changes no object.
+//! - What rayop changes in a valid spec on its own (an ignored
+//!   `restartPolicy`, an unset `maxReplicas` capped at the group limit)
+//!   reaches it as adjustments naming their fields, for the non-blocking
+//!   `SpecAdjusted` condition. A group's `max` is the capped one.
 
 use kube::ResourceExt;
 use rayop_machines::{
@@ -15,7 +19,7 @@ use rayop_machines::{
 };
 
 use crate::{
-    crd::{RayCluster, validation, worker_group::WorkloadKind},
+    crd::{RayCluster, limits, validation, worker_group::WorkloadKind},
     desired::DesiredObjects,
 };
 
@@ -35,6 +39,7 @@ pub fn desired_spec(
     DesiredSpec {
         generation: cluster.metadata.generation.unwrap_or(0),
         problems,
+        adjustments: validation::adjustments(spec),
         suspend: spec.suspended(),
         gcs_fault_tolerance: spec.gcs_fault_tolerant(),
         head_hash: desired.map(|d| d.head.hash.clone()).unwrap_or_default(),
@@ -45,7 +50,7 @@ pub fn desired_spec(
                 name: g.group_name.clone(),
                 replicas: g.replicas,
                 min: g.min_replicas,
-                max: g.max_replicas,
+                max: limits::effective_max_replicas(g.max_replicas, g.num_of_hosts),
                 num_of_hosts: g.num_of_hosts,
                 suspend: g.suspend == Some(true),
                 hash: desired
@@ -125,6 +130,21 @@ mod tests {
             "{:?}",
             spec.problems
         );
+    }
+
+    #[test]
+    fn an_unset_max_is_capped_and_reported_when_autoscaled() {
+        let plain = RayCluster::test("rc").with_group(group("g").with_hosts(4));
+        let spec = desired_spec(&plain, None, &[], None);
+        assert_eq!(spec.groups[0].max, 2_500);
+        assert!(spec.adjustments.is_empty());
+        let autoscaled = plain.with_autoscaling();
+        let spec = desired_spec(&autoscaled, None, &[], None);
+        assert_eq!(
+            spec.adjustments[0].field,
+            "spec.workerGroupSpecs[0].maxReplicas"
+        );
+        assert!(spec.problems.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! structural and every CEL rule compiles within the cost budget), the seed and
 //! the KubeRay-style manifests apply, the API server stores the schema
 //! defaults, and every invalid fixture is refused with the message its
-//! `# expect:` line names.
+//! `# expect:` line names, after the field its `# field:` line names.
 
 use std::path::{Path, PathBuf};
 
@@ -29,12 +29,19 @@ fn yaml_files(dir: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn expectation(path: &Path) -> Result<String> {
+fn header(path: &Path, prefix: &str) -> Result<String> {
     let text = std::fs::read_to_string(path)?;
     text.lines()
-        .find_map(|line| line.strip_prefix("# expect: "))
-        .map(|expect| expect.trim().to_owned())
-        .with_context(|| format!("{} has no '# expect:' line", path.display()))
+        .find_map(|line| line.strip_prefix(prefix))
+        .map(|value| value.trim().to_owned())
+        .with_context(|| format!("{} has no {prefix:?} line", path.display()))
+}
+
+/// Whether `message` names `field` and says `expect` after it.
+fn names_field(message: &str, field: &str, expect: &str) -> bool {
+    message
+        .match_indices(field)
+        .any(|(at, _)| message[at..].contains(expect))
 }
 
 #[tokio::test]
@@ -73,14 +80,15 @@ async fn the_api_server_takes_the_crd_and_judges_manifests_as_expected() -> Resu
     // Every invalid manifest is refused with the expected message.
     let mut wrong = Vec::new();
     for path in yaml_files("tests/fixtures/invalid")? {
-        let expect = expectation(&path)?;
+        let expect = header(&path, "# expect: ")?;
+        let field = header(&path, "# field: ")?;
         match env.apply_yaml(&path, Some(&ns)).await {
             Ok(_) => wrong.push(format!("{}: accepted", path.display())),
             Err(error) => {
                 let message = format!("{error:#}");
-                if !message.contains(&expect) {
+                if !names_field(&message, &field, &expect) {
                     wrong.push(format!(
-                        "{}: expected {expect:?} in {message:?}",
+                        "{}: expected {field:?} then {expect:?} in {message:?}",
                         path.display()
                     ));
                 }

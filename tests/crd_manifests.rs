@@ -2,7 +2,8 @@
 //! manifests, and invalid manifests that the API server must refuse.
 //!
 //! The invalid fixtures under `tests/fixtures/invalid/` each start with
-//! `# expect: <substring of the API server's message>`. Here they are checked
+//! `# expect: <substring of the API server's message>` and
+//! `# field: <the field it names>`; the message must name the field first. Here they are checked
 //! offline, as the API server would: schema defaults applied, then the OpenAPI
 //! keywords rayop's schema uses (a small checker below that words its messages
 //! as the API server does), then the CEL rules with kube's client-side CEL
@@ -239,6 +240,14 @@ fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<Strin
                     number(&schema["minimum"])
                 ));
             }
+            if let Some(max) = schema["maximum"].as_f64()
+                && n > max
+            {
+                out.push(format!(
+                    "{path}: Invalid value: {value}: {path} in body should be less than or equal to {}",
+                    number(&schema["maximum"])
+                ));
+            }
         }
         Some("boolean") if !value.is_boolean() => {
             out.push(format!(
@@ -249,13 +258,20 @@ fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<Strin
     }
 }
 
-fn expectation(path: &Path) -> String {
+fn header(path: &Path, prefix: &str) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix("# expect: "))
-        .unwrap_or_else(|| panic!("{} has no '# expect:' header", path.display()))
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("{} has no {prefix:?} header", path.display()))
         .trim()
         .to_owned()
+}
+
+/// Whether `message` names `field` and says `expect` after it.
+fn names_field(message: &str, field: &str, expect: &str) -> bool {
+    message
+        .match_indices(field)
+        .any(|(at, _)| message[at..].contains(expect))
 }
 
 /// Deserializes a manifest as v1, whatever its apiVersion (the two are identical).
@@ -426,12 +442,13 @@ fn invalid_manifests_are_refused_with_the_expected_message() {
     let files = yaml_files("invalid");
     assert!(files.len() >= 5);
     for path in files {
-        let expect = expectation(&path);
+        let expect = header(&path, "# expect: ");
+        let field = header(&path, "# field: ");
         let manifest = only_document(&path);
         let errors = server_errors(&manifest);
         assert!(
-            errors.iter().any(|e| e.contains(&expect)),
-            "{}: expected a message containing {expect:?}, got {errors:#?}",
+            errors.iter().any(|e| names_field(e, &field, &expect)),
+            "{}: expected a message naming {field:?} and containing {expect:?}, got {errors:#?}",
             path.display()
         );
         let cluster = as_v1(&manifest);

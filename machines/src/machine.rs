@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::{
-    Command, DesiredSpec, Event, Input, Millis, Notice, Observation, Phase,
+    Command, DesiredSpec, Event, Input, Millis, Notice, Observation, Phase, SpecProblem,
     assess::Assessment,
     backoff,
     command::DeleteReason,
@@ -86,6 +86,9 @@ pub struct Cluster {
     /// The stuck window of the last spec, when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_stuck_after_ms: Option<u64>,
+    /// The adjustments of the last spec, for the `SpecAdjusted` condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<SpecProblem>,
 }
 
 /// Collects one step's commands. Passed to statig as the context.
@@ -354,6 +357,15 @@ impl Cluster {
         self.gcs_fault_tolerance = spec.gcs_fault_tolerance;
         self.head_stuck_after_ms = spec.head_stuck_after_ms;
         self.phase_times.entry(Phase::Pending).or_insert(context.at);
+        if spec.adjustments != self.adjustments {
+            if !spec.adjustments.is_empty() {
+                context.commands.push(Notice::warning(
+                    status::SPEC_ADJUSTED,
+                    format!("rayop adjusts the spec: {}", describe(&spec.adjustments)),
+                ));
+            }
+            self.adjustments = spec.adjustments.clone();
+        }
         if !spec.problems.is_empty() {
             if self.invalid_announced != Some(spec.generation) {
                 self.invalid_announced = Some(spec.generation);
@@ -701,12 +713,33 @@ impl Cluster {
         summary
     }
 
-    fn publish(&mut self, context: &mut Outbox, summary: StatusSummary) {
+    fn publish(&mut self, context: &mut Outbox, mut summary: StatusSummary) {
+        summary
+            .conditions
+            .retain(|c| c.kind != status::SPEC_ADJUSTED);
+        if !self.adjustments.is_empty() {
+            summary.conditions.push(condition(
+                status::SPEC_ADJUSTED,
+                true,
+                status::SPEC_ADJUSTED,
+                &describe(&self.adjustments),
+            ));
+            summary.conditions.sort_by(|x, y| x.kind.cmp(&y.kind));
+        }
         if self.last_status.as_ref() != Some(&summary) {
             self.last_status = Some(summary.clone());
             context.commands.push(Command::PublishStatus(summary));
         }
     }
+}
+
+/// `field: message` of each, joined by `; `.
+fn describe(notes: &[SpecProblem]) -> String {
+    notes
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> ConditionSummary {

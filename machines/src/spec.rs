@@ -43,6 +43,11 @@ pub struct DesiredSpec {
     pub generation: i64,
     /// Semantic problems found by validation; non-empty means the spec is invalid.
     pub problems: Vec<SpecProblem>,
+    /// What the operator changes in the spec on its own, each naming the
+    /// field (e.g. an ignored `restartPolicy`): the non-blocking
+    /// [`SPEC_ADJUSTED`](crate::status::SPEC_ADJUSTED) condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<SpecProblem>,
     /// `spec.suspend`: when true every workload is held at zero and the phase is Suspended.
     pub suspend: bool,
     /// Whether GCS fault tolerance (external Redis) is configured; then workers

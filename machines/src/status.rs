@@ -19,6 +19,10 @@ pub const PROVISIONED: &str = "RayClusterProvisioned";
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 /// Condition type: the spec is semantically invalid.
 pub const INVALID_SPEC: &str = "InvalidSpec";
+/// Condition type: the operator changed the spec on its own without refusing
+/// it (for example ignored a `restartPolicy`); the message names each field.
+/// Present only while there is something to say.
+pub const SPEC_ADJUSTED: &str = "SpecAdjusted";
 /// Condition type: the cluster is suspended.
 pub const SUSPENDED: &str = "RayClusterSuspended";
 

@@ -116,6 +116,7 @@ fn random_spec(rng: &mut Rng, generation: i64, absurd: bool) -> DesiredSpec {
         } else {
             Vec::new()
         },
+        adjustments: Vec::new(),
         suspend: rng.chance(7),
         gcs_fault_tolerance: rng.chance(50),
         head_hash: format!("head-v{}", rng.below(2)),

@@ -82,6 +82,7 @@ fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
             } else {
                 Vec::new()
             },
+            adjustments: Vec::new(),
             suspend,
             gcs_fault_tolerance: ft,
             head_hash: format!("head-v{hv}"),

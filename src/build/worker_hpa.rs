@@ -3,7 +3,9 @@
 //! Invariants:
 //! - It targets the group's own workload (StatefulSet or Deployment) by name.
 //! - Its bounds are the group's, in pods: `minReplicas` (raised to 1, the
-//!   least an HPA accepts) and `maxReplicas`, each times `numOfHosts`.
+//!   least an HPA accepts) and `maxReplicas` (an unset one capped at the
+//!   group's pod limit, see `crd::limits`), each times `numOfHosts`. Counts
+//!   that would not fit an `i32` build no HPA (validation refuses them first).
 //! - Without metrics it scales on 80% average CPU utilization; `behavior` is
 //!   passed through unchanged.
 //! - The workload's replicas are left to the HPA: the apply step never writes
@@ -17,7 +19,7 @@ use k8s_openapi::api::autoscaling::v2::{
 use crate::{
     build::{ClusterContext, object_meta::object_meta},
     crd::{
-        WorkerGroupSpec,
+        WorkerGroupSpec, limits,
         names::{self, RayNode},
     },
     desired::Object,
@@ -46,8 +48,10 @@ fn default_metrics() -> Vec<MetricSpec> {
 pub fn worker_hpa(ctx: &ClusterContext<'_>, group: &WorkerGroupSpec) -> Option<Object> {
     let hpa = group.horizontal_pod_autoscaler.as_ref()?;
     let hosts = group.num_of_hosts.max(1);
-    let min = group.min_replicas.max(1).saturating_mul(hosts);
-    let max = group.max_replicas.max(1).saturating_mul(hosts).max(min);
+    let group_max = limits::effective_max_replicas(group.max_replicas, hosts);
+    // Validation keeps both within a group's pods; never saturate into the HPA.
+    let min = limits::pods(group.min_replicas.max(1), hosts)?;
+    let max = limits::pods(group_max.max(1), hosts)?.max(min);
     let workload = names::worker_workload_name(ctx.name, &group.group_name);
     Some(Object::HorizontalPodAutoscaler(HorizontalPodAutoscaler {
         metadata: object_meta(ctx, workload.clone(), RayNode::Worker(&group.group_name)),
@@ -104,6 +108,17 @@ mod tests {
             metric.resource.as_ref().unwrap().target.average_utilization,
             Some(80)
         );
+    }
+
+    #[test]
+    fn an_unset_max_is_capped_at_the_group_limit() {
+        let mut g = group("g").with_hosts(4);
+        g.horizontal_pod_autoscaler = Some(GroupAutoscaler::default());
+        let spec = build(g).unwrap().spec.unwrap();
+        assert_eq!(spec.max_replicas, limits::MAX_PODS_PER_GROUP);
+        let mut bomb = group("g").bounds(1, i32::MAX - 1).with_hosts(4);
+        bomb.horizontal_pod_autoscaler = Some(GroupAutoscaler::default());
+        assert!(build(bomb).is_none(), "a saturated HPA was built");
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub const MANAGED_BY_PRESENCE: CelRule = CelRule {
 pub const HEAD_SERVICE_TYPE_AGREES: CelRule = CelRule {
     rule: "!has(self.headService) || !has(self.headService.type) || !has(self.headGroupSpec) || !has(self.headGroupSpec.serviceType) || self.headService.type == self.headGroupSpec.serviceType",
     message: "headService.type and headGroupSpec.serviceType disagree: set only one of them",
-    field_path: None,
+    field_path: Some(".headService.type"),
 };
 
 /// A group is scaled by the Ray autoscaler or by an HPA, never both: both
@@ -121,14 +121,26 @@ pub const HEAD_SERVICE_TYPE_AGREES: CelRule = CelRule {
 pub const ONE_AUTOSCALER_PER_GROUP: CelRule = CelRule {
     rule: "!has(self.enableInTreeAutoscaling) || !self.enableInTreeAutoscaling || self.workerGroupSpecs.all(g, !has(g.horizontalPodAutoscaler))",
     message: "horizontalPodAutoscaler cannot be set on a worker group while enableInTreeAutoscaling is true: both would write replicas",
-    field_path: None,
+    field_path: Some(".workerGroupSpecs"),
+};
+
+/// The worker groups together ask for at most
+/// [`MAX_WORKER_PODS_PER_CLUSTER`](crate::crd::limits::MAX_WORKER_PODS_PER_CLUSTER)
+/// pods: each group's `replicas` clamped into `[minReplicas, maxReplicas]`,
+/// times `numOfHosts`. Skipped while a `numOfHosts` is over its own maximum
+/// (refused by the schema), so the sum never overflows CEL's int64.
+pub const CLUSTER_PODS_WITHIN_LIMIT: CelRule = CelRule {
+    rule: "!has(self.workerGroupSpecs) || !self.workerGroupSpecs.all(g, g.numOfHosts <= 4096) || self.workerGroupSpecs.map(g, (g.replicas < g.minReplicas ? g.minReplicas : (g.replicas > g.maxReplicas ? g.maxReplicas : g.replicas)) * g.numOfHosts).sum() <= 20000",
+    message: "the worker groups ask for more than 20000 pods together (replicas, clamped into [minReplicas, maxReplicas], times numOfHosts, summed over groups): lower replicas or minReplicas",
+    field_path: Some(".workerGroupSpecs"),
 };
 
 /// Rules on `spec`.
-pub const SPEC_RULES: [CelRule; 3] = [
+pub const SPEC_RULES: [CelRule; 4] = [
     MANAGED_BY_PRESENCE,
     HEAD_SERVICE_TYPE_AGREES,
     ONE_AUTOSCALER_PER_GROUP,
+    CLUSTER_PODS_WITHIN_LIMIT,
 ];
 
 /// `managedBy` never changes once set.
@@ -161,8 +173,46 @@ pub const MIN_LE_MAX: CelRule = CelRule {
     field_path: Some(".minReplicas"),
 };
 
+/// `replicas × numOfHosts` fits a group
+/// ([`MAX_PODS_PER_GROUP`](crate::crd::limits::MAX_PODS_PER_GROUP)). Both are
+/// int32, so the product fits CEL's int64.
+pub const GROUP_PODS_WITHIN_LIMIT: CelRule = CelRule {
+    rule: "self.replicas * self.numOfHosts <= 10000",
+    message: "replicas times numOfHosts must be at most 10000 pods per worker group",
+    field_path: Some(".replicas"),
+};
+
+/// `minReplicas × numOfHosts` fits a group: `replicas` is raised to it.
+pub const GROUP_MIN_PODS_WITHIN_LIMIT: CelRule = CelRule {
+    rule: "self.minReplicas * self.numOfHosts <= 10000",
+    message: "minReplicas times numOfHosts must be at most 10000 pods per worker group",
+    field_path: Some(".minReplicas"),
+};
+
+/// `maxReplicas × numOfHosts` fits a group, unless `maxReplicas` is unset
+/// (stored as 2147483647, KubeRay's default): rayop then caps it itself.
+pub const GROUP_MAX_PODS_WITHIN_LIMIT: CelRule = CelRule {
+    rule: "self.maxReplicas == 2147483647 || self.maxReplicas * self.numOfHosts <= 10000",
+    message: "maxReplicas times numOfHosts must be at most 10000 pods per worker group; leave maxReplicas unset to let rayop cap it at that limit",
+    field_path: Some(".maxReplicas"),
+};
+
+/// An HPA runs at least one replica, so a group it scales needs
+/// `maxReplicas` of at least 1 (else the status would say 0 while one runs).
+pub const HPA_NEEDS_A_REPLICA: CelRule = CelRule {
+    rule: "!has(self.horizontalPodAutoscaler) || self.maxReplicas >= 1",
+    message: "maxReplicas must be at least 1 with horizontalPodAutoscaler: an HPA always runs at least one replica",
+    field_path: Some(".maxReplicas"),
+};
+
 /// Rules on each `spec.workerGroupSpecs[i]`.
-pub const WORKER_GROUP_RULES: [CelRule; 1] = [MIN_LE_MAX];
+pub const WORKER_GROUP_RULES: [CelRule; 5] = [
+    MIN_LE_MAX,
+    GROUP_PODS_WITHIN_LIMIT,
+    GROUP_MIN_PODS_WITHIN_LIMIT,
+    GROUP_MAX_PODS_WITHIN_LIMIT,
+    HPA_NEEDS_A_REPLICA,
+];
 
 /// Group names the head's names and labels use are refused.
 pub const GROUP_NAME_NOT_RESERVED: CelRule = CelRule {
@@ -218,16 +268,21 @@ pub const ONE_PASSWORD_SOURCE: CelRule = CelRule {
 pub const REDIS_PASSWORD_RULES: [CelRule; 1] = [ONE_PASSWORD_SOURCE];
 
 /// Every rule of the CRD, each with the schema path it is attached to.
-pub const ALL_RULES: [(&str, CelRule); 15] = [
+pub const ALL_RULES: [(&str, CelRule); 20] = [
     ("", CLUSTER_NAME_IS_DNS1035),
     ("", CLUSTER_NAME_LENGTH),
     ("", WORKER_NAME_LENGTH),
     ("spec", MANAGED_BY_PRESENCE),
     ("spec", HEAD_SERVICE_TYPE_AGREES),
     ("spec", ONE_AUTOSCALER_PER_GROUP),
+    ("spec", CLUSTER_PODS_WITHIN_LIMIT),
     ("spec.managedBy", MANAGED_BY_UNCHANGED),
     ("spec.workerGroupSpecs", GROUP_NAMES_UNIQUE),
     ("spec.workerGroupSpecs[*]", MIN_LE_MAX),
+    ("spec.workerGroupSpecs[*]", GROUP_PODS_WITHIN_LIMIT),
+    ("spec.workerGroupSpecs[*]", GROUP_MIN_PODS_WITHIN_LIMIT),
+    ("spec.workerGroupSpecs[*]", GROUP_MAX_PODS_WITHIN_LIMIT),
+    ("spec.workerGroupSpecs[*]", HPA_NEEDS_A_REPLICA),
     (
         "spec.workerGroupSpecs[*].groupName",
         GROUP_NAME_NOT_RESERVED,
@@ -322,6 +377,43 @@ mod tests {
                     .contains(&format!("'{reserved}'"))
             );
         }
+    }
+
+    #[test]
+    fn limit_rule_numbers_match_the_limits_module() {
+        use crate::crd::limits;
+        let group = format!("<= {}", limits::MAX_PODS_PER_GROUP);
+        for rule in [
+            GROUP_PODS_WITHIN_LIMIT,
+            GROUP_MIN_PODS_WITHIN_LIMIT,
+            GROUP_MAX_PODS_WITHIN_LIMIT,
+        ] {
+            assert!(rule.rule.ends_with(&group), "{}", rule.rule);
+            assert!(
+                rule.message
+                    .contains(&format!("at most {} pods", limits::MAX_PODS_PER_GROUP)),
+                "{}",
+                rule.message
+            );
+        }
+        assert!(GROUP_MAX_PODS_WITHIN_LIMIT.rule.starts_with(&format!(
+            "self.maxReplicas == {} ||",
+            limits::UNSET_MAX_REPLICAS
+        )));
+        let cluster = CLUSTER_PODS_WITHIN_LIMIT;
+        assert!(cluster.rule.ends_with(&format!(
+            ".sum() <= {}",
+            limits::MAX_WORKER_PODS_PER_CLUSTER
+        )));
+        assert!(
+            cluster
+                .rule
+                .contains(&format!("g.numOfHosts <= {}", limits::MAX_NUM_OF_HOSTS))
+        );
+        assert!(cluster.message.contains(&format!(
+            "more than {} pods",
+            limits::MAX_WORKER_PODS_PER_CLUSTER
+        )));
     }
 
     #[test]

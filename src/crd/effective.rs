@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use crate::crd::{
     defaults::{self, DEFAULT_RAY_VERSION, RAY_CONTAINER_INDEX},
     head::ServiceType,
+    limits,
     spec::RayClusterSpec,
     status::WorkerCounts,
     worker_group::WorkerGroupSpec,
@@ -124,26 +125,31 @@ pub fn effective_head_service_type(spec: &RayClusterSpec) -> ServiceType {
 // Defined in `status` (it feeds `status`'s worker counts); derived here, so
 // that `status` need not read the spec.
 impl WorkerCounts {
-    /// Counts for `spec`, saturating at `i32::MAX` (the default maxReplicas
-    /// is already `i32::MAX`).
+    /// Counts for `spec`, in pods, with an unset `maxReplicas` capped as
+    /// [`limits::effective_max_replicas`] says. Exact for a spec that passes
+    /// validation (whose counts fit the limits); for one that does not, the
+    /// sums stop at `i32::MAX`, and the InvalidSpec condition says why.
     #[must_use]
     pub fn of(spec: &RayClusterSpec) -> Self {
-        spec.worker_group_specs
-            .iter()
-            .fold(Self::default(), |acc, group| {
-                let hosts = group.num_of_hosts.max(0);
-                Self {
-                    desired: acc
-                        .desired
-                        .saturating_add(group.clamped_replicas().saturating_mul(hosts)),
-                    min: acc
-                        .min
-                        .saturating_add(group.min_replicas.max(0).saturating_mul(hosts)),
-                    max: acc
-                        .max
-                        .saturating_add(group.max_replicas.max(0).saturating_mul(hosts)),
-                }
-            })
+        let to_i32 = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+        let (desired, min, max) = spec.worker_group_specs.iter().fold(
+            (0i64, 0i64, 0i64),
+            |(desired, min, max), group| {
+                let hosts = i64::from(group.num_of_hosts.max(0));
+                let group_max =
+                    limits::effective_max_replicas(group.max_replicas, group.num_of_hosts);
+                (
+                    desired + i64::from(group.clamped_replicas().min(group_max)) * hosts,
+                    min + i64::from(group.min_replicas.max(0)) * hosts,
+                    max + i64::from(group_max.max(0)) * hosts,
+                )
+            },
+        );
+        Self {
+            desired: to_i32(desired),
+            min: to_i32(min),
+            max: to_i32(max),
+        }
     }
 }
 
@@ -247,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn worker_counts_multiply_hosts_and_saturate() {
+    fn worker_counts_multiply_hosts_and_cap_an_unset_max() {
         let mut small = WorkerGroupSpec::new("small");
         small.replicas = 2;
         small.min_replicas = 1;
@@ -262,6 +268,7 @@ mod tests {
         let counts = WorkerCounts::of(&spec);
         assert_eq!(counts.desired, 2 + 4);
         assert_eq!(counts.min, 1);
-        assert_eq!(counts.max, i32::MAX);
+        // `tpu` leaves maxReplicas unset: capped at the group's 10000 pods.
+        assert_eq!(counts.max, 3 + limits::MAX_PODS_PER_GROUP);
     }
 }

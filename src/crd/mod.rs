@@ -14,6 +14,9 @@
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
 //! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
 //! | [`names`] | derived object names, labels, the name-length bound |
+//! | [`limits`] | pod-count limits and exact pod arithmetic |
+//! | [`group_checks`] | worker groups' pod counts and HPA checks, `SpecAdjusted` notes |
+//! | [`pod_template`] | the API server's invariants of an embedded pod template |
 //! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
 //! | [`cel`] | the CRD's CEL rules |
 //! | [`schema`] | hand-written schemas of embedded pod templates and Services |
@@ -22,18 +25,21 @@
 //!
 //! Invariants: JSON names and defaults are KubeRay's; every rule the API
 //! server enforces is also enforced by [`validation::validate`]. Imports run
-//! one way: `defaults`, `cel` and `names` import no `crd` module outside
+//! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
-//! `spec` the other types); `effective`, `validation`, `versions` and
-//! `test_builders` read the types, and no type module imports them.
+//! `spec` the other types); `effective`, `validation`, `group_checks`, `pod_template`,
+//! `versions` and `test_builders` read the types, and no type module imports them.
 
 pub mod autoscaler;
 pub mod cel;
 pub mod defaults;
 pub mod effective;
 pub mod gcs;
+pub mod group_checks;
 pub mod head;
+pub mod limits;
 pub mod names;
+pub mod pod_template;
 pub mod schema;
 pub mod spec;
 pub mod status;

@@ -13,7 +13,9 @@
 //!   [`defaults`], so the API server stores it. The Ray autoscaler reads each
 //!   group's template (container resources) from the RayCluster object, so a
 //!   spec as short as the seed's must still show one there;
-//! - the head Service is kept as given.
+//! - the head Service is kept as given;
+//! - an HPA's `behavior` is typed with the API server's ranges
+//!   ([`hpa_behavior`]), since rayop decodes it.
 //!
 //! The Kubernetes API server validates the full pod when rayop creates the
 //! workload; [`validate`](crate::crd::validation::validate) catches what rayop
@@ -22,7 +24,7 @@
 use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::Value;
 
-use crate::crd::{cel, defaults};
+use crate::crd::{cel, defaults, limits};
 
 /// Schema of `headGroupSpec.template`, defaulting to the default head template.
 pub fn head_template(_: &mut SchemaGenerator) -> Schema {
@@ -62,6 +64,67 @@ pub fn open_objects(_: &mut SchemaGenerator) -> Schema {
         "maxItems": 16,
         "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
     })
+}
+
+/// Schema of `horizontalPodAutoscaler.behavior`: the autoscaling/v2
+/// `HorizontalPodAutoscalerBehavior` fields rayop must decode, with the
+/// API server's ranges, so a behavior that would not decode, or that the HPA
+/// API would refuse, is refused at admission naming the field. Unknown fields
+/// are kept (newer Kubernetes versions add some).
+pub fn hpa_behavior(_: &mut SchemaGenerator) -> Schema {
+    let rules = json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {
+            "selectPolicy": {
+                "description": "Which policy wins when several apply: Max (the default), Min, or Disabled (no scaling in this direction).",
+                "type": "string",
+                "enum": limits::HPA_SELECT_POLICIES,
+            },
+            "stabilizationWindowSeconds": {
+                "description": "Seconds of past recommendations the HPA considers before scaling, 0 to 3600.",
+                "type": "integer",
+                "format": "int32",
+                "minimum": 0,
+                "maximum": limits::MAX_HPA_STABILIZATION_SECONDS,
+            },
+            "policies": {
+                "description": "How much the HPA may scale per period.",
+                "type": "array",
+                "maxItems": 16,
+                "items": {
+                    "description": "One scaling policy.",
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true,
+                    "required": ["type", "value", "periodSeconds"],
+                    "properties": {
+                        "type": { "description": "Pods (a number of pods) or Percent (of the current pods).", "type": "string", "enum": limits::HPA_POLICY_TYPES },
+                        "value": { "description": "Pods or percent per period, at least 1.", "type": "integer", "format": "int32", "minimum": 1, "maximum": i32::MAX },
+                        "periodSeconds": {
+                            "description": "Length of the period in seconds, 1 to 1800.",
+                            "type": "integer",
+                            "format": "int32",
+                            "minimum": 1,
+                            "maximum": limits::MAX_HPA_PERIOD_SECONDS,
+                        },
+                    },
+                },
+            },
+        },
+    });
+    json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {
+            "scaleUp": with_description(rules.clone(), "How the HPA scales up."),
+            "scaleDown": with_description(rules, "How the HPA scales down."),
+        },
+    })
+}
+
+fn with_description(mut schema: Schema, description: &str) -> Schema {
+    schema.insert("description".into(), description.into());
+    schema
 }
 
 /// Schema of an embedded Kubernetes object kept as given.

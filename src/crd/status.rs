@@ -41,14 +41,19 @@ pub const CONDITION_SUSPENDED: &str = "RayClusterSuspended";
 /// Condition type: the spec breaks a rule the schema cannot express; the
 /// message lists the problems with their field paths.
 pub const CONDITION_INVALID_SPEC: &str = "InvalidSpec";
+/// Condition type: rayop changed the spec on its own without refusing it
+/// (an ignored `restartPolicy`, an unset `maxReplicas` capped at the group
+/// limit); the message names each field. Present only while it applies.
+pub const CONDITION_SPEC_ADJUSTED: &str = rayop_machines::status::SPEC_ADJUSTED;
 /// Every condition type rayop sets.
-pub const CONDITION_TYPES: [&str; 6] = [
+pub const CONDITION_TYPES: [&str; 7] = [
     CONDITION_HEAD_POD_READY,
     CONDITION_PROVISIONED,
     CONDITION_REPLICA_FAILURE,
     CONDITION_SUSPENDING,
     CONDITION_SUSPENDED,
     CONDITION_INVALID_SPEC,
+    CONDITION_SPEC_ADJUSTED,
 ];
 /// ReplicaFailure reason: the head could not be created.
 pub const REASON_FAILED_CREATE_HEAD_POD: &str = "FailedCreateHeadPod";
@@ -83,7 +88,8 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_worker_replicas: Option<i32>,
 
-    /// Sum over groups of maxReplicas times numOfHosts, saturating at 2147483647.
+    /// Sum over groups of maxReplicas times numOfHosts; an unset maxReplicas
+    /// counts as the 10000 pods a group may have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_worker_replicas: Option<i32>,
 
@@ -117,7 +123,8 @@ pub struct RayClusterStatus {
     pub head: Option<HeadInfo>,
 
     /// Conditions, one per type: HeadPodReady, RayClusterProvisioned,
-    /// ReplicaFailure, RayClusterSuspending, RayClusterSuspended, InvalidSpec.
+    /// ReplicaFailure, RayClusterSuspending, RayClusterSuspended, InvalidSpec,
+    /// SpecAdjusted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend(
         "x-kubernetes-list-type" = "map",
@@ -221,7 +228,8 @@ pub struct WorkerCounts {
     pub desired: i32,
     /// Sum of minReplicas times numOfHosts.
     pub min: i32,
-    /// Sum of maxReplicas times numOfHosts.
+    /// Sum of maxReplicas times numOfHosts, an unset maxReplicas capped at
+    /// the group limit.
     pub max: i32,
 }
 

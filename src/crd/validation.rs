@@ -15,7 +15,18 @@
 //!   them there), and the resource flags must be numbers. Setting `num-cpus`
 //!   beside a container CPU limit is allowed: the flag wins (the container's
 //!   resources only fill in flags that are not given), and `num-cpus: "0"` on
-//!   the head is KubeRay's idiom for keeping work off the head.
+//!   the head is KubeRay's idiom for keeping work off the head;
+//! - the pod-count limits of [`limits`], computed exactly as the CEL rules
+//!   compute them, so no count rayop derives from a valid spec saturates
+//!   (in [`group_checks`](crate::crd::group_checks));
+//! - the API server's invariants of each pod template
+//!   ([`pod_template::check_template`]) and the HPA API's ranges of a
+//!   group's `behavior`, so they are reported on the RayCluster's fields
+//!   before anything is created, not on a StatefulSet's.
+//!
+//! [`adjustments`] lists what rayop changes on its own without refusing the
+//! spec (an ignored `restartPolicy`, a capped unset `maxReplicas`, an HPA
+//! floor of 1), for the non-blocking `SpecAdjusted` condition.
 //!
 //! Invariant: each [`SpecProblem`] names the field to fix with a JSON path such
 //! as `spec.workerGroupSpecs[1].minReplicas`, in a stable order.
@@ -26,9 +37,9 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::ResourceExt;
 
 use crate::crd::{
-    cel,
+    cel, group_checks,
     head::ServiceType,
-    names,
+    limits, names, pod_template,
     spec::{RayCluster, RayClusterSpec},
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
@@ -45,6 +56,8 @@ pub const RESOURCES_WITH_FLAGS: [(&str, &str); 3] = [
 ];
 
 pub use rayop_machines::SpecProblem;
+
+pub use crate::crd::group_checks::adjustments;
 
 /// Checks a RayCluster: its name and its spec.
 ///
@@ -89,7 +102,12 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         let path = "spec.headGroupSpec";
         check_ray_start_params(&mut out, path, &head.ray_start_params);
         if let Some(template) = &head.template {
-            check_template(&mut out, path, template);
+            check_template(
+                &mut out,
+                path,
+                template,
+                &claim_names(head.volume_claim_templates.as_deref()),
+            );
         }
     }
     check_head_service_type(&mut out, spec);
@@ -124,6 +142,9 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         if options.upscaling_mode.is_some() && options.upscaling_speed.is_some() {
             out.push(SpecProblem::new(path, cel::ONE_UPSCALING_SETTING.message));
         }
+        if spec.autoscaling_enabled() {
+            check_autoscaler_container(&mut out, spec, options);
+        }
     }
     if let Some(gcs) = &spec.gcs_fault_tolerance_options {
         let path = "spec.gcsFaultToleranceOptions";
@@ -153,6 +174,60 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         ));
     }
     out
+}
+
+/// The autoscaler container runs in the head pod: its env names must be
+/// valid and unique, and its mounts must name a volume of the head's pod.
+fn check_autoscaler_container(
+    out: &mut Vec<SpecProblem>,
+    spec: &RayClusterSpec,
+    options: &crate::crd::autoscaler::AutoscalerOptions,
+) {
+    let mut seen = BTreeSet::new();
+    for (i, var) in options.env.iter().flatten().enumerate() {
+        let field = format!("spec.autoscalerOptions.env[{i}].name");
+        if !pod_template::is_env_name(&var.name) {
+            out.push(SpecProblem::new(
+                field,
+                format!(
+                    "{:?} is not a valid environment variable name: printable ASCII without '=', not empty",
+                    var.name
+                ),
+            ));
+        } else if !seen.insert(var.name.as_str()) {
+            out.push(SpecProblem::new(
+                field,
+                format!("environment variable {:?} is set twice", var.name),
+            ));
+        }
+    }
+    let head = spec.head_group_spec.as_ref();
+    let volumes: BTreeSet<&str> = head
+        .and_then(|h| h.template.as_ref())
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|p| p.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|v| v.name.as_str())
+        .chain(
+            head.and_then(|h| h.volume_claim_templates.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.metadata.name.as_deref()),
+        )
+        .chain(pod_template::ROOT_PROVIDED_VOLUMES)
+        .collect();
+    for (i, mount) in options.volume_mounts.iter().flatten().enumerate() {
+        if !volumes.contains(mount.name.as_str()) {
+            out.push(SpecProblem::new(
+                format!("spec.autoscalerOptions.volumeMounts[{i}].name"),
+                format!(
+                    "mounts volume {:?}, which the head's pod does not have: add it to headGroupSpec.template.spec.volumes",
+                    mount.name
+                ),
+            ));
+        }
+    }
 }
 
 fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
@@ -233,13 +308,38 @@ fn check_worker_groups(out: &mut Vec<SpecProblem>, cluster: &str, groups: &[Work
                 format!("{path}.numOfHosts"),
                 "must be greater than or equal to 1",
             ));
+        } else if group.num_of_hosts > limits::MAX_NUM_OF_HOSTS {
+            out.push(SpecProblem::new(
+                format!("{path}.numOfHosts"),
+                format!("must be less than or equal to {}", limits::MAX_NUM_OF_HOSTS),
+            ));
         }
+        group_checks::check_group_pods(out, &path, group);
         non_negative(out, &path, "idleTimeoutSeconds", group.idle_timeout_seconds);
         check_ray_start_params(out, &path, &group.ray_start_params);
         if let Some(template) = &group.template {
-            check_template(out, &path, template);
+            check_template(
+                out,
+                &path,
+                template,
+                &claim_names(group.volume_claim_templates.as_deref()),
+            );
+        }
+        if let Some(hpa) = &group.horizontal_pod_autoscaler {
+            group_checks::check_hpa(out, &path, group, hpa);
         }
     }
+    group_checks::check_cluster_pods(out, groups);
+}
+
+fn claim_names(
+    claims: Option<&[k8s_openapi::api::core::v1::PersistentVolumeClaim]>,
+) -> Vec<String> {
+    claims
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect()
 }
 
 fn non_negative(out: &mut Vec<SpecProblem>, path: &str, field: &str, value: Option<i32>) {
@@ -251,7 +351,12 @@ fn non_negative(out: &mut Vec<SpecProblem>, path: &str, field: &str, value: Opti
     }
 }
 
-fn check_template(out: &mut Vec<SpecProblem>, path: &str, template: &PodTemplateSpec) {
+fn check_template(
+    out: &mut Vec<SpecProblem>,
+    path: &str,
+    template: &PodTemplateSpec,
+    claims: &[String],
+) {
     if template
         .spec
         .as_ref()
@@ -262,6 +367,7 @@ fn check_template(out: &mut Vec<SpecProblem>, path: &str, template: &PodTemplate
             cel::TEMPLATE_HAS_CONTAINER.message,
         ));
     }
+    pod_template::check_template(out, &format!("{path}.template"), template, claims);
 }
 
 /// Whether `key` is a `ray start` flag name: `^[a-z0-9][a-z0-9-]*$`.

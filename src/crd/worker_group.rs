@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::crd::{cel, defaults, names, schema};
+use crate::crd::{cel, defaults, limits, names, schema};
 
 /// One group of identical Ray worker pods.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -36,28 +36,32 @@ pub struct WorkerGroupSpec {
 
     /// Desired number of replicas (each `numOfHosts` pods), 0 by default. The
     /// operator clamps it into `[minReplicas, maxReplicas]`; with in-tree
-    /// autoscaling the Ray autoscaler writes it.
+    /// autoscaling the Ray autoscaler writes it. `replicas × numOfHosts` may
+    /// be at most 10000 pods, and all groups together at most 20000.
     #[serde(default = "defaults::replicas")]
     #[schemars(range(min = 0))]
     pub replicas: i32,
 
     /// Fewest replicas the group runs, 0 by default: a lower `replicas` is
     /// raised to it, and the Ray autoscaler never scales below it.
+    /// `minReplicas × numOfHosts` may be at most 10000 pods.
     #[serde(default = "defaults::min_replicas")]
     #[schemars(range(min = 0))]
     pub min_replicas: i32,
 
-    /// Most replicas the group runs, 2147483647 (no limit) by default: a
-    /// higher `replicas` is lowered to it, and the Ray autoscaler never scales
-    /// above it.
+    /// Most replicas the group runs: a higher `replicas` is lowered to it,
+    /// and the autoscaler (Ray's or an HPA) never scales above it. When set,
+    /// `maxReplicas × numOfHosts` may be at most 10000 pods. Unset it is
+    /// 2147483647, as in KubeRay, and rayop caps it at the 10000 pods a group
+    /// may have (a `SpecAdjusted` condition says so on autoscaled groups).
     #[serde(default = "defaults::max_replicas")]
     #[schemars(range(min = 0))]
     pub max_replicas: i32,
 
     /// Pods per replica, for multi-host accelerators: a replica is
-    /// `numOfHosts` pods that are created and deleted together.
+    /// `numOfHosts` pods that are created and deleted together. At most 4096.
     #[serde(default = "defaults::num_of_hosts")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = limits::MAX_NUM_OF_HOSTS))]
     pub num_of_hosts: i32,
 
     /// Flags for `ray start` on this group's pods: each entry becomes
@@ -231,8 +235,9 @@ pub struct GroupAutoscaler {
     #[schemars(schema_with = "schema::open_objects")]
     pub metrics: Option<Vec<k8s_openapi::api::autoscaling::v2::MetricSpec>>,
 
-    /// The HPA's `spec.behavior` (scale-up and scale-down policies), passed through.
+    /// The HPA's `spec.behavior` (scale-up and scale-down policies), passed
+    /// through; checked at admission with the API server's HPA ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "schema::open_object")]
+    #[schemars(schema_with = "schema::hpa_behavior")]
     pub behavior: Option<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>,
 }
