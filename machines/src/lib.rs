@@ -33,13 +33,15 @@ mod spec;
 pub mod status;
 pub mod table;
 mod time;
+mod trouble;
 
 pub use command::{Command, CommandKind, DeleteReason, Notice, Severity};
 pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{
-    Applied, GroupObservation, HeadObservation, Observation, PodPhase, PodRef, PodView,
+    Applied, FailedCreate, GroupObservation, HeadObservation, Observation, PodPhase, PodProblem,
+    PodRef, PodView,
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};

@@ -19,6 +19,9 @@ pub const PROVISIONED: &str = "RayClusterProvisioned";
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 /// Condition type: the spec is semantically invalid.
 pub const INVALID_SPEC: &str = "InvalidSpec";
+/// Condition type: worker pods exist but cannot run (unschedulable, image
+/// pull or crash loop); present only while that is so.
+pub const WORKER_POD_FAILURE: &str = "WorkerPodFailure";
 /// Condition type: the cluster is suspended.
 pub const SUSPENDED: &str = "RayClusterSuspended";
 

@@ -57,6 +57,7 @@ pub fn pod(name: &str, uid: &str, ready: bool, created: Millis) -> PodView {
         created,
         terminating: false,
         marked: false,
+        problem: None,
     }
 }
 
@@ -70,6 +71,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
                 replicas: i32::from(!suspended),
             }),
             pod: None,
+            failed_create: None,
         },
         groups: spec
             .groups
@@ -82,6 +84,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
                 }),
                 rolled_out: true,
                 pods: Vec::new(),
+                failed_create: None,
             })
             .collect(),
     }

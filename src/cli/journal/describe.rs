@@ -217,6 +217,7 @@ mod tests {
                     replicas: 1,
                 }),
                 pod: Some(pod(true)),
+                failed_create: None,
             },
             groups: vec![GroupObservation {
                 name: "small".into(),
@@ -226,6 +227,7 @@ mod tests {
                 }),
                 rolled_out: true,
                 pods: vec![pod(true), pod(false)],
+                failed_create: None,
             }],
         };
         let e = Event {
