@@ -26,6 +26,8 @@ use kube::{
 use rayop_machines::{Command, CommandKind, Millis, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
+pub mod invalid_field;
+
 pub use crate::interpret::Writes;
 use crate::{
     desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
@@ -178,6 +180,10 @@ impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
 
     fn reason(error: &ApplyError, kind: CommandKind) -> &'static str {
         error.reason(kind)
+    }
+
+    fn describe(&self, error: &ApplyError) -> String {
+        invalid_field::explain(self.desired, error).unwrap_or_else(|| error.to_string())
     }
 
     fn ends_turn(error: &ApplyError) -> bool {
