@@ -155,6 +155,8 @@ pub struct Interpreter<'a> {
     pub at: Millis,
     /// The desired objects, when they could be built.
     pub desired: Option<&'a DesiredObjects>,
+    /// The RayCluster's spec, to name its fields in errors; `None` when gone.
+    pub spec: Option<&'a crate::crd::RayClusterSpec>,
     /// The caches, to skip writes of objects already in sync.
     pub live: &'a dyn LiveForApply,
     /// Records Events on the cluster.
@@ -183,7 +185,7 @@ impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
     }
 
     fn describe(&self, error: &ApplyError) -> String {
-        invalid_field::explain(self.desired, error).unwrap_or_else(|| error.to_string())
+        invalid_field::explain(self.desired, self.spec, error).unwrap_or_else(|| error.to_string())
     }
 
     fn ends_turn(error: &ApplyError) -> bool {

@@ -187,6 +187,7 @@ async fn run(
             owner_uid: &target.uid,
             at: now,
             desired: desired.as_ref(),
+            spec: Some(&cluster.spec),
             live: &view,
             recorder: &ctx.recorder,
             reference: &target.reference,
