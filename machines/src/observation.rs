@@ -36,7 +36,7 @@ pub struct HeadObservation {
     /// Why the workload controller could not create the head pod, when the
     /// pod is missing and the controller said so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_create: Option<FailedCreate>,
+    pub failed_create: Option<Box<FailedCreate>>,
 }
 
 /// One worker group's live state; a group only live (removed from the spec) is listed too.
@@ -54,7 +54,7 @@ pub struct GroupObservation {
     /// Why the workload controller could not create the group's pods, when
     /// some are missing and the controller said so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_create: Option<FailedCreate>,
+    pub failed_create: Option<Box<FailedCreate>>,
 }
 
 /// A workload controller's report that it could not create a pod: a
@@ -124,7 +124,7 @@ pub struct PodView {
     pub marked: bool,
     /// What keeps the pod from running, if the scheduler or kubelet reports something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<PodProblem>,
+    pub problem: Option<Box<PodProblem>>,
 }
 
 impl PodView {

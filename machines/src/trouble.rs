@@ -154,7 +154,7 @@ fn troubled(pod: &PodView) -> Option<&PodProblem> {
     if pod.terminating || pod.is_serving() || pod.is_finished() {
         return None;
     }
-    pod.problem.as_ref()
+    pod.problem.as_deref()
 }
 
 fn pod_trouble(

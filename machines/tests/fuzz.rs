@@ -148,7 +148,7 @@ fn random_pod(rng: &mut Rng, prefix: &str, now: Millis) -> PodView {
         created: Millis(now.0.saturating_sub(rng.below(200_000))),
         terminating: rng.chance(10),
         marked: rng.chance(30),
-        problem: rng.chance(20).then(|| random_problem(rng)),
+        problem: rng.chance(20).then(|| Box::new(random_problem(rng))),
     }
 }
 
@@ -184,9 +184,11 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
     let head = HeadObservation {
         applied: random_applied(rng, &head_hashes, absurd),
         pod: rng.chance(80).then(|| random_pod(rng, "head", now)),
-        failed_create: rng.chance(10).then(|| FailedCreate {
-            reporter: "StatefulSet c-head".into(),
-            message: "serviceaccount \"nope\" not found".into(),
+        failed_create: rng.chance(10).then(|| {
+            Box::new(FailedCreate {
+                reporter: "StatefulSet c-head".into(),
+                message: "serviceaccount \"nope\" not found".into(),
+            })
         }),
     };
     let n = rng.below(4);

@@ -57,7 +57,7 @@ fn head_with(problem: PodProblem) -> Observation {
     let mut world = applied(&s);
     let mut head = pod("c-head-0", "head-1", false, T0);
     head.phase = PodPhase::Pending;
-    head.problem = Some(problem);
+    head.problem = Some(Box::new(problem));
     world.head.pod = Some(head);
     world
 }
@@ -114,13 +114,13 @@ fn an_unschedulable_head_says_why_in_the_condition_reason_and_one_event() {
 fn a_head_the_statefulset_cannot_create_names_service_account_name() {
     let s = spec();
     let mut world = applied(&s);
-    world.head.failed_create = Some(FailedCreate {
+    world.head.failed_create = Some(Box::new(FailedCreate {
         reporter: "StatefulSet c-head".into(),
         message: "create Pod c-head-0 in StatefulSet c-head failed error: pods \"c-head-0\" is \
                   forbidden: error looking up service account ns/nope: serviceaccount \"nope\" \
                   not found"
             .into(),
-    });
+    }));
     let mut m = ClusterMachine::new();
     let step = m.step(&observed(at(1), &s, &world));
     let summary = status(&step);
@@ -166,7 +166,7 @@ fn worker_image_pull_failures_are_one_problem_naming_the_image_field() {
     for p in &mut world.groups[0].pods {
         p.ready = false;
         p.phase = PodPhase::Pending;
-        p.problem = Some(image("ErrImagePull"));
+        p.problem = Some(Box::new(image("ErrImagePull")));
     }
     let mut m = ClusterMachine::new();
     let step = m.step(&observed(at(1), &s, &world));
@@ -192,7 +192,7 @@ fn worker_image_pull_failures_are_one_problem_naming_the_image_field() {
 
     // The kubelet flips to ImagePullBackOff: the same problem, no new Event.
     for p in &mut world.groups[0].pods {
-        p.problem = Some(image("ImagePullBackOff"));
+        p.problem = Some(Box::new(image("ImagePullBackOff")));
     }
     let flipped = m.step(&observed(at(2), &s, &world));
     assert!(warnings(&flipped).is_empty(), "{:?}", flipped.commands);
@@ -213,12 +213,12 @@ fn a_problem_that_flickers_is_announced_again_only_after_recovery() {
         if crash {
             let p = &mut world.groups[0].pods[1];
             p.ready = false;
-            p.problem = Some(PodProblem {
+            p.problem = Some(Box::new(PodProblem {
                 reason: "CrashLoopBackOff".into(),
                 message: "back-off 10s restarting failed container".into(),
                 container: Some("ray-worker".into()),
                 container_index: Some(0),
-            });
+            }));
         } else {
             world.groups[0].pods[1].ready = false;
         }
@@ -252,11 +252,11 @@ fn a_worker_group_that_cannot_create_pods_names_its_own_index() {
     let mut s = spec();
     s.groups.push(group("gpu", 1, 0, 2));
     let mut world = with_workers(with_head(applied(&s), "head-1"), "small", 2, T0);
-    world.groups[1].failed_create = Some(FailedCreate {
+    world.groups[1].failed_create = Some(Box::new(FailedCreate {
         reporter: "Deployment c-gpu".into(),
         message: "pods \"c-gpu-x\" is forbidden: exceeded quota: gpu, requested: nvidia.com/gpu=1"
             .into(),
-    });
+    }));
     let mut m = ClusterMachine::new();
     let step = m.step(&observed(at(1), &s, &world));
     let failure = status(&step).condition(REPLICA_FAILURE).unwrap();

@@ -95,10 +95,10 @@ pub async fn attach(
             }
         };
         match missing {
-            Missing::Head => world.head.failed_create = fact,
+            Missing::Head => world.head.failed_create = fact.map(Box::new),
             Missing::Group(i) => {
                 if let Some(group) = world.groups.get_mut(i) {
-                    group.failed_create = fact;
+                    group.failed_create = fact.map(Box::new);
                 }
             }
         }

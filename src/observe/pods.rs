@@ -63,7 +63,7 @@ pub fn pod_view(pod: &Pod) -> PodView {
         restarts,
         created,
         terminating: meta.deletion_timestamp.is_some(),
-        problem: problem(pod),
+        problem: problem(pod).map(Box::new),
     }
 }
 
