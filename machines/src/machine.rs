@@ -690,6 +690,10 @@ impl Cluster {
             }
             summary.reason = Some(held.to_string());
         }
+        if phase == Phase::Suspended {
+            // Resumed, the cluster starts afresh: a problem then is news.
+            self.announced_troubles.clear();
+        }
         self.report_troubles(context, &mut summary, a);
         self.set_failure_condition(&mut summary);
         self.publish(context, summary);

@@ -300,3 +300,16 @@ fn a_suspended_cluster_reports_no_pod_troubles() {
         "HeadPodNotReady"
     );
 }
+
+#[test]
+fn a_problem_after_a_suspension_is_announced_again() {
+    let s = spec();
+    let world = head_with(unschedulable("0/1 nodes are available"));
+    let mut m = ClusterMachine::new();
+    assert_eq!(warnings(&m.step(&observed(at(1), &s, &world))).len(), 1);
+    let mut suspended = spec();
+    suspended.suspend = true;
+    m.step(&observed(at(2), &suspended, &applied(&suspended)));
+    let resumed = m.step(&observed(at(3), &s, &world));
+    assert_eq!(warnings(&resumed).len(), 1, "{:?}", resumed.commands);
+}
