@@ -8,6 +8,8 @@
 //! - a head no node can take (5000 CPUs): `HeadPodReady` carries the
 //!   scheduler's message and `status.reason` says so, announced once
 //!   however often the cluster is reconciled;
+//! - a Deployment group whose pods cannot be created: the Deployment's
+//!   `ReplicaFailure` condition becomes `FailedCreateWorkerPod`;
 //! - a worker template the API server refuses: `ReplicaFailure` names the
 //!   RayCluster field (`spec.workerGroupSpecs[1]...`), not the StatefulSet's.
 //!
@@ -23,7 +25,7 @@ use anyhow::{Result, ensure};
 use k8s_openapi::{api::core::v1::PodTemplateSpec, apimachinery::pkg::apis::meta::v1::Condition};
 use rayop::{
     controller::Settings,
-    crd::{RayCluster, test_builders::group},
+    crd::{RayCluster, WorkloadKind, test_builders::group},
     record::Record,
 };
 use rayop_machines::Command;
@@ -268,6 +270,44 @@ async fn a_refused_worker_template_names_the_raycluster_field() -> Result<()> {
             .message
             .contains("(the API server refused StatefulSet refused-gpu"),
         "keeps the API server's text as detail: {}",
+        failure.message
+    );
+    op.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_group_that_cannot_create_pods_is_named() -> Result<()> {
+    let (env, ns) = setup("pods-deploy").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    let mut c = cluster(
+        RayCluster::test("ghost").with_group(
+            group("dep")
+                .with_replicas(1)
+                .with_kind(WorkloadKind::Deployment),
+        ),
+        &ns,
+    );
+    let mut template =
+        rayop::crd::effective_worker_template(&c.spec, &c.spec.worker_group_specs[0]);
+    must(template.spec.as_mut(), "a pod spec")?.service_account_name = Some("ghost".into());
+    c.spec.worker_group_specs[0].template = Some(template);
+    create(&client, &c).await?;
+
+    // The Deployment controller copies its ReplicaSet's ReplicaFailure
+    // condition into the Deployment's status, which rayop's cache holds.
+    let failure = wait_condition(&client, &ns, "ghost", "ReplicaFailure", |c| {
+        c.status == "True" && c.reason == "FailedCreateWorkerPod"
+    })
+    .await?;
+    ensure!(
+        failure
+            .message
+            .starts_with("spec.workerGroupSpecs[0].template.spec.serviceAccountName: ")
+            && failure
+                .message
+                .contains("FailedCreate from Deployment ghost-dep"),
+        "{}",
         failure.message
     );
     op.stop().await
