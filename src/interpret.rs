@@ -32,6 +32,13 @@ pub trait Interpret<M: Machine> {
         writes: &mut Writes,
     ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 
+    /// The sentence a failed command is reported with, in status and
+    /// Events: the error's own text unless the interpreter can say which
+    /// field of the object the user wrote is at fault.
+    fn describe(&self, error: &Self::Error) -> String {
+        error.to_string()
+    }
+
     /// The CamelCase reason of `error` from a command of `kind`.
     fn reason(error: &Self::Error, kind: M::CommandKind) -> &'static str;
 

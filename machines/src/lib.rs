@@ -33,14 +33,15 @@ mod spec;
 pub mod status;
 pub mod table;
 mod time;
+mod trouble;
 
 pub use command::{Command, CommandKind, DeleteReason, Notice, ObjectName, Severity};
 pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{
-    Applied, DriftedField, GroupObservation, HeadObservation, Observation, PodPhase, PodRef,
-    PodView,
+    Applied, DriftedField, FailedCreate, GroupObservation, HeadObservation, Observation, PodPhase,
+    PodProblem, PodRef, PodView,
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};

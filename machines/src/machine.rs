@@ -25,7 +25,7 @@
 //! handlers' docs describe them, hence the allowance for missing docs here.
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use statig::prelude::*;
@@ -36,6 +36,7 @@ use crate::{
     backoff,
     command::DeleteReason,
     status::{self, ConditionSummary, GroupStatus, StatusSummary},
+    trouble::{self, Subject, Trouble},
 };
 
 /// The identity of the head pod last seen serving.
@@ -89,6 +90,11 @@ pub struct Cluster {
     /// The adjustments of the last spec, for the `SpecAdjusted` condition.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adjustments: Vec<SpecProblem>,
+    /// Keys of the pod troubles already announced by a Warning Event; a key
+    /// is kept until its subject is healthy again, so a problem that comes
+    /// and goes while the subject never recovers is announced once.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub announced_troubles: BTreeSet<String>,
 }
 
 /// Collects one step's commands. Passed to statig as the context.
@@ -98,6 +104,8 @@ pub struct Outbox {
     pub at: Millis,
     /// Commands, in emission order.
     pub commands: Vec<Command>,
+    /// The pod troubles of this step's observation, none while suspended.
+    pub(crate) troubles: Vec<Trouble>,
 }
 
 /// The phase a statig state stands for.
@@ -409,6 +417,11 @@ impl Cluster {
     ) -> Assessment {
         let a = Assessment::new(spec, world, suspended);
         context.commands.extend(a.ensures.iter().cloned());
+        context.troubles = if suspended {
+            Vec::new()
+        } else {
+            trouble::find(spec, world)
+        };
         if a.all_synced() && self.failure.is_some() {
             self.failure = None;
         }
@@ -587,14 +600,35 @@ impl Cluster {
                 .collect(),
             conditions: Vec::new(),
         };
-        let head = match &a.head_pod {
-            Some(pod) if pod.is_serving() => (true, "HeadPodRunningAndReady", "head pod is Ready"),
-            Some(_) => (false, "HeadPodNotReady", "head pod exists but is not Ready"),
-            None => (false, "HeadPodNotFound", "no head pod"),
+        let head_trouble = context.troubles.iter().find(|t| t.subject == Subject::Head);
+        let head = match (&a.head_pod, head_trouble) {
+            (Some(pod), _) if pod.is_serving() => condition(
+                status::HEAD_POD_READY,
+                true,
+                "HeadPodRunningAndReady",
+                "head pod is Ready",
+            ),
+            (Some(_), Some(t)) => condition(status::HEAD_POD_READY, false, &t.reason, &t.message),
+            (Some(_), None) => condition(
+                status::HEAD_POD_READY,
+                false,
+                "HeadPodNotReady",
+                "head pod exists but is not Ready",
+            ),
+            (None, Some(t)) => condition(
+                status::HEAD_POD_READY,
+                false,
+                "HeadPodNotFound",
+                &format!("no head pod: {}", t.message),
+            ),
+            (None, None) => condition(
+                status::HEAD_POD_READY,
+                false,
+                "HeadPodNotFound",
+                "no head pod",
+            ),
         };
-        summary
-            .conditions
-            .push(condition(status::HEAD_POD_READY, head.0, head.1, head.2));
+        summary.conditions.push(head);
         summary.conditions.push(if self.provisioned {
             condition(
                 status::PROVISIONED,
@@ -668,15 +702,80 @@ impl Cluster {
             }
             summary.reason = Some(held.to_string());
         }
+        if phase == Phase::Suspended {
+            // Resumed, the cluster starts afresh: a problem then is news.
+            self.announced_troubles.clear();
+        }
+        self.report_troubles(context, &mut summary, a);
         self.set_failure_condition(&mut summary);
         self.publish(context, summary);
     }
 
+    /// Puts this step's pod troubles into `summary` (conditions, and
+    /// `status.reason` for the head's) and announces each new one once.
+    fn report_troubles(
+        &mut self,
+        context: &mut Outbox,
+        summary: &mut StatusSummary,
+        a: &Assessment,
+    ) {
+        let troubles = std::mem::take(&mut context.troubles);
+        if let Some(t) = troubles.iter().find(|t| t.subject == Subject::Head) {
+            summary.reason = Some(format!("{}: {}", t.reason, t.message));
+        }
+        let created: Vec<&Trouble> = troubles.iter().filter(|t| t.failed_create).collect();
+        if let Some(first) = created.first() {
+            summary.conditions.push(condition(
+                status::REPLICA_FAILURE,
+                true,
+                &first.reason,
+                &joined(&created),
+            ));
+        }
+        let workers: Vec<&Trouble> = troubles
+            .iter()
+            .filter(|t| !t.failed_create && t.subject != Subject::Head)
+            .collect();
+        if let Some(first) = workers.first() {
+            summary.conditions.push(condition(
+                status::WORKER_POD_FAILURE,
+                true,
+                &first.reason,
+                &joined(&workers),
+            ));
+        }
+        summary.conditions.sort_by(|x, y| x.kind.cmp(&y.kind));
+        for t in &troubles {
+            if self.announced_troubles.insert(t.key.clone()) {
+                context
+                    .commands
+                    .push(Notice::warning(&t.reason, t.message.clone()));
+            }
+        }
+        // Forget a problem only once its subject is healthy, so one that
+        // flickers while the subject never recovers is not announced again.
+        let healthy = |subject: &str| {
+            if subject == Subject::Head.key_part() {
+                return a.head_serving();
+            }
+            a.groups
+                .iter()
+                .find(|g| Subject::Group(g.name.clone()).key_part() == subject)
+                .is_none_or(|g| g.converged)
+        };
+        let current: BTreeSet<&str> = troubles.iter().map(|t| t.key.as_str()).collect();
+        self.announced_troubles
+            .retain(|key| current.contains(key.as_str()) || !healthy(trouble::subject_of_key(key)));
+    }
+
+    /// A command failure takes the `ReplicaFailure` condition; without one,
+    /// whatever the observation put there (a pod the workload controller
+    /// cannot create) stays.
     fn set_failure_condition(&self, summary: &mut StatusSummary) {
-        summary
-            .conditions
-            .retain(|c| c.kind != status::REPLICA_FAILURE);
         if let Some(failure) = &self.failure {
+            summary
+                .conditions
+                .retain(|c| c.kind != status::REPLICA_FAILURE);
             summary.conditions.push(condition(
                 status::REPLICA_FAILURE,
                 true,
@@ -740,6 +839,22 @@ fn describe(notes: &[SpecProblem]) -> String {
         .map(|p| format!("{}: {}", p.field, p.message))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Up to three troubles' messages in one bounded sentence.
+fn joined(troubles: &[&Trouble]) -> String {
+    const SHOWN: usize = 3;
+    let mut text: Vec<&str> = troubles
+        .iter()
+        .take(SHOWN)
+        .map(|t| t.message.as_str())
+        .collect();
+    let rest = troubles.len().saturating_sub(SHOWN);
+    let more = format!("and {rest} more problem(s)");
+    if rest > 0 {
+        text.push(&more);
+    }
+    trouble::bounded(&text.join("; "), 2 * trouble::MAX_MESSAGE)
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> ConditionSummary {

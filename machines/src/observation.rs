@@ -71,6 +71,10 @@ pub struct HeadObservation {
     pub applied: Option<Applied>,
     /// The head pod, when one exists.
     pub pod: Option<PodView>,
+    /// Why the workload controller could not create the head pod, when the
+    /// pod is missing and the controller said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_create: Option<Box<FailedCreate>>,
 }
 
 /// One worker group's live state; a group only live (removed from the spec) is listed too.
@@ -85,6 +89,38 @@ pub struct GroupObservation {
     pub rolled_out: bool,
     /// The group's pods sorted by name, terminating and finished ones included.
     pub pods: Vec<PodView>,
+    /// Why the workload controller could not create the group's pods, when
+    /// some are missing and the controller said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_create: Option<Box<FailedCreate>>,
+}
+
+/// A workload controller's report that it could not create a pod: a
+/// `FailedCreate` Warning Event on a StatefulSet, or a Deployment's
+/// `ReplicaFailure` condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedCreate {
+    /// The object that reported it, as `Kind name` (e.g. `StatefulSet c-head`).
+    pub reporter: String,
+    /// The controller's message, which quotes the API server; bounded in length.
+    pub message: String,
+}
+
+/// What keeps a pod from running, as the scheduler or the kubelet reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodProblem {
+    /// The reporter's CamelCase reason: `Unschedulable`, or a container's
+    /// waiting reason such as `ImagePullBackOff` or `CrashLoopBackOff`.
+    pub reason: String,
+    /// The scheduler's or kubelet's message, bounded in length; may be empty.
+    pub message: String,
+    /// The container it concerns; `None` for a scheduling problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The container's position in the pod template's `containers`, when the
+    /// template written in the RayCluster has it (an injected sidecar has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_index: Option<u32>,
 }
 
 /// The phase of a pod, as in `status.phase`.
@@ -124,6 +160,9 @@ pub struct PodView {
     /// ReplicaSet removes it first.
     #[serde(default)]
     pub marked: bool,
+    /// What keeps the pod from running, if the scheduler or kubelet reports something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Box<PodProblem>>,
 }
 
 impl PodView {

@@ -23,6 +23,9 @@ pub const INVALID_SPEC: &str = "InvalidSpec";
 /// it (for example ignored a `restartPolicy`); the message names each field.
 /// Present only while there is something to say.
 pub const SPEC_ADJUSTED: &str = "SpecAdjusted";
+/// Condition type: worker pods exist but cannot run (unschedulable, image
+/// pull or crash loop); present only while that is so.
+pub const WORKER_POD_FAILURE: &str = "WorkerPodFailure";
 /// Condition type: the cluster is suspended.
 pub const SUSPENDED: &str = "RayClusterSuspended";
 

@@ -22,9 +22,9 @@
 use std::time::Instant;
 
 use rayop_machines::{
-    Applied, ClusterMachine, Command, CommandKind, DeleteReason, DesiredSpec, Event,
+    Applied, ClusterMachine, Command, CommandKind, DeleteReason, DesiredSpec, Event, FailedCreate,
     GroupObservation, GroupSpec, HeadObservation, Input, Millis, Observation, Phase, PodPhase,
-    PodView, Removal, SpecProblem, Step,
+    PodProblem, PodView, Removal, SpecProblem, Step,
 };
 
 const T0: Millis = Millis(1_700_000_000_000);
@@ -149,6 +149,23 @@ fn random_pod(rng: &mut Rng, prefix: &str, now: Millis) -> PodView {
         created: Millis(now.0.saturating_sub(rng.below(200_000))),
         terminating: rng.chance(10),
         marked: rng.chance(30),
+        problem: rng.chance(20).then(|| Box::new(random_problem(rng))),
+    }
+}
+
+fn random_problem(rng: &mut Rng) -> PodProblem {
+    let reasons = [
+        "Unschedulable",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "CrashLoopBackOff",
+    ];
+    let reason = reasons[usize::try_from(rng.below(4)).unwrap()];
+    PodProblem {
+        reason: reason.into(),
+        message: format!("message {}", rng.below(3)),
+        container: (reason != "Unschedulable").then(|| "ray-worker".into()),
+        container_index: rng.chance(80).then_some(0),
     }
 }
 
@@ -178,6 +195,12 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
     let head = HeadObservation {
         applied: random_applied(rng, &head_hashes, absurd),
         pod: rng.chance(80).then(|| random_pod(rng, "head", now)),
+        failed_create: rng.chance(10).then(|| {
+            Box::new(FailedCreate {
+                reporter: "StatefulSet c-head".into(),
+                message: "serviceaccount \"nope\" not found".into(),
+            })
+        }),
     };
     let n = rng.below(4);
     let groups = GROUPS
@@ -190,6 +213,7 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
                 applied: random_applied(rng, &hashes, absurd),
                 rolled_out: rng.chance(60),
                 pods: (0..rng.below(6)).map(|_| random_pod(rng, g, now)).collect(),
+                failed_create: None,
             }
         })
         .collect();
@@ -217,6 +241,7 @@ impl Model {
             created: now,
             terminating: false,
             marked: false,
+            problem: None,
         }
     }
 
@@ -327,6 +352,7 @@ impl Model {
             head: HeadObservation {
                 applied: self.head.as_ref().map(|(h, r)| Applied::new(h.clone(), *r)),
                 pod: self.head_pod.clone(),
+                failed_create: None,
             },
             groups: self
                 .groups
@@ -336,6 +362,7 @@ impl Model {
                     applied: Some(Applied::new(hash.clone(), *r)),
                     rolled_out: rng.chance(90),
                     pods: pods.clone(),
+                    failed_create: None,
                 })
                 .collect(),
         }

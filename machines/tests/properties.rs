@@ -120,6 +120,7 @@ fn arb_pod(prefix: &'static str) -> impl Strategy<Value = PodView> {
                 created: T0.plus(created * 1000),
                 terminating,
                 marked,
+                problem: None,
             },
         )
 }
@@ -136,7 +137,11 @@ fn arb_world() -> impl Strategy<Value = Observation> {
         arb_applied(&["head-v0", "head-v1", "mixed"]),
         prop::option::weighted(0.8, arb_pod("head")),
     )
-        .prop_map(|(applied, pod)| HeadObservation { applied, pod });
+        .prop_map(|(applied, pod)| HeadObservation {
+            applied,
+            pod,
+            failed_create: None,
+        });
     let group = |name: &'static str, hashes: &'static [&'static str]| {
         (
             arb_applied(hashes),
@@ -148,6 +153,7 @@ fn arb_world() -> impl Strategy<Value = Observation> {
                 applied,
                 rolled_out,
                 pods,
+                failed_create: None,
             })
     };
     (

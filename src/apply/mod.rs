@@ -28,6 +28,8 @@ use kube::{
 use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
+pub mod invalid_field;
+
 pub use crate::interpret::Writes;
 use crate::{
     desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
@@ -155,6 +157,8 @@ pub struct Interpreter<'a> {
     pub at: Millis,
     /// The desired objects, when they could be built.
     pub desired: Option<&'a DesiredObjects>,
+    /// The RayCluster's spec, to name its fields in errors; `None` when gone.
+    pub spec: Option<&'a crate::crd::RayClusterSpec>,
     /// The caches, to skip writes of objects already in sync.
     pub live: &'a dyn LiveForApply,
     /// Records Events on the cluster.
@@ -180,6 +184,10 @@ impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
 
     fn reason(error: &ApplyError, kind: CommandKind) -> &'static str {
         error.reason(kind)
+    }
+
+    fn describe(&self, error: &ApplyError) -> String {
+        invalid_field::explain(self.desired, self.spec, error).unwrap_or_else(|| error.to_string())
     }
 
     fn ends_turn(error: &ApplyError) -> bool {

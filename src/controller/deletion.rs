@@ -50,6 +50,7 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
             owner_uid: uid,
             at: now,
             desired: None,
+            spec: None,
             live: &NothingLive,
             recorder: &ctx.recorder,
             reference: &target.reference,

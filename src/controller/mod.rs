@@ -14,6 +14,7 @@ pub mod caches;
 pub mod context;
 pub mod deletion;
 pub mod error;
+pub mod failed_create;
 pub mod kinds;
 pub mod reconcile;
 pub mod scope;

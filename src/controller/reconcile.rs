@@ -25,6 +25,7 @@ use tracing::{Instrument, debug, warn};
 use super::{
     context::{Context, Memory},
     error::ReconcileError,
+    failed_create,
     turn::{Target, Turn, warn_event},
 };
 use crate::{
@@ -157,11 +158,24 @@ async fn run(
         head: ObjectSet::stamped(Vec::new()),
         groups: Vec::new(),
     };
-    let world = observe(
+    let mut world = observe(
         desired.as_ref().unwrap_or(&empty),
         &names::head_pod_name(&name),
         &view,
     );
+    let look_again = if cluster.spec.suspended() {
+        None
+    } else {
+        failed_create::attach(
+            &ctx.client,
+            &target.namespace,
+            desired.as_ref(),
+            &view,
+            &mut world,
+            now,
+        )
+        .await
+    };
     let turn = Turn {
         journal: &ctx.journal,
         metrics: &ctx.metrics,
@@ -173,6 +187,7 @@ async fn run(
             owner_uid: &target.uid,
             at: now,
             desired: desired.as_ref(),
+            spec: Some(&cluster.spec),
             live: &view,
             recorder: &ctx.recorder,
             reference: &target.reference,
@@ -208,6 +223,9 @@ async fn run(
         failed,
         now,
     );
+    let requeue = look_again.map_or(requeue, |again| {
+        requeue.min(again.max(Duration::from_secs(1)))
+    });
     ctx.metrics
         .cluster_phase(&target.uid, memory.machine.phase().as_str());
     ctx.keep_memory(&target.uid, memory);

@@ -174,7 +174,7 @@ impl<I> Turn<'_, I> {
                     input: M::command_failed(
                         kind,
                         I::reason(&error, kind).to_owned(),
-                        error.to_string(),
+                        self.interpreter.describe(&error),
                     ),
                 });
             }

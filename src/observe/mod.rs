@@ -89,12 +89,22 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
     let pods = live.pods();
     let mut head_pods: Vec<PodView> = Vec::new();
     let mut by_group: BTreeMap<&str, Vec<PodView>> = BTreeMap::new();
+    let head_containers = pods::template_containers(&desired.head);
+    let group_containers: BTreeMap<&str, Vec<String>> = desired
+        .groups
+        .iter()
+        .map(|(name, set)| (name.as_str(), pods::template_containers(set)))
+        .collect();
     for pod in &pods {
         match label(pod, LABEL_NODE_TYPE) {
-            Some("head") => head_pods.push(pods::pod_view(pod)),
+            Some("head") => head_pods.push(pods::pod_view_in(pod, &head_containers)),
             Some("worker") => {
                 if let Some(group) = label(pod, LABEL_GROUP) {
-                    by_group.entry(group).or_default().push(pods::pod_view(pod));
+                    let containers = group_containers.get(group).map_or(&[][..], Vec::as_slice);
+                    by_group
+                        .entry(group)
+                        .or_default()
+                        .push(pods::pod_view_in(pod, containers));
                 }
             }
             _ => {}
@@ -108,6 +118,7 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
     let head = HeadObservation {
         applied: head_applied,
         pod: head_pods.into_iter().next(),
+        failed_create: None,
     };
 
     let mut groups = Vec::with_capacity(desired.groups.len());
@@ -120,6 +131,7 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
             applied,
             rolled_out,
             pods,
+            failed_create: None,
         });
     }
     for (name, workload) in live.workload_groups() {
@@ -136,6 +148,7 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
             )),
             rolled_out: workload.rolled_out,
             pods,
+            failed_create: None,
         });
     }
     Observation { head, groups }

@@ -57,6 +57,7 @@ pub fn pod(name: &str, uid: &str, ready: bool, created: Millis) -> PodView {
         created,
         terminating: false,
         marked: false,
+        problem: None,
     }
 }
 
@@ -67,6 +68,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
         head: HeadObservation {
             applied: Some(Applied::new(spec.head_hash.clone(), i32::from(!suspended))),
             pod: None,
+            failed_create: None,
         },
         groups: spec
             .groups
@@ -76,6 +78,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
                 applied: Some(Applied::new(g.hash.clone(), g.desired_pods(suspended))),
                 rolled_out: true,
                 pods: Vec::new(),
+                failed_create: None,
             })
             .collect(),
     }

@@ -88,15 +88,18 @@ pub fn event(event: &Event) -> String {
 
 fn head(world: &Observation) -> String {
     let Some(pod) = &world.head.pod else {
-        return if world.head.applied.is_some() {
-            "no-pod".to_owned()
-        } else {
-            "absent".to_owned()
+        return match (&world.head.applied, &world.head.failed_create) {
+            (Some(_), Some(_)) => "no-pod(FailedCreate)".to_owned(),
+            (Some(_), None) => "no-pod".to_owned(),
+            (None, _) => "absent".to_owned(),
         };
     };
     let mut out = pod_state(pod).to_owned();
     if pod.restarts > 0 {
         out.push_str(&format!("(restarts={})", pod.restarts));
+    }
+    if let Some(problem) = &pod.problem {
+        out.push_str(&format!("({})", problem.reason));
     }
     out
 }
@@ -214,12 +217,14 @@ mod tests {
             head: HeadObservation {
                 applied: Some(Applied::new("h", 1)),
                 pod: Some(pod(true)),
+                failed_create: None,
             },
             groups: vec![GroupObservation {
                 name: "small".into(),
                 applied: Some(Applied::new("g", 2)),
                 rolled_out: true,
                 pods: vec![pod(true), pod(false)],
+                failed_create: None,
             }],
         };
         let e = Event {
@@ -237,6 +242,27 @@ mod tests {
             }),
             "Observed gen=0 head=absent groups none"
         );
+    }
+
+    #[test]
+    fn a_head_problem_is_named_in_the_timeline() {
+        let mut world = Observation::default();
+        world.head.applied = Some(Applied::new("h", 1));
+        world.head.failed_create = Some(Box::new(rayop_machines::FailedCreate {
+            reporter: "StatefulSet c-head".into(),
+            message: "serviceaccount \"nope\" not found".into(),
+        }));
+        assert_eq!(head(&world), "no-pod(FailedCreate)");
+        let mut pending = pod(false);
+        pending.phase = PodPhase::Pending;
+        pending.problem = Some(Box::new(rayop_machines::PodProblem {
+            reason: "Unschedulable".into(),
+            message: "0/1 nodes are available".into(),
+            container: None,
+            container_index: None,
+        }));
+        world.head.pod = Some(pending);
+        assert_eq!(head(&world), "pending(Unschedulable)");
     }
 
     #[test]

@@ -55,4 +55,8 @@ RBAC allows creating a Role only with permissions one holds.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Lists a StatefulSet's FailedCreate Events, only while it lacks pods.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["list"]
 {{- end -}}
