@@ -1,8 +1,8 @@
-//! rayop never takes over an object it did not create: a Service and a
-//! ServiceAccount that already exist under the names rayop would give its
-//! own are left exactly as they were, the name is reported as a
-//! `NameConflict`, and deleting the RayCluster leaves them in place. A
-//! RayCluster named `default` leaves the namespace's `default`
+//! rayop never takes over an object it did not create: a Service, a
+//! ServiceAccount, a Role and a RoleBinding that already exist under the
+//! names rayop would give its own are left exactly as they were, the name is
+//! reported as a `NameConflict`, and deleting the RayCluster leaves them in
+//! place. A RayCluster named `default` leaves the namespace's `default`
 //! ServiceAccount alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,14 +11,24 @@ mod support;
 use std::collections::BTreeMap;
 
 use anyhow::{Result, ensure};
-use k8s_openapi::api::core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec};
+use k8s_openapi::api::{
+    core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec},
+    rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
+};
 use kube::{
     Api,
     api::{DeleteParams, ObjectMeta, PostParams},
 };
-use rayop::crd::{RayCluster, names, test_builders::TEST_GROUP};
+use rayop::crd::{RayCluster, names};
 use rayop_testenv::wait_until;
 use support::*;
+
+fn named(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        ..ObjectMeta::default()
+    }
+}
 
 fn web_service(name: &str) -> Service {
     Service {
@@ -123,6 +133,64 @@ async fn objects_under_generated_names_are_never_taken_over() -> Result<()> {
     conflict_reported(&client, &ns, &format!("ServiceAccount {sa_name}")).await?;
     untouched(&accounts.get(&sa_name).await?.metadata)?;
 
+    // A Role and a RoleBinding under the autoscaler's names (its
+    // ServiceAccount is free, so rayop gets as far as each).
+    let roles: Api<Role> = Api::namespaced(client.clone(), &ns);
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &ns);
+    let role_name = names::autoscaler_service_account_name("role");
+    let their_rules = vec![PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["configmaps".into()]),
+        verbs: vec!["get".into()],
+        ..PolicyRule::default()
+    }];
+    roles
+        .create(
+            &PostParams::default(),
+            &Role {
+                metadata: named(&role_name),
+                rules: Some(their_rules.clone()),
+            },
+        )
+        .await?;
+    let binding_name = names::autoscaler_service_account_name("binding");
+    let their_subjects = vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: "someone-else".into(),
+        namespace: Some(ns.clone()),
+        ..Subject::default()
+    }];
+    bindings
+        .create(
+            &PostParams::default(),
+            &RoleBinding {
+                metadata: named(&binding_name),
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "Role".into(),
+                    name: "their-role".into(),
+                },
+                subjects: Some(their_subjects.clone()),
+            },
+        )
+        .await?;
+    let mut rbac_clusters = Vec::new();
+    for name in ["role", "binding"] {
+        let c = RayCluster::test(name).with_workers(1).with_autoscaling();
+        rbac_clusters.push(create(&client, &cluster(c, &ns)).await?);
+    }
+    conflict_reported(&client, &ns, &format!("Role {role_name}")).await?;
+    conflict_reported(&client, &ns, &format!("RoleBinding {binding_name}")).await?;
+    let role = roles.get(&role_name).await?;
+    untouched(&role.metadata)?;
+    ensure!(role.rules == Some(their_rules), "the Role's rules changed");
+    let binding = bindings.get(&binding_name).await?;
+    untouched(&binding.metadata)?;
+    ensure!(
+        binding.subjects == Some(their_subjects) && binding.role_ref.name == "their-role",
+        "the RoleBinding changed: {binding:?}"
+    );
+
     // A RayCluster named `default`: the namespace's default ServiceAccount.
     let before = accounts.get("default").await?;
     let d = RayCluster::test("default")
@@ -138,7 +206,7 @@ async fn objects_under_generated_names_are_never_taken_over() -> Result<()> {
     );
 
     // Deleting the clusters leaves every one of those objects in place.
-    for c in [&c, &a, &d] {
+    for c in [&c, &a, &d].into_iter().chain(rbac_clusters.iter()) {
         let name = c.metadata.name.clone().unwrap_or_default();
         clusters(&client, &ns)
             .delete(&name, &DeleteParams::default())
@@ -150,14 +218,30 @@ async fn objects_under_generated_names_are_never_taken_over() -> Result<()> {
         async move { Ok(rc.list(&Default::default()).await?.items.is_empty()) }
     })
     .await?;
-    // The worker StatefulSet of `auto` was rayop's: once garbage
-    // collection has removed it, it has had its chance at the others.
-    let workers = names::worker_workload_name("auto", TEST_GROUP);
-    wait_until("garbage collection of auto's workers", TIMEOUT, || {
-        let (client, ns, workers) = (client.clone(), ns.clone(), workers.clone());
-        async move { Ok(statefulset(&client, &ns, &workers).await?.is_none()) }
-    })
+    // The ServiceAccount of `role` was rayop's: once garbage collection has
+    // removed it, it has had its chance at the others.
+    wait_until(
+        "garbage collection of role's ServiceAccount",
+        TIMEOUT,
+        || {
+            let accounts = accounts.clone();
+            async move {
+                Ok(accounts
+                    .get_opt(&names::autoscaler_service_account_name("role"))
+                    .await?
+                    .is_none())
+            }
+        },
+    )
     .await?;
+    ensure!(
+        roles.get_opt(&role_name).await?.is_some(),
+        "the Role was deleted"
+    );
+    ensure!(
+        bindings.get_opt(&binding_name).await?.is_some(),
+        "the RoleBinding was deleted"
+    );
     ensure!(
         services.get_opt(&head_svc).await?.is_some(),
         "the Service was deleted"

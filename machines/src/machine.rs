@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::{
-    Command, DesiredSpec, Event, Input, Millis, Notice, Observation, Phase, SpecProblem,
+    Command, DesiredSpec, Event, Input, Millis, Notice, Observation, Phase, Severity, SpecProblem,
     assess::Assessment,
     backoff,
     command::DeleteReason,
@@ -747,9 +747,12 @@ impl Cluster {
         summary.conditions.sort_by(|x, y| x.kind.cmp(&y.kind));
         for t in &troubles {
             if self.announced_troubles.insert(t.key.clone()) {
-                context
-                    .commands
-                    .push(Notice::warning(&t.reason, t.message.clone()));
+                context.commands.push(Command::Announce(Notice {
+                    severity: Severity::Warning,
+                    reason: t.reason.clone(),
+                    message: t.message.clone(),
+                    related: t.related.clone(),
+                }));
             }
         }
         // Forget a problem only once its subject is healthy, so one that

@@ -9,7 +9,7 @@
 //!   flips between `ErrImagePull` and `ImagePullBackOff` stays one.
 //! - Every message is bounded ([`MAX_MESSAGE`] characters).
 
-use crate::{DesiredSpec, FailedCreate, Observation, PodProblem, PodView};
+use crate::{DesiredSpec, FailedCreate, ObjectName, Observation, PodProblem, PodView};
 
 /// The longest message a trouble carries, in characters.
 pub(crate) const MAX_MESSAGE: usize = 600;
@@ -42,6 +42,9 @@ pub(crate) struct Trouble {
     /// A pod could not be created at all (`ReplicaFailure`), rather than a
     /// pod that exists failing to run.
     pub failed_create: bool,
+    /// The pod or workload the problem was seen on, for the Event's
+    /// `related`, so problems of different groups never fold into one Event.
+    pub related: Option<ObjectName>,
 }
 
 impl Subject {
@@ -190,6 +193,10 @@ fn pod_trouble(
         reason: problem.reason.clone(),
         message: bounded(&message, MAX_MESSAGE),
         failed_create: false,
+        related: Some(ObjectName {
+            kind: "Pod".to_owned(),
+            name: pod.name.clone(),
+        }),
     }
 }
 
@@ -230,6 +237,13 @@ fn creation(subject: Subject, reason: &str, prefix: &str, failed: &FailedCreate)
         reason: reason.to_owned(),
         message: bounded(&message, MAX_MESSAGE),
         failed_create: true,
+        related: failed
+            .reporter
+            .split_once(' ')
+            .map(|(kind, name)| ObjectName {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+            }),
     }
 }
 

@@ -7,8 +7,8 @@
 mod support;
 
 use rayop_machines::{
-    ClusterMachine, Command, FailedCreate, Notice, Observation, PodPhase, PodProblem, Severity,
-    StatusSummary, Step,
+    ClusterMachine, Command, FailedCreate, Notice, ObjectName, Observation, PodPhase, PodProblem,
+    Severity, StatusSummary, Step,
     status::{HEAD_POD_READY, REPLICA_FAILURE, WORKER_POD_FAILURE},
 };
 use support::*;
@@ -150,6 +150,14 @@ fn a_head_the_statefulset_cannot_create_names_service_account_name() {
             .starts_with("FailedCreateHeadPod: ")
     );
     assert_eq!(warnings(&step).len(), 1);
+    // About the StatefulSet that reported it, so it folds with nothing else.
+    assert_eq!(
+        warnings(&step)[0].related,
+        Some(ObjectName {
+            kind: "StatefulSet".into(),
+            name: "c-head".into()
+        })
+    );
     let again = m.step(&observed(at(2), &s, &world));
     assert!(warnings(&again).is_empty());
 
@@ -189,6 +197,13 @@ fn worker_image_pull_failures_are_one_problem_naming_the_image_field() {
     );
     assert!(failure.message.contains("and 1 more pod(s) alike"));
     assert_eq!(warnings(&step).len(), 1, "{:?}", step.commands);
+    assert_eq!(
+        warnings(&step)[0].related,
+        Some(ObjectName {
+            kind: "Pod".into(),
+            name: "c-small-0".into()
+        })
+    );
 
     // The kubelet flips to ImagePullBackOff: the same problem, no new Event.
     for p in &mut world.groups[0].pods {

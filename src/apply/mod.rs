@@ -278,12 +278,16 @@ impl Interpreter<'_> {
         }
     }
 
-    /// The reference of an owned object of this cluster's namespace, for an
-    /// Event's `related`; `None` for a kind rayop does not own.
+    /// The reference of an object of this cluster's namespace (an owned
+    /// kind or a pod), for an Event's `related`; `None` otherwise.
     fn reference_to(&self, object: &ObjectName) -> Option<ObjectReference> {
-        let kind = Kind::from_name(&object.kind)?;
+        let api_version = match Kind::from_name(&object.kind) {
+            Some(kind) => kind.api_version(),
+            None if object.kind == "Pod" => "v1",
+            None => return None,
+        };
         Some(ObjectReference {
-            api_version: Some(kind.api_version().to_owned()),
+            api_version: Some(api_version.to_owned()),
             kind: Some(object.kind.clone()),
             name: Some(object.name.clone()),
             namespace: Some(self.namespace.to_owned()),
