@@ -1,8 +1,8 @@
 //! The Ray autoscaler's rights reach no further than its own cluster: with
 //! two autoscaled RayClusters in one namespace, each autoscaler's
 //! ServiceAccount may patch its own RayCluster and not the other's, as
-//! kube-apiserver's authorizer answers a SubjectAccessReview (what
-//! `kubectl auth can-i --as` asks).
+//! kube-apiserver's authorizer answers a SubjectAccessReview, and as
+//! `kubectl auth can-i --as` answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -88,5 +88,24 @@ async fn an_autoscaler_may_patch_only_its_own_raycluster() -> Result<()> {
         !may(&client, &ns, &alpha, "list", "").await?,
         "alpha's autoscaler may not list every RayCluster"
     );
+    // The same through kubectl's impersonation, as an admin would ask.
+    let can_i = |cluster: &str| -> Result<String> {
+        let out = env
+            .kubectl()
+            .args([
+                "auth",
+                "can-i",
+                "patch",
+                &format!("rayclusters.ray.io/{cluster}"),
+                "-n",
+                &ns,
+                "--as",
+                &format!("system:serviceaccount:{ns}:{alpha}"),
+            ])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    ensure!(can_i("alpha")? == "yes", "kubectl: alpha may patch alpha");
+    ensure!(can_i("beta")? == "no", "kubectl: alpha may not patch beta");
     op.stop().await
 }
