@@ -146,15 +146,14 @@ async fn a_missing_service_account_is_named_on_the_raycluster() -> Result<()> {
     })
     .await?;
 
-    // Fixing the template lets the StatefulSet create the pod; the
-    // condition goes. (Naming an account that exists: the API server
-    // copies serviceAccountName into the deprecated serviceAccount, and
-    // defaults the one back from the other when it is only left out.)
+    // Removing the account from the template lets the StatefulSet create
+    // the pod; the condition goes. (rayop applies the name in the deprecated
+    // serviceAccount too, or the API server would copy it back from there.)
     patch_spec(
         &client,
         &ns,
         "nosa",
-        serde_json::json!({"headGroupSpec": {"template": {"spec": {"serviceAccountName": "default"}}}}),
+        serde_json::json!({"headGroupSpec": {"template": {"spec": {"serviceAccountName": null}}}}),
     )
     .await?;
     let api = clusters(&client, &ns);

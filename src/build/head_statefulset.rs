@@ -20,6 +20,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, autoscaler_sidecar, object_meta::object_meta, ray_container,
+        service_account,
     },
     crd::{
         effective_head_template,
@@ -48,6 +49,9 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
         && let Some(pod) = template.spec.as_mut()
     {
         autoscaler_sidecar::add_autoscaler(ctx, pod);
+    }
+    if let Some(pod) = template.spec.as_mut() {
+        service_account::name_in_both_fields(pod);
     }
     Ok(Object::StatefulSet(StatefulSet {
         metadata: object_meta(ctx, names::head_statefulset_name(ctx.name), RayNode::Head),

@@ -46,6 +46,7 @@ pub mod probes;
 pub mod quantity;
 pub mod ray_container;
 pub mod ray_start;
+pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
 pub mod wait_gcs_ready;

@@ -26,7 +26,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, head_statefulset::POD_MANAGEMENT_POLICY,
-        object_meta::object_meta, ray_container, wait_gcs_ready,
+        object_meta::object_meta, ray_container, service_account, wait_gcs_ready,
     },
     crd::{
         WorkerGroupSpec, WorkloadKind, effective_worker_template,
@@ -51,6 +51,7 @@ pub fn worker_workload(
         ray_container::ray_pod_template(ctx, node, user_template, Some(&group.ray_start_params))?;
     if let Some(pod) = template.spec.as_mut() {
         wait_gcs_ready::add_wait_gcs_ready(ctx, pod, &user_ray);
+        service_account::name_in_both_fields(pod);
     }
 
     let metadata = object_meta(
