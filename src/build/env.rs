@@ -2,14 +2,31 @@
 //! autoscaler sidecar shares).
 //!
 //! # What every Ray container gets
+//! In this order, KubeRay's:
+//!
 //! | Variable | Head | Workers |
 //! |---|---|---|
+//! | `FQ_RAY_IP` | — | the head Service's FQDN `<head-svc>.<ns>.svc.<domain>` |
+//! | `RAY_IP` | — | its first DNS label, `<head-svc>` (deprecated in KubeRay) |
 //! | `RAY_CLUSTER_NAME` | the cluster's name | same |
 //! | `RAY_CLUSTER_NAMESPACE` | its namespace | same |
-//! | `RAY_ADDRESS` | `127.0.0.1:<gcs port>` | `<head-svc>.<ns>.svc.<domain>:<gcs port>` |
 //! | `RAY_CLOUD_INSTANCE_ID` | the pod's name (downward API) | same |
 //! | `RAY_NODE_TYPE_NAME` | `headgroup` | the group's name |
 //! | `KUBERAY_GEN_RAY_START_CMD` | the generated `ray start …` | same |
+//! | `RAY_PORT` | the GCS port | same |
+//! | `RAY_ADDRESS` | `127.0.0.1:<gcs port>` | `<FQDN>:<gcs port>` |
+//! | `RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE` | `1` | same |
+//!
+//! Every init container of a Ray pod, the user's included, gets `FQ_RAY_IP`
+//! and `RAY_IP` ([`head_host_env`]), on the head as on workers.
+//!
+//! Deliberate differences from KubeRay:
+//! - `RAY_PORT` is the head's GCS port ([`ClusterContext::gcs_port`]) on
+//!   workers too: it is the port `RAY_ADDRESS` names, and a worker group's own
+//!   `port` parameter does not move the head's GCS.
+//! - `RAY_USAGE_STATS_KUBERAY_IN_USE` and `RAY_USAGE_STATS_EXTRA_TAGS` are not
+//!   set: they report KubeRay and its version to Ray's usage statistics, and
+//!   rayop is not KubeRay. A user who wants them sets them in the template.
 //!
 //! With `gcsFaultToleranceOptions` the head also gets `RAY_REDIS_ADDRESS`,
 //! `REDIS_PASSWORD` (its `value` or `valueFrom`, when a password is given) and
@@ -26,7 +43,7 @@
 //! first and the user's follow in their own order, so a user variable may
 //! refer to ours with `$(RAY_ADDRESS)`.
 
-use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec};
 
 use crate::{
     build::{ClusterContext, ray_start::REDIS_PASSWORD_ENV},
@@ -59,6 +76,16 @@ pub const GCS_RECONNECT_TIMEOUT_SECONDS: &str = "600";
 /// `true` on the head with `autoscalerOptions.version: v2`, which makes Ray
 /// run the v2 autoscaler.
 pub const RAY_ENABLE_AUTOSCALER_V2: &str = "RAY_enable_autoscaler_v2";
+/// The head Service's fully qualified DNS name, on workers and init
+/// containers.
+pub const FQ_RAY_IP: &str = "FQ_RAY_IP";
+/// The first DNS label of [`FQ_RAY_IP`] (deprecated in KubeRay, kept for old
+/// scripts).
+pub const RAY_IP: &str = "RAY_IP";
+/// The head's GCS port.
+pub const RAY_PORT: &str = "RAY_PORT";
+/// `1` lets the Ray dashboard report disk usage as Kubernetes sees it.
+pub const RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE: &str = "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE";
 /// The head's GCS address as seen from inside the head pod.
 pub const LOCAL_HOST: &str = "127.0.0.1";
 
@@ -110,14 +137,20 @@ pub fn ray_env(
         RayNode::Head => format!("{LOCAL_HOST}:{}", ctx.gcs_port()),
         RayNode::Worker(_) => ctx.head_address(),
     };
-    let mut env = vec![
+    let mut env = match node {
+        RayNode::Head => Vec::new(),
+        RayNode::Worker(_) => head_host_env(ctx),
+    };
+    env.extend([
         value(RAY_CLUSTER_NAME, ctx.name),
         value(RAY_CLUSTER_NAMESPACE, ctx.namespace),
-        value(RAY_ADDRESS, address),
         field_ref(RAY_CLOUD_INSTANCE_ID, "metadata.name"),
         value(RAY_NODE_TYPE_NAME, node.group_label()),
         value(KUBERAY_GEN_RAY_START_CMD, ray_start_command),
-    ];
+        value(RAY_PORT, ctx.gcs_port().to_string()),
+        value(RAY_ADDRESS, address),
+        value(RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE, "1"),
+    ]);
     env.extend(gcs_fault_tolerance_env(ctx, node));
     let autoscaler_v2 = ctx.spec.autoscaling_enabled()
         && ctx.spec.autoscaler_options.as_ref().and_then(|o| o.version)
@@ -126,6 +159,23 @@ pub fn ray_env(
         env.push(value(RAY_ENABLE_AUTOSCALER_V2, "true"));
     }
     env
+}
+
+/// `FQ_RAY_IP` (the head Service's FQDN) and `RAY_IP` (its first DNS label).
+#[must_use]
+pub fn head_host_env(ctx: &ClusterContext<'_>) -> Vec<EnvVar> {
+    let host = ctx.head_host();
+    let first_label = host.split('.').next().unwrap_or_default().to_owned();
+    vec![value(FQ_RAY_IP, host), value(RAY_IP, first_label)]
+}
+
+/// Adds [`head_host_env`] to every init container of `pod` that does not set
+/// those names itself, ahead of the container's own variables.
+pub fn add_init_container_env(ctx: &ClusterContext<'_>, pod: &mut PodSpec) {
+    for init in pod.init_containers.iter_mut().flatten() {
+        let user = init.env.take().unwrap_or_default();
+        init.env = Some(merge_env(head_host_env(ctx), &user));
+    }
 }
 
 /// Whether the head's `ray start` reads the Redis password from the env.
@@ -284,6 +334,123 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    fn names(env: &[EnvVar]) -> Vec<&str> {
+        env.iter().map(|v| v.name.as_str()).collect()
+    }
+
+    #[test]
+    fn kuberay_order_and_values() {
+        let mut cluster = RayCluster::test("rc");
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            ray_start_params: [("port".to_owned(), "6380".to_owned())].into(),
+            ..Default::default()
+        });
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let worker = ray_env(&ctx, RayNode::Worker("g"), "ray start");
+        assert_eq!(
+            names(&worker),
+            [
+                FQ_RAY_IP,
+                RAY_IP,
+                RAY_CLUSTER_NAME,
+                RAY_CLUSTER_NAMESPACE,
+                RAY_CLOUD_INSTANCE_ID,
+                RAY_NODE_TYPE_NAME,
+                KUBERAY_GEN_RAY_START_CMD,
+                RAY_PORT,
+                RAY_ADDRESS,
+                RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE,
+            ]
+        );
+        assert_eq!(
+            literal(&worker, FQ_RAY_IP),
+            Some("rc-head-svc.default.svc.cluster.local")
+        );
+        assert_eq!(literal(&worker, RAY_IP), Some("rc-head-svc"));
+        assert_eq!(literal(&worker, RAY_PORT), Some("6380"));
+        assert_eq!(
+            literal(&worker, RAY_ADDRESS),
+            Some("rc-head-svc.default.svc.cluster.local:6380")
+        );
+        assert_eq!(
+            literal(&worker, RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE),
+            Some("1")
+        );
+
+        let head = ray_env(&ctx, RayNode::Head, "ray start --head");
+        assert_eq!(names(&head)[0], RAY_CLUSTER_NAME);
+        assert!(find(&head, FQ_RAY_IP).is_none());
+        assert!(find(&head, RAY_IP).is_none());
+        assert_eq!(literal(&head, RAY_PORT), Some("6380"));
+        assert_eq!(
+            literal(&head, RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn a_user_value_of_a_new_variable_wins() {
+        let cluster = RayCluster::test("rc");
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let user = [
+            value(RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE, "0"),
+            value(RAY_PORT, "7000"),
+            value(FQ_RAY_IP, "elsewhere"),
+        ];
+        let merged = merge_env(ray_env(&ctx, RayNode::Worker("g"), ""), &user);
+        assert_eq!(
+            literal(&merged, RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE),
+            Some("0")
+        );
+        assert_eq!(literal(&merged, RAY_PORT), Some("7000"));
+        assert_eq!(literal(&merged, FQ_RAY_IP), Some("elsewhere"));
+        for name in [RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE, RAY_PORT, FQ_RAY_IP] {
+            assert_eq!(names(&merged).iter().filter(|n| **n == name).count(), 1);
+        }
+    }
+
+    #[test]
+    fn every_init_container_gets_the_head_host() {
+        use k8s_openapi::api::core::v1::Container;
+        let cluster = RayCluster::test("rc");
+        let options = BuildOptions {
+            cluster_domain: "corp.example".into(),
+        };
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let mut pod = PodSpec {
+            init_containers: Some(vec![
+                Container {
+                    name: "plain".into(),
+                    ..Container::default()
+                },
+                Container {
+                    name: "pinned".into(),
+                    env: Some(vec![value(RAY_IP, "mine"), value("X", "1")]),
+                    ..Container::default()
+                },
+            ]),
+            ..PodSpec::default()
+        };
+        add_init_container_env(&ctx, &mut pod);
+        let init = pod.init_containers.unwrap();
+        let plain = init[0].env.as_deref().unwrap();
+        assert_eq!(names(plain), [FQ_RAY_IP, RAY_IP]);
+        assert_eq!(
+            literal(plain, FQ_RAY_IP),
+            Some("rc-head-svc.default.svc.corp.example")
+        );
+        assert_eq!(literal(plain, RAY_IP), Some("rc-head-svc"));
+        let pinned = init[1].env.as_deref().unwrap();
+        assert_eq!(names(pinned), [FQ_RAY_IP, RAY_IP, "X"]);
+        assert_eq!(literal(pinned, RAY_IP), Some("mine"));
+
+        let mut none = PodSpec::default();
+        add_init_container_env(&ctx, &mut none);
+        assert_eq!(none.init_containers, None);
     }
 
     #[test]

@@ -16,7 +16,10 @@
 //!   the head also checks `http://localhost:8265/api/gcs_healthz`, joined
 //!   with `&&`.
 //!
-//! The agent port is the group's `dashboard-agent-listen-port`, else 52365.
+//! The agent port is the group's `dashboard-agent-listen-port`, else 52365;
+//! the head's dashboard port is its `dashboard-port`, else 8265 (a value that
+//! is not a port number falls back too), so a cluster that moves its dashboard
+//! keeps passing probes. Workers' probes call only their own agent.
 //! A `rayVersion` that does not start with a `major.minor` number (such as
 //! `nightly`) counts as recent.
 
@@ -36,8 +39,26 @@ pub const RAYLET_HEALTH_PATH: &str = "api/local_raylet_healthz";
 /// Path of the GCS check on the dashboard, before 2.53.0.
 pub const GCS_HEALTH_PATH: &str = "api/gcs_healthz";
 
+/// The ports a node's probes call, from its `rayStartParams`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbePorts {
+    /// The dashboard agent's port (`dashboard-agent-listen-port`).
+    pub agent: u16,
+    /// The dashboard's port (`dashboard-port`); only the head's probes use it.
+    pub dashboard: u16,
+}
+
+impl Default for ProbePorts {
+    fn default() -> Self {
+        Self {
+            agent: ports::DASHBOARD_AGENT_PORT,
+            dashboard: ports::DASHBOARD_PORT,
+        }
+    }
+}
+
 /// Adds the liveness and readiness probes `ray` lacks.
-pub fn add_probes(ray: &mut Container, node: RayNode<'_>, ray_version: &str, agent_port: u16) {
+pub fn add_probes(ray: &mut Container, node: RayNode<'_>, ray_version: &str, ports: ProbePorts) {
     let timeout = match node {
         RayNode::Head => 5,
         RayNode::Worker(_) => 2,
@@ -49,7 +70,7 @@ pub fn add_probes(ray: &mut Container, node: RayNode<'_>, ray_version: &str, age
             timeout_seconds: Some(timeout),
             success_threshold: Some(1),
             failure_threshold: Some(120),
-            ..health_check(node, ray_version, agent_port)
+            ..health_check(node, ray_version, ports)
         });
     }
     if ray.readiness_probe.is_none() {
@@ -59,26 +80,26 @@ pub fn add_probes(ray: &mut Container, node: RayNode<'_>, ray_version: &str, age
             timeout_seconds: Some(timeout),
             success_threshold: Some(1),
             failure_threshold: Some(10),
-            ..health_check(node, ray_version, agent_port)
+            ..health_check(node, ray_version, ports)
         });
     }
 }
 
 /// A probe with only its check set.
-fn health_check(node: RayNode<'_>, ray_version: &str, agent_port: u16) -> Probe {
+fn health_check(node: RayNode<'_>, ray_version: &str, ports: ProbePorts) -> Probe {
     if uses_http_probe(ray_version) {
         return Probe {
             http_get: Some(HTTPGetAction {
                 path: Some(HEALTHZ_PATH.to_owned()),
-                port: IntOrString::Int(i32::from(agent_port)),
+                port: IntOrString::Int(i32::from(ports.agent)),
                 ..HTTPGetAction::default()
             }),
             ..Probe::default()
         };
     }
-    let mut checks = vec![wget_check(agent_port, RAYLET_HEALTH_PATH)];
+    let mut checks = vec![wget_check(ports.agent, RAYLET_HEALTH_PATH)];
     if node == RayNode::Head {
-        checks.push(wget_check(ports::DASHBOARD_PORT, GCS_HEALTH_PATH));
+        checks.push(wget_check(ports.dashboard, GCS_HEALTH_PATH));
     }
     Probe {
         exec: Some(ExecAction {
@@ -129,7 +150,7 @@ mod tests {
 
     fn probed(node: RayNode<'_>, version: &str) -> Container {
         let mut c = Container::default();
-        add_probes(&mut c, node, version, 52365);
+        add_probes(&mut c, node, version, ProbePorts::default());
         c
     }
 
@@ -208,6 +229,35 @@ mod tests {
     }
 
     #[test]
+    fn custom_ports_are_followed() {
+        let ports = ProbePorts {
+            agent: 52366,
+            dashboard: 9265,
+        };
+        let mut head = Container::default();
+        add_probes(&mut head, RayNode::Head, "2.41.0", ports);
+        for probe in [&head.liveness_probe, &head.readiness_probe] {
+            assert_eq!(
+                exec(probe),
+                "wget -T 2 -q -O- http://localhost:52366/api/local_raylet_healthz | grep success \
+                 && wget -T 2 -q -O- http://localhost:9265/api/gcs_healthz | grep success"
+            );
+        }
+        let mut worker = Container::default();
+        add_probes(&mut worker, RayNode::Worker("g"), "2.41.0", ports);
+        assert_eq!(
+            exec(&worker.readiness_probe),
+            "wget -T 2 -q -O- http://localhost:52366/api/local_raylet_healthz | grep success"
+        );
+        let mut recent = Container::default();
+        add_probes(&mut recent, RayNode::Head, "2.60.0", ports);
+        assert_eq!(
+            recent.liveness_probe.unwrap().http_get.unwrap().port,
+            IntOrString::Int(52366)
+        );
+    }
+
+    #[test]
     fn user_probes_are_kept() {
         let mine = Probe {
             period_seconds: Some(99),
@@ -217,7 +267,7 @@ mod tests {
             readiness_probe: Some(mine.clone()),
             ..Container::default()
         };
-        add_probes(&mut c, RayNode::Head, "2.6.0", 52365);
+        add_probes(&mut c, RayNode::Head, "2.6.0", ProbePorts::default());
         assert_eq!(c.readiness_probe, Some(mine));
         assert!(c.liveness_probe.is_some());
     }

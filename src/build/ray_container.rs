@@ -4,7 +4,10 @@
 //! Role: the part the head StatefulSet and the worker workloads share. The
 //! Ray container is the first container ([`RAY_CONTAINER_INDEX`]); it gets:
 //! - the command `["/bin/bash", "-c", "--"]` and one argument
-//!   `ulimit -n 65536; <user command> && ray start …` ([`ray_start`]). The
+//!   `ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; <user command> && ray start …`
+//!   ([`ray_start`]): the open-file limit is the container's own
+//!   `RAY_START_ULIMIT_OPEN_FILES` when it sets one, else 65536; rayop never
+//!   injects that variable. The
 //!   user's `command` and `args`, joined with spaces, are shell text as in
 //!   KubeRay; they run first, and Ray starts only if they succeed (with
 //!   `--block`, nothing after `ray start` would ever run). When the user's
@@ -14,6 +17,9 @@
 //! - the [`env`](mod@env) variables, the [`probes`], a memory-backed `/dev/shm`
 //!   ([`shm`]) and the default [`ports`] (head: its five Service ports,
 //!   workers: `metrics`).
+//!
+//! Every init container already in the template gets `FQ_RAY_IP` and `RAY_IP`
+//! ([`env::add_init_container_env`]).
 //!
 //! Pod labels: [`names::pod_labels`], then the template's own labels except
 //! the three rayop owns (`ray.io/cluster`, `ray.io/node-type`,
@@ -37,8 +43,11 @@ use crate::{
     },
 };
 
-/// The shell prefix that raises the open-file limit for Ray and its workers.
-pub const ULIMIT: &str = "ulimit -n 65536";
+/// The shell prefix that raises the open-file limit for Ray and its workers:
+/// the container's [`ULIMIT_ENV`] when set and non-empty, else 65536.
+pub const ULIMIT: &str = "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}";
+/// The variable of the Ray container's own env that sets [`ULIMIT`]'s limit.
+pub const ULIMIT_ENV: &str = "RAY_START_ULIMIT_OPEN_FILES";
 /// The Ray container's command; its single argument is the script.
 pub const SHELL: [&str; 3] = ["/bin/bash", "-c", "--"];
 
@@ -114,9 +123,13 @@ pub fn ray_pod_template(
         ray,
         node,
         &ctx.spec.ray_version,
-        ray_start::dashboard_agent_port(Some(params)),
+        probes::ProbePorts {
+            agent: ray_start::dashboard_agent_port(Some(params)),
+            dashboard: ray_start::dashboard_port(Some(params)),
+        },
     );
     shm::mount_shared_memory(pod, RAY_CONTAINER_INDEX);
+    env::add_init_container_env(ctx, pod);
     Ok(template)
 }
 
@@ -195,7 +208,7 @@ mod tests {
         let args = c.args.as_ref().unwrap();
         assert_eq!(args.len(), 1);
         assert!(
-            args[0].starts_with("ulimit -n 65536; ray start "),
+            args[0].starts_with("ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; ray start "),
             "{}",
             args[0]
         );
@@ -203,6 +216,85 @@ mod tests {
         // 1 CPU, 2Gi from the default head template
         assert!(args[0].contains("--num-cpus=1"));
         assert!(args[0].contains("--memory=2147483648"));
+    }
+
+    #[test]
+    fn the_open_file_limit_comes_from_the_container_env() {
+        // A fake `ulimit` prints the limit bash hands it.
+        let run = |env: &str| {
+            let script = format!(
+                "ulimit() {{ echo \"limit $2\"; }}; ray() {{ :; }}; {env} {ULIMIT}; ray start"
+            );
+            crate::build::shell_quote::test_bash::run(&script)
+                .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let Some(default) = run("") else {
+            return;
+        };
+        assert_eq!(default, "limit 65536\n");
+        assert_eq!(run(&format!("{ULIMIT_ENV}=1024;")).unwrap(), "limit 1024\n");
+        assert_eq!(run(&format!("{ULIMIT_ENV}=;")).unwrap(), "limit 65536\n");
+        // rayop never sets the variable itself.
+        let template = head(&RayCluster::test("rc"));
+        assert!(
+            ray(&template)
+                .env
+                .iter()
+                .flatten()
+                .all(|e| e.name != ULIMIT_ENV)
+        );
+    }
+
+    #[test]
+    fn probes_follow_a_custom_dashboard_port() {
+        let mut cluster = RayCluster::test("rc");
+        let mut head_spec = cluster.spec.head_group_spec.clone().unwrap_or_default();
+        head_spec
+            .ray_start_params
+            .insert("dashboard-port".into(), "9265".into());
+        cluster.spec.head_group_spec = Some(head_spec);
+        cluster.spec.ray_version = "2.41.0".into();
+        let built = head(&cluster);
+        let command = ray(&built)
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.exec.as_ref())
+            .and_then(|e| e.command.as_ref())
+            .unwrap()[2]
+            .clone();
+        assert!(
+            command.ends_with("http://localhost:9265/api/gcs_healthz | grep success"),
+            "{command}"
+        );
+    }
+
+    #[test]
+    fn user_init_containers_get_the_head_host() {
+        let mut cluster = RayCluster::test("rc");
+        let mut template = effective_head_template(&cluster.spec);
+        template.spec.as_mut().unwrap().init_containers = Some(vec![Container {
+            name: "setup".into(),
+            ..Container::default()
+        }]);
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            template: Some(template),
+            ..Default::default()
+        });
+        let built = head(&cluster);
+        let init = &built
+            .spec
+            .as_ref()
+            .unwrap()
+            .init_containers
+            .as_ref()
+            .unwrap()[0];
+        let fqdn = init
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == env::FQ_RAY_IP)
+            .and_then(|e| e.value.as_deref());
+        assert_eq!(fqdn, Some("rc-head-svc.default.svc.cluster.local"));
     }
 
     #[test]
@@ -218,7 +310,9 @@ mod tests {
         });
         let args = ray(&head(&cluster)).args.clone().unwrap();
         assert!(
-            args[0].starts_with("ulimit -n 65536; pip install requests && ray start "),
+            args[0].starts_with(
+                "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; pip install requests && ray start "
+            ),
             "{}",
             args[0]
         );

@@ -161,6 +161,13 @@ pub fn dashboard_agent_port(params: Option<&BTreeMap<String, String>>) -> u16 {
     port_param(params, "dashboard-agent-listen-port").unwrap_or(ports::DASHBOARD_AGENT_PORT)
 }
 
+/// The head dashboard's port of a node with `params`: `dashboard-port`, else
+/// 8265 (also for a value that is not a port number, as in KubeRay).
+#[must_use]
+pub fn dashboard_port(params: Option<&BTreeMap<String, String>>) -> u16 {
+    port_param(params, "dashboard-port").unwrap_or(ports::DASHBOARD_PORT)
+}
+
 fn port_param(params: Option<&BTreeMap<String, String>>, key: &str) -> Option<u16> {
     params?
         .get(key)?
@@ -489,7 +496,14 @@ mod tests {
         let p = params(&[
             ("metrics-export-port", "9090"),
             ("dashboard-agent-listen-port", "x"),
+            ("dashboard-port", "9265"),
         ]);
+        assert_eq!(dashboard_port(Some(&p)), 9265);
+        assert_eq!(
+            dashboard_port(Some(&params(&[("dashboard-port", "0")]))),
+            8265
+        );
+        assert_eq!(dashboard_port(None), 8265);
         assert_eq!(metrics_port(Some(&p)), 9090);
         assert_eq!(dashboard_agent_port(Some(&p)), 52365);
         assert_eq!(metrics_port(None), 8080);

@@ -90,7 +90,7 @@ fn the_seed_worker_runs_its_params_and_waits_for_the_gcs() {
     let args = &pod.containers[0].args.as_ref().unwrap()[0];
     assert_eq!(
         args,
-        "ulimit -n 65536; ray start \
+        "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; ray start \
          --address=basic-ray-cluster-head-svc.ray.svc.cluster.local:6379 --block \
          --dashboard-agent-listen-port=52365 --dashboard-host=0.0.0.0 --memory=1073741824 \
          --metrics-export-port=8080 --num-cpus=1 --num-gpus=0"
@@ -125,7 +125,7 @@ fn the_seed_head_has_the_sidecar_and_no_monitor() {
     let args = &pod.containers[0].args.as_ref().unwrap()[0];
     assert_eq!(
         args,
-        "ulimit -n 65536; ray start --block --dashboard-agent-listen-port=52365 \
+        "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; ray start --block --dashboard-agent-listen-port=52365 \
          --dashboard-host=0.0.0.0 --head --memory=2147483648 --metrics-export-port=8080 \
          --no-monitor --num-cpus=1"
     );

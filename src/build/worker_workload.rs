@@ -171,7 +171,14 @@ mod tests {
         let args = &pod.containers[0].args.as_ref().unwrap()[0];
         assert!(args.contains("--address=rc-head-svc.default.svc.cluster.local:6379"));
         assert!(!args.contains("--head"));
-        // the init container sees the user's env, not rayop's
-        assert!(init[0].env.is_none());
+        // the init container sees the user's env and the head's host, not
+        // the rest of rayop's
+        let names: Vec<_> = init[0]
+            .env
+            .iter()
+            .flatten()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["FQ_RAY_IP", "RAY_IP"]);
     }
 }
