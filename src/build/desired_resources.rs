@@ -133,7 +133,10 @@ mod tests {
         )
     }
 
-    fn template(containers: &[(&[(&str, &str)], &[(&str, &str)])]) -> PodTemplateSpec {
+    /// A container's `(requests, limits)`.
+    type Resources<'a> = (&'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+
+    fn template(containers: &[Resources<'_>]) -> PodTemplateSpec {
         PodTemplateSpec {
             metadata: None,
             spec: Some(PodSpec {

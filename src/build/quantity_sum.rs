@@ -104,7 +104,7 @@ impl SummedQuantity {
         }
         if self.format == QuantityFormat::Binary
             && self.nanos >= 1024 * NANOS
-            && self.nanos % NANOS == 0
+            && self.nanos.is_multiple_of(NANOS)
         {
             return binary(self.nanos / NANOS);
         }
@@ -116,7 +116,7 @@ impl SummedQuantity {
 fn binary(mut units: u128) -> String {
     const SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
     let mut power = 0;
-    while power + 1 < SUFFIXES.len() && units % 1024 == 0 {
+    while power + 1 < SUFFIXES.len() && units.is_multiple_of(1024) {
         units /= 1024;
         power += 1;
     }
@@ -128,7 +128,7 @@ fn binary(mut units: u128) -> String {
 fn decimal(nanos: u128, format: QuantityFormat) -> String {
     let mut mantissa = nanos;
     let mut exponent: i32 = -9;
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }
