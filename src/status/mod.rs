@@ -14,13 +14,17 @@
 //!   overwritten is restored, and an unchanged one is never written.
 //! - Timestamps never cause a write: `lastUpdateTime` and each condition's
 //!   `lastTransitionTime` are ignored when comparing, and a condition keeps its
-//!   `lastTransitionTime` while its status stays the same.
+//!   `lastTransitionTime` while its status stays the same;
+//!   `stateTransitionTimes` gains a key only together with a new `state`.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::core::v1::{Pod, Service},
-    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{Condition, Time},
+    },
     jiff::Timestamp,
 };
 use kube::ResourceExt;
@@ -33,7 +37,6 @@ use crate::{
         status::{ClusterState, HeadInfo, Phase, RayClusterStatus, WorkerCounts},
     },
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// Live facts the status shows besides the machine's summary.
 #[derive(Clone, Debug, Default)]
