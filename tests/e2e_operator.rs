@@ -46,6 +46,29 @@ async fn the_seed_sample_reaches_ready_with_sidecar_rbac_and_the_full_path() -> 
         (status.ready_worker_replicas, status.desired_worker_replicas),
         (Some(2), Some(2))
     );
+    // Every worker is Running once Ready; the totals are the default
+    // templates': head 1 CPU and 2Gi, each of the 2 workers 1 CPU and 1Gi
+    // (the autoscaler sidecar is not in the template and does not count).
+    assert_eq!(status.available_worker_replicas, Some(2));
+    let totals = [
+        &status.desired_cpu,
+        &status.desired_memory,
+        &status.desired_gpu,
+        &status.desired_tpu,
+    ]
+    .map(|q| q.as_ref().map(|q| q.0.as_str()));
+    assert_eq!(totals, [Some("3"), Some("4Gi"), Some("0"), Some("0")]);
+    let ready_at = status
+        .state_transition_times
+        .get("ready")
+        .expect("stateTransitionTimes stamps ready")
+        .0;
+    assert_eq!(status.state_transition_times.len(), 1);
+    let created = c.metadata.creation_timestamp.clone().unwrap().0;
+    assert!(
+        ready_at >= created,
+        "ready at {ready_at}, created {created}"
+    );
     let head = status.head.unwrap();
     assert!(head.pod_ip.is_some(), "head pod IP in status");
     assert!(head.service_ip.is_some(), "head service IP in status");

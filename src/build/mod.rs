@@ -31,11 +31,14 @@
 //! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
 //! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
 //! [`autoscaler_rbac`], and the workers' [`worker_workload`],
-//! [`wait_gcs_ready`] and [`worker_service`].
+//! [`wait_gcs_ready`] and [`worker_service`]. Besides objects,
+//! [`desired_resources`] totals what the spec asks for (with
+//! [`quantity_sum`]), for the status.
 
 pub mod autoscaler_rbac;
 pub mod autoscaler_sidecar;
 pub mod context;
+pub mod desired_resources;
 pub mod env;
 pub mod error;
 pub mod head_service;
@@ -44,6 +47,7 @@ pub mod object_meta;
 pub mod ports;
 pub mod probes;
 pub mod quantity;
+pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_start;
 pub mod service_account;

@@ -28,7 +28,7 @@ pub fn ceil_whole(quantity: &str) -> Option<u64> {
 }
 
 /// Splits `"1.5Gi"` into `("1.5", "Gi")`; an optional leading `+` is dropped.
-fn split_number(quantity: &str) -> Option<(&str, &str)> {
+pub(super) fn split_number(quantity: &str) -> Option<(&str, &str)> {
     let quantity = quantity.strip_prefix('+').unwrap_or(quantity);
     let end = quantity
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -39,7 +39,7 @@ fn split_number(quantity: &str) -> Option<(&str, &str)> {
 
 /// `"1.25"` as `(125, 2)`: the digits as an integer and the number of
 /// fraction digits. At most one `.` and at least one digit.
-fn parse_decimal(number: &str) -> Option<(u128, u32)> {
+pub(super) fn parse_decimal(number: &str) -> Option<(u128, u32)> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     if fraction.contains('.') || (whole.is_empty() && fraction.is_empty()) {
         return None;
@@ -54,7 +54,7 @@ fn parse_decimal(number: &str) -> Option<(u128, u32)> {
 }
 
 /// The suffix as `(power of ten, power of two)`.
-fn suffix_scale(suffix: &str) -> Option<(i32, u32)> {
+pub(super) fn suffix_scale(suffix: &str) -> Option<(i32, u32)> {
     let scale = match suffix {
         "" => (0, 0),
         "Ki" => (0, 10),

@@ -35,7 +35,7 @@ use crate::{
     decide,
     desired::{DesiredObjects, ObjectSet},
     metrics::ReconcileResult,
-    observe::observe,
+    observe::{Live, observe},
     status::{self, LiveFacts, Published},
 };
 
@@ -271,9 +271,11 @@ async fn publish_status(
     };
     let head_pod = view.pod(&names::head_pod_name(name));
     let head_service = view.owned(crate::owned::Kind::Service, &names::head_service_name(name));
+    let pods = view.pods();
     let live = LiveFacts {
         head_pod: head_pod.as_deref(),
         head_service: head_service.as_deref(),
+        pods: pods.iter().map(AsRef::as_ref).collect(),
     };
     match status::publish(
         &ctx.client,

@@ -11,6 +11,9 @@
 //!   message, observedGeneration and lastTransitionTime.
 //! - `phaseTransitionTimes` has one key per phase ever entered, spelled as in
 //!   `phase`; [`RayClusterStatus::set_phase`] keeps it and `phase` in step.
+//! - `stateTransitionTimes` does the same for `state`, spelled as in `state`.
+//! - `desiredCPU`, `desiredMemory`, `desiredGPU` and `desiredTPU` are
+//!   canonical quantity strings, `0` when nothing asks for the resource.
 //!
 //! `Phase` has the five phases of the design plus `Suspended` and `Deleted`,
 //! because the state machine (crate `rayop-machines`) reports those two and the
@@ -76,7 +79,7 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_worker_replicas: Option<i32>,
 
-    /// Worker pods that have been Ready for at least their minReadySeconds.
+    /// Worker pods in phase Running, Ready or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_worker_replicas: Option<i32>,
 
@@ -93,7 +96,9 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_worker_replicas: Option<i32>,
 
-    /// CPU requested by all desired pods.
+    /// CPU requested by the head pod and every desired worker pod (per
+    /// container its requests, else its limits): the head plus pod ×
+    /// `replicas` × `numOfHosts` for each group that is not suspended.
     #[serde(
         rename = "desiredCPU",
         default,
@@ -101,17 +106,28 @@ pub struct RayClusterStatus {
     )]
     pub desired_cpu: Option<Quantity>,
 
-    /// Memory requested by all desired pods.
+    /// Memory requested by all desired pods, summed as `desiredCPU`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_memory: Option<Quantity>,
 
-    /// GPUs requested by all desired pods.
+    /// GPUs requested by all desired pods, summed as `desiredCPU`: every
+    /// resource whose name ends in `gpu` or is a MIG slice
+    /// (`nvidia.com/mig-1g.5gb`).
     #[serde(
         rename = "desiredGPU",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub desired_gpu: Option<Quantity>,
+
+    /// TPUs (`google.com/tpu`) requested by all desired pods, summed as
+    /// `desiredCPU`.
+    #[serde(
+        rename = "desiredTPU",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub desired_tpu: Option<Quantity>,
 
     /// Ports of the head Service by name, such as `dashboard: "8265"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -140,6 +156,11 @@ pub struct RayClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<Time>,
 
+    /// When `state` last took each value, keyed by the state (`ready`,
+    /// `suspended`, `failed`); a key is written whenever `state` changes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state_transition_times: BTreeMap<String, Time>,
+
     /// rayop's phase: the state of the cluster's state machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
@@ -160,6 +181,19 @@ pub enum ClusterState {
     Suspended,
     /// The cluster cannot be brought up; see `reason`.
     Failed,
+}
+
+impl ClusterState {
+    /// The state as spelled in `status.state` and as a key of
+    /// `stateTransitionTimes`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterState::Ready => "ready",
+            ClusterState::Suspended => "suspended",
+            ClusterState::Failed => "failed",
+        }
+    }
 }
 
 /// rayop's phases, the states of the cluster's state machine.
@@ -339,10 +373,16 @@ mod tests {
 
     #[test]
     fn state_and_phase_spelling() {
-        assert_eq!(
-            serde_json::to_value(ClusterState::Ready).unwrap(),
-            serde_json::json!("ready")
-        );
+        for state in [
+            ClusterState::Ready,
+            ClusterState::Suspended,
+            ClusterState::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
         assert_eq!(
             serde_json::to_value(Phase::HeadStarting).unwrap(),
             serde_json::json!(Phase::HeadStarting.as_str())

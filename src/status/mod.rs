@@ -2,25 +2,40 @@
 //! become the RayCluster's `status`, written only when it differs from what
 //! is there ([`publish()`]).
 //!
+//! Besides the machine's summary: `desiredCPU`, `desiredMemory`,
+//! `desiredGPU` and `desiredTPU` are computed from the spec
+//! ([`DesiredResources`]), `availableWorkerReplicas` counts the live worker
+//! pods in phase Running, and `stateTransitionTimes` stamps `state` with the
+//! time it took its value.
+//!
 //! Invariants:
 //! - Level-triggered: the desired status is recomputed from that summary and
 //!   the caches on every reconcile, so a status that was lost or
 //!   overwritten is restored, and an unchanged one is never written.
 //! - Timestamps never cause a write: `lastUpdateTime` and each condition's
 //!   `lastTransitionTime` are ignored when comparing, and a condition keeps its
-//!   `lastTransitionTime` while its status stays the same.
+//!   `lastTransitionTime` while its status stays the same;
+//!   `stateTransitionTimes` gains a key only together with a new `state`.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::core::v1::{Pod, Service},
-    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{Condition, Time},
+    },
     jiff::Timestamp,
 };
 use kube::ResourceExt;
 use rayop_machines::{Millis, StatusSummary};
 
-use crate::crd::{
-    RayCluster, names,
-    status::{ClusterState, HeadInfo, Phase, RayClusterStatus, WorkerCounts},
+use crate::{
+    build::desired_resources::DesiredResources,
+    crd::{
+        RayCluster, names,
+        status::{ClusterState, HeadInfo, Phase, RayClusterStatus, WorkerCounts},
+    },
 };
 
 /// Live facts the status shows besides the machine's summary.
@@ -30,6 +45,48 @@ pub struct LiveFacts<'a> {
     pub head_pod: Option<&'a Pod>,
     /// The head Service, if any.
     pub head_service: Option<&'a Service>,
+    /// The cluster's pods, head and workers.
+    pub pods: Vec<&'a Pod>,
+}
+
+/// Worker pods (label `ray.io/node-type=worker`) in phase Running:
+/// `availableWorkerReplicas`.
+fn running_workers(pods: &[&Pod]) -> i32 {
+    let running = pods
+        .iter()
+        .filter(|pod| {
+            pod.metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(names::LABEL_NODE_TYPE))
+                .is_some_and(|t| t == names::NODE_TYPE_WORKER)
+        })
+        .filter(|pod| {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|phase| phase == "Running")
+        })
+        .count();
+    i32::try_from(running).unwrap_or(i32::MAX)
+}
+
+/// `stateTransitionTimes`: the previous times, plus `now` for `state` when it
+/// differs from the previous `state`.
+fn state_times(
+    previous: Option<&RayClusterStatus>,
+    state: Option<ClusterState>,
+    now: Timestamp,
+) -> BTreeMap<String, Time> {
+    let mut times = previous
+        .map(|p| p.state_transition_times.clone())
+        .unwrap_or_default();
+    if let Some(state) = state
+        && previous.and_then(|p| p.state) != Some(state)
+    {
+        times.insert(state.as_str().to_owned(), Time(now));
+    }
+    times
 }
 
 /// The one mapping of the machine's phase to the API's.
@@ -71,6 +128,7 @@ pub fn desired_status(
     let now = whole_seconds(now);
     let previous = cluster.status.as_ref();
     let counts = WorkerCounts::of(&cluster.spec);
+    let resources = DesiredResources::of(&cluster.spec);
     let provisioned = summary
         .condition(rayop_machines::status::PROVISIONED)
         .is_some_and(|c| c.status);
@@ -129,15 +187,17 @@ pub fn desired_status(
         .unwrap_or_default();
     RayClusterStatus {
         state,
+        state_transition_times: state_times(previous, state, now),
         reason: summary.reason.clone(),
         ready_worker_replicas: Some(summary.ready_workers()),
-        available_worker_replicas: Some(summary.ready_workers()),
+        available_worker_replicas: Some(running_workers(&live.pods)),
         desired_worker_replicas: Some(summary.desired_workers()),
         min_worker_replicas: Some(counts.min),
         max_worker_replicas: Some(counts.max),
-        desired_cpu: previous.and_then(|p| p.desired_cpu.clone()),
-        desired_memory: previous.and_then(|p| p.desired_memory.clone()),
-        desired_gpu: previous.and_then(|p| p.desired_gpu.clone()),
+        desired_cpu: Some(Quantity(resources.cpu)),
+        desired_memory: Some(Quantity(resources.memory)),
+        desired_gpu: Some(Quantity(resources.gpu)),
+        desired_tpu: Some(Quantity(resources.tpu)),
         endpoints,
         head: Some(head),
         conditions,

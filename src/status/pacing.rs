@@ -46,11 +46,15 @@ fn conditions(s: &RayClusterStatus) -> Vec<(&str, &str)> {
 }
 
 /// Whether the change from `live` to `desired` is one users wait for: the
-/// first status, a new phase, or a condition that changed its status.
+/// first status, a new phase or state, or a condition that changed its
+/// status. A new generation also counts, so totals derived from the spec
+/// (`desiredCPU`, …) are written promptly; a change in counts alone
+/// (`readyWorkerReplicas`, `availableWorkerReplicas`) is not a milestone.
 #[must_use]
 pub fn is_milestone(live: Option<&RayClusterStatus>, desired: &RayClusterStatus) -> bool {
     live.is_none_or(|live| {
         live.phase != desired.phase
+            || live.state != desired.state
             || live.observed_generation != desired.observed_generation
             || conditions(live) != conditions(desired)
     })

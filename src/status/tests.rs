@@ -102,6 +102,7 @@ fn head_facts_and_endpoints_come_from_live_objects() {
     let live = LiveFacts {
         head_pod: Some(&pod),
         head_service: Some(&svc),
+        pods: vec![&pod],
     };
     let s = desired_status(&cluster, &summary(MPhase::Ready, true), &live, now(10));
     let head = s.head.unwrap();
@@ -206,4 +207,111 @@ fn a_written_status_read_back_does_not_differ() {
         !differs(Some(&read_back), &again),
         "{read_back:#?}\n!=\n{again:#?}"
     );
+}
+
+fn pod(node_type: &str, phase: &str) -> Pod {
+    let mut pod = Pod::default();
+    pod.metadata.labels = Some(BTreeMap::from([(
+        names::LABEL_NODE_TYPE.to_owned(),
+        node_type.to_owned(),
+    )]));
+    pod.status = Some(PodStatus {
+        phase: Some(phase.into()),
+        ..PodStatus::default()
+    });
+    pod
+}
+
+#[test]
+fn available_workers_are_worker_pods_running_ready_or_not() {
+    let cluster = RayCluster::test("rc").with_group(group("small").with_replicas(3));
+    let pods = [
+        pod("head", "Running"),
+        pod("worker", "Running"),
+        pod("worker", "Running"),
+        pod("worker", "Pending"),
+    ];
+    let live = LiveFacts {
+        pods: pods.iter().collect(),
+        ..LiveFacts::default()
+    };
+    let s = desired_status(&cluster, &summary(MPhase::Scaling, false), &live, now(10));
+    // One of the two Running workers is Ready (the summary says so).
+    assert_eq!(s.ready_worker_replicas, Some(1));
+    assert_eq!(s.available_worker_replicas, Some(2));
+    // A counts-only change is compared, and paced as counts.
+    let mut stale = s.clone();
+    stale.available_worker_replicas = Some(1);
+    assert!(differs(Some(&stale), &s));
+    assert!(!pacing::is_milestone(Some(&stale), &s));
+}
+
+#[test]
+fn desired_resources_come_from_the_spec_and_are_compared() {
+    // Default templates: head 1 CPU 2Gi, each worker 1 CPU 1Gi.
+    let mut cluster = RayCluster::test("rc").with_group(group("small").with_replicas(2));
+    let s = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(10),
+    );
+    let text = |q: &Option<k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
+        q.as_ref().map(|q| q.0.clone())
+    };
+    assert_eq!(text(&s.desired_cpu).as_deref(), Some("3"));
+    assert_eq!(text(&s.desired_memory).as_deref(), Some("4Gi"));
+    assert_eq!(text(&s.desired_gpu).as_deref(), Some("0"));
+    assert_eq!(text(&s.desired_tpu).as_deref(), Some("0"));
+    cluster.status = Some(s.clone());
+    let mut stale = s.clone();
+    stale.desired_tpu = None;
+    assert!(differs(Some(&stale), &s));
+    stale = s.clone();
+    stale.desired_memory = Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+        "3Gi".into(),
+    ));
+    assert!(differs(Some(&stale), &s));
+}
+
+#[test]
+fn state_transition_times_stamp_each_new_state_once() {
+    let mut cluster = RayCluster::test("rc");
+    let provisioning = desired_status(
+        &cluster,
+        &summary(MPhase::Scaling, false),
+        &LiveFacts::default(),
+        now(10),
+    );
+    assert!(provisioning.state_transition_times.is_empty());
+    cluster.status = Some(provisioning);
+    let ready = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(20),
+    );
+    assert_eq!(ready.state, Some(ClusterState::Ready));
+    assert_eq!(ready.state_transition_times["ready"].0, now(20));
+    cluster.status = Some(ready.clone());
+    // Still ready later: the time stays, and nothing differs.
+    let later = desired_status(
+        &cluster,
+        &summary(MPhase::Ready, true),
+        &LiveFacts::default(),
+        now(90),
+    );
+    assert_eq!(later.state_transition_times["ready"].0, now(20));
+    assert!(!differs(cluster.status.as_ref(), &later));
+    // Suspended adds its own key and keeps the ready one.
+    let suspended = desired_status(
+        &cluster,
+        &summary(MPhase::Suspended, true),
+        &LiveFacts::default(),
+        now(100),
+    );
+    assert_eq!(suspended.state, Some(ClusterState::Suspended));
+    assert_eq!(suspended.state_transition_times["suspended"].0, now(100));
+    assert_eq!(suspended.state_transition_times["ready"].0, now(20));
+    assert!(pacing::is_milestone(cluster.status.as_ref(), &suspended));
 }
