@@ -49,6 +49,9 @@ pub struct ClusterContext<'a> {
     pub spec: &'a RayClusterSpec,
     /// The operator's settings, the same for every cluster.
     pub options: &'a BuildOptions,
+    /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
+    /// group's Ray container command is wrapped.
+    pub overwrite_container_cmd: bool,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -66,6 +69,7 @@ impl<'a> ClusterContext<'a> {
             uid: present(&meta.uid).ok_or(BuildError::MissingUid)?,
             spec: &cluster.spec,
             options,
+            overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
         })
     }
 

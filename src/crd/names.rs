@@ -93,6 +93,19 @@ pub const LABEL_CLUSTER: &str = "ray.io/cluster";
 /// Annotation on every object rayop applies: the hash of its set's desired
 /// content, replicas excluded (see `crate::desired`).
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
+/// Annotation that, set to `"true"` (any case) on the RayCluster or on a
+/// group's pod template, keeps the Ray container's command and args exactly as
+/// given: rayop does not wrap them in its `ray start` script.
+pub const OVERWRITE_CONTAINER_CMD_ANNOTATION: &str = "ray.io/overwrite-container-cmd";
+
+/// Whether `annotations` ask to keep the container command as given
+/// ([`OVERWRITE_CONTAINER_CMD_ANNOTATION`] is `true`, case-insensitive).
+#[must_use]
+pub fn overwrites_container_cmd(annotations: Option<&BTreeMap<String, String>>) -> bool {
+    annotations
+        .and_then(|a| a.get(OVERWRITE_CONTAINER_CMD_ANNOTATION))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
 /// Label: `head` or `worker`. Users may not override it.
 pub const LABEL_NODE_TYPE: &str = "ray.io/node-type";
 /// Label: `headgroup` or the worker group's name. Users may not override it.
