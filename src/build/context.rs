@@ -92,10 +92,21 @@ impl<'a> ClusterContext<'a> {
             .unwrap_or(ports::GCS_SERVER_PORT)
     }
 
-    /// The head Service's DNS name: `<cluster>-head-svc.<ns>.svc.<domain>`.
+    /// The head Service's name: `headService.metadata.name`, else
+    /// `<cluster>-head-svc`.
+    #[must_use]
+    pub fn head_service_name(&self) -> String {
+        names::effective_head_service_name(self.name, self.spec)
+    }
+
+    /// The head Service's DNS name: `<head service>.<ns>.svc.<domain>`.
     #[must_use]
     pub fn head_host(&self) -> String {
-        names::head_service_host(self.name, self.namespace, &self.options.cluster_domain)
+        names::head_service_host(
+            &self.head_service_name(),
+            self.namespace,
+            &self.options.cluster_domain,
+        )
     }
 
     /// The GCS address workers connect to: `<head host>:<gcs port>`.
