@@ -8,8 +8,8 @@ mod support;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Container, EnvVar, Service};
-use kube::Api;
-use rayop::crd::status::Phase;
+use kube::{Api, api::ObjectMeta};
+use rayop::crd::{RayCluster, status::Phase};
 use support::*;
 
 fn literal<'a>(container: &'a Container, name: &str) -> Option<&'a str> {
@@ -90,4 +90,26 @@ async fn a_v1_7_manifest_gets_its_commands_and_head_service_name() -> Result<()>
         worker.args
     );
     op.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_server_refuses_a_head_service_name_that_is_no_dns_label() -> Result<()> {
+    let (env, ns) = setup("compat-bad").await?;
+    let client = env.client();
+    let mut c = cluster(RayCluster::test("badsvc"), &ns);
+    let head = c.spec.head_group_spec.get_or_insert_with(Default::default);
+    head.head_service = Some(Service {
+        metadata: ObjectMeta {
+            name: Some("Not_A_Label".into()),
+            ..ObjectMeta::default()
+        },
+        ..Service::default()
+    });
+    let err = create(&client, &c).await.expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("spec.headGroupSpec.headService.metadata.name"),
+        "{message}"
+    );
+    Ok(())
 }
