@@ -8,7 +8,8 @@
 //! $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)` directly
 //! (no shell: the kubelet substitutes the two variables), with
 //! `RAY_CLUSTER_NAME`, `RAY_CLUSTER_NAMESPACE`, `RAY_HEAD_POD_NAME` (the pod's
-//! name, downward API) and `KUBERAY_CRD_VER=v1`.
+//! name, downward API), `KUBERAY_CRD_VER=v1` and
+//! `KUBERAY_GEN_AUTOSCALER_START_CMD` (the start command as one string).
 //!
 //! # How `autoscalerOptions` map
 //! | Option | Where it goes |
@@ -19,6 +20,7 @@
 //! | `env`, `envFrom` | appended to the sidecar's; a user `env` name replaces rayop's variable of that name |
 //! | `volumeMounts` | appended after the `/tmp/ray` mount |
 //! | `securityContext` | the sidecar's |
+//! | `command`, `args` | when non-empty, replace the sidecar's command and args |
 //! | `version: v2` | `RAY_enable_autoscaler_v2=true` on the head's Ray container ([`env`](mod@crate::build::env)) |
 //! | `idleTimeoutSeconds`, `upscalingMode` | nothing here: the Ray autoscaler reads them from the RayCluster object itself on every iteration (`spec.autoscalerOptions`), as it reads each group's `idleTimeoutSeconds`, bounds and template |
 //! | `idleTimeoutMinutes`, `upscalingSpeed` (the seed's spellings) | nothing here, see below |
@@ -51,6 +53,21 @@ pub const AUTOSCALER_CONTAINER_NAME: &str = "autoscaler";
 pub const RAY_LOGS_VOLUME: &str = "ray-logs";
 /// Where Ray and the autoscaler write logs and session files.
 pub const RAY_LOGS_PATH: &str = "/tmp/ray";
+/// The sidecar's command when `autoscalerOptions.command` is empty.
+pub const DEFAULT_COMMAND: [&str; 1] = ["ray"];
+/// The autoscaler's start command, word by word; its first word is
+/// [`DEFAULT_COMMAND`] and the rest are the default args.
+pub const DEFAULT_ARGS: [&str; 6] = [
+    "ray",
+    "kuberay-autoscaler",
+    "--cluster-name",
+    "$(RAY_CLUSTER_NAME)",
+    "--cluster-namespace",
+    "$(RAY_CLUSTER_NAMESPACE)",
+];
+/// Env of the sidecar holding the autoscaler's start command, for a user
+/// `command`/`args` that wraps it (as in KubeRay).
+pub const GEN_AUTOSCALER_START_CMD: &str = "KUBERAY_GEN_AUTOSCALER_START_CMD";
 /// Pull policy of the sidecar's image when none is given.
 pub const DEFAULT_PULL_POLICY: &str = "IfNotPresent";
 
@@ -126,6 +143,7 @@ fn sidecar(
         env::value(RAY_CLUSTER_NAMESPACE, ctx.namespace),
         env::field_ref("RAY_HEAD_POD_NAME", "metadata.name"),
         env::value("KUBERAY_CRD_VER", "v1"),
+        env::value(GEN_AUTOSCALER_START_CMD, DEFAULT_ARGS.join(" ")),
     ];
     Container {
         name: AUTOSCALER_CONTAINER_NAME.to_owned(),
@@ -136,18 +154,8 @@ fn sidecar(
                 .map_or(DEFAULT_PULL_POLICY, pull_policy)
                 .to_owned(),
         ),
-        command: Some(vec!["ray".to_owned()]),
-        args: Some(
-            [
-                "kuberay-autoscaler",
-                "--cluster-name",
-                "$(RAY_CLUSTER_NAME)",
-                "--cluster-namespace",
-                "$(RAY_CLUSTER_NAMESPACE)",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-        ),
+        command: Some(non_empty_or(options.command.as_deref(), &DEFAULT_COMMAND)),
+        args: Some(non_empty_or(options.args.as_deref(), &DEFAULT_ARGS[1..])),
         env: Some(env::merge_env(
             ours,
             options.env.as_deref().unwrap_or_default(),
@@ -156,6 +164,14 @@ fn sidecar(
         resources: Some(options.effective_resources()),
         security_context: options.security_context.clone(),
         ..Container::default()
+    }
+}
+
+/// The user's list when it is non-empty, else `default`.
+fn non_empty_or(user: Option<&[String]>, default: &[&str]) -> Vec<String> {
+    match user {
+        Some(given) if !given.is_empty() => given.to_vec(),
+        _ => default.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
@@ -223,7 +239,8 @@ mod tests {
                 "RAY_CLUSTER_NAME",
                 "RAY_CLUSTER_NAMESPACE",
                 "RAY_HEAD_POD_NAME",
-                "KUBERAY_CRD_VER"
+                "KUBERAY_CRD_VER",
+                "KUBERAY_GEN_AUTOSCALER_START_CMD"
             ]
         );
         let head_pod_name = sidecar.env.as_ref().unwrap()[2]
@@ -308,6 +325,52 @@ mod tests {
                 .and_then(|s| s.run_as_non_root),
             Some(true)
         );
+    }
+
+    #[test]
+    fn user_command_and_args_replace_the_defaults() {
+        let mut cluster = RayCluster::test("rc").with_autoscaling();
+        cluster.spec.autoscaler_options = Some(AutoscalerOptions {
+            command: Some(vec!["/bin/bash".into(), "-lc".into(), "--".into()]),
+            args: Some(vec!["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD".into()]),
+            ..AutoscalerOptions::default()
+        });
+        let pod = with_autoscaler(&cluster, head_pod());
+        let sidecar = &pod.containers[1];
+        assert_eq!(
+            sidecar.command.as_ref().unwrap(),
+            &["/bin/bash", "-lc", "--"]
+        );
+        assert_eq!(
+            sidecar.args.as_ref().unwrap(),
+            &["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD"]
+        );
+        let start = sidecar
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == GEN_AUTOSCALER_START_CMD)
+            .and_then(|e| e.value.clone());
+        assert_eq!(
+            start.as_deref(),
+            Some(
+                "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
+            )
+        );
+    }
+
+    #[test]
+    fn empty_command_and_args_keep_the_defaults() {
+        let mut cluster = RayCluster::test("rc").with_autoscaling();
+        cluster.spec.autoscaler_options = Some(AutoscalerOptions {
+            command: Some(vec![]),
+            args: Some(vec![]),
+            ..AutoscalerOptions::default()
+        });
+        let pod = with_autoscaler(&cluster, head_pod());
+        let sidecar = &pod.containers[1];
+        assert_eq!(sidecar.command.as_ref().unwrap(), &["ray"]);
+        assert_eq!(sidecar.args.as_ref().unwrap()[0], "kuberay-autoscaler");
     }
 
     #[test]

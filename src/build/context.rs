@@ -49,6 +49,9 @@ pub struct ClusterContext<'a> {
     pub spec: &'a RayClusterSpec,
     /// The operator's settings, the same for every cluster.
     pub options: &'a BuildOptions,
+    /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
+    /// group's Ray container command is wrapped.
+    pub overwrite_container_cmd: bool,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -66,6 +69,7 @@ impl<'a> ClusterContext<'a> {
             uid: present(&meta.uid).ok_or(BuildError::MissingUid)?,
             spec: &cluster.spec,
             options,
+            overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
         })
     }
 
@@ -88,10 +92,21 @@ impl<'a> ClusterContext<'a> {
             .unwrap_or(ports::GCS_SERVER_PORT)
     }
 
-    /// The head Service's DNS name: `<cluster>-head-svc.<ns>.svc.<domain>`.
+    /// The head Service's name: `headService.metadata.name`, else
+    /// `<cluster>-head-svc`.
+    #[must_use]
+    pub fn head_service_name(&self) -> String {
+        names::effective_head_service_name(self.name, self.spec)
+    }
+
+    /// The head Service's DNS name: `<head service>.<ns>.svc.<domain>`.
     #[must_use]
     pub fn head_host(&self) -> String {
-        names::head_service_host(self.name, self.namespace, &self.options.cluster_domain)
+        names::head_service_host(
+            &self.head_service_name(),
+            self.namespace,
+            &self.options.cluster_domain,
+        )
     }
 
     /// The GCS address workers connect to: `<head host>:<gcs port>`.

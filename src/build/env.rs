@@ -392,6 +392,33 @@ mod tests {
     }
 
     #[test]
+    fn workers_point_at_a_custom_head_service_name() {
+        let mut cluster = RayCluster::test("rc");
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            head_service: Some(k8s_openapi::api::core::v1::Service {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("my-head".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let options = BuildOptions::default();
+        let ctx = ClusterContext::new(&cluster, &options).unwrap();
+        let worker = ray_env(&ctx, RayNode::Worker("g"), "ray start");
+        assert_eq!(
+            literal(&worker, FQ_RAY_IP),
+            Some("my-head.default.svc.cluster.local")
+        );
+        assert_eq!(literal(&worker, RAY_IP), Some("my-head"));
+        assert_eq!(
+            literal(&worker, RAY_ADDRESS),
+            Some("my-head.default.svc.cluster.local:6379")
+        );
+    }
+
+    #[test]
     fn a_user_value_of_a_new_variable_wins() {
         let cluster = RayCluster::test("rc");
         let options = BuildOptions::default();

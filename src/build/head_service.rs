@@ -1,4 +1,5 @@
-//! The head's Service `<cluster>-head-svc`.
+//! The head's Service: `headGroupSpec.headService.metadata.name` when set,
+//! else `<cluster>-head-svc` ([`ClusterContext::head_service_name`]).
 //!
 //! Role: the stable address of the GCS, dashboard, client, metrics and Serve
 //! ports, which workers, drivers and users connect to.
@@ -38,7 +39,7 @@ use crate::{
     desired::Object,
 };
 
-/// The head Service `<cluster>-head-svc`, built on `headGroupSpec.headService`
+/// The head Service (`<cluster>-head-svc` or the custom name), built on `headGroupSpec.headService`
 /// when given (see the module docs).
 ///
 /// # Errors
@@ -54,7 +55,7 @@ pub fn head_service(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> {
         .and_then(|head| head.head_service.clone())
         .unwrap_or_default();
     let mut metadata = base.metadata;
-    metadata.name = Some(names::head_service_name(ctx.name));
+    metadata.name = Some(ctx.head_service_name());
     metadata.namespace = Some(ctx.namespace.to_owned());
     metadata.generate_name = None;
     metadata.owner_references = Some(vec![owner_reference(ctx)]);
@@ -253,11 +254,30 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_custom_name_keeps_the_default() {
+        let mut cluster = RayCluster::test("rc");
+        cluster.spec.head_group_spec = Some(HeadGroupSpec {
+            head_service: Some(Service {
+                metadata: ObjectMeta {
+                    name: Some(String::new()),
+                    ..ObjectMeta::default()
+                },
+                ..Service::default()
+            }),
+            ..HeadGroupSpec::default()
+        });
+        assert_eq!(
+            build(&cluster).metadata.name.as_deref(),
+            Some("rc-head-svc")
+        );
+    }
+
+    #[test]
     fn base_service_and_annotations() {
         let mut cluster = RayCluster::test("rc");
         let base = Service {
             metadata: ObjectMeta {
-                name: Some("ignored".into()),
+                name: Some("my-head".into()),
                 labels: Some([("team".to_owned(), "ml".to_owned())].into()),
                 annotations: Some(
                     [
@@ -293,7 +313,7 @@ mod tests {
         cluster.spec.head_service_annotations =
             Some([("b".to_owned(), "cluster".to_owned())].into());
         let svc = build(&cluster);
-        assert_eq!(svc.metadata.name.as_deref(), Some("rc-head-svc"));
+        assert_eq!(svc.metadata.name.as_deref(), Some("my-head"));
         assert_eq!(svc.metadata.labels.as_ref().unwrap()["team"], "ml");
         assert_eq!(
             svc.metadata.labels.as_ref().unwrap()["ray.io/cluster"],

@@ -57,7 +57,7 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
         metadata: object_meta(ctx, names::head_statefulset_name(ctx.name), RayNode::Head),
         spec: Some(StatefulSetSpec {
             replicas: None,
-            service_name: Some(names::head_service_name(ctx.name)),
+            service_name: Some(ctx.head_service_name()),
             selector: LabelSelector {
                 match_labels: Some(names::selector_labels(ctx.name, RayNode::Head)),
                 match_expressions: None,
@@ -104,6 +104,23 @@ mod tests {
         }
         assert_eq!(selector.len(), 3);
         assert_eq!(labels["ray.io/is-ray-node"], "yes");
+    }
+
+    #[test]
+    fn the_governing_service_is_the_custom_head_service() {
+        let mut cluster = RayCluster::test("rc");
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            head_service: Some(k8s_openapi::api::core::v1::Service {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("my-head".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let spec = build(&cluster).spec.unwrap();
+        assert_eq!(spec.service_name.as_deref(), Some("my-head"));
     }
 
     #[test]

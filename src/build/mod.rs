@@ -8,7 +8,7 @@
 //!
 //! | Set | Objects, in order |
 //! |---|---|
-//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc`, and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
+//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
 //!
 //! Invariants:

@@ -11,9 +11,10 @@
 //!   user's `command` and `args`, joined with spaces, are shell text as in
 //!   KubeRay; they run first, and Ray starts only if they succeed (with
 //!   `--block`, nothing after `ray start` would ever run). When the user's
-//!   command already contains `ray start`, it is kept unchanged: the user
-//!   starts Ray themselves, and `KUBERAY_GEN_RAY_START_CMD` still tells them
-//!   what rayop would run;
+//!   command or args already contain `ray start`, or the RayCluster or the
+//!   pod template has the annotation `ray.io/overwrite-container-cmd: "true"`
+//!   (any case), they are kept unchanged: the user starts Ray themselves, and
+//!   `KUBERAY_GEN_RAY_START_CMD` still tells them what rayop would run;
 //! - the [`env`](mod@env) variables, the [`probes`], a memory-backed `/dev/shm`
 //!   ([`shm`]) and the default [`ports`] (head: its five Service ports,
 //!   workers: `metrics`).
@@ -91,6 +92,9 @@ pub fn ray_pod_template(
         meta.labels.take().unwrap_or_default(),
     ));
 
+    let keep_command =
+        ctx.overwrite_container_cmd || names::overwrites_container_cmd(meta.annotations.as_ref());
+
     let pod = template.spec.get_or_insert_with(PodSpec::default);
     if pod.restart_policy.as_deref().is_some_and(|p| p != "Always") {
         pod.restart_policy = None;
@@ -109,7 +113,9 @@ pub fn ray_pod_template(
         head_address: &ctx.head_address(),
         redis_password_in_env: node == RayNode::Head && env::redis_password_in_env(ctx),
     })?;
-    set_command(ray, &command);
+    if !keep_command {
+        set_command(ray, &command);
+    }
     let ours = env::ray_env(ctx, node, &command);
     ray.env = Some(env::merge_env(ours, ray.env.as_deref().unwrap_or_default()));
     let default_ports = match node {
@@ -340,6 +346,89 @@ mod tests {
             .and_then(|e| e.value.clone())
             .unwrap();
         assert!(generated.starts_with("ray start "));
+    }
+
+    fn with_head_command(cluster: &mut RayCluster, annotation: Option<&str>) {
+        let mut template = effective_head_template(&cluster.spec);
+        if let Some(value) = annotation {
+            template
+                .metadata
+                .get_or_insert_with(Default::default)
+                .annotations = Some(
+                [(
+                    names::OVERWRITE_CONTAINER_CMD_ANNOTATION.to_owned(),
+                    value.to_owned(),
+                )]
+                .into(),
+            );
+        }
+        let c = &mut template.spec.as_mut().unwrap().containers[0];
+        c.command = Some(vec!["/bin/sh".into(), "-c".into()]);
+        c.args = Some(vec!["echo hi; exec $KUBERAY_GEN_RAY_START_CMD".into()]);
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            template: Some(template),
+            ..Default::default()
+        });
+    }
+
+    #[test]
+    fn the_template_annotation_keeps_the_user_command() {
+        let mut cluster = RayCluster::test("rc");
+        with_head_command(&mut cluster, Some("TRUE"));
+        let c = ray(&head(&cluster)).clone();
+        assert_eq!(c.command.unwrap(), ["/bin/sh", "-c"]);
+        assert_eq!(
+            c.args.unwrap(),
+            ["echo hi; exec $KUBERAY_GEN_RAY_START_CMD"]
+        );
+        assert!(
+            c.env
+                .iter()
+                .flatten()
+                .any(|e| e.name == env::KUBERAY_GEN_RAY_START_CMD)
+        );
+    }
+
+    #[test]
+    fn the_cluster_annotation_keeps_the_user_command() {
+        let mut cluster = RayCluster::test("rc");
+        with_head_command(&mut cluster, None);
+        cluster.metadata.annotations = Some(
+            [(
+                names::OVERWRITE_CONTAINER_CMD_ANNOTATION.to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        );
+        let c = ray(&head(&cluster)).clone();
+        assert_eq!(c.command.unwrap(), ["/bin/sh", "-c"]);
+    }
+
+    #[test]
+    fn without_the_annotation_or_with_false_the_command_is_wrapped() {
+        for annotation in [None, Some("false")] {
+            let mut cluster = RayCluster::test("rc");
+            with_head_command(&mut cluster, annotation);
+            let c = ray(&head(&cluster)).clone();
+            assert_eq!(c.command.unwrap(), ["/bin/bash", "-c", "--"]);
+            assert!(c.args.unwrap()[0].contains("/bin/sh -c echo hi"));
+        }
+    }
+
+    #[test]
+    fn ray_start_in_the_args_keeps_the_command() {
+        let mut cluster = RayCluster::test("rc");
+        let mut template = effective_head_template(&cluster.spec);
+        let c = &mut template.spec.as_mut().unwrap().containers[0];
+        c.command = Some(vec!["/bin/bash".into(), "-c".into()]);
+        c.args = Some(vec!["ray start --head --block".into()]);
+        cluster.spec.head_group_spec = Some(crate::crd::head::HeadGroupSpec {
+            template: Some(template),
+            ..Default::default()
+        });
+        let c = ray(&head(&cluster)).clone();
+        assert_eq!(c.command.unwrap(), ["/bin/bash", "-c"]);
+        assert_eq!(c.args.unwrap(), ["ray start --head --block"]);
     }
 
     #[test]

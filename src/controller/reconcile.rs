@@ -270,7 +270,10 @@ async fn publish_status(
         return Ok(None);
     };
     let head_pod = view.pod(&names::head_pod_name(name));
-    let head_service = view.owned(crate::owned::Kind::Service, &names::head_service_name(name));
+    let head_service = view.owned(
+        crate::owned::Kind::Service,
+        &names::effective_head_service_name(name, &cluster.spec),
+    );
     let pods = view.pods();
     let live = LiveFacts {
         head_pod: head_pod.as_deref(),

@@ -58,6 +58,19 @@ pub struct AutoscalerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_context: Option<SecurityContext>,
 
+    /// Command of the autoscaler container; when non-empty it replaces
+    /// rayop's (`ray`). The generated start command is in the container's
+    /// env `KUBERAY_GEN_AUTOSCALER_START_CMD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+
+    /// Arguments of the autoscaler container; when non-empty they replace
+    /// rayop's (`kuberay-autoscaler --cluster-name ... --cluster-namespace
+    /// ...`), for example `["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD"]`
+    /// after a `command` of `["/bin/bash", "-lc", "--"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+
     /// Seconds a worker may idle before the autoscaler removes it. Defaults
     /// to 60. Do not set together with `idleTimeoutMinutes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -40,7 +40,9 @@ pub struct HeadGroupSpec {
     pub service_type: Option<ServiceType>,
 
     /// A full Service used as the base of the head Service: its metadata and
-    /// spec are kept, rayop sets the name, selector and Ray ports.
+    /// spec are kept, rayop sets the selector and Ray ports. Its
+    /// `metadata.name` (a DNS-1035 label), when set, names the head Service
+    /// instead of `<cluster>-head-svc`, and workers reach the head through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::service")]
     pub head_service: Option<Service>,

@@ -93,6 +93,19 @@ pub const LABEL_CLUSTER: &str = "ray.io/cluster";
 /// Annotation on every object rayop applies: the hash of its set's desired
 /// content, replicas excluded (see `crate::desired`).
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
+/// Annotation that, set to `"true"` (any case) on the RayCluster or on a
+/// group's pod template, keeps the Ray container's command and args exactly as
+/// given: rayop does not wrap them in its `ray start` script.
+pub const OVERWRITE_CONTAINER_CMD_ANNOTATION: &str = "ray.io/overwrite-container-cmd";
+
+/// Whether `annotations` ask to keep the container command as given
+/// ([`OVERWRITE_CONTAINER_CMD_ANNOTATION`] is `true`, case-insensitive).
+#[must_use]
+pub fn overwrites_container_cmd(annotations: Option<&BTreeMap<String, String>>) -> bool {
+    annotations
+        .and_then(|a| a.get(OVERWRITE_CONTAINER_CMD_ANNOTATION))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
 /// Label: `head` or `worker`. Users may not override it.
 pub const LABEL_NODE_TYPE: &str = "ray.io/node-type";
 /// Label: `headgroup` or the worker group's name. Users may not override it.
@@ -167,11 +180,33 @@ pub fn head_service_name(cluster: &str) -> String {
     format!("{cluster}{HEAD_SUFFIX}{SERVICE_SUFFIX}")
 }
 
-/// Host name of the head Service inside the cluster:
-/// `<cluster>-head-svc.<namespace>.svc.<domain>`.
+/// The name a user gave the head Service in
+/// `headGroupSpec.headService.metadata.name`, if any (empty counts as none).
 #[must_use]
-pub fn head_service_host(cluster: &str, namespace: &str, domain: &str) -> String {
-    format!("{}.{namespace}.svc.{domain}", head_service_name(cluster))
+pub fn custom_head_service_name(spec: &crate::crd::spec::RayClusterSpec) -> Option<&str> {
+    spec.head_group_spec
+        .as_ref()
+        .and_then(|head| head.head_service.as_ref())
+        .and_then(|service| service.metadata.name.as_deref())
+        .filter(|name| !name.is_empty())
+}
+
+/// Name of the cluster's head Service: [`custom_head_service_name`] when set,
+/// else [`head_service_name`]. Every user of the head Service's name goes
+/// through this.
+#[must_use]
+pub fn effective_head_service_name(
+    cluster: &str,
+    spec: &crate::crd::spec::RayClusterSpec,
+) -> String {
+    custom_head_service_name(spec).map_or_else(|| head_service_name(cluster), str::to_owned)
+}
+
+/// Host name of the head Service `service` inside the cluster:
+/// `<service>.<namespace>.svc.<domain>`.
+#[must_use]
+pub fn head_service_host(service: &str, namespace: &str, domain: &str) -> String {
+    format!("{service}.{namespace}.svc.{domain}")
 }
 
 /// Name of a worker group's StatefulSet or Deployment: `<cluster>-<group>`.
@@ -379,7 +414,7 @@ mod tests {
         assert_eq!(head_pod_name("rc"), "rc-head-0");
         assert_eq!(head_service_name("rc"), "rc-head-svc");
         assert_eq!(
-            head_service_host("rc", "ns", DEFAULT_CLUSTER_DOMAIN),
+            head_service_host(&head_service_name("rc"), "ns", DEFAULT_CLUSTER_DOMAIN),
             "rc-head-svc.ns.svc.cluster.local"
         );
         assert_eq!(worker_workload_name("rc", "gpu"), "rc-gpu");

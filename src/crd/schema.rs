@@ -24,7 +24,7 @@
 use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::Value;
 
-use crate::crd::{cel, defaults, limits};
+use crate::crd::{cel, defaults, limits, names};
 
 /// Schema of `headGroupSpec.template`, defaulting to the default head template.
 pub fn head_template(_: &mut SchemaGenerator) -> Schema {
@@ -36,13 +36,34 @@ pub fn worker_template(_: &mut SchemaGenerator) -> Schema {
     pod_template(serde_json::to_value(defaults::default_worker_template()).ok())
 }
 
-/// Schema of `headGroupSpec.headService`: any Service object, kept as given.
+/// Schema of `headGroupSpec.headService`: any Service object, kept as given,
+/// except that `metadata.name`, which names the head Service, must be empty
+/// or a DNS-1035 label (as `validation` checks too).
 pub fn service(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {
+            "metadata": {
+                "description": "Metadata of the head Service; rayop adds its labels, annotations, namespace and owner.",
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {
+                    "name": {
+                        "description": "Name of the head Service instead of <cluster>-head-svc; a DNS-1035 label. Workers reach the head through it.",
+                        "type": "string",
+                        "maxLength": names::MAX_DNS_LABEL,
+                        "pattern": HEAD_SERVICE_NAME_PATTERN,
+                    },
+                },
+            },
+        },
     })
 }
+
+/// Pattern of `headGroupSpec.headService.metadata.name`: empty (the default
+/// name) or [`names::DNS1035_LABEL_PATTERN`].
+pub const HEAD_SERVICE_NAME_PATTERN: &str = "^([a-z]([-a-z0-9]*[a-z0-9])?)?$";
 
 /// Schema of `volumeClaimTemplates`: PersistentVolumeClaims kept as given
 /// (the API server validates them when rayop creates the StatefulSet).
@@ -182,4 +203,24 @@ fn pod_template(default: Option<Value>) -> Schema {
 /// field's.)
 pub fn drop_description(schema: &mut Schema) {
     schema.remove("description");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_service_name_pattern_is_the_validation_twin() {
+        let pattern = regex::Regex::new(HEAD_SERVICE_NAME_PATTERN).unwrap();
+        for name in [
+            "my-head", "a", "a1-b2", "My_Head", "1head", "head-", "-x", "a.b",
+        ] {
+            assert_eq!(
+                pattern.is_match(name),
+                names::is_dns1035_label(name),
+                "{name}"
+            );
+        }
+        assert!(pattern.is_match(""), "empty keeps the default name");
+    }
 }

@@ -94,7 +94,8 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaler_options: Option<AutoscalerOptions>,
 
-    /// Annotations added to the head Service `<cluster>-head-svc`, over those
+    /// Annotations added to the head Service (`<cluster>-head-svc` unless
+    /// `headGroupSpec.headService.metadata.name` names it), over those
     /// of `headGroupSpec.headService`; on the same key, these win.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_service_annotations: Option<BTreeMap<String, String>>,

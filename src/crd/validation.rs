@@ -111,6 +111,7 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         }
     }
     check_head_service_type(&mut out, spec);
+    check_head_service_name(&mut out, spec);
     check_claim_templates(&mut out, spec);
     check_worker_groups(&mut out, name, &spec.worker_group_specs);
     if let Some(options) = &spec.autoscaler_options {
@@ -239,6 +240,22 @@ fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
         out.push(SpecProblem::new(
             "spec.headService.type",
             cel::HEAD_SERVICE_TYPE_AGREES.message,
+        ));
+    }
+}
+
+/// A custom head Service name must be a Service name: a DNS-1035 label.
+fn check_head_service_name(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
+    if let Some(name) = names::custom_head_service_name(spec)
+        && !names::is_dns1035_label(name)
+    {
+        out.push(SpecProblem::new(
+            "spec.headGroupSpec.headService.metadata.name",
+            format!(
+                "{name:?} is not a valid Service name: use at most {} lowercase letters, digits and '-', \
+                 starting with a letter and ending with a letter or digit",
+                names::MAX_DNS_LABEL
+            ),
         ));
     }
 }
@@ -479,6 +496,33 @@ mod tests {
             .into_iter()
             .map(|p| p.field)
             .collect()
+    }
+
+    #[test]
+    fn a_custom_head_service_name_must_be_a_dns_label() {
+        let with_name = |name: &str| {
+            let mut cluster = RayCluster::test("rc");
+            let head = cluster
+                .spec
+                .head_group_spec
+                .get_or_insert_with(Default::default);
+            head.head_service = Some(k8s_openapi::api::core::v1::Service {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(name.to_owned()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
+            fields(&cluster)
+        };
+        assert!(with_name("my-head").is_empty());
+        for bad in ["My_Head", "1head", "head-", &"a".repeat(64)] {
+            assert_eq!(
+                with_name(bad),
+                ["spec.headGroupSpec.headService.metadata.name"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

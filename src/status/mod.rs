@@ -172,7 +172,7 @@ pub fn desired_status(
             .and_then(|s| s.cluster_ip.clone())
             .filter(|ip| ip != "None"),
         pod_name: live.head_pod.map(ResourceExt::name_any),
-        service_name: Some(names::head_service_name(&name)),
+        service_name: Some(names::effective_head_service_name(&name, &cluster.spec)),
     };
     let endpoints = live
         .head_service
