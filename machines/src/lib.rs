@@ -47,3 +47,4 @@ pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};
 pub use status::{Hold, HoldReason, StatusSummary};
 pub use time::Millis;
+pub use trouble::bounded;

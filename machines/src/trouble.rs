@@ -72,9 +72,10 @@ pub(crate) fn category(reason: &str) -> &str {
     }
 }
 
-/// Cuts `text` to at most `max` characters, marking the cut.
+/// Cuts `text` to at most `max` characters, marking the cut: the one
+/// bound every message taken from the API server goes through.
 #[must_use]
-pub(crate) fn bounded(text: &str, max: usize) -> String {
+pub fn bounded(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

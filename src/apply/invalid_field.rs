@@ -380,12 +380,7 @@ pub fn explain(
 }
 
 fn bounded(text: &str) -> String {
-    if text.chars().count() <= MAX_MESSAGE {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(MAX_MESSAGE - 1).collect();
-    out.push('…');
-    out
+    rayop_machines::bounded(text, MAX_MESSAGE)
 }
 
 #[cfg(test)]

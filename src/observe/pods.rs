@@ -153,12 +153,7 @@ fn container_problem(status: &ContainerStatus) -> Option<PodProblem> {
 }
 
 fn bounded(text: &str) -> String {
-    if text.chars().count() <= MAX_PROBLEM_MESSAGE {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(MAX_PROBLEM_MESSAGE - 1).collect();
-    out.push('…');
-    out
+    rayop_machines::bounded(text, MAX_PROBLEM_MESSAGE)
 }
 
 #[cfg(test)]
