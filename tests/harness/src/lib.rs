@@ -44,6 +44,7 @@ pub mod plane;
 pub mod ports;
 pub mod process;
 pub mod tempdir;
+pub mod third_party;
 pub mod yaml;
 
 pub use binaries::Binaries;
@@ -51,3 +52,4 @@ pub use components::Component;
 pub use env::{TestEnv, wait_until};
 pub use plane::ControlPlane;
 pub use process::Lifetime;
+pub use third_party::third_party_crds;
