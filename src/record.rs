@@ -40,6 +40,12 @@ pub enum Record<M: Machine = ClusterMachine> {
     Commands(Vec<M::Command>),
     /// What became of each command, in order.
     Results(Vec<CommandResult<M::CommandKind>>),
+    /// The operator's machine as it was when the journal lost track of it
+    /// (an append that failed, or a restore that could not read the
+    /// stream), written before the next decision that could be journaled.
+    /// Replay and restore continue from it: the decisions in the gap were
+    /// never recorded, and this says so instead of diverging later.
+    Resync(M),
 }
 
 impl<M: Machine> Versioned for Record<M> {
@@ -157,6 +163,13 @@ impl<M: Machine> Replayer<M> {
                 }
             }
             Record::Results(_) => {}
+            Record::Resync(machine) => {
+                // The decisions before it may be incomplete (their append
+                // failed); nothing more is expected of them.
+                self.expect_transition = None;
+                self.expect_commands = None;
+                self.machine = machine.clone();
+            }
         }
         Ok(())
     }
@@ -234,6 +247,33 @@ mod tests {
         let replay = replay(ClusterMachine::new(), &records);
         assert_eq!(replay.divergence, None);
         assert_eq!(replay.events, 3);
+    }
+
+    #[test]
+    fn a_resync_record_continues_replay_from_the_recorded_machine() {
+        // A run whose middle decision was never journaled (its append
+        // failed): without the resync record the last decision diverges.
+        let mut live = ClusterMachine::new();
+        let mut records = Vec::new();
+        for (at, journaled) in [(1, true), (2, false), (3, true)] {
+            let before = live.clone();
+            let e = event(at);
+            let step = live.step(&e);
+            if journaled {
+                if at == 3 {
+                    records.push(Record::Resync(before));
+                }
+                records.extend(decision_records::<ClusterMachine>(
+                    &e,
+                    step.from,
+                    step.to,
+                    &step.commands,
+                ));
+            }
+        }
+        let replay = replay(ClusterMachine::new(), &records);
+        assert_eq!(replay.divergence, None);
+        assert_eq!(replay.machine, live);
     }
 
     #[test]

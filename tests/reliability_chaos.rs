@@ -510,12 +510,24 @@ async fn a_storm_with_kill_9_leaves_exact_objects_and_a_sound_journal() -> Resul
     let streams: BTreeSet<String> = end.keys().map(|(s, _)| s.clone()).collect();
     for uid in &streams {
         let replay = journal_cli(&["replay", uid], &journal)?;
-        ensure!(
-            replay.status.success(),
-            "replay of {uid}: {}{}",
-            String::from_utf8_lossy(&replay.stdout),
-            String::from_utf8_lossy(&replay.stderr)
-        );
+        if !replay.status.success() {
+            // What the diagnosis needs: the stream's timeline and what the
+            // operators said about the journal.
+            let show = journal_cli(&["show", uid], &journal)?;
+            let said: Vec<String> = std::fs::read_to_string(&op.log)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("journal") || l.contains(uid.as_str()))
+                .map(str::to_owned)
+                .collect();
+            bail!(
+                "replay of {uid}: {}{}\n--- journal show\n{}\n--- operator log lines about the journal\n{}",
+                String::from_utf8_lossy(&replay.stdout),
+                String::from_utf8_lossy(&replay.stderr),
+                String::from_utf8_lossy(&show.stdout),
+                said.join("\n")
+            );
+        }
     }
     for (uid, phases) in &published {
         let journaled: BTreeSet<String> = end

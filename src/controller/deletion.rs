@@ -59,9 +59,15 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
     };
     let mut memory: Memory = match ctx.take_memory(uid) {
         Some(memory) => memory,
-        None => Memory {
-            machine: ctx.journal.restore(uid).await.unwrap_or_default(),
-            ..Memory::default()
+        None => match ctx.journal.restore(uid).await {
+            Ok(machine) => Memory {
+                machine,
+                ..Memory::default()
+            },
+            Err(_) => Memory {
+                journal_gap: true,
+                ..Memory::default()
+            },
         },
     };
     let deleted = Event {

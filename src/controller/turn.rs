@@ -14,6 +14,10 @@
 //!   followed by the remaining commands.
 //! - A machine restored from the journal has its `resume` commands carried
 //!   out before any event, so the interpreter's memory is rebuilt.
+//! - The journal never silently skips a decision: when an append fails or
+//!   the stream could not be read at restore, the next journaled decision is
+//!   preceded by a `Resync` record holding the machine it starts from, so
+//!   replay and restore continue from what the operator really had.
 
 use std::time::Instant;
 
@@ -52,6 +56,10 @@ pub struct Memory<M, C> {
     pub carried: C,
     /// When this process last wrote the object's status, for pacing.
     pub last_status_write: Option<Instant>,
+    /// The journal lost track of the machine (an append failed, or the
+    /// stream could not be read when the machine was restored): the next
+    /// journaled decision is preceded by a [`Record::Resync`].
+    pub journal_gap: bool,
 }
 
 /// What one reconcile's (or deletion's) decisions need.
@@ -76,21 +84,22 @@ impl<I> Turn<'_, I> {
     where
         I: Interpret<M>,
     {
-        let machine = match self.journal.restore::<M>(&self.target.uid).await {
+        let (machine, journal_gap) = match self.journal.restore::<M>(&self.target.uid).await {
             Ok(machine) => {
                 debug!(phase = %machine.phase(), "machine restored from the journal");
-                machine
+                (machine, false)
             }
             Err(error) => {
                 warn!(%error, "journal unreadable for this object; starting from the live state");
                 self.warn("JournalUnavailable", error.to_string()).await;
-                M::default()
+                (M::default(), true)
             }
         };
         let mut memory = Memory {
             machine,
             carried: I::Carried::default(),
             last_status_write: None,
+            journal_gap,
         };
         let mut writes = Writes::default();
         for command in memory.machine.resume() {
@@ -140,6 +149,7 @@ impl<I> Turn<'_, I> {
     where
         I: Interpret<M>,
     {
+        let before = memory.journal_gap.then(|| memory.machine.clone());
         let decision = decide::decide(&mut memory.machine, event);
         let step = &decision.step;
         if step.transitioned() {
@@ -148,8 +158,14 @@ impl<I> Turn<'_, I> {
                 .transition(&step.from.to_string(), &step.to.to_string());
         }
         if decision.worth_journaling {
-            let records = record::decision_records::<M>(event, step.from, step.to, &step.commands);
-            self.journal(event.at, records, &memory.machine).await;
+            let mut records: Vec<Record<M>> = before.map(Record::Resync).into_iter().collect();
+            records.extend(record::decision_records::<M>(
+                event,
+                step.from,
+                step.to,
+                &step.commands,
+            ));
+            memory.journal_gap = !self.journal(event.at, records, &memory.machine).await;
         }
         let mut results = Vec::with_capacity(step.commands.len());
         let mut failures = Vec::new();
@@ -179,14 +195,16 @@ impl<I> Turn<'_, I> {
                 });
             }
         }
-        if results.iter().any(|r| M::writes_at_once(r.command)) {
+        // Results of a decision the journal missed would follow nothing.
+        if !memory.journal_gap && results.iter().any(|r| M::writes_at_once(r.command)) {
             let records = vec![Record::<M>::Results(results)];
-            self.journal(event.at, records, &memory.machine).await;
+            memory.journal_gap = !self.journal(event.at, records, &memory.machine).await;
         }
         failures
     }
 
-    async fn journal<M: Machine>(&self, at: Millis, records: Vec<Record<M>>, machine: &M) {
+    /// Appends `records`; returns whether they were appended.
+    async fn journal<M: Machine>(&self, at: Millis, records: Vec<Record<M>>, machine: &M) -> bool {
         let bytes = serde_json::to_vec(&records).map_or(0, |b| b.len() as u64);
         let started = Instant::now();
         let target = self.target;
@@ -204,7 +222,9 @@ impl<I> Turn<'_, I> {
                 format!("journal append failed: {error}"),
             )
             .await;
+            return false;
         }
+        true
     }
 
     /// A Warning Event the machine did not decide: the operator's own

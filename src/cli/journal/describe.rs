@@ -21,6 +21,10 @@ pub fn record(record: &Record) -> String {
         Record::Transition { from, to } => format!("{from} → {to}"),
         Record::Commands(commands) => format!("commands: {}", self::commands(commands)),
         Record::Results(results) => format!("results: {}", self::results(results)),
+        Record::Resync(machine) => format!(
+            "resync: the journal lost track of the machine here; it continues from phase {}",
+            machine.phase()
+        ),
     }
 }
 

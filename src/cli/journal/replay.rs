@@ -349,6 +349,7 @@ fn record_kind(record: &Record) -> &'static str {
         Record::Transition { .. } => "Transition",
         Record::Commands(_) => "Commands",
         Record::Results(_) => "Results",
+        Record::Resync(_) => "Resync",
     }
 }
 
