@@ -12,7 +12,6 @@
 //!   reaches it as adjustments naming their fields, for the non-blocking
 //!   `SpecAdjusted` condition. A group's `max` is the capped one.
 
-use kube::ResourceExt;
 use rayop_machines::{
     ClusterMachine, DesiredSpec, Event, GroupSpec, Input, Machine, Millis, Observation, Removal,
     SpecProblem, Step,
@@ -34,7 +33,7 @@ pub fn desired_spec(
     head_stuck_after: Option<std::time::Duration>,
 ) -> DesiredSpec {
     let spec = &cluster.spec;
-    let mut problems: Vec<SpecProblem> = validation::problems(&cluster.name_any(), spec);
+    let mut problems: Vec<SpecProblem> = validation::cluster_problems(cluster);
     problems.extend(build_problems.iter().cloned());
     DesiredSpec {
         generation: cluster.metadata.generation.unwrap_or(0),

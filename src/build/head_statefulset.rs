@@ -20,7 +20,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, autoscaler_sidecar, object_meta::object_meta, ray_container,
-        service_account,
+        service_account, update_strategy,
     },
     crd::{
         effective_head_template,
@@ -69,6 +69,7 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
                 .head_group_spec
                 .as_ref()
                 .and_then(|h| h.volume_claim_templates.clone()),
+            update_strategy: update_strategy::statefulset_strategy(ctx.spec),
             ..StatefulSetSpec::default()
         }),
         status: None,

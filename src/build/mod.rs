@@ -53,6 +53,7 @@ pub mod ray_start;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
+pub mod update_strategy;
 pub mod wait_gcs_ready;
 pub mod worker_hpa;
 pub mod worker_service;

@@ -12,7 +12,8 @@
 //! - A StatefulSet uses the group's headless Service as `serviceName`, so each
 //!   worker has stable DNS, and manages pods in `Parallel`: a scale-up starts
 //!   every new worker at once.
-//! - A Deployment keeps Kubernetes' default strategy (RollingUpdate).
+//! - Both follow `spec.upgradeStrategy` ([`update_strategy`]); unset, a
+//!   Deployment keeps Kubernetes' default strategy (RollingUpdate).
 //! - `replicas` is left unset for the apply step (clamped replicas times
 //!   `numOfHosts`, or what the autoscaler asked for).
 //!
@@ -26,7 +27,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, head_statefulset::POD_MANAGEMENT_POLICY,
-        object_meta::object_meta, ray_container, service_account, wait_gcs_ready,
+        object_meta::object_meta, ray_container, service_account, update_strategy, wait_gcs_ready,
     },
     crd::{
         WorkerGroupSpec, WorkloadKind, effective_worker_template,
@@ -73,6 +74,7 @@ pub fn worker_workload(
                 pod_management_policy: Some(POD_MANAGEMENT_POLICY.to_owned()),
                 template,
                 volume_claim_templates: group.volume_claim_templates.clone(),
+                update_strategy: update_strategy::statefulset_strategy(ctx.spec),
                 ..StatefulSetSpec::default()
             }),
             status: None,
@@ -83,6 +85,7 @@ pub fn worker_workload(
                 replicas: None,
                 selector,
                 template,
+                strategy: update_strategy::deployment_strategy(ctx.spec),
                 ..DeploymentSpec::default()
             }),
             status: None,

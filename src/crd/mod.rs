@@ -44,6 +44,7 @@ pub mod schema;
 pub mod spec;
 pub mod status;
 pub mod test_builders;
+pub mod upgrade;
 pub mod validation;
 pub mod versions;
 pub mod worker_group;

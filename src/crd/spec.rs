@@ -23,6 +23,7 @@ use crate::crd::{
     gcs::GcsFaultToleranceOptions,
     head::{HeadGroupSpec, HeadServiceOptions},
     status::RayClusterStatus,
+    upgrade::UpgradeStrategy,
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
 
@@ -120,6 +121,13 @@ pub struct RayClusterSpec {
     /// `headGroupSpec.serviceType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_service: Option<HeadServiceOptions>,
+
+    /// How pods follow a spec change. `Recreate` replaces all of a changed
+    /// template's pods at once; `None` never replaces running pods (pods
+    /// created later use the new template). Unset: pods are replaced one at
+    /// a time. Not allowed on clusters of a RayJob or RayService.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_strategy: Option<UpgradeStrategy>,
 }
 
 impl RayClusterSpec {
@@ -186,6 +194,7 @@ impl Default for RayClusterSpec {
             gcs_fault_tolerance_options: None,
             managed_by: None,
             head_service: None,
+            upgrade_strategy: None,
         }
     }
 }

@@ -41,6 +41,7 @@ use crate::crd::{
     head::ServiceType,
     limits, names, pod_template,
     spec::{RayCluster, RayClusterSpec},
+    upgrade,
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
 
@@ -64,11 +65,41 @@ pub use crate::crd::group_checks::adjustments;
 /// # Errors
 /// Every problem found, in field order.
 pub fn validate(cluster: &RayCluster) -> Result<(), Vec<SpecProblem>> {
-    let problems = problems(&cluster.name_any(), &cluster.spec);
+    let problems = cluster_problems(cluster);
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// Every problem of `cluster`: its spec's ([`problems`]), then those the
+/// spec has together with the cluster's labels.
+#[must_use]
+pub fn cluster_problems(cluster: &RayCluster) -> Vec<SpecProblem> {
+    let mut out = problems(&cluster.name_any(), &cluster.spec);
+    check_upgrade_origin(&mut out, cluster.labels(), &cluster.spec);
+    out
+}
+
+/// A cluster a RayJob or RayService made is upgraded by its owner:
+/// `upgradeStrategy` is not for it.
+fn check_upgrade_origin(
+    out: &mut Vec<SpecProblem>,
+    labels: &BTreeMap<String, String>,
+    spec: &RayClusterSpec,
+) {
+    let Some(origin) = labels.get(upgrade::ORIGINATED_FROM_CRD_LABEL) else {
+        return;
+    };
+    if spec.upgrade_strategy.is_some() && upgrade::MANAGED_ORIGINS.contains(&origin.as_str()) {
+        out.push(SpecProblem::new(
+            "spec.upgradeStrategy",
+            format!(
+                "must be unset on a cluster made by a {origin} (label {}={origin}): the {origin} upgrades its cluster itself",
+                upgrade::ORIGINATED_FROM_CRD_LABEL
+            ),
+        ));
     }
 }
 
@@ -496,6 +527,34 @@ mod tests {
             .into_iter()
             .map(|p| p.field)
             .collect()
+    }
+
+    #[test]
+    fn an_upgrade_strategy_is_refused_on_a_rayjob_or_rayservice_cluster() {
+        use crate::crd::upgrade::{UpgradeStrategy, UpgradeType};
+        let with_origin = |origin: Option<&str>| {
+            let mut cluster = RayCluster::test("rc");
+            cluster.spec.upgrade_strategy = Some(UpgradeStrategy {
+                type_: Some(UpgradeType::Recreate),
+            });
+            if let Some(origin) = origin {
+                cluster
+                    .labels_mut()
+                    .insert("ray.io/originated-from-crd".into(), origin.into());
+            }
+            cluster
+        };
+        assert!(fields(&with_origin(None)).is_empty());
+        assert!(fields(&with_origin(Some("SomethingElse"))).is_empty());
+        for origin in ["RayJob", "RayService"] {
+            let problems = validate(&with_origin(Some(origin))).unwrap_err();
+            assert_eq!(problems[0].field, "spec.upgradeStrategy");
+            assert!(
+                problems[0].message.contains(origin),
+                "{}",
+                problems[0].message
+            );
+        }
     }
 
     #[test]
