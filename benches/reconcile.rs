@@ -116,6 +116,7 @@ impl FakeLive {
                         hash,
                         replicas,
                         rolled_out: true,
+                        on_delete_revision: None,
                         owners: None,
                     },
                 );

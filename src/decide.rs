@@ -18,6 +18,7 @@ use rayop_machines::{
 };
 
 use crate::{
+    build::update_strategy,
     crd::{RayCluster, limits, validation, worker_group::WorkloadKind},
     desired::DesiredObjects,
 };
@@ -63,6 +64,8 @@ pub fn desired_spec(
                     WorkloadKind::Deployment => Removal::MarkedFirst,
                     WorkloadKind::StatefulSet => Removal::HighestOrdinals,
                 },
+                replace_outdated: spec.effective_workload_kind(g) == WorkloadKind::StatefulSet
+                    && update_strategy::replaces_outdated_pods(spec),
             })
             .collect(),
         head_stuck_after_ms: head_stuck_after

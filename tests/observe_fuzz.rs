@@ -236,6 +236,7 @@ fn random_live(rng: &mut Rng) -> LiveObject {
             _ => Some(i32::try_from(rng.below(5)).unwrap()),
         },
         rolled_out: rng.chance(50),
+        on_delete_revision: None,
         owners: rayop::owned::drift::FieldOwners::of(&random_managed_fields(rng)),
     }
 }

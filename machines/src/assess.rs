@@ -244,10 +244,34 @@ impl Assessment {
                     replicas: plan.replicas,
                 });
             }
+            let mut outdated: Vec<PodRef> = live
+                .pods
+                .iter()
+                .filter(|p| group.replace_outdated && p.outdated && !p.terminating)
+                .map(PodView::to_ref)
+                .collect();
+            outdated.sort();
+            // Only once the workload holds the new template: its pods are
+            // then recreated from it.
+            if synced && !outdated.is_empty() {
+                ensures.push(Notice::normal(
+                    "RecreatingPods",
+                    format!(
+                        "worker group {}: deleting {} pod(s) on an older template at once (upgradeStrategy Recreate)",
+                        group.name,
+                        outdated.len()
+                    ),
+                ));
+                ensures.push(Command::DeletePods {
+                    reason: DeleteReason::TemplateChanged,
+                    pods: outdated.clone(),
+                });
+            }
             let live_pods = live.pods.iter().filter(|p| !p.terminating).count();
             let ready = live.pods.iter().filter(|p| p.is_serving()).count();
             let ready = i32::try_from(ready).unwrap_or(i32::MAX);
             let converged = synced
+                && outdated.is_empty()
                 && live.rolled_out
                 && ready == desired
                 && i32::try_from(live_pods).unwrap_or(i32::MAX) == desired;

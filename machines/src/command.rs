@@ -144,6 +144,9 @@ pub enum DeleteReason {
     HeadPodFinished,
     /// A worker pod ended (Failed or Succeeded) and must be recreated.
     WorkerPodFinished,
+    /// `upgradeStrategy: Recreate`: these pods run an older template and are
+    /// replaced together.
+    TemplateChanged,
     /// The head restarted without GCS fault tolerance: these workers belong to
     /// the lost head and cannot rejoin.
     HeadRestarted,

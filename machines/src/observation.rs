@@ -160,6 +160,10 @@ pub struct PodView {
     /// ReplicaSet removes it first.
     #[serde(default)]
     pub marked: bool,
+    /// Whether the pod runs an older template than its workload's current
+    /// one, and the workload will not replace it on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outdated: bool,
     /// What keeps the pod from running, if the scheduler or kubelet reports something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<Box<PodProblem>>,

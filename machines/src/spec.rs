@@ -94,6 +94,11 @@ pub struct GroupSpec {
     /// How the group's workload can remove a chosen pod.
     #[serde(default)]
     pub removal: Removal,
+    /// `upgradeStrategy: Recreate` on a workload that does not replace its
+    /// pods itself: once the group's objects are in sync, every pod still
+    /// on an older template is deleted at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace_outdated: bool,
 }
 
 /// How a worker group's workload can remove a chosen pod on scale-down.

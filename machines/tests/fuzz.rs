@@ -101,6 +101,7 @@ fn random_group(rng: &mut Rng, name: &str, absurd: bool) -> GroupSpec {
         } else {
             Removal::HighestOrdinals
         },
+        replace_outdated: rng.chance(20),
     }
 }
 
@@ -141,6 +142,7 @@ fn random_pod(rng: &mut Rng, prefix: &str, now: Millis) -> PodView {
     let id = rng.below(5);
     let restarts = rng.small(3);
     PodView {
+        outdated: false,
         name: format!("{prefix}-{id}"),
         uid: format!("{prefix}-uid-{id}-{restarts}"),
         phase: random_phase(rng),
@@ -233,6 +235,7 @@ impl Model {
     fn fresh_pod(&mut self, name: String, now: Millis) -> PodView {
         self.uid += 1;
         PodView {
+            outdated: false,
             uid: format!("{name}-uid{}", self.uid),
             name,
             phase: PodPhase::Running,

@@ -57,6 +57,7 @@ fn arb_group(name: &'static str) -> impl Strategy<Value = GroupSpec> {
                     } else {
                         Removal::HighestOrdinals
                     },
+                    replace_outdated: !marked_first && v == 1,
                 }
             },
         )
@@ -112,6 +113,7 @@ fn arb_pod(prefix: &'static str) -> impl Strategy<Value = PodView> {
     )
         .prop_map(
             move |(id, phase, ready, restarts, created, terminating, marked)| PodView {
+                outdated: false,
                 name: format!("{prefix}-{id}"),
                 uid: format!("{prefix}-uid-{id}-{restarts}"),
                 phase,

@@ -69,7 +69,7 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
                 .head_group_spec
                 .as_ref()
                 .and_then(|h| h.volume_claim_templates.clone()),
-            update_strategy: update_strategy::statefulset_strategy(ctx.spec),
+            update_strategy: update_strategy::head_statefulset_strategy(ctx.spec),
             ..StatefulSetSpec::default()
         }),
         status: None,

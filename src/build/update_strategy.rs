@@ -6,18 +6,15 @@
 //! Invariants:
 //! - Unset: the Kubernetes defaults (rolling updates), which the API server
 //!   fills in, so the applied object carries nothing and nothing drifts.
-//! - `Recreate`: a StatefulSet replaces all its pods at once (rolling update
-//!   with `maxUnavailable: 100%`, its pods are `Parallel`); a Deployment uses
-//!   `Recreate`.
+//! - `Recreate`: a worker StatefulSet is `OnDelete`, and the machine deletes
+//!   all its pods on an older revision at once once the new template is
+//!   applied (a StatefulSet's own `maxUnavailable` is behind a feature gate
+//!   that is off by default); a Deployment uses `Recreate`; the head's single
+//!   pod keeps the rolling update, which replaces it the same way.
 //! - `None`: a StatefulSet is `OnDelete`. A Deployment cannot leave its pods
 //!   alone, so it keeps its rolling update (the README says so).
 
-use k8s_openapi::{
-    api::apps::v1::{
-        DeploymentStrategy, RollingUpdateStatefulSetStrategy, StatefulSetUpdateStrategy,
-    },
-    apimachinery::pkg::util::intstr::IntOrString,
-};
+use k8s_openapi::api::apps::v1::{DeploymentStrategy, StatefulSetUpdateStrategy};
 
 use crate::crd::{RayClusterSpec, upgrade::UpgradeType};
 
@@ -25,21 +22,31 @@ fn upgrade_type(spec: &RayClusterSpec) -> Option<UpgradeType> {
     spec.upgrade_strategy.as_ref().and_then(|u| u.type_)
 }
 
-/// The `updateStrategy` of the cluster's StatefulSets.
+/// The `updateStrategy` of a worker group's StatefulSet.
 #[must_use]
-pub fn statefulset_strategy(spec: &RayClusterSpec) -> Option<StatefulSetUpdateStrategy> {
+pub fn worker_statefulset_strategy(spec: &RayClusterSpec) -> Option<StatefulSetUpdateStrategy> {
+    upgrade_type(spec).map(|_| on_delete())
+}
+
+/// The `updateStrategy` of the head StatefulSet.
+#[must_use]
+pub fn head_statefulset_strategy(spec: &RayClusterSpec) -> Option<StatefulSetUpdateStrategy> {
     match upgrade_type(spec)? {
-        UpgradeType::Recreate => Some(StatefulSetUpdateStrategy {
-            type_: Some("RollingUpdate".into()),
-            rolling_update: Some(RollingUpdateStatefulSetStrategy {
-                max_unavailable: Some(IntOrString::String("100%".into())),
-                partition: None,
-            }),
-        }),
-        UpgradeType::None => Some(StatefulSetUpdateStrategy {
-            type_: Some("OnDelete".into()),
-            rolling_update: None,
-        }),
+        UpgradeType::Recreate => None,
+        UpgradeType::None => Some(on_delete()),
+    }
+}
+
+/// Whether the machine replaces a StatefulSet group's outdated pods itself.
+#[must_use]
+pub fn replaces_outdated_pods(spec: &RayClusterSpec) -> bool {
+    upgrade_type(spec) == Some(UpgradeType::Recreate)
+}
+
+fn on_delete() -> StatefulSetUpdateStrategy {
+    StatefulSetUpdateStrategy {
+        type_: Some("OnDelete".into()),
+        rolling_update: None,
     }
 }
 
@@ -69,27 +76,30 @@ mod tests {
 
     #[test]
     fn unset_leaves_the_kubernetes_defaults() {
-        assert_eq!(statefulset_strategy(&RayClusterSpec::default()), None);
-        assert_eq!(deployment_strategy(&RayClusterSpec::default()), None);
-        assert_eq!(statefulset_strategy(&with(None)), None);
+        for spec in [RayClusterSpec::default(), with(None)] {
+            assert_eq!(worker_statefulset_strategy(&spec), None);
+            assert_eq!(head_statefulset_strategy(&spec), None);
+            assert_eq!(deployment_strategy(&spec), None);
+            assert!(!replaces_outdated_pods(&spec));
+        }
     }
 
     #[test]
-    fn recreate_replaces_all_pods_at_once() {
-        let sts = statefulset_strategy(&with(Some(UpgradeType::Recreate))).unwrap();
-        assert_eq!(sts.type_.as_deref(), Some("RollingUpdate"));
-        assert_eq!(
-            sts.rolling_update.unwrap().max_unavailable,
-            Some(IntOrString::String("100%".into()))
-        );
-        let deploy = deployment_strategy(&with(Some(UpgradeType::Recreate))).unwrap();
+    fn recreate_leaves_replacing_worker_pods_to_the_machine() {
+        let spec = with(Some(UpgradeType::Recreate));
+        assert_eq!(worker_statefulset_strategy(&spec), Some(on_delete()));
+        assert!(replaces_outdated_pods(&spec));
+        assert_eq!(head_statefulset_strategy(&spec), None);
+        let deploy = deployment_strategy(&spec).unwrap();
         assert_eq!(deploy.type_.as_deref(), Some("Recreate"));
     }
 
     #[test]
     fn none_leaves_running_statefulset_pods_alone() {
-        let sts = statefulset_strategy(&with(Some(UpgradeType::None))).unwrap();
-        assert_eq!(sts.type_.as_deref(), Some("OnDelete"));
-        assert_eq!(deployment_strategy(&with(Some(UpgradeType::None))), None);
+        let spec = with(Some(UpgradeType::None));
+        assert_eq!(worker_statefulset_strategy(&spec), Some(on_delete()));
+        assert_eq!(head_statefulset_strategy(&spec), Some(on_delete()));
+        assert!(!replaces_outdated_pods(&spec));
+        assert_eq!(deployment_strategy(&spec), None);
     }
 }

@@ -74,7 +74,7 @@ pub fn worker_workload(
                 pod_management_policy: Some(POD_MANAGEMENT_POLICY.to_owned()),
                 template,
                 volume_claim_templates: group.volume_claim_templates.clone(),
-                update_strategy: update_strategy::statefulset_strategy(ctx.spec),
+                update_strategy: update_strategy::worker_statefulset_strategy(ctx.spec),
                 ..StatefulSetSpec::default()
             }),
             status: None,

@@ -284,6 +284,7 @@ mod tests {
     fn only_workloads_short_of_pods_are_looked_at() {
         let applied = |replicas| Some(Applied::new("h", replicas));
         let pod = |terminating| PodView {
+            outdated: false,
             terminating,
             ..PodView::default()
         };

@@ -38,14 +38,17 @@ pub trait Live {
     fn workload_groups(&self) -> BTreeMap<String, LiveObject>;
 }
 
-fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
+/// The applied state of `set`, whether its workload rolled out, and the
+/// revision of an `OnDelete` workload.
+fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool, Option<String>) {
     let mut hashes = Vec::with_capacity(set.objects.len());
     let mut replicas = 0;
     let mut rolled_out = true;
+    let mut on_delete_revision = None;
     let mut drifted = Vec::new();
     for object in &set.objects {
         let Some(found) = live.object(&object.key()) else {
-            return (None, false);
+            return (None, false, None);
         };
         drifted.extend(found.drift(object).into_iter().map(|d| DriftedField {
             kind: object.kind().as_str().to_owned(),
@@ -56,6 +59,7 @@ fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
         if object.is_workload() {
             replicas = found.replicas.unwrap_or(1);
             rolled_out = found.rolled_out;
+            on_delete_revision.clone_from(&found.on_delete_revision);
         }
         hashes.push(found.hash.unwrap_or_default());
     }
@@ -71,8 +75,12 @@ fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool) {
             drifted,
         }),
         rolled_out,
+        on_delete_revision,
     )
 }
+
+/// The label a StatefulSet puts on each pod: the revision it was made from.
+const REVISION_LABEL: &str = "controller-revision-hash";
 
 fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
     pod.metadata
@@ -88,7 +96,8 @@ fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
 pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Observation {
     let pods = live.pods();
     let mut head_pods: Vec<PodView> = Vec::new();
-    let mut by_group: BTreeMap<&str, Vec<PodView>> = BTreeMap::new();
+    // Worker pods by group, with their StatefulSet revision.
+    let mut by_group: BTreeMap<&str, Vec<(PodView, Option<&str>)>> = BTreeMap::new();
     let head_containers = pods::template_containers(&desired.head);
     let group_containers: BTreeMap<&str, Vec<String>> = desired
         .groups
@@ -101,10 +110,10 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
             Some("worker") => {
                 if let Some(group) = label(pod, LABEL_GROUP) {
                     let containers = group_containers.get(group).map_or(&[][..], Vec::as_slice);
-                    by_group
-                        .entry(group)
-                        .or_default()
-                        .push(pods::pod_view_in(pod, containers));
+                    by_group.entry(group).or_default().push((
+                        pods::pod_view_in(pod, containers),
+                        label(pod, REVISION_LABEL),
+                    ));
                 }
             }
             _ => {}
@@ -114,7 +123,7 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
     head_pods.sort_by(|a, b| {
         (b.name == head_pod, b.created, &b.name).cmp(&(a.name == head_pod, a.created, &a.name))
     });
-    let (head_applied, _) = applied(&desired.head, live);
+    let (head_applied, _, _) = applied(&desired.head, live);
     let head = HeadObservation {
         applied: head_applied,
         pod: head_pods.into_iter().next(),
@@ -123,8 +132,18 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
 
     let mut groups = Vec::with_capacity(desired.groups.len());
     for (name, set) in &desired.groups {
-        let (applied, rolled_out) = applied(set, live);
-        let mut pods = by_group.remove(name.as_str()).unwrap_or_default();
+        let (applied, rolled_out, revision) = applied(set, live);
+        let mut pods: Vec<PodView> = by_group
+            .remove(name.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(mut pod, pod_revision)| {
+                pod.outdated = revision
+                    .as_deref()
+                    .is_some_and(|current| pod_revision != Some(current));
+                pod
+            })
+            .collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
         groups.push(GroupObservation {
             name: name.clone(),
@@ -138,7 +157,12 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
         if desired.group(&name).is_some() {
             continue;
         }
-        let mut pods = by_group.remove(name.as_str()).unwrap_or_default();
+        let mut pods: Vec<PodView> = by_group
+            .remove(name.as_str())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(pod, _)| pod)
+            .collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
         groups.push(GroupObservation {
             name,

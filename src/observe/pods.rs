@@ -64,6 +64,8 @@ pub fn pod_view(pod: &Pod) -> PodView {
         created,
         terminating: meta.deletion_timestamp.is_some(),
         problem: problem(pod).map(Box::new),
+        // Set by the observer, which knows the pod's workload.
+        outdated: false,
     }
 }
 

@@ -66,6 +66,7 @@ fn live_obj(hash: &str, replicas: Option<i32>) -> LiveObject {
         hash: Some(hash.into()),
         replicas,
         rolled_out: true,
+        on_delete_revision: None,
         owners: None,
     }
 }
@@ -92,6 +93,42 @@ fn pod(name: &str, node_type: &str, group: &str, ready: bool) -> Arc<Pod> {
         ..PodStatus::default()
     });
     Arc::new(p)
+}
+
+#[test]
+fn pods_of_an_on_delete_statefulset_on_another_revision_are_outdated() {
+    let d = desired();
+    let mut live = FakeLive::default();
+    let mut workload = live_obj(&d.groups[0].1.hash, Some(2));
+    workload.on_delete_revision = Some("rev-2".into());
+    live.objects
+        .insert(key(Kind::StatefulSet, "c-small"), workload);
+    live.objects.insert(
+        key(Kind::Service, "c-small-svc"),
+        live_obj(&d.groups[0].1.hash, None),
+    );
+    for (name, revision) in [("c-small-0", "rev-1"), ("c-small-1", "rev-2")] {
+        let mut p = (*pod(name, "worker", "small", true)).clone();
+        if let Some(labels) = p.metadata.labels.as_mut() {
+            labels.insert("controller-revision-hash".into(), revision.into());
+        }
+        live.pods.push(Arc::new(p));
+    }
+    let obs = observe(&d, "c-head-0", &live);
+    let outdated: Vec<(&str, bool)> = obs.groups[0]
+        .pods
+        .iter()
+        .map(|p| (p.name.as_str(), p.outdated))
+        .collect();
+    assert_eq!(outdated, [("c-small-0", true), ("c-small-1", false)]);
+
+    // A rolling StatefulSet replaces its pods itself: none is outdated.
+    live.objects
+        .get_mut(&key(Kind::StatefulSet, "c-small"))
+        .unwrap()
+        .on_delete_revision = None;
+    let obs = observe(&d, "c-head-0", &live);
+    assert!(obs.groups[0].pods.iter().all(|p| !p.outdated));
 }
 
 #[test]

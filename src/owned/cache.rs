@@ -46,6 +46,10 @@ pub struct LiveObject {
     pub replicas: Option<i32>,
     /// Whether its rollout is complete; always true for non-workloads.
     pub rolled_out: bool,
+    /// For a StatefulSet that replaces no pod itself (`OnDelete`), its
+    /// current template revision (`status.updateRevision`): its pods with
+    /// another `controller-revision-hash` run an older template.
+    pub on_delete_revision: Option<String>,
     /// Who else holds fields of it, when anyone does.
     pub owners: Option<FieldOwners>,
 }
@@ -61,6 +65,7 @@ impl LiveObject {
                 .and_then(|a| a.get(SPEC_HASH_ANNOTATION).cloned()),
             replicas: None,
             rolled_out: true,
+            on_delete_revision: None,
             owners: FieldOwners::of(meta.managed_fields.as_deref().unwrap_or(&[])),
         }
     }

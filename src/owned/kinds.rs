@@ -113,6 +113,7 @@ fn live_statefulset(s: &StatefulSet) -> LiveObject {
     LiveObject {
         replicas: s.spec.as_ref().and_then(|spec| spec.replicas),
         rolled_out: rollout::statefulset_rolled_out(s),
+        on_delete_revision: rollout::on_delete_revision(s),
         ..LiveObject::of_meta(&s.metadata)
     }
 }

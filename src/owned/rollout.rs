@@ -2,7 +2,8 @@
 //!
 //! Invariant: a workload whose controller has not yet observed its latest
 //! generation is never reported rolled out, so a template change is not
-//! mistaken for a finished rollout in the moment after it was applied.
+//! mistaken for a finished rollout in the moment after it was applied. An
+//! `OnDelete` StatefulSet replaces no pod, so it is rolled out once observed.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 
@@ -16,11 +17,38 @@ pub fn statefulset_rolled_out(sts: &StatefulSet) -> bool {
         return false;
     };
     let observed = status.observed_generation.unwrap_or(0) >= generation;
+    // `OnDelete` (upgradeStrategy None) never replaces running pods: its
+    // rollout is done once the controller saw the spec.
+    let on_delete = sts
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.as_deref())
+        == Some("OnDelete");
+    if on_delete {
+        return observed && status.replicas <= replicas;
+    }
     let updated = status.updated_replicas.unwrap_or(0) >= replicas;
     let revision_current = replicas == 0
         || status.update_revision.is_none()
         || status.current_revision == status.update_revision;
     observed && updated && revision_current && status.replicas <= replicas
+}
+
+/// The current template revision of an `OnDelete` StatefulSet, whose pods
+/// on other revisions stay until someone deletes them.
+#[must_use]
+pub fn on_delete_revision(sts: &StatefulSet) -> Option<String> {
+    let on_delete = sts
+        .spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.as_deref())
+        == Some("OnDelete");
+    if !on_delete {
+        return None;
+    }
+    sts.status.as_ref()?.update_revision.clone()
 }
 
 /// A Deployment has rolled out when its controller saw the latest generation,
@@ -82,6 +110,20 @@ mod tests {
     #[test]
     fn statefulset_not_done_mid_rollout() {
         assert!(!statefulset_rolled_out(&sts(2, 2, 3, 1, "r1", "r2")));
+    }
+
+    #[test]
+    fn an_on_delete_statefulset_is_done_once_observed() {
+        let mut s = sts(2, 2, 3, 1, "r1", "r2");
+        if let Some(spec) = s.spec.as_mut() {
+            spec.update_strategy = Some(k8s_openapi::api::apps::v1::StatefulSetUpdateStrategy {
+                type_: Some("OnDelete".into()),
+                rolling_update: None,
+            });
+        }
+        assert!(statefulset_rolled_out(&s), "old pods stay on purpose");
+        s.metadata.generation = Some(3);
+        assert!(!statefulset_rolled_out(&s), "not yet observed");
     }
 
     #[test]

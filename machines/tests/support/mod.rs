@@ -49,6 +49,7 @@ pub fn invalid(mut spec: DesiredSpec) -> DesiredSpec {
 
 pub fn pod(name: &str, uid: &str, ready: bool, created: Millis) -> PodView {
     PodView {
+        outdated: false,
         name: name.into(),
         uid: uid.into(),
         phase: PodPhase::Running,

@@ -197,6 +197,7 @@ mod tests {
 
     fn pod(ready: bool) -> PodView {
         PodView {
+            outdated: false,
             phase: PodPhase::Running,
             ready,
             ..PodView::default()
