@@ -98,13 +98,12 @@ pub fn semantic_ray_version(version: &str) -> Option<(u64, u64, u64, bool)> {
         None => (version, false),
     };
     let mut numbers = [0u64; 3];
-    let mut count = 0;
-    for part in core.split('.') {
-        if count == 3 || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+    for (index, part) in core.split('.').enumerate() {
+        let slot = numbers.get_mut(index)?;
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        numbers[count] = part.parse().ok()?;
-        count += 1;
+        *slot = part.parse().ok()?;
     }
     let [major, minor, patch] = numbers;
     Some((major, minor, patch, !pre))
