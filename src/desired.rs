@@ -2,7 +2,7 @@
 //! the observe and apply steps consume them.
 //!
 //! Objects come in *sets*: the head set (StatefulSet, Service, and the
-//! autoscaler's RBAC when on) and one set per worker group (workload, Service,
+//! autoscaler's RBAC when on, plus the token Secret, created once) and one set per worker group (workload, Service,
 //! HPA when asked for). Every object of a set carries the set's spec hash in
 //! the `ray.io/rayop-spec-hash` annotation ([`SPEC_HASH_ANNOTATION`]).
 //!
@@ -53,6 +53,10 @@ pub struct ObjectSet {
     pub objects: Vec<Object>,
     /// The hash every object carries.
     pub hash: String,
+    /// Objects created once when missing and never written again (the token
+    /// Secret): outside the hash, carrying none, so no spec change rewrites
+    /// them. The set counts as applied only while they exist.
+    pub created_once: Vec<Object>,
 }
 
 impl ObjectSet {
@@ -77,7 +81,18 @@ impl ObjectSet {
                 .get_or_insert_with(Default::default)
                 .insert(SPEC_HASH_ANNOTATION.to_owned(), hash.clone());
         }
-        ObjectSet { objects, hash }
+        ObjectSet {
+            objects,
+            hash,
+            created_once: Vec::new(),
+        }
+    }
+
+    /// The set with `objects` to create once (see [`ObjectSet::created_once`]).
+    #[must_use]
+    pub fn with_created_once(mut self, objects: impl IntoIterator<Item = Object>) -> ObjectSet {
+        self.created_once.extend(objects);
+        self
     }
 
     /// The keys of the set's objects.

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::{
     authentication::v1::TokenRequest,
-    core::v1::{Pod, Secret, ServiceAccount},
+    core::v1::{ConfigMap, Pod, ServiceAccount},
     events::v1::Event as KubeEvent,
 };
 use kube::{
@@ -313,7 +313,7 @@ async fn the_deploy_rbac_is_enough_cluster_wide_and_namespaced() -> Result<()> {
     let sa = rayop_testenv::kubeconfig::client(&kubeconfig).await?;
     ensure!(
         forbidden(
-            Api::<Secret>::all(sa.clone())
+            Api::<ConfigMap>::all(sa.clone())
                 .list(&ListParams::default())
                 .await
         ),

@@ -15,6 +15,8 @@
 //!   RayCluster is never written, whether the caches hold it or not (they
 //!   hold only objects labelled `ray.io/cluster`): its name is a
 //!   `NameConflict`, and nothing of it changes.
+//! - A created-once object (the token Secret, [`created_once`]) is created
+//!   when missing and never written again.
 //! - Pod writes name the observed UID as a precondition, so a pod recreated
 //!   under the same name is never touched by a stale command; a pod that is
 //!   already gone counts as done.
@@ -28,7 +30,10 @@ use kube::{
 use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, Severity, StatusSummary};
 use thiserror::Error;
 
+mod created_once;
 pub mod invalid_field;
+
+pub use created_once::{AUTH_SECRET_NOT_READY, new_token};
 
 pub use crate::interpret::Writes;
 use crate::{
@@ -63,6 +68,9 @@ pub enum ApplyError {
     /// The command needs desired objects that could not be built.
     #[error("no desired objects for {0}")]
     NothingBuilt(String),
+    /// The system's secure random source failed, so no token was drawn.
+    #[error("the system's random source failed; no auth token could be drawn")]
+    NoRandomness,
     /// The journal could not record the cluster's end.
     #[error("journal: {0}")]
     Journal(#[from] JournalError),
@@ -209,7 +217,11 @@ impl Interpreter<'_> {
         match command {
             Command::EnsureHead { replicas } => {
                 let set = &self.desired_or(command)?.head;
-                self.ensure_set(set, Some(*replicas), writes).await
+                // The token Secret before the pods that read it.
+                self.ensure_created_once(set, writes).await?;
+                self.ensure_set(set, Some(*replicas), writes).await?;
+                self.check_user_secret(writes).await;
+                Ok(())
             }
             Command::EnsureGroup { group, replicas } => {
                 let desired = self.desired_or(command)?;

@@ -117,7 +117,7 @@ pub fn user_service_account(pod: &PodSpec) -> Option<&str> {
 
 /// The volume mounted at `/tmp/ray` in the Ray container, adding the emptyDir
 /// `ray-logs` there when the user mounted nothing.
-fn share_ray_logs(pod: &mut PodSpec) -> String {
+pub fn share_ray_logs(pod: &mut PodSpec) -> String {
     if let Some(name) = pod
         .containers
         .get(RAY_CONTAINER_INDEX)
@@ -175,7 +175,9 @@ fn non_empty_or(user: Option<&[String]>, default: &[&str]) -> Vec<String> {
     }
 }
 
-fn pull_policy(policy: crate::crd::autoscaler::PullPolicy) -> &'static str {
+/// The Kubernetes spelling of `policy`.
+#[must_use]
+pub fn pull_policy(policy: crate::crd::autoscaler::PullPolicy) -> &'static str {
     use crate::crd::autoscaler::PullPolicy;
     match policy {
         PullPolicy::Always => "Always",

@@ -52,6 +52,9 @@ pub struct ClusterContext<'a> {
     /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
     /// group's Ray container command is wrapped.
     pub overwrite_container_cmd: bool,
+    /// The RayCluster's labels (empty when it has none), for what they
+    /// tell about its owner (`ray.io/originated-from-crd`).
+    pub labels: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -70,7 +73,14 @@ impl<'a> ClusterContext<'a> {
             spec: &cluster.spec,
             options,
             overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
+            labels: meta.labels.as_ref(),
         })
+    }
+
+    /// The RayCluster's label `key`, if set.
+    #[must_use]
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.labels?.get(key).map(String::as_str)
     }
 
     /// The head's `rayStartParams`; `None` without a `headGroupSpec`.

@@ -5,7 +5,8 @@
 //! (or the default one) made into a Ray head by
 //! [`ray_container`], plus, with in-tree
 //! autoscaling, the [`autoscaler_sidecar`]
-//! and its ServiceAccount.
+//! and its ServiceAccount, then the [`history_collector`] and the
+//! [`auth`] env, which reach the sidecars too.
 //!
 //! Invariants: `serviceName` is the head Service; the selector is the head's
 //! three selector labels, which the template always carries; pods are managed
@@ -19,8 +20,8 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, autoscaler_sidecar, object_meta::object_meta, ray_container,
-        service_account, update_strategy,
+        BuildError, ClusterContext, auth, autoscaler_sidecar, history_collector,
+        object_meta::object_meta, ray_container, service_account, update_strategy,
     },
     crd::{
         effective_head_template,
@@ -51,6 +52,8 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
         autoscaler_sidecar::add_autoscaler(ctx, pod);
     }
     if let Some(pod) = template.spec.as_mut() {
+        history_collector::add_collector(ctx, pod, RayNode::Head);
+        auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
     }
     Ok(Object::StatefulSet(StatefulSet {

@@ -8,7 +8,7 @@
 //!
 //! | Set | Objects, in order |
 //! |---|---|
-//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
+//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; created once, outside the hash: the token Secret `<cluster>` under `authOptions.mode: token` ([`auth`]) |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
 //!
 //! Invariants:
@@ -30,11 +30,12 @@
 //! The details live in one module per concern: [`ray_start`] (the command
 //! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
 //! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
-//! [`autoscaler_rbac`], and the workers' [`worker_workload`],
+//! [`autoscaler_rbac`], both kinds' [`history_collector`] and [`auth`], and the workers' [`worker_workload`],
 //! [`wait_gcs_ready`] and [`worker_service`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
+pub mod auth;
 pub mod autoscaler_rbac;
 pub mod autoscaler_sidecar;
 pub mod context;
@@ -43,6 +44,7 @@ pub mod env;
 pub mod error;
 pub mod head_service;
 pub mod head_statefulset;
+pub mod history_collector;
 pub mod object_meta;
 pub mod ports;
 pub mod probes;
@@ -83,7 +85,7 @@ pub fn desired_objects(
     options: &BuildOptions,
 ) -> Result<DesiredObjects, BuildError> {
     let ctx = ClusterContext::new(cluster, options)?;
-    let head = ObjectSet::stamped(head_objects(&ctx)?);
+    let head = ObjectSet::stamped(head_objects(&ctx)?).with_created_once(auth::auth_secret(&ctx));
     let groups = cluster
         .spec
         .worker_group_specs

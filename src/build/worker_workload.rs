@@ -4,7 +4,8 @@
 //! Role: run the group's worker pods. The pod template is the group's template
 //! (or the default one) made into a Ray worker by
 //! [`ray_container`], with the
-//! [`wait_gcs_ready`] init container.
+//! [`wait_gcs_ready`] init container, then the [`history_collector`] and
+//! the [`auth`] env.
 //!
 //! Invariants:
 //! - The selector is the group's three selector labels, which the template
@@ -26,8 +27,9 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, head_statefulset::POD_MANAGEMENT_POLICY,
-        object_meta::object_meta, ray_container, service_account, update_strategy, wait_gcs_ready,
+        BuildError, ClusterContext, auth, head_statefulset::POD_MANAGEMENT_POLICY,
+        history_collector, object_meta::object_meta, ray_container, service_account,
+        update_strategy, wait_gcs_ready,
     },
     crd::{
         WorkerGroupSpec, WorkloadKind, effective_worker_template,
@@ -52,6 +54,8 @@ pub fn worker_workload(
         ray_container::ray_pod_template(ctx, node, user_template, Some(&group.ray_start_params))?;
     if let Some(pod) = template.spec.as_mut() {
         wait_gcs_ready::add_wait_gcs_ready(ctx, pod, &user_ray);
+        history_collector::add_collector(ctx, pod, node);
+        auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
     }
 

@@ -9,6 +9,8 @@
 //! | [`head`] | `headGroupSpec`, the seed's `headService` |
 //! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
 //! | [`autoscaler`] | `autoscalerOptions` |
+//! | [`auth`] | `authOptions`, the Ray versions it needs |
+//! | [`history_server`] | `historyServerOptions` |
 //! | [`gcs`] | `gcsFaultToleranceOptions` |
 //! | [`status`] | `status`, phases, condition types |
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
@@ -17,6 +19,7 @@
 //! | [`limits`] | pod-count limits and exact pod arithmetic |
 //! | [`group_checks`] | worker groups' pod counts and HPA checks, `SpecAdjusted` notes |
 //! | [`pod_template`] | the API server's invariants of an embedded pod template |
+//! | [`option_checks`] | the rules of `authOptions` and `historyServerOptions` |
 //! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
 //! | [`cel`] | the CRD's CEL rules |
 //! | [`schema`] | hand-written schemas of embedded pod templates and Services |
@@ -27,9 +30,10 @@
 //! server enforces is also enforced by [`validation::validate`]. Imports run
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
-//! `spec` the other types); `effective`, `validation`, `group_checks`, `pod_template`,
+//! `spec` the other types); `effective`, `validation`, `group_checks`, `option_checks`, `pod_template`,
 //! `versions` and `test_builders` read the types, and no type module imports them.
 
+pub mod auth;
 pub mod autoscaler;
 pub mod cel;
 pub mod defaults;
@@ -37,8 +41,10 @@ pub mod effective;
 pub mod gcs;
 pub mod group_checks;
 pub mod head;
+pub mod history_server;
 pub mod limits;
 pub mod names;
+pub mod option_checks;
 pub mod pod_template;
 pub mod schema;
 pub mod spec;

@@ -14,6 +14,7 @@
 //! | worker Deployment pods | `<cluster>-<group>-<rs-hash>-<pod-hash>`, truncated by Kubernetes |
 //! | worker (headless) Service | `<cluster>-<group>-svc` |
 //! | autoscaler ServiceAccount, Role, RoleBinding | `<cluster>` |
+//! | token Secret (`authOptions.mode: token`) | [`auth_secret_name`]: `<cluster>`, as KubeRay's name rule gives it |
 //!
 //! Invariants:
 //! - A cluster name of at most [`MAX_CLUSTER_NAME`] characters, and a cluster
@@ -225,6 +226,28 @@ pub fn worker_service_name(cluster: &str, group: &str) -> String {
 #[must_use]
 pub fn worker_pod_name(cluster: &str, group: &str, ordinal: u32) -> String {
     statefulset_pod_name(&worker_workload_name(cluster, group), ordinal)
+}
+
+/// Longest token Secret name KubeRay derives: the last 50 characters of the
+/// cluster name.
+pub const MAX_AUTH_SECRET_NAME: usize = 50;
+
+/// The token Secret rayop creates under `authOptions.mode: token`: the
+/// cluster name, trimmed to its last [`MAX_AUTH_SECRET_NAME`] characters, and
+/// a leading digit or punctuation mark replaced by `r` (KubeRay's rule, so a
+/// cluster KubeRay created finds its Secret under the same name).
+#[must_use]
+pub fn auth_secret_name(cluster: &str) -> String {
+    let skip = cluster.chars().count().saturating_sub(MAX_AUTH_SECRET_NAME);
+    let mut name: String = cluster.chars().skip(skip).collect();
+    if name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
+    {
+        name.replace_range(..1, "r");
+    }
+    name
 }
 
 /// Name of the ServiceAccount, Role and RoleBinding of the autoscaler: the cluster's name.
@@ -503,5 +526,15 @@ mod tests {
         for key in PROTECTED_LABELS {
             assert!(worker.contains_key(key));
         }
+    }
+
+    #[test]
+    fn auth_secret_names_follow_kuberay() {
+        assert_eq!(auth_secret_name("rc"), "rc");
+        let long = format!("a{}", "b".repeat(55));
+        assert_eq!(auth_secret_name(&long), "b".repeat(50));
+        let dashed = format!("xyz-{}", "a".repeat(49));
+        assert_eq!(auth_secret_name(&dashed), format!("r{}", "a".repeat(49)));
+        assert_eq!(auth_secret_name("1abc"), "rabc");
     }
 }

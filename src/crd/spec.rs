@@ -18,10 +18,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::crd::{
+    auth::AuthOptions,
     autoscaler::AutoscalerOptions,
     cel, defaults,
     gcs::GcsFaultToleranceOptions,
     head::{HeadGroupSpec, HeadServiceOptions},
+    history_server::HistoryServerOptions,
     status::RayClusterStatus,
     upgrade::UpgradeStrategy,
     worker_group::{WorkerGroupSpec, WorkloadKind},
@@ -128,6 +130,19 @@ pub struct RayClusterSpec {
     /// a time. Not allowed on clusters of a RayJob or RayService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_strategy: Option<UpgradeStrategy>,
+
+    /// Ray token authentication: with `mode: token` every Ray process needs
+    /// the cluster's token, which rayop puts in a Secret it creates once
+    /// (or reads from `secretName`), or Kubernetes ServiceAccount tokens
+    /// with `enableK8sTokenAuth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_options: Option<AuthOptions>,
+
+    /// The Ray history server's collector: a `ray-history-collector`
+    /// sidecar in every Ray pod that uploads Ray's events and logs to the
+    /// storage its env names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_server_options: Option<HistoryServerOptions>,
 }
 
 impl RayClusterSpec {
@@ -148,6 +163,22 @@ impl RayClusterSpec {
     #[must_use]
     pub fn gcs_fault_tolerant(&self) -> bool {
         self.gcs_fault_tolerance_options.is_some()
+    }
+
+    /// The auth options when authentication is on (`mode: token`).
+    #[must_use]
+    pub fn token_auth(&self) -> Option<&AuthOptions> {
+        self.auth_options
+            .as_ref()
+            .filter(|auth| auth.token_enabled())
+    }
+
+    /// The collector's options when `historyServerOptions` is set.
+    #[must_use]
+    pub fn history_collector(&self) -> Option<&crate::crd::history_server::CollectorOptions> {
+        self.history_server_options
+            .as_ref()
+            .and_then(|h| h.collector_options.as_ref())
     }
 
     /// Whether rayop, rather than another controller, reconciles this cluster.
@@ -195,6 +226,8 @@ impl Default for RayClusterSpec {
             managed_by: None,
             head_service: None,
             upgrade_strategy: None,
+            auth_options: None,
+            history_server_options: None,
         }
     }
 }

@@ -24,6 +24,8 @@
 //!   group's `behavior`, so they are reported on the RayCluster's fields
 //!   before anything is created, not on a StatefulSet's.
 //!
+//! - `authOptions` and `historyServerOptions` ([`option_checks`]).
+//!
 //! [`adjustments`] lists what rayop changes on its own without refusing the
 //! spec (an ignored `restartPolicy`, a capped unset `maxReplicas`, an HPA
 //! floor of 1), for the non-blocking `SpecAdjusted` condition.
@@ -39,7 +41,7 @@ use kube::ResourceExt;
 use crate::crd::{
     cel, group_checks,
     head::ServiceType,
-    limits, names, pod_template,
+    limits, names, option_checks, pod_template,
     spec::{RayCluster, RayClusterSpec},
     upgrade,
     worker_group::{WorkerGroupSpec, WorkloadKind},
@@ -195,6 +197,8 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
             ));
         }
     }
+    option_checks::check_auth(&mut out, spec);
+    option_checks::check_history_server(&mut out, spec);
     if spec
         .managed_by
         .as_ref()

@@ -41,6 +41,16 @@ pub trait Live {
 /// The applied state of `set`, whether its workload rolled out, and the
 /// revision of an `OnDelete` workload.
 fn applied(set: &ObjectSet, live: &impl Live) -> (Option<Applied>, bool, Option<String>) {
+    // A missing created-once object (the token Secret) makes the set
+    // unapplied, so the machine ensures it again and the interpreter
+    // creates it; an existing one is never compared.
+    if set
+        .created_once
+        .iter()
+        .any(|object| live.object(&object.key()).is_none())
+    {
+        return (None, false, None);
+    }
     let mut hashes = Vec::with_capacity(set.objects.len());
     let mut replicas = 0;
     let mut rolled_out = true;

@@ -6,7 +6,7 @@
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     autoscaling::v2::HorizontalPodAutoscaler,
-    core::v1::{Service, ServiceAccount},
+    core::v1::{Secret, Service, ServiceAccount},
     rbac::v1::{Role, RoleBinding},
 };
 
@@ -59,9 +59,23 @@ owned_kinds! {
         cache: CacheMode::MetaOnly,
         deletable: true,
     },
+    /// v1 Secret: the Ray auth token under `authOptions.mode: token`,
+    /// created once and never written again (its data is never cached).
+    Secret(Secret) {
+        group: "", plural: "secrets",
+        cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
 }
 
 impl Kind {
+    /// Whether rayop only ever creates objects of this kind, never applies
+    /// or patches them (so its RBAC needs no `patch`).
+    #[must_use]
+    pub fn create_only(self) -> bool {
+        matches!(self, Kind::Secret)
+    }
+
     /// Whether objects of this kind run pods and carry replicas.
     #[must_use]
     pub fn is_workload(self) -> bool {

@@ -46,6 +46,11 @@ RBAC allows creating a Role only with permissions one holds.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["list", "watch", "create", "patch"]
+# The Ray auth token Secret: created once, never patched or deleted
+# (garbage collection removes it); a user's `secretName` is only listed.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["list", "watch", "create"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "patch", "delete"]
