@@ -7,6 +7,8 @@
 //! |---|---|
 //! | [`spec`] | `RayClusterSpec` and the v1 [`RayCluster`] resource |
 //! | [`head`] | `headGroupSpec`, the seed's `headService` |
+//! | [`ingress`] | `headGroupSpec.ingressOptions` |
+//! | [`network_policy`] | `networkPolicy`, and its checks |
 //! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
 //! | [`autoscaler`] | `autoscalerOptions` |
 //! | [`gcs`] | `gcsFaultToleranceOptions` |
@@ -16,6 +18,7 @@
 //! | [`names`] | derived object names, labels, the name-length bound |
 //! | [`limits`] | pod-count limits and exact pod arithmetic |
 //! | [`group_checks`] | worker groups' pod counts and HPA checks, `SpecAdjusted` notes |
+//! | [`ray_node_options`] | checks of the groups' `labels`, `resources`, `priority` |
 //! | [`pod_template`] | the API server's invariants of an embedded pod template |
 //! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
 //! | [`cel`] | the CRD's CEL rules |
@@ -27,7 +30,8 @@
 //! server enforces is also enforced by [`validation::validate`]. Imports run
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
-//! `spec` the other types); `effective`, `validation`, `group_checks`, `pod_template`,
+//! `spec` the other types, `head` the ingress options); `effective`, `validation`,
+//! `group_checks`, `ray_node_options`, `pod_template`,
 //! `versions` and `test_builders` read the types, and no type module imports them.
 
 pub mod autoscaler;
@@ -37,9 +41,12 @@ pub mod effective;
 pub mod gcs;
 pub mod group_checks;
 pub mod head;
+pub mod ingress;
 pub mod limits;
 pub mod names;
+pub mod network_policy;
 pub mod pod_template;
+pub mod ray_node_options;
 pub mod schema;
 pub mod spec;
 pub mod status;

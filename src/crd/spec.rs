@@ -22,6 +22,7 @@ use crate::crd::{
     cel, defaults,
     gcs::GcsFaultToleranceOptions,
     head::{HeadGroupSpec, HeadServiceOptions},
+    network_policy::NetworkPolicyOptions,
     status::RayClusterStatus,
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
@@ -116,6 +117,15 @@ pub struct RayClusterSpec {
     #[schemars(length(max = 63), transform = cel::managed_by_rules)]
     pub managed_by: Option<String>,
 
+    /// NetworkPolicies for the cluster's pods: `<cluster>-head` and one
+    /// `<cluster>-workers-<group>` per worker group, denying what `mode` says
+    /// except traffic between the cluster's own pods and the rules given.
+    /// DNS egress is not added: under DenyAll or DenyAllEgress add a rule for
+    /// it, or workers cannot resolve the head. Removing this field deletes the
+    /// policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicyOptions>,
+
     /// The seed's spelling of head Service settings: `headService.type` is
     /// `headGroupSpec.serviceType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +196,7 @@ impl Default for RayClusterSpec {
             gcs_fault_tolerance_options: None,
             managed_by: None,
             head_service: None,
+            network_policy: None,
         }
     }
 }
