@@ -52,6 +52,11 @@ pub struct ClusterContext<'a> {
     /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
     /// group's Ray container command is wrapped.
     pub overwrite_container_cmd: bool,
+    /// The RayCluster's annotations, which its Ingress carries.
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The name of the K8sJobMode RayJob that controls the cluster, whose
+    /// submitter pod may reach the head's dashboard through a NetworkPolicy.
+    pub submitter: Option<&'a str>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -70,6 +75,8 @@ impl<'a> ClusterContext<'a> {
             spec: &cluster.spec,
             options,
             overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
+            annotations: meta.annotations.as_ref(),
+            submitter: crate::build::network_policy::rayjob_submitter(meta),
         })
     }
 
