@@ -7,6 +7,7 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{Service, ServiceAccount},
+    networking::v1::{Ingress, NetworkPolicy},
     rbac::v1::{Role, RoleBinding},
 };
 
@@ -59,9 +60,30 @@ owned_kinds! {
         cache: CacheMode::MetaOnly,
         deletable: true,
     },
+    /// networking.k8s.io/v1 NetworkPolicy: `spec.networkPolicy`'s head and
+    /// worker-group policies.
+    NetworkPolicy(NetworkPolicy) {
+        group: "networking.k8s.io", plural: "networkpolicies",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+    /// networking.k8s.io/v1 Ingress: the dashboard's, with `enableIngress`.
+    Ingress(Ingress) {
+        group: "networking.k8s.io", plural: "ingresses",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
 }
 
 impl Kind {
+    /// Whether rayop deletes the objects of this kind that it controls and
+    /// no longer wants, whenever it applies a set: kinds a spec field turns
+    /// on and off (`networkPolicy`, `enableIngress`).
+    #[must_use]
+    pub fn pruned(self) -> bool {
+        matches!(self, Kind::NetworkPolicy | Kind::Ingress)
+    }
+
     /// Whether objects of this kind run pods and carry replicas.
     #[must_use]
     pub fn is_workload(self) -> bool {
