@@ -6,7 +6,7 @@
 //! [`build::ingress`](crate::build::ingress).
 
 use k8s_openapi::api::networking::v1::IngressTLS;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// Default of `ingressOptions.path`: all paths of the host.
@@ -59,7 +59,30 @@ pub struct IngressOptions {
     /// TLS settings of the Ingress (hosts and the Secret of their
     /// certificate), copied as given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "tls_schema")]
     pub tls: Vec<IngressTLS>,
+}
+
+/// Schema of `tls`: networking.k8s.io/v1 IngressTLS entries, tersely
+/// described to keep the CRD small.
+pub fn tls_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "hosts": {
+                    "description": "Host names the certificate covers.",
+                    "type": "array",
+                    "items": {"type": "string"},
+                },
+                "secretName": {
+                    "description": "The Secret holding the certificate and key.",
+                    "type": "string",
+                },
+            },
+        },
+    })
 }
 
 impl IngressOptions {

@@ -11,8 +11,9 @@
 //! all traffic between the cluster's own pods.
 
 use k8s_openapi::api::networking::v1::{NetworkPolicyEgressRule, NetworkPolicyIngressRule};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Which directions the cluster's NetworkPolicies deny by default.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -100,11 +101,13 @@ pub struct NetworkPolicyRules {
     /// Ingress rules appended to the base rule; only under DenyAll or
     /// DenyAllIngress.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "ingress_rules_schema")]
     pub ingress_rules: Vec<NetworkPolicyIngressRule>,
 
     /// Egress rules appended to the base rule; only under DenyAll or
     /// DenyAllEgress. DNS egress is not added for you.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "egress_rules_schema")]
     pub egress_rules: Vec<NetworkPolicyEgressRule>,
 }
 
@@ -119,12 +122,126 @@ pub struct WorkerGroupNetworkPolicyRules {
     /// Ingress rules appended to the base rule; only under DenyAll or
     /// DenyAllIngress.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "ingress_rules_schema")]
     pub ingress_rules: Vec<NetworkPolicyIngressRule>,
 
     /// Egress rules appended to the base rule; only under DenyAll or
     /// DenyAllEgress. DNS egress is not added for you.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "egress_rules_schema")]
     pub egress_rules: Vec<NetworkPolicyEgressRule>,
+}
+
+/// Schema of `ingressRules`: networking.k8s.io/v1 NetworkPolicyIngressRules,
+/// typed but tersely described, so the CRD stays well under the size a
+/// client-side `kubectl apply` can store.
+pub fn ingress_rules_schema(_: &mut SchemaGenerator) -> Schema {
+    rules_schema("from", "Sources allowed in; any source when empty.")
+}
+
+/// Schema of `egressRules`: networking.k8s.io/v1 NetworkPolicyEgressRules,
+/// typed like [`ingress_rules_schema`].
+pub fn egress_rules_schema(_: &mut SchemaGenerator) -> Schema {
+    rules_schema(
+        "to",
+        "Destinations allowed out; any destination when empty.",
+    )
+}
+
+fn described(description: &str, mut schema: Value) -> Value {
+    if let Some(object) = schema.as_object_mut() {
+        object.insert("description".into(), description.into());
+    }
+    schema
+}
+
+fn label_selector(description: &str) -> Value {
+    described(
+        description,
+        serde_json::json!({
+            "type": "object",
+            "x-kubernetes-map-type": "atomic",
+            "properties": {
+                "matchLabels": {
+                    "description": "Labels the objects must all have.",
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                },
+                "matchExpressions": {
+                    "description": "Label requirements the objects must all meet.",
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["key", "operator"],
+                        "properties": {
+                            "key": {"description": "The label key.", "type": "string"},
+                            "operator": {"description": "In, NotIn, Exists or DoesNotExist.", "type": "string"},
+                            "values": {
+                                "description": "The values, for In and NotIn.",
+                                "type": "array",
+                                "items": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        }),
+    )
+}
+
+fn rules_schema(peers: &str, peers_description: &str) -> Schema {
+    let peer = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "ipBlock": {
+                "description": "An IP range (CIDR), minus the except ranges.",
+                "type": "object",
+                "required": ["cidr"],
+                "properties": {
+                    "cidr": {"description": "The range, such as 10.0.0.0/8.", "type": "string"},
+                    "except": {
+                        "description": "Ranges inside cidr that are excluded.",
+                        "type": "array",
+                        "items": {"type": "string"},
+                    },
+                },
+            },
+            "namespaceSelector": label_selector("Namespaces whose pods match; alone, all their pods."),
+            "podSelector": label_selector("Pods that match, in the policy's namespace unless namespaceSelector is set."),
+        },
+    });
+    let port = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "port": {
+                "description": "A port number or name; all ports when unset.",
+                "x-kubernetes-int-or-string": true,
+            },
+            "endPort": {
+                "description": "The last port of a range starting at port.",
+                "type": "integer",
+                "format": "int32",
+            },
+            "protocol": {"description": "TCP (the default), UDP or SCTP.", "type": "string"},
+        },
+    });
+    let mut properties = serde_json::Map::new();
+    properties.insert(
+        peers.to_owned(),
+        serde_json::json!({"description": peers_description, "type": "array", "items": peer}),
+    );
+    properties.insert(
+        "ports".to_owned(),
+        serde_json::json!({
+            "description": "Ports allowed; all ports when empty.",
+            "type": "array",
+            "items": port,
+        }),
+    );
+    json_schema!({
+        "type": "array",
+        "items": {"type": "object", "properties": properties},
+    })
 }
 
 impl NetworkPolicyOptions {
