@@ -2,7 +2,9 @@
 //! RayCluster field the user writes.
 //!
 //! A 422 Invalid (or a 400 from server-side apply) names fields of the
-//! StatefulSet, Deployment, Service or HPA, which the user never wrote:
+//! StatefulSet, Deployment, Service, HPA, NetworkPolicy (mapped to
+//! `spec.networkPolicy`) or Ingress (to `ingressOptions`, or the
+//! RayCluster's annotations), which the user never wrote:
 //! `spec.template.spec.containers[0].ports[1].containerPort` of worker group
 //! `gpu`'s StatefulSet is `spec.workerGroupSpecs[1].template.spec.containers[0].ports[1].containerPort`
 //! of the RayCluster. The API server's own text is kept as detail.
@@ -138,6 +140,16 @@ pub fn map_field(origin: &Origin, kind: &str, field: &str, templates: Templates<
         if field.starts_with("spec.") || field.starts_with("metadata.") {
             return plain(format!("{prefix}.headService.{field}"));
         }
+    }
+    if kind == Kind::NetworkPolicy.as_str() {
+        return plain("spec.networkPolicy".to_owned());
+    }
+    if kind == Kind::Ingress.as_str() {
+        return plain(if field.starts_with("metadata.annotations") {
+            "metadata.annotations".to_owned()
+        } else {
+            format!("{prefix}.ingressOptions")
+        });
     }
     if kind == Kind::HorizontalPodAutoscaler.as_str() {
         match field {
@@ -489,6 +501,26 @@ mod tests {
         assert_eq!(
             rayop_field(&head, "Service", "metadata.annotations"),
             "spec.headServiceAnnotations"
+        );
+    }
+
+    #[test]
+    fn network_policies_and_the_ingress_map_to_their_fields() {
+        assert_eq!(
+            rayop_field(
+                &Origin::Group(0),
+                "NetworkPolicy",
+                "spec.egress[1].to[0].ipBlock.cidr"
+            ),
+            "spec.networkPolicy"
+        );
+        assert_eq!(
+            rayop_field(&Origin::Head, "Ingress", "spec.rules[0].host"),
+            "spec.headGroupSpec.ingressOptions"
+        );
+        assert_eq!(
+            rayop_field(&Origin::Head, "Ingress", "metadata.annotations"),
+            "metadata.annotations"
         );
     }
 

@@ -17,6 +17,9 @@
 //!   `NameConflict`, and nothing of it changes.
 //! - A created-once object (the token Secret, [`created_once`]) is created
 //!   when missing and never written again.
+//! - Objects of a kind a spec field turns on and off (NetworkPolicy,
+//!   Ingress) that this RayCluster controls and no desired set lists are
+//!   deleted before any set is applied.
 //! - Pod writes name the observed UID as a precondition, so a pod recreated
 //!   under the same name is never touched by a stale command; a pod that is
 //!   already gone counts as done.
@@ -124,6 +127,8 @@ pub trait LiveForApply: Live + Send + Sync {
     fn controller_uid(&self, key: &ObjectKey) -> Option<Option<String>>;
     /// Keys of live objects of `group` (workloads, Services, HPAs) that this cluster controls.
     fn group_keys(&self, group: &str) -> Vec<ObjectKey>;
+    /// Keys of live objects of `kind` that this cluster controls.
+    fn keys_of(&self, kind: Kind) -> Vec<ObjectKey>;
 }
 
 /// The caches of a cluster that is gone: nothing is live.
@@ -149,6 +154,10 @@ impl LiveForApply for NothingLive {
     }
 
     fn group_keys(&self, _: &str) -> Vec<ObjectKey> {
+        Vec::new()
+    }
+
+    fn keys_of(&self, _: Kind) -> Vec<ObjectKey> {
         Vec::new()
     }
 }
@@ -216,7 +225,9 @@ impl Interpreter<'_> {
     ) -> Result<(), ApplyError> {
         match command {
             Command::EnsureHead { replicas } => {
-                let set = &self.desired_or(command)?.head;
+                let desired = self.desired_or(command)?;
+                self.prune(desired, writes).await?;
+                let set = &desired.head;
                 // The token Secret before the pods that read it.
                 self.ensure_created_once(set, writes).await?;
                 self.ensure_set(set, Some(*replicas), writes).await?;
@@ -228,6 +239,7 @@ impl Interpreter<'_> {
                 let set = desired
                     .group(group)
                     .ok_or_else(|| ApplyError::NothingBuilt(format!("group {group}")))?;
+                self.prune(desired, writes).await?;
                 self.remove_other_kind(set, writes).await?;
                 self.ensure_set(set, *replicas, writes).await
             }
@@ -357,6 +369,28 @@ impl Interpreter<'_> {
             object.set_replicas(want_replicas);
             apply_object(&self.client, self.namespace, &object).await?;
             writes.applies += 1;
+        }
+        Ok(())
+    }
+
+    /// Deletes the objects of [`Kind::pruned`] kinds that this cluster
+    /// controls and no set wants any more (a removed `networkPolicy`, an
+    /// `enableIngress` turned off). Done before the set is applied, so a
+    /// failed delete leaves the set's hash stale and the command is retried.
+    async fn prune(&self, desired: &DesiredObjects, writes: &mut Writes) -> Result<(), ApplyError> {
+        let wanted: std::collections::BTreeSet<ObjectKey> = desired
+            .head
+            .keys()
+            .into_iter()
+            .chain(desired.groups.iter().flat_map(|(_, set)| set.keys()))
+            .collect();
+        for kind in Kind::ALL.iter().copied().filter(|k| k.pruned()) {
+            for key in self.live.keys_of(kind) {
+                if !wanted.contains(&key) {
+                    delete_object(&self.client, self.namespace, key.kind, &key.name).await?;
+                    writes.deletes += 1;
+                }
+            }
         }
         Ok(())
     }

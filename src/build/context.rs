@@ -55,6 +55,11 @@ pub struct ClusterContext<'a> {
     /// The RayCluster's labels (empty when it has none), for what they
     /// tell about its owner (`ray.io/originated-from-crd`).
     pub labels: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The RayCluster's annotations, which its Ingress carries.
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The name of the K8sJobMode RayJob that controls the cluster, whose
+    /// submitter pod may reach the head's dashboard through a NetworkPolicy.
+    pub submitter: Option<&'a str>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -74,6 +79,8 @@ impl<'a> ClusterContext<'a> {
             options,
             overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
             labels: meta.labels.as_ref(),
+            annotations: meta.annotations.as_ref(),
+            submitter: crate::build::network_policy::rayjob_submitter(meta),
         })
     }
 

@@ -9,7 +9,8 @@
 //! | Set | Objects, in order |
 //! |---|---|
 //! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; created once, outside the hash: the token Secret `<cluster>` under `authOptions.mode: token` ([`auth`]) |
-//! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
+//! | head, when asked for | NetworkPolicy `<cluster>-head` (`networkPolicy`), Ingress `<cluster>-head-ingress` (`enableIngress`) |
+//! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc`, HPA and NetworkPolicy `<cluster>-workers-<group>` when asked for |
 //!
 //! Invariants:
 //! - **Deterministic.** The same cluster and options give byte-identical
@@ -31,7 +32,9 @@
 //! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
 //! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
 //! [`autoscaler_rbac`], both kinds' [`history_collector`] and [`auth`], and the workers' [`worker_workload`],
-//! [`wait_gcs_ready`] and [`worker_service`]. Besides objects,
+//! [`wait_gcs_ready`] and [`worker_service`]; [`network_policy`] and
+//! [`ingress`] for both; [`ray_node_options`] turns a group's `labels` and
+//! `resources` into `ray start` flags and pod labels. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
@@ -45,12 +48,15 @@ pub mod error;
 pub mod head_service;
 pub mod head_statefulset;
 pub mod history_collector;
+pub mod ingress;
+pub mod network_policy;
 pub mod object_meta;
 pub mod ports;
 pub mod probes;
 pub mod quantity;
 pub mod quantity_sum;
 pub mod ray_container;
+pub mod ray_node_options;
 pub mod ray_start;
 pub mod service_account;
 pub mod shell_quote;
@@ -96,6 +102,7 @@ pub fn desired_objects(
                 worker_service::worker_service(&ctx, group),
             ];
             objects.extend(worker_hpa::worker_hpa(&ctx, group));
+            objects.extend(network_policy::group_policy(&ctx, &group.group_name));
             Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
@@ -111,5 +118,7 @@ fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>,
     if ctx.spec.autoscaling_enabled() {
         objects.extend(autoscaler_rbac::autoscaler_rbac(ctx));
     }
+    objects.extend(network_policy::head_policy(ctx));
+    objects.extend(ingress::head_ingress(ctx)?);
     Ok(objects)
 }

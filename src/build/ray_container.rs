@@ -22,8 +22,11 @@
 //! Every init container already in the template gets `FQ_RAY_IP` and `RAY_IP`
 //! ([`env::add_init_container_env`]).
 //!
-//! Pod labels: [`names::pod_labels`], then the template's own labels except
-//! the three rayop owns (`ray.io/cluster`, `ray.io/node-type`,
+//! A group's `labels` and `resources` add `ray start` flags
+//! ([`ray_node_options`]).
+//!
+//! Pod labels: [`names::pod_labels`], then the template's own labels with the
+//! group's `labels` over them, except the three rayop owns (`ray.io/cluster`, `ray.io/node-type`,
 //! `ray.io/group`), which a template can never override. The pod's
 //! `restartPolicy` is cleared unless it is `Always`, the only policy a
 //! StatefulSet or Deployment accepts.
@@ -34,7 +37,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 
 use crate::{
     build::{
-        BuildError, ClusterContext, env, ports, probes,
+        BuildError, ClusterContext, env, ports, probes, ray_node_options,
         ray_start::{self, RayStartInput},
         shm,
     },
@@ -85,12 +88,11 @@ pub fn ray_pod_template(
     mut template: PodTemplateSpec,
     params: Option<&BTreeMap<String, String>>,
 ) -> Result<PodTemplateSpec, BuildError> {
+    let options = ray_node_options::node_options(ctx.spec, node);
     let meta = template.metadata.get_or_insert_with(Default::default);
-    meta.labels = Some(pod_labels(
-        ctx,
-        node,
-        meta.labels.take().unwrap_or_default(),
-    ));
+    let user_labels =
+        ray_node_options::merged_pod_labels(meta.labels.take().unwrap_or_default(), options);
+    meta.labels = Some(pod_labels(ctx, node, user_labels));
 
     let keep_command =
         ctx.overwrite_container_cmd || names::overwrites_container_cmd(meta.annotations.as_ref());
@@ -100,7 +102,8 @@ pub fn ray_pod_template(
         pod.restart_policy = None;
     }
     let empty = BTreeMap::new();
-    let params = params.unwrap_or(&empty);
+    let params = ray_node_options::with_node_options(params.unwrap_or(&empty), options);
+    let params: &BTreeMap<String, String> = &params;
     let ray = pod
         .containers
         .get_mut(RAY_CONTAINER_INDEX)

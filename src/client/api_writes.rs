@@ -75,6 +75,8 @@ fn kind_of(plural: &str) -> &str {
         "roles" => "Role",
         "rolebindings" => "RoleBinding",
         "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
+        "networkpolicies" => "NetworkPolicy",
+        "ingresses" => "Ingress",
         "pods" => "Pod",
         "rayclusters" => "RayCluster",
         "events" => "Event",

@@ -236,6 +236,13 @@ impl LiveForApply for ClusterView<'_> {
         Some(controller_uid(&meta))
     }
 
+    fn keys_of(&self, kind: Kind) -> Vec<ObjectKey> {
+        self.ours(std::iter::once(kind))
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect()
+    }
+
     fn group_keys(&self, group: &str) -> Vec<ObjectKey> {
         self.ours(Kind::ALL.iter().copied())
             .into_iter()

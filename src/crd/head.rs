@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::crd::schema;
+use crate::crd::{ingress::IngressOptions, schema};
 
 /// The head pod of the cluster: one pod, run by the head StatefulSet.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -47,10 +47,34 @@ pub struct HeadGroupSpec {
     #[schemars(schema_with = "schema::service")]
     pub head_service: Option<Service>,
 
-    /// KubeRay's switch for an Ingress to the dashboard. Accepted so KubeRay
-    /// manifests apply unchanged; rayop creates no Ingress.
+    /// Creates an Ingress `<cluster>-head-ingress` (the name trimmed to its
+    /// last 50 characters) to the head Service's `dashboard` port. It carries
+    /// the RayCluster's annotations; `kubernetes.io/ingress.class` becomes its
+    /// `ingressClassName` instead. Set false or unset, rayop deletes the
+    /// Ingress it created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_ingress: Option<bool>,
+
+    /// Host, path and TLS of the Ingress that `enableIngress` creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_options: Option<IngressOptions>,
+
+    /// Ray node labels of the head: passed to `ray start` as
+    /// `--labels=k1=v1,...` (keys sorted) and added to the head pod's labels
+    /// (over the template's; `ray.io/cluster`, `ray.io/node-type` and
+    /// `ray.io/group` stay rayop's). Keys and values must be valid label keys
+    /// and values; `rayStartParams.labels` cannot be set as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Ray resources of the head, as quantities: `cpu` becomes `--num-cpus`,
+    /// `memory` `--memory` (bytes), a GPU name (ending in `gpu`) `--num-gpus`,
+    /// each rounded up; any other name goes into `--resources` as is (for
+    /// example `TPU`). Keys match case-insensitively; the pod's container
+    /// resources are not changed. Not allowed beside `rayStartParams`
+    /// `num-cpus`, `num-gpus`, `memory` or `resources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BTreeMap<String, String>>,
 
     /// rayop: PersistentVolumeClaims passed through to the head StatefulSet's
     /// `volumeClaimTemplates`, so the head pod keeps its volumes across
@@ -82,6 +106,14 @@ pub enum ServiceType {
     NodePort,
     /// An external load balancer, plus NodePort.
     LoadBalancer,
+}
+
+impl HeadGroupSpec {
+    /// Whether `enableIngress` is true (unset means no Ingress).
+    #[must_use]
+    pub fn ingress_enabled(&self) -> bool {
+        self.enable_ingress == Some(true)
+    }
 }
 
 impl ServiceType {

@@ -7,6 +7,8 @@
 //! |---|---|
 //! | [`spec`] | `RayClusterSpec` and the v1 [`RayCluster`] resource |
 //! | [`head`] | `headGroupSpec`, the seed's `headService` |
+//! | [`ingress`] | `headGroupSpec.ingressOptions` |
+//! | [`network_policy`] | `networkPolicy`, and its checks |
 //! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
 //! | [`autoscaler`] | `autoscalerOptions` |
 //! | [`auth`] | `authOptions`, the Ray versions it needs |
@@ -18,6 +20,7 @@
 //! | [`names`] | derived object names, labels, the name-length bound |
 //! | [`limits`] | pod-count limits and exact pod arithmetic |
 //! | [`group_checks`] | worker groups' pod counts and HPA checks, `SpecAdjusted` notes |
+//! | [`ray_node_options`] | checks of the groups' `labels`, `resources`, `priority` |
 //! | [`pod_template`] | the API server's invariants of an embedded pod template |
 //! | [`option_checks`] | the rules of `authOptions` and `historyServerOptions` |
 //! | [`validation`] | `validate`, the Rust mirror of the CRD's rules plus semantic checks |
@@ -30,7 +33,8 @@
 //! server enforces is also enforced by [`validation::validate`]. Imports run
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
-//! `spec` the other types); `effective`, `validation`, `group_checks`, `option_checks`, `pod_template`,
+//! `spec` the other types, `head` the ingress options); `effective`, `validation`,
+//! `group_checks`, `option_checks`, `ray_node_options`, `pod_template`,
 //! `versions` and `test_builders` read the types, and no type module imports them.
 
 pub mod auth;
@@ -42,10 +46,13 @@ pub mod gcs;
 pub mod group_checks;
 pub mod head;
 pub mod history_server;
+pub mod ingress;
 pub mod limits;
 pub mod names;
+pub mod network_policy;
 pub mod option_checks;
 pub mod pod_template;
+pub mod ray_node_options;
 pub mod schema;
 pub mod spec;
 pub mod status;

@@ -24,6 +24,7 @@ use crate::crd::{
     gcs::GcsFaultToleranceOptions,
     head::{HeadGroupSpec, HeadServiceOptions},
     history_server::HistoryServerOptions,
+    network_policy::NetworkPolicyOptions,
     status::RayClusterStatus,
     upgrade::UpgradeStrategy,
     worker_group::{WorkerGroupSpec, WorkloadKind},
@@ -118,6 +119,15 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 63), transform = cel::managed_by_rules)]
     pub managed_by: Option<String>,
+
+    /// NetworkPolicies for the cluster's pods: `<cluster>-head` and one
+    /// `<cluster>-workers-<group>` per worker group, denying what `mode` says
+    /// except traffic between the cluster's own pods and the rules given.
+    /// DNS egress is not added: under DenyAll or DenyAllEgress add a rule for
+    /// it, or workers cannot resolve the head. Removing this field deletes the
+    /// policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicyOptions>,
 
     /// The seed's spelling of head Service settings: `headService.type` is
     /// `headGroupSpec.serviceType`.
@@ -228,6 +238,7 @@ impl Default for RayClusterSpec {
             upgrade_strategy: None,
             auth_options: None,
             history_server_options: None,
+            network_policy: None,
         }
     }
 }

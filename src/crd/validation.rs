@@ -143,6 +143,23 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
             );
         }
     }
+    out.extend(
+        crate::crd::ray_node_options::check(spec)
+            .into_iter()
+            .map(|(field, message)| SpecProblem::new(field, message)),
+    );
+    if let Some(policy) = &spec.network_policy {
+        let groups: Vec<&str> = spec
+            .worker_group_specs
+            .iter()
+            .map(|g| g.group_name.as_str())
+            .collect();
+        out.extend(
+            crate::crd::network_policy::check(policy, &groups)
+                .into_iter()
+                .map(|(field, message)| SpecProblem::new(field, message)),
+        );
+    }
     check_head_service_type(&mut out, spec);
     check_head_service_name(&mut out, spec);
     check_claim_templates(&mut out, spec);

@@ -93,6 +93,32 @@ pub struct WorkerGroupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 
+    /// Ray node labels of this group: passed to `ray start` as
+    /// `--labels=k1=v1,...` (keys sorted) and added to the pods' labels
+    /// (over the template's; `ray.io/cluster`, `ray.io/node-type` and
+    /// `ray.io/group` stay rayop's). Keys and values must be valid label keys
+    /// and values; `rayStartParams.labels` cannot be set as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Ray resources of this group's workers, as quantities: `cpu` becomes
+    /// `--num-cpus`, `memory` `--memory` (bytes), a GPU name (ending in `gpu`)
+    /// `--num-gpus`, each rounded up; any other name goes into `--resources`
+    /// as is (for example `TPU`). Keys match case-insensitively; the pods'
+    /// container resources are not changed. Not allowed beside
+    /// `rayStartParams` `num-cpus`, `num-gpus`, `memory` or `resources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<BTreeMap<String, String>>,
+
+    /// Scale-up preference of the Ray v2 autoscaler, which reads it from the
+    /// RayCluster and prefers higher values; 0 by default. rayop only checks
+    /// it: a value other than 0 needs `rayVersion` 2.56.0 or later and the v2
+    /// autoscaler (`autoscalerOptions.version: v2`, or
+    /// `RAY_enable_autoscaler_v2` 1 or true on the head's Ray container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 0))]
+    pub priority: Option<i32>,
+
     /// rayop: Kubernetes-native autoscaling of this group. rayop creates an
     /// autoscaling/v2 HorizontalPodAutoscaler on the group's workload, bounded
     /// by `minReplicas` (at least 1) and `maxReplicas` (times `numOfHosts`),
@@ -170,6 +196,9 @@ impl WorkerGroupSpec {
             workload_kind: None,
             volume_claim_templates: None,
             horizontal_pod_autoscaler: None,
+            labels: None,
+            resources: None,
+            priority: None,
         }
     }
 

@@ -7,6 +7,7 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{Secret, Service, ServiceAccount},
+    networking::v1::{Ingress, NetworkPolicy},
     rbac::v1::{Role, RoleBinding},
 };
 
@@ -66,6 +67,19 @@ owned_kinds! {
         cache: CacheMode::MetaOnly,
         deletable: false,
     },
+    /// networking.k8s.io/v1 NetworkPolicy: `spec.networkPolicy`'s head and
+    /// worker-group policies.
+    NetworkPolicy(NetworkPolicy) {
+        group: "networking.k8s.io", plural: "networkpolicies",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
+    /// networking.k8s.io/v1 Ingress: the dashboard's, with `enableIngress`.
+    Ingress(Ingress) {
+        group: "networking.k8s.io", plural: "ingresses",
+        cache: CacheMode::MetaOnly,
+        deletable: true,
+    },
 }
 
 impl Kind {
@@ -74,6 +88,14 @@ impl Kind {
     #[must_use]
     pub fn create_only(self) -> bool {
         matches!(self, Kind::Secret)
+    }
+
+    /// Whether rayop deletes the objects of this kind that it controls and
+    /// no longer wants, whenever it applies a set: kinds a spec field turns
+    /// on and off (`networkPolicy`, `enableIngress`).
+    #[must_use]
+    pub fn pruned(self) -> bool {
+        matches!(self, Kind::NetworkPolicy | Kind::Ingress)
     }
 
     /// Whether objects of this kind run pods and carry replicas.
