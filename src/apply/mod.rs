@@ -341,6 +341,15 @@ impl Interpreter<'_> {
                     name: key.name,
                 });
             }
+            // A Service cannot turn headless or back in place (its
+            // clusterIP is immutable): replace it.
+            if let Some(live) = self.live.object(&key)
+                && live.headless.is_some()
+                && live.headless != object.headless()
+            {
+                delete_object(&self.client, self.namespace, key.kind, &key.name).await?;
+                writes.deletes += 1;
+            }
             let mut object = object.clone();
             object.set_replicas(want_replicas);
             apply_object(&self.client, self.namespace, &object).await?;

@@ -67,6 +67,7 @@ fn live_obj(hash: &str, replicas: Option<i32>) -> LiveObject {
         replicas,
         rolled_out: true,
         owners: None,
+        headless: None,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct LiveObject {
     pub rolled_out: bool,
     /// Who else holds fields of it, when anyone does.
     pub owners: Option<FieldOwners>,
+    /// For Services, whether it is headless (see [`crate::desired::Object::headless`]).
+    pub headless: Option<bool>,
 }
 
 impl LiveObject {
@@ -62,6 +64,7 @@ impl LiveObject {
             replicas: None,
             rolled_out: true,
             owners: FieldOwners::of(meta.managed_fields.as_deref().unwrap_or(&[])),
+            headless: None,
         }
     }
 
