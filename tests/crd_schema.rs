@@ -136,7 +136,13 @@ fn printer_columns() {
             .as_ref()
             .unwrap()
             .iter()
-            .map(|c| (c.name.as_str(), c.json_path.as_str(), c.priority.unwrap_or(0)))
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.json_path.as_str(),
+                    c.priority.unwrap_or(0),
+                )
+            })
             .collect();
         assert_eq!(
             columns,

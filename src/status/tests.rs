@@ -91,7 +91,10 @@ fn an_invalid_spec_never_writes_the_deprecated_failed_state() {
     let cluster = RayCluster::test("rc");
     let s = desired_status(&cluster, &invalid, &LiveFacts::default(), now(10));
     assert_eq!(s.state, None, "no state before the cluster was ever ready");
-    assert_eq!(s.reason.as_deref(), Some(rayop_machines::status::INVALID_SPEC));
+    assert_eq!(
+        s.reason.as_deref(),
+        Some(rayop_machines::status::INVALID_SPEC)
+    );
     assert!(
         s.conditions
             .iter()
