@@ -117,6 +117,7 @@ impl FakeLive {
                         replicas,
                         rolled_out: true,
                         owners: None,
+                        headless: o.headless(),
                     },
                 );
             }

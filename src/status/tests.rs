@@ -114,11 +114,13 @@ fn an_invalid_spec_never_writes_the_deprecated_failed_state() {
 #[test]
 fn a_headless_head_service_reports_the_head_pod_ip() {
     let cluster = RayCluster::test("rc");
-    let mut pod = Pod::default();
-    pod.status = Some(PodStatus {
-        pod_ip: Some("10.64.0.9".into()),
-        ..PodStatus::default()
-    });
+    let pod = Pod {
+        status: Some(PodStatus {
+            pod_ip: Some("10.64.0.9".into()),
+            ..PodStatus::default()
+        }),
+        ..Pod::default()
+    };
     let svc = Service {
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
