@@ -118,6 +118,7 @@ impl FakeLive {
                         rolled_out: true,
                         on_delete_revision: None,
                         owners: None,
+                        headless: o.headless(),
                     },
                 );
             }

@@ -44,6 +44,27 @@ impl Object {
     pub fn is_workload(&self) -> bool {
         self.kind().is_workload()
     }
+
+    /// For a Service, whether it is headless (`clusterIP: None`); `None`
+    /// for other kinds. The API server never changes this on a live
+    /// Service, so a Service whose headlessness changes is replaced.
+    #[must_use]
+    pub fn headless(&self) -> Option<bool> {
+        match self {
+            Object::Service(s) => Some(service_is_headless(s)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a Service is headless (`spec.clusterIP: None`).
+#[must_use]
+pub fn service_is_headless(service: &k8s_openapi::api::core::v1::Service) -> bool {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.cluster_ip.as_deref())
+        .is_some_and(|ip| ip == "None")
 }
 
 /// A set of objects applied together, stamped with one hash.

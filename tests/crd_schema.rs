@@ -130,23 +130,39 @@ fn the_yaml_holds_both_versions_and_the_cel_rules() {
 #[test]
 fn printer_columns() {
     let crd = crd().unwrap();
-    let columns: Vec<_> = crd.spec.versions[0]
-        .additional_printer_columns
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|c| (c.name.as_str(), c.json_path.as_str()))
-        .collect();
-    assert_eq!(
-        columns,
-        [
-            ("Phase", ".status.phase"),
-            ("Desired Workers", ".status.desiredWorkerReplicas"),
-            ("Ready Workers", ".status.readyWorkerReplicas"),
-            ("Head IP", ".status.head.podIP"),
-            ("Age", ".metadata.creationTimestamp"),
-        ]
-    );
+    for version in &crd.spec.versions {
+        let columns: Vec<_> = version
+            .additional_printer_columns
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.json_path.as_str(),
+                    c.priority.unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                ("desired workers", ".status.desiredWorkerReplicas", 0),
+                ("available workers", ".status.availableWorkerReplicas", 0),
+                ("cpus", ".status.desiredCPU", 0),
+                ("memory", ".status.desiredMemory", 0),
+                ("gpus", ".status.desiredGPU", 0),
+                ("tpus", ".status.desiredTPU", 1),
+                ("status", ".status.state", 0),
+                ("phase", ".status.phase", 0),
+                ("age", ".metadata.creationTimestamp", 0),
+                ("head pod IP", ".status.head.podIP", 1),
+                ("head service IP", ".status.head.serviceIP", 1),
+            ],
+            "{}",
+            version.name
+        );
+    }
 }
 
 #[test]

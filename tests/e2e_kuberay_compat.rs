@@ -1,7 +1,8 @@
 //! A KubeRay v1.7 manifest using `autoscalerOptions.command`/`args`, the
 //! `ray.io/overwrite-container-cmd` annotation and a custom
 //! `headService.metadata.name` applies unchanged, reaches Ready, and the live
-//! objects carry what its author asked for.
+//! objects carry what its author asked for. The default head Service is
+//! headless, and is replaced when a new serviceType cannot be headless.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -121,4 +122,54 @@ async fn the_api_server_refuses_a_head_service_name_that_is_no_dns_label() -> Re
         "{message}"
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_head_service_is_headless_and_is_replaced_when_its_type_changes() -> Result<()>
+{
+    let (env, ns) = setup("compat-headless").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    create(&client, &cluster(workers("hl", 1), &ns)).await?;
+    converged(&client, &ns, "hl", 1).await?;
+    let services = Api::<Service>::namespaced(client.clone(), &ns);
+    let shape = |svc: Service| svc.spec.map(|s| (s.type_, s.cluster_ip));
+    let svc = must(services.get_opt("hl-head-svc").await?, "head Service")?;
+    let uid = svc.metadata.uid.clone();
+    let spec = svc.spec.clone().unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("None"), "headless");
+    assert_eq!(spec.publish_not_ready_addresses, Some(true));
+    let ready = clusters(&client, &ns).get("hl").await?;
+    let head = ready.status.unwrap().head.unwrap();
+    assert_eq!(
+        head.service_ip, head.pod_ip,
+        "a headless Service reports the pod IP"
+    );
+
+    // NodePort cannot be headless: the Service is replaced, not left failing.
+    patch_spec(
+        &client,
+        &ns,
+        "hl",
+        serde_json::json!({"headGroupSpec": {"serviceType": "NodePort"}}),
+    )
+    .await?;
+    rayop_testenv::wait_until(
+        "a NodePort head Service with a cluster IP",
+        TIMEOUT,
+        || async {
+            Ok(services
+                .get_opt("hl-head-svc")
+                .await?
+                .and_then(shape)
+                .is_some_and(|(t, ip): (Option<String>, Option<String>)| {
+                    t.as_deref() == Some("NodePort") && ip.is_some_and(|ip| ip != "None")
+                }))
+        },
+    )
+    .await?;
+    let replaced = must(services.get_opt("hl-head-svc").await?, "head Service")?;
+    assert_ne!(replaced.metadata.uid, uid, "recreated");
+    wait_phase(&client, &ns, "hl", Phase::Ready).await?;
+    op.stop().await
 }

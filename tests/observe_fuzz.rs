@@ -238,6 +238,11 @@ fn random_live(rng: &mut Rng) -> LiveObject {
         rolled_out: rng.chance(50),
         on_delete_revision: None,
         owners: rayop::owned::drift::FieldOwners::of(&random_managed_fields(rng)),
+        headless: match rng.below(3) {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        },
     }
 }
 

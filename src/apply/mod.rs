@@ -24,7 +24,7 @@
 //!   under the same name is never touched by a stale command; a pod that is
 //!   already gone counts as done.
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use kube::{
     Api, Client,
     api::{DeleteParams, Preconditions},
@@ -40,7 +40,7 @@ pub use created_once::{AUTH_SECRET_NOT_READY, new_token};
 
 pub use crate::interpret::Writes;
 use crate::{
-    desired::{DesiredObjects, Kind, ObjectKey, ObjectSet},
+    desired::{DesiredObjects, Kind, ObjectKey, ObjectSet, service_is_headless},
     interpret::Interpret,
     journaling::{JournalError, JournalHandle},
     observe::{
@@ -365,6 +365,15 @@ impl Interpreter<'_> {
                     name: key.name,
                 });
             }
+            // A Service cannot turn headless or back in place (its
+            // clusterIP is immutable): replace it.
+            if let Some(live) = self.live.object(&key)
+                && live.headless.is_some()
+                && live.headless != object.headless()
+                && self.delete_service_of_other_headlessness(object).await?
+            {
+                writes.deletes += 1;
+            }
             let mut object = object.clone();
             object.set_replicas(want_replicas);
             apply_object(&self.client, self.namespace, &object).await?;
@@ -393,6 +402,42 @@ impl Interpreter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the live Service `desired` names when the API server (not
+    /// the cache, which may lag behind an earlier replacement) says its
+    /// headlessness differs; the UID precondition spares a Service
+    /// recreated since. Whether it deleted one.
+    async fn delete_service_of_other_headlessness(
+        &self,
+        desired: &crate::desired::Object,
+    ) -> Result<bool, ApplyError> {
+        let name = desired.meta().name.clone().unwrap_or_default();
+        let api: Api<Service> = Api::namespaced(self.client.clone(), self.namespace);
+        let error = |source| ApiError {
+            verb: "delete",
+            kind: "Service",
+            name: name.clone(),
+            source,
+        };
+        let Some(live) = api.get_opt(&name).await.map_err(error)? else {
+            return Ok(false);
+        };
+        if Some(service_is_headless(&live)) == desired.headless() {
+            return Ok(false);
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: live.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&name, &params).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(false),
+            Err(source) => Err(error(source).into()),
+        }
     }
 
     /// A group whose `workloadKind` changed still has a workload of the

@@ -66,8 +66,9 @@ pub const DEFAULT_ARGS: [&str; 6] = [
     "$(RAY_CLUSTER_NAMESPACE)",
 ];
 /// Env of the sidecar holding the autoscaler's start command, for a user
-/// `command`/`args` that wraps it (as in KubeRay).
-pub const GEN_AUTOSCALER_START_CMD: &str = "KUBERAY_GEN_AUTOSCALER_START_CMD";
+/// `command`/`args` that wraps it (as in KubeRay); validation refuses it in
+/// `autoscalerOptions.env`.
+pub use crate::crd::validation::GEN_AUTOSCALER_START_CMD;
 /// Pull policy of the sidecar's image when none is given.
 pub const DEFAULT_PULL_POLICY: &str = "IfNotPresent";
 

@@ -8,8 +8,14 @@
 //!   its labels, annotations and spec are kept. rayop sets the name, the
 //!   namespace, the owner reference, its own labels, the selector, the type
 //!   and the Ray ports.
-//! - **Type.** [`effective_head_service_type`]: `headGroupSpec.serviceType`,
-//!   else the seed's `headService.type`, else the base's, else ClusterIP.
+//! - **Type.** [`effective_head_service_type`]: the base's, else
+//!   `headGroupSpec.serviceType`, else the seed's `headService.type`, else
+//!   ClusterIP.
+//! - **Headless.** Without a base, a ClusterIP head Service is headless
+//!   (`clusterIP: None`, `publishNotReadyAddresses: true`), as KubeRay's
+//!   default: its DNS name resolves to the head pod, before it is Ready too,
+//!   so workers' `<service>.<namespace>.svc` address works unchanged. A
+//!   custom base is never made headless.
 //! - **Annotations.** The base's, then `headServiceAnnotations` (which win).
 //! - **Ports.** `gcs-server` 6379, `dashboard` 8265, `client` 10001,
 //!   `metrics` 8080 and `serve` 8000, each number taken from a same-named
@@ -34,10 +40,14 @@ use crate::{
     },
     crd::{
         effective_head_service_type, effective_head_template,
+        head::ServiceType,
         names::{self, RayNode},
     },
     desired::Object,
 };
+
+/// `clusterIP` of a headless Service.
+pub const HEADLESS: &str = "None";
 
 /// The head Service (`<cluster>-head-svc` or the custom name), built on `headGroupSpec.headService`
 /// when given (see the module docs).
@@ -48,12 +58,13 @@ pub fn head_service(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> {
     let template = effective_head_template(ctx.spec);
     let ray = ray_container(&template, RayNode::Head)?;
 
-    let base = ctx
+    let custom = ctx
         .spec
         .head_group_spec
         .as_ref()
-        .and_then(|head| head.head_service.clone())
-        .unwrap_or_default();
+        .and_then(|head| head.head_service.clone());
+    let headless = custom.is_none();
+    let base = custom.unwrap_or_default();
     let mut metadata = base.metadata;
     metadata.name = Some(ctx.head_service_name());
     metadata.namespace = Some(ctx.namespace.to_owned());
@@ -94,7 +105,12 @@ pub fn head_service(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> {
     }
     spec.ports = Some(service_ports);
     spec.selector = Some(names::selector_labels(ctx.name, RayNode::Head));
-    spec.type_ = Some(effective_head_service_type(ctx.spec).as_str().to_owned());
+    let service_type = effective_head_service_type(ctx.spec);
+    spec.type_ = Some(service_type.as_str().to_owned());
+    if headless && service_type == ServiceType::ClusterIP {
+        spec.cluster_ip = Some(HEADLESS.to_owned());
+        spec.publish_not_ready_addresses = Some(true);
+    }
 
     Ok(Object::Service(Service {
         metadata,
@@ -196,6 +212,55 @@ mod tests {
         );
         let gcs = &spec.ports.as_ref().unwrap()[0];
         assert_eq!(gcs.target_port, Some(IntOrString::Int(6379)));
+    }
+
+    #[test]
+    fn the_default_service_is_headless_and_a_custom_one_is_not() {
+        let mut cluster = RayCluster::test("rc");
+        let spec = build(&cluster).spec.unwrap();
+        assert_eq!(spec.cluster_ip.as_deref(), Some(HEADLESS));
+        assert_eq!(spec.publish_not_ready_addresses, Some(true));
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+
+        // A NodePort or LoadBalancer Service cannot be headless.
+        cluster.spec.head_group_spec = Some(HeadGroupSpec {
+            service_type: Some(ServiceType::NodePort),
+            ..HeadGroupSpec::default()
+        });
+        let spec = build(&cluster).spec.unwrap();
+        assert_eq!(spec.cluster_ip, None);
+        assert_eq!(spec.publish_not_ready_addresses, None);
+
+        // A custom Service keeps a cluster IP; with no type of its own it
+        // takes serviceType, and its own type wins over serviceType.
+        let custom = |type_: Option<&str>| Service {
+            metadata: ObjectMeta {
+                name: Some("my-head".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(ServiceSpec {
+                type_: type_.map(str::to_owned),
+                ..ServiceSpec::default()
+            }),
+            status: None,
+        };
+        cluster.spec.head_group_spec = Some(HeadGroupSpec {
+            head_service: Some(custom(None)),
+            ..HeadGroupSpec::default()
+        });
+        let svc = build(&cluster);
+        let spec = svc.spec.unwrap();
+        assert_eq!(spec.cluster_ip, None, "a custom Service is not headless");
+        assert_eq!(spec.publish_not_ready_addresses, None);
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+        cluster.spec.head_group_spec = Some(HeadGroupSpec {
+            head_service: Some(custom(Some("LoadBalancer"))),
+            service_type: Some(ServiceType::NodePort),
+            ..HeadGroupSpec::default()
+        });
+        let spec = build(&cluster).spec.unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("LoadBalancer"));
+        assert_eq!(spec.cluster_ip, None);
     }
 
     #[test]

@@ -310,6 +310,24 @@ fn lease_config(args: &RunArgs, client: &Client) -> LeaseConfig {
     }
 }
 
+/// The controller's settings the flags of `rayop run` ask for; tests that
+/// run the controller in-process read operator flags through this too.
+#[must_use]
+pub fn settings(args: &RunArgs) -> Settings {
+    Settings {
+        namespaces: args.namespaces.clone(),
+        concurrency: args.concurrency.max(1),
+        resync: Duration::from_secs(args.resync_seconds.max(1)),
+        build: BuildOptions {
+            cluster_domain: args.cluster_domain.clone(),
+        },
+        instance: std::env::var("POD_NAME").ok(),
+        head_stuck_after: (args.head_stuck_seconds != 300)
+            .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
+        ..Settings::default()
+    }
+}
+
 /// Threads for blocking work: journal appends (group-committed, so more
 /// threads only queue on the same flush), journal reopens and file I/O.
 /// Tokio's default (512) let a burst of reconciles start dozens of threads,
@@ -402,18 +420,7 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
         let journal = Arc::new(open_journal_when_free(args, &metrics, args.leader_elect).await?);
         state.attach_journal(journal.clone());
         health.journal_settled();
-        let settings = Settings {
-            namespaces: args.namespaces.clone(),
-            concurrency: args.concurrency.max(1),
-            resync: Duration::from_secs(args.resync_seconds.max(1)),
-            build: BuildOptions {
-                cluster_domain: args.cluster_domain.clone(),
-            },
-            instance: std::env::var("POD_NAME").ok(),
-            head_stuck_after: (args.head_stuck_seconds != 300)
-                .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
-            ..Settings::default()
-        };
+        let settings = settings(args);
         // Stop on SIGTERM, or as soon as the Lease is lost.
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let watcher = {

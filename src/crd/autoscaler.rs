@@ -40,6 +40,8 @@ pub struct AutoscalerOptions {
     /// Environment variables of the autoscaler container, after rayop's own
     /// (`RAY_CLUSTER_NAME`, `RAY_CLUSTER_NAMESPACE`, `RAY_HEAD_POD_NAME`,
     /// `KUBERAY_CRD_VER`); a variable of the same name replaces rayop's.
+    /// `KUBERAY_GEN_AUTOSCALER_START_CMD` is refused: rayop sets it to the
+    /// generated start command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
 

@@ -94,9 +94,10 @@ fn fill_ray_container(
     template
 }
 
-/// Type of the head Service: `headGroupSpec.serviceType`, else the seed's
-/// `headService.type`, else the type of the `headGroupSpec.headService` base
-/// when it is one rayop supports, else ClusterIP.
+/// Type of the head Service: the type of the custom
+/// `headGroupSpec.headService` when it is one rayop supports (the user's
+/// Service wins, as in KubeRay), else `headGroupSpec.serviceType`, else the
+/// seed's `headService.type`, else ClusterIP.
 #[must_use]
 pub fn effective_head_service_type(spec: &RayClusterSpec) -> ServiceType {
     let head = spec.head_group_spec.as_ref();
@@ -116,9 +117,9 @@ pub fn effective_head_service_type(spec: &RayClusterSpec) -> ServiceType {
         .into_iter()
         .find(|t| t.as_str() == base)
     };
-    head.and_then(|h| h.service_type)
+    from_base()
+        .or_else(|| head.and_then(|h| h.service_type))
         .or_else(|| spec.head_service.as_ref().and_then(|s| s.type_))
-        .or_else(from_base)
         .unwrap_or_default()
 }
 
@@ -250,6 +251,17 @@ mod tests {
             effective_head_service_type(&spec),
             ServiceType::LoadBalancer
         );
+        // A custom head Service's own type wins over serviceType.
+        if let Some(head) = spec.head_group_spec.as_mut() {
+            head.head_service = Some(k8s_openapi::api::core::v1::Service {
+                spec: Some(k8s_openapi::api::core::v1::ServiceSpec {
+                    type_: Some("NodePort".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        assert_eq!(effective_head_service_type(&spec), ServiceType::NodePort);
     }
 
     #[test]

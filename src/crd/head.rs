@@ -33,9 +33,11 @@ pub struct HeadGroupSpec {
     pub ray_start_params: BTreeMap<String, String>,
 
     /// Type of the head Service `<cluster>-head-svc`: ClusterIP (reachable
-    /// inside the cluster only), NodePort or LoadBalancer. When unset:
-    /// `headService.type`, else the type of the `headService` base if it is one
-    /// of these, else ClusterIP.
+    /// inside the cluster only), NodePort or LoadBalancer. A `headService`
+    /// base with one of these types wins; else this, else the seed's
+    /// `spec.headService.type`, else ClusterIP. Without a `headService` base,
+    /// a ClusterIP head Service is headless (`clusterIP: None`, ready or not):
+    /// its name resolves to the head pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_type: Option<ServiceType>,
 
@@ -43,6 +45,7 @@ pub struct HeadGroupSpec {
     /// spec are kept, rayop sets the selector and Ray ports. Its
     /// `metadata.name` (a DNS-1035 label), when set, names the head Service
     /// instead of `<cluster>-head-svc`, and workers reach the head through it.
+    /// It is never made headless: its type is its own, else `serviceType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::service")]
     pub head_service: Option<Service>,

@@ -67,7 +67,10 @@ pub const REASON_FAILED_CREATE_WORKER_POD: &str = "FailedCreateWorkerPod";
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RayClusterStatus {
-    /// KubeRay's coarse state: `ready`, `suspended` or `failed`.
+    /// KubeRay's coarse state: `ready` once every pod has been Running and
+    /// Ready, `suspended` when `suspend` is set and all pods are gone. rayop
+    /// never writes the deprecated `failed`: `reason` and the conditions say
+    /// why a cluster is not ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ClusterState>,
 
@@ -157,7 +160,7 @@ pub struct RayClusterStatus {
     pub last_update_time: Option<Time>,
 
     /// When `state` last took each value, keyed by the state (`ready`,
-    /// `suspended`, `failed`); a key is written whenever `state` changes.
+    /// `suspended`); a key is written whenever `state` changes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub state_transition_times: BTreeMap<String, Time>,
 
@@ -179,7 +182,8 @@ pub enum ClusterState {
     Ready,
     /// `suspend` is set and all pods are gone.
     Suspended,
-    /// The cluster cannot be brought up; see `reason`.
+    /// Deprecated, as in KubeRay v1.7: never written, still read so a
+    /// status written by an older operator parses.
     Failed,
 }
 

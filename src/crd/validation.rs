@@ -51,6 +51,9 @@ use crate::crd::{
 pub const COUNT_FLAGS: [&str; 2] = ["num-cpus", "num-gpus"];
 /// `rayStartParams` flags whose value is a whole number of bytes.
 pub const BYTE_FLAGS: [&str; 2] = ["memory", "object-store-memory"];
+/// The autoscaler container's env variable holding the generated start
+/// command; `autoscalerOptions.env` may not set it.
+pub const GEN_AUTOSCALER_START_CMD: &str = "KUBERAY_GEN_AUTOSCALER_START_CMD";
 /// Keys of the `resources` JSON that have their own flag.
 pub const RESOURCES_WITH_FLAGS: [(&str, &str); 3] = [
     ("CPU", "num-cpus"),
@@ -192,6 +195,17 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         }
         if options.upscaling_mode.is_some() && options.upscaling_speed.is_some() {
             out.push(SpecProblem::new(path, cel::ONE_UPSCALING_SETTING.message));
+        }
+        for (i, var) in options.env.iter().flatten().enumerate() {
+            if var.name == GEN_AUTOSCALER_START_CMD {
+                out.push(SpecProblem::new(
+                    format!("{path}.env[{i}].name"),
+                    format!(
+                        "must not be {GEN_AUTOSCALER_START_CMD}: the operator sets it to the generated \
+                         autoscaler start command, for a custom command or args to run"
+                    ),
+                ));
+            }
         }
         if spec.autoscaling_enabled() {
             check_autoscaler_container(&mut out, spec, options);
@@ -603,6 +617,31 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_autoscaler_env_may_not_set_the_generated_start_command() {
+        use k8s_openapi::api::core::v1::EnvVar;
+        let mut c = RayCluster::test("rc");
+        c.spec.autoscaler_options = Some(crate::crd::autoscaler::AutoscalerOptions {
+            env: Some(vec![
+                EnvVar {
+                    name: "OTHER".into(),
+                    value: Some("1".into()),
+                    ..EnvVar::default()
+                },
+                EnvVar {
+                    name: GEN_AUTOSCALER_START_CMD.into(),
+                    value: Some("ray kuberay-autoscaler".into()),
+                    ..EnvVar::default()
+                },
+            ]),
+            ..Default::default()
+        });
+        // Refused whether or not in-tree autoscaling is on, as KubeRay does.
+        assert_eq!(fields(&c), ["spec.autoscalerOptions.env[1].name"]);
+        c.spec.enable_in_tree_autoscaling = Some(true);
+        assert_eq!(fields(&c), ["spec.autoscalerOptions.env[1].name"]);
     }
 
     #[test]

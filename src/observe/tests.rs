@@ -68,6 +68,7 @@ fn live_obj(hash: &str, replicas: Option<i32>) -> LiveObject {
         rolled_out: true,
         on_delete_revision: None,
         owners: None,
+        headless: None,
     }
 }
 

@@ -52,6 +52,8 @@ pub struct LiveObject {
     pub on_delete_revision: Option<String>,
     /// Who else holds fields of it, when anyone does.
     pub owners: Option<FieldOwners>,
+    /// For Services, whether it is headless (see [`crate::desired::Object::headless`]).
+    pub headless: Option<bool>,
 }
 
 impl LiveObject {
@@ -67,6 +69,7 @@ impl LiveObject {
             rolled_out: true,
             on_delete_revision: None,
             owners: FieldOwners::of(meta.managed_fields.as_deref().unwrap_or(&[])),
+            headless: None,
         }
     }
 

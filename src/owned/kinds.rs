@@ -33,7 +33,7 @@ owned_kinds! {
     /// v1 Service: the head Service and each group's headless Service.
     Service(Service) {
         group: "", plural: "services",
-        cache: CacheMode::Full { trim: keep, live: live_meta },
+        cache: CacheMode::Full { trim: keep, live: live_service },
         deletable: true,
     },
     /// v1 ServiceAccount: the Ray autoscaler's.
@@ -141,8 +141,11 @@ fn trim_deployment(d: &mut Deployment) {
 
 fn keep<K>(_: &mut K) {}
 
-fn live_meta<K: kube::Resource>(o: &K) -> LiveObject {
-    LiveObject::of_meta(o.meta())
+fn live_service(s: &Service) -> LiveObject {
+    LiveObject {
+        headless: Some(crate::desired::service_is_headless(s)),
+        ..LiveObject::of_meta(&s.metadata)
+    }
 }
 
 fn live_statefulset(s: &StatefulSet) -> LiveObject {

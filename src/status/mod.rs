@@ -132,12 +132,11 @@ pub fn desired_status(
     let provisioned = summary
         .condition(rayop_machines::status::PROVISIONED)
         .is_some_and(|c| c.status);
-    let invalid = summary
-        .condition(rayop_machines::status::INVALID_SPEC)
-        .is_some_and(|c| c.status);
+    // KubeRay v1.7 writes only `ready` and `suspended` (`failed` is
+    // deprecated): an invalid spec keeps the state it had and says why in
+    // `reason` and the InvalidSpec condition.
     let state = match summary.phase {
         rayop_machines::Phase::Suspended => Some(ClusterState::Suspended),
-        _ if invalid => Some(ClusterState::Failed),
         _ if provisioned => Some(ClusterState::Ready),
         _ => None,
     };
@@ -166,11 +165,21 @@ pub fn desired_status(
             .head_pod
             .and_then(|p| p.status.as_ref())
             .and_then(|s| s.pod_ip.clone()),
+        // A headless Service has no IP of its own: its name resolves to the
+        // head pod, so that is the IP reported (as KubeRay does).
         service_ip: live
             .head_service
             .and_then(|s| s.spec.as_ref())
             .and_then(|s| s.cluster_ip.clone())
-            .filter(|ip| ip != "None"),
+            .and_then(|ip| {
+                if ip == "None" {
+                    live.head_pod
+                        .and_then(|p| p.status.as_ref())
+                        .and_then(|s| s.pod_ip.clone())
+                } else {
+                    Some(ip)
+                }
+            }),
         pod_name: live.head_pod.map(ResourceExt::name_any),
         service_name: Some(names::effective_head_service_name(&name, &cluster.spec)),
     };

@@ -79,6 +79,65 @@ fn provisioned_clusters_are_ready_in_kuberay_terms() {
 }
 
 #[test]
+fn an_invalid_spec_never_writes_the_deprecated_failed_state() {
+    let mut invalid = summary(MPhase::Pending, false);
+    invalid.reason = Some(rayop_machines::status::INVALID_SPEC.into());
+    invalid.conditions.push(ConditionSummary {
+        kind: rayop_machines::status::INVALID_SPEC.into(),
+        status: true,
+        reason: rayop_machines::status::INVALID_SPEC.into(),
+        message: "spec.workerGroupSpecs[0].minReplicas: must be at most maxReplicas".into(),
+    });
+    let cluster = RayCluster::test("rc");
+    let s = desired_status(&cluster, &invalid, &LiveFacts::default(), now(10));
+    assert_eq!(s.state, None, "no state before the cluster was ever ready");
+    assert_eq!(
+        s.reason.as_deref(),
+        Some(rayop_machines::status::INVALID_SPEC)
+    );
+    assert!(
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == rayop_machines::status::INVALID_SPEC && c.status == "True"),
+        "the condition still says why"
+    );
+
+    // A cluster that was ready keeps `ready`, as KubeRay leaves the state
+    // of a cluster whose spec became invalid.
+    let mut provisioned = invalid.clone();
+    provisioned.conditions[0].status = true;
+    let s = desired_status(&cluster, &provisioned, &LiveFacts::default(), now(10));
+    assert_eq!(s.state, Some(ClusterState::Ready));
+    assert!(!s.state_transition_times.contains_key("failed"));
+}
+
+#[test]
+fn a_headless_head_service_reports_the_head_pod_ip() {
+    let cluster = RayCluster::test("rc");
+    let pod = Pod {
+        status: Some(PodStatus {
+            pod_ip: Some("10.64.0.9".into()),
+            ..PodStatus::default()
+        }),
+        ..Pod::default()
+    };
+    let svc = Service {
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    let live = LiveFacts {
+        head_pod: Some(&pod),
+        head_service: Some(&svc),
+        pods: vec![&pod],
+    };
+    let s = desired_status(&cluster, &summary(MPhase::Ready, true), &live, now(10));
+    assert_eq!(s.head.unwrap().service_ip.as_deref(), Some("10.64.0.9"));
+}
+
+#[test]
 fn head_facts_and_endpoints_come_from_live_objects() {
     let cluster = RayCluster::test("rc");
     let mut pod = Pod::default();
