@@ -13,7 +13,7 @@
 use kube::Resource;
 
 use crate::{
-    build::{BuildError, ports},
+    build::{BatchScheduler, BuildError, ports},
     crd::{RayCluster, RayClusterSpec, names},
 };
 
@@ -22,12 +22,16 @@ use crate::{
 pub struct BuildOptions {
     /// The cluster DNS domain, as in `<svc>.<ns>.svc.<domain>`.
     pub cluster_domain: String,
+    /// The batch scheduler every pod is handed to (`--batch-scheduler`);
+    /// `None`: the default scheduler, no scheduler metadata.
+    pub batch_scheduler: Option<BatchScheduler>,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
         Self {
             cluster_domain: names::DEFAULT_CLUSTER_DOMAIN.to_owned(),
+            batch_scheduler: None,
         }
     }
 }
@@ -52,6 +56,11 @@ pub struct ClusterContext<'a> {
     /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
     /// group's Ray container command is wrapped.
     pub overwrite_container_cmd: bool,
+    /// The RayCluster's own labels (batch schedulers read theirs there).
+    pub labels: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The RayCluster's own annotations (copied to a Volcano PodGroup;
+    /// YuniKorn's task groups may be given there).
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -70,7 +79,15 @@ impl<'a> ClusterContext<'a> {
             spec: &cluster.spec,
             options,
             overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
+            labels: meta.labels.as_ref(),
+            annotations: meta.annotations.as_ref(),
         })
+    }
+
+    /// The RayCluster's label `key`, if set.
+    #[must_use]
+    pub fn label(&self, key: &str) -> Option<&'a str> {
+        self.labels?.get(key).map(String::as_str)
     }
 
     /// The head's `rayStartParams`; `None` without a `headGroupSpec`.
@@ -146,6 +163,7 @@ mod tests {
     fn head_address_uses_domain_and_port() {
         let options = BuildOptions {
             cluster_domain: "corp.example".into(),
+            ..BuildOptions::default()
         };
         let mut cluster = RayCluster::test("rc");
         let ctx = ClusterContext::new(&cluster, &options).unwrap();

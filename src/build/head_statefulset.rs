@@ -5,7 +5,8 @@
 //! (or the default one) made into a Ray head by
 //! [`ray_container`], plus, with in-tree
 //! autoscaling, the [`autoscaler_sidecar`]
-//! and its ServiceAccount.
+//! and its ServiceAccount, and the batch scheduler's metadata
+//! ([`batch_scheduler`]).
 //!
 //! Invariants: `serviceName` is the head Service; the selector is the head's
 //! three selector labels, which the template always carries; pods are managed
@@ -19,8 +20,8 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, autoscaler_sidecar, object_meta::object_meta, ray_container,
-        service_account,
+        BuildError, ClusterContext, autoscaler_sidecar, batch_scheduler, object_meta::object_meta,
+        ray_container, service_account,
     },
     crd::{
         effective_head_template,
@@ -53,6 +54,7 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
     if let Some(pod) = template.spec.as_mut() {
         service_account::name_in_both_fields(pod);
     }
+    batch_scheduler::add_pod_metadata(ctx, RayNode::Head, &mut template);
     Ok(Object::StatefulSet(StatefulSet {
         metadata: object_meta(ctx, names::head_statefulset_name(ctx.name), RayNode::Head),
         spec: Some(StatefulSetSpec {

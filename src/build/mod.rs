@@ -8,7 +8,7 @@
 //!
 //! | Set | Objects, in order |
 //! |---|---|
-//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
+//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; under a batch scheduler its PodGroup ([`volcano_pod_group`], [`scheduler_plugins_pod_group`]) |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
 //!
 //! Invariants:
@@ -31,12 +31,15 @@
 //! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
 //! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
 //! [`autoscaler_rbac`], and the workers' [`worker_workload`],
-//! [`wait_gcs_ready`] and [`worker_service`]. Besides objects,
+//! [`wait_gcs_ready`] and [`worker_service`]; every pod template gets the
+//! configured batch scheduler's metadata ([`batch_scheduler`], with
+//! [`yunikorn_task_groups`]). Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
 pub mod autoscaler_rbac;
 pub mod autoscaler_sidecar;
+pub mod batch_scheduler;
 pub mod context;
 pub mod desired_resources;
 pub mod env;
@@ -50,17 +53,21 @@ pub mod quantity;
 pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_start;
+pub mod scheduler_plugins_pod_group;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
+pub mod volcano_pod_group;
 pub mod wait_gcs_ready;
 pub mod worker_hpa;
 pub mod worker_service;
 pub mod worker_workload;
+pub mod yunikorn_task_groups;
 
 #[cfg(test)]
 mod tests;
 
+pub use batch_scheduler::BatchScheduler;
 pub use context::{BuildOptions, ClusterContext};
 pub use error::BuildError;
 
@@ -108,5 +115,9 @@ fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>,
     if ctx.spec.autoscaling_enabled() {
         objects.extend(autoscaler_rbac::autoscaler_rbac(ctx));
     }
+    objects.extend(volcano_pod_group::volcano_pod_group(ctx)?);
+    objects.extend(scheduler_plugins_pod_group::scheduler_plugins_pod_group(
+        ctx,
+    ));
     Ok(objects)
 }

@@ -4,7 +4,8 @@
 //! Role: run the group's worker pods. The pod template is the group's template
 //! (or the default one) made into a Ray worker by
 //! [`ray_container`], with the
-//! [`wait_gcs_ready`] init container.
+//! [`wait_gcs_ready`] init container and the batch scheduler's metadata
+//! ([`batch_scheduler`]).
 //!
 //! Invariants:
 //! - The selector is the group's three selector labels, which the template
@@ -25,7 +26,7 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, head_statefulset::POD_MANAGEMENT_POLICY,
+        BuildError, ClusterContext, batch_scheduler, head_statefulset::POD_MANAGEMENT_POLICY,
         object_meta::object_meta, ray_container, service_account, wait_gcs_ready,
     },
     crd::{
@@ -53,6 +54,7 @@ pub fn worker_workload(
         wait_gcs_ready::add_wait_gcs_ready(ctx, pod, &user_ray);
         service_account::name_in_both_fields(pod);
     }
+    batch_scheduler::add_pod_metadata(ctx, node, &mut template);
 
     let metadata = object_meta(
         ctx,
