@@ -205,15 +205,15 @@ mod tests {
         c
     }
 
-    /// `(schedulerName, labels, annotations)` of the head's and the group's pod templates.
-    fn pods(
-        c: &RayCluster,
-        scheduler: Option<BatchScheduler>,
-    ) -> Vec<(
+    /// A pod template's `(schedulerName, labels, annotations)`.
+    type PodMeta = (
         Option<String>,
         BTreeMap<String, String>,
         BTreeMap<String, String>,
-    )> {
+    );
+
+    /// [`PodMeta`] of the head's and the group's pod templates.
+    fn pods(c: &RayCluster, scheduler: Option<BatchScheduler>) -> Vec<PodMeta> {
         let options = BuildOptions {
             batch_scheduler: scheduler,
             ..BuildOptions::default()
