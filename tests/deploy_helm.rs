@@ -71,6 +71,36 @@ fn the_chart_with_the_debug_journal_renders_the_debug_journal_manifests() -> Res
 }
 
 #[test]
+fn the_chart_with_a_batch_scheduler_renders_the_batch_scheduler_manifests() -> Result<()> {
+    same_objects(
+        &helm_template(&["batchScheduler.name=volcano"])?,
+        &kustomize("batch-scheduler")?,
+    )
+}
+
+#[test]
+fn the_deprecated_batch_scheduler_switch_and_its_conflict() -> Result<()> {
+    let args = operator_args(&helm_template(&["batchScheduler.enabled=true"])?);
+    ensure!(
+        args.iter().any(|a| a == "--enable-batch-scheduler")
+            && !args.iter().any(|a| a.starts_with("--batch-scheduler")),
+        "{args:?}"
+    );
+    let args = operator_args(&helm_template(&[])?);
+    ensure!(
+        !args.iter().any(|a| a.contains("batch-scheduler")),
+        "no scheduler by default: {args:?}"
+    );
+    let both = helm_template(&[
+        "batchScheduler.enabled=true",
+        "batchScheduler.name=yunikorn",
+    ]);
+    let error = format!("{:#}", both.expect_err("both values must fail the render"));
+    ensure!(error.contains("exclusive"), "{error}");
+    Ok(())
+}
+
+#[test]
 fn the_debug_journal_on_localhost_needs_no_port_and_no_rbac() -> Result<()> {
     let docs = helm_template(&[
         "debugJournal.enabled=true",

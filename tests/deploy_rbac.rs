@@ -40,7 +40,13 @@ fn is_reader(role: &Value) -> bool {
 /// Every rendering of the deploy RBAC: the kustomize variants and the chart.
 fn every_render() -> Result<Vec<(String, Vec<Value>)>> {
     let mut all = Vec::new();
-    for variant in ["cluster", "namespaced", "journal-pvc", "debug-journal"] {
+    for variant in [
+        "cluster",
+        "namespaced",
+        "journal-pvc",
+        "debug-journal",
+        "batch-scheduler",
+    ] {
         all.push((format!("deploy/manifests/{variant}"), kustomize(variant)?));
     }
     for sets in [

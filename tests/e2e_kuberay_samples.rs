@@ -225,7 +225,7 @@ fn operator_settings(args: &[String]) -> Result<rayop::controller::Settings> {
         .chain(args.iter().cloned());
     let cli = Cli::try_parse_from(argv).with_context(|| format!("operator-args {args:?}"))?;
     match cli.command {
-        Command::Run(run) => Ok(rayop::cli::run::settings(&run)),
+        Command::Run(run) => Ok(rayop::cli::run::settings(&run)?),
         other => bail!("operator-args parsed as {other:?}"),
     }
 }

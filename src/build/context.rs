@@ -13,7 +13,7 @@
 use kube::Resource;
 
 use crate::{
-    build::{BuildError, ports},
+    build::{BatchScheduler, BuildError, ports},
     crd::{RayCluster, RayClusterSpec, names},
 };
 
@@ -22,12 +22,16 @@ use crate::{
 pub struct BuildOptions {
     /// The cluster DNS domain, as in `<svc>.<ns>.svc.<domain>`.
     pub cluster_domain: String,
+    /// The batch scheduler every pod is handed to (`--batch-scheduler`);
+    /// `None`: the default scheduler, no scheduler metadata.
+    pub batch_scheduler: Option<BatchScheduler>,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
         Self {
             cluster_domain: names::DEFAULT_CLUSTER_DOMAIN.to_owned(),
+            batch_scheduler: None,
         }
     }
 }
@@ -53,9 +57,11 @@ pub struct ClusterContext<'a> {
     /// group's Ray container command is wrapped.
     pub overwrite_container_cmd: bool,
     /// The RayCluster's labels (empty when it has none), for what they
-    /// tell about its owner (`ray.io/originated-from-crd`).
+    /// tell about its owner (`ray.io/originated-from-crd`) and for batch
+    /// schedulers, which read theirs there.
     pub labels: Option<&'a std::collections::BTreeMap<String, String>>,
-    /// The RayCluster's annotations, which its Ingress carries.
+    /// The RayCluster's annotations, which its Ingress carries (and a
+    /// Volcano PodGroup; YuniKorn's task groups may be given there).
     pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
     /// The name of the K8sJobMode RayJob that controls the cluster, whose
     /// submitter pod may reach the head's dashboard through a NetworkPolicy.
@@ -163,6 +169,7 @@ mod tests {
     fn head_address_uses_domain_and_port() {
         let options = BuildOptions {
             cluster_domain: "corp.example".into(),
+            ..BuildOptions::default()
         };
         let mut cluster = RayCluster::test("rc");
         let ctx = ClusterContext::new(&cluster, &options).unwrap();

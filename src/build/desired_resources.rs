@@ -22,6 +22,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::quantity_sum::SummedQuantity;
 use crate::crd::{
+    WorkerGroupSpec,
     effective::{effective_head_template, effective_worker_template},
     spec::RayClusterSpec,
 };
@@ -46,17 +47,7 @@ impl DesiredResources {
     /// The totals `spec` asks for.
     #[must_use]
     pub fn of(spec: &RayClusterSpec) -> Self {
-        let mut totals = pod_resources(&effective_head_template(spec));
-        for group in &spec.worker_group_specs {
-            if group.suspend == Some(true) || group.replicas <= 0 {
-                continue;
-            }
-            let pods = u64::from(group.replicas.unsigned_abs())
-                .saturating_mul(u64::from(group.num_of_hosts.max(0).unsigned_abs()));
-            for (name, amount) in pod_resources(&effective_worker_template(spec, group)) {
-                add(&mut totals, name, amount.times(pods));
-            }
-        }
+        let totals = resource_totals(spec, |group| group.replicas);
         let total = |name: &str| totals.get(name).copied().unwrap_or_default();
         let gpu = totals
             .iter()
@@ -71,6 +62,29 @@ impl DesiredResources {
             tpu: total(TPU_RESOURCE).canonical(),
         }
     }
+}
+
+/// Every resource the head pod and, per group that is not suspended,
+/// `replicas_of(group)` × `numOfHosts` worker pods ask for, by name (a
+/// count below one adds nothing).
+#[must_use]
+pub fn resource_totals(
+    spec: &RayClusterSpec,
+    replicas_of: impl Fn(&WorkerGroupSpec) -> i32,
+) -> BTreeMap<String, SummedQuantity> {
+    let mut totals = pod_resources(&effective_head_template(spec));
+    for group in &spec.worker_group_specs {
+        let replicas = replicas_of(group);
+        if group.suspend == Some(true) || replicas <= 0 {
+            continue;
+        }
+        let pods = u64::from(replicas.unsigned_abs())
+            .saturating_mul(u64::from(group.num_of_hosts.max(0).unsigned_abs()));
+        for (name, amount) in pod_resources(&effective_worker_template(spec, group)) {
+            add(&mut totals, name, amount.times(pods));
+        }
+    }
+    totals
 }
 
 /// Whether the resource `name` counts as GPUs.
@@ -94,7 +108,8 @@ fn add(totals: &mut BTreeMap<String, SummedQuantity>, name: String, amount: Summ
 }
 
 /// One pod's resources by name: per container, requests, else limits.
-fn pod_resources(template: &PodTemplateSpec) -> BTreeMap<String, SummedQuantity> {
+#[must_use]
+pub fn pod_resources(template: &PodTemplateSpec) -> BTreeMap<String, SummedQuantity> {
     let mut totals = BTreeMap::new();
     let containers = template.spec.iter().flat_map(|pod| &pod.containers);
     for resources in containers.filter_map(|c| c.resources.as_ref()) {

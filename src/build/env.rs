@@ -446,6 +446,7 @@ mod tests {
         let cluster = RayCluster::test("rc");
         let options = BuildOptions {
             cluster_domain: "corp.example".into(),
+            ..BuildOptions::default()
         };
         let ctx = ClusterContext::new(&cluster, &options).unwrap();
         let mut pod = PodSpec {

@@ -49,4 +49,14 @@ pub enum BuildError {
         /// The offending quantity.
         value: String,
     },
+    /// A RayCluster label a batch scheduler reads has a value it cannot take.
+    #[error("metadata.labels[{label}]: {value:?} is not {expected}")]
+    InvalidLabel {
+        /// The label's key.
+        label: String,
+        /// The offending value.
+        value: String,
+        /// What the value must be.
+        expected: &'static str,
+    },
 }

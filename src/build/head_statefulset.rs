@@ -6,7 +6,8 @@
 //! [`ray_container`], plus, with in-tree
 //! autoscaling, the [`autoscaler_sidecar`]
 //! and its ServiceAccount, then the [`history_collector`] and the
-//! [`auth`] env, which reach the sidecars too.
+//! [`auth`] env, which reach the sidecars too, and the batch scheduler's
+//! metadata ([`batch_scheduler`]).
 //!
 //! Invariants: `serviceName` is the head Service; the selector is the head's
 //! three selector labels, which the template always carries; pods are managed
@@ -20,7 +21,7 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, auth, autoscaler_sidecar, history_collector,
+        BuildError, ClusterContext, auth, autoscaler_sidecar, batch_scheduler, history_collector,
         object_meta::object_meta, ray_container, service_account, update_strategy,
     },
     crd::{
@@ -56,6 +57,7 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
         auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
     }
+    batch_scheduler::add_pod_metadata(ctx, RayNode::Head, &mut template);
     Ok(Object::StatefulSet(StatefulSet {
         metadata: object_meta(ctx, names::head_statefulset_name(ctx.name), RayNode::Head),
         spec: Some(StatefulSetSpec {

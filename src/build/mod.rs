@@ -8,7 +8,7 @@
 //!
 //! | Set | Objects, in order |
 //! |---|---|
-//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; created once, outside the hash: the token Secret `<cluster>` under `authOptions.mode: token` ([`auth`]) |
+//! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; under a batch scheduler its PodGroup ([`volcano_pod_group`], [`scheduler_plugins_pod_group`]); created once, outside the hash: the token Secret `<cluster>` under `authOptions.mode: token` ([`auth`]) |
 //! | head, when asked for | NetworkPolicy `<cluster>-head` (`networkPolicy`), Ingress `<cluster>-head-ingress` (`enableIngress`) |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc`, HPA and NetworkPolicy `<cluster>-workers-<group>` when asked for |
 //!
@@ -34,13 +34,16 @@
 //! [`autoscaler_rbac`], both kinds' [`history_collector`] and [`auth`], and the workers' [`worker_workload`],
 //! [`wait_gcs_ready`] and [`worker_service`]; [`network_policy`] and
 //! [`ingress`] for both; [`ray_node_options`] turns a group's `labels` and
-//! `resources` into `ray start` flags and pod labels. Besides objects,
+//! `resources` into `ray start` flags and pod labels; every pod template gets the
+//! configured batch scheduler's metadata ([`batch_scheduler`], with
+//! [`yunikorn_task_groups`]). Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
 pub mod auth;
 pub mod autoscaler_rbac;
 pub mod autoscaler_sidecar;
+pub mod batch_scheduler;
 pub mod context;
 pub mod desired_resources;
 pub mod env;
@@ -58,18 +61,22 @@ pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_node_options;
 pub mod ray_start;
+pub mod scheduler_plugins_pod_group;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
 pub mod update_strategy;
+pub mod volcano_pod_group;
 pub mod wait_gcs_ready;
 pub mod worker_hpa;
 pub mod worker_service;
 pub mod worker_workload;
+pub mod yunikorn_task_groups;
 
 #[cfg(test)]
 mod tests;
 
+pub use batch_scheduler::BatchScheduler;
 pub use context::{BuildOptions, ClusterContext};
 pub use error::BuildError;
 
@@ -120,5 +127,9 @@ fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>,
     }
     objects.extend(network_policy::head_policy(ctx));
     objects.extend(ingress::head_ingress(ctx)?);
+    objects.extend(volcano_pod_group::volcano_pod_group(ctx)?);
+    objects.extend(scheduler_plugins_pod_group::scheduler_plugins_pod_group(
+        ctx,
+    ));
     Ok(objects)
 }

@@ -291,6 +291,7 @@ fn identity_and_flag_errors_surface() {
 fn the_cluster_domain_reaches_every_address() {
     let options = BuildOptions {
         cluster_domain: "k8s.internal".into(),
+        ..BuildOptions::default()
     };
     let desired = desired_objects(&RayCluster::test("rc").with_workers(1), &options).unwrap();
     let json = serde_json::to_string(&desired.groups[0].1.objects).unwrap();

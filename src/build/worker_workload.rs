@@ -5,7 +5,7 @@
 //! (or the default one) made into a Ray worker by
 //! [`ray_container`], with the
 //! [`wait_gcs_ready`] init container, then the [`history_collector`] and
-//! the [`auth`] env.
+//! the [`auth`] env, and the batch scheduler's metadata ([`batch_scheduler`]).
 //!
 //! Invariants:
 //! - The selector is the group's three selector labels, which the template
@@ -27,7 +27,7 @@ use k8s_openapi::{
 
 use crate::{
     build::{
-        BuildError, ClusterContext, auth, head_statefulset::POD_MANAGEMENT_POLICY,
+        BuildError, ClusterContext, auth, batch_scheduler, head_statefulset::POD_MANAGEMENT_POLICY,
         history_collector, object_meta::object_meta, ray_container, service_account,
         update_strategy, wait_gcs_ready,
     },
@@ -58,6 +58,7 @@ pub fn worker_workload(
         auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
     }
+    batch_scheduler::add_pod_metadata(ctx, node, &mut template);
 
     let metadata = object_meta(
         ctx,

@@ -38,7 +38,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::{
-    build::BuildOptions,
+    build::{BatchScheduler, BuildOptions},
     client::ApiWriteLayer,
     controller::{self, Handles, Settings},
     health::Health,
@@ -151,6 +151,43 @@ pub struct RunArgs {
     /// Seconds between two renewals (leader) or looks at the Lease (standby).
     #[arg(long, env = "RAYOP_LEADER_ELECT_RETRY_SECONDS", default_value_t = 2)]
     pub leader_elect_retry_seconds: u64,
+    /// Hand every Ray pod to this batch scheduler: volcano, yunikorn,
+    /// kai-scheduler or scheduler-plugins [default: none, the default scheduler].
+    ///
+    /// Sets the pods' schedulerName and the scheduler's labels and
+    /// annotations; volcano and scheduler-plugins also get a PodGroup per
+    /// cluster, whose CRD must be installed.
+    #[arg(long, env = "RAYOP_BATCH_SCHEDULER", value_name = "NAME")]
+    pub batch_scheduler: Option<String>,
+    /// Deprecated: the same as `--batch-scheduler=volcano`.
+    #[arg(long, env = "RAYOP_ENABLE_BATCH_SCHEDULER")]
+    pub enable_batch_scheduler: bool,
+}
+
+impl RunArgs {
+    /// The batch scheduler the flags choose, if any.
+    ///
+    /// # Errors
+    /// [`RunError::BatchScheduler`] for an unknown name, or when both
+    /// `--batch-scheduler` and `--enable-batch-scheduler` are given.
+    pub fn batch_scheduler(&self) -> Result<Option<BatchScheduler>, RunError> {
+        match (&self.batch_scheduler, self.enable_batch_scheduler) {
+            (Some(_), true) => Err(RunError::BatchScheduler(
+                "--batch-scheduler and --enable-batch-scheduler are exclusive; \
+                 use --batch-scheduler=volcano alone"
+                    .to_owned(),
+            )),
+            (None, true) => Ok(Some(BatchScheduler::Volcano)),
+            (None, false) => Ok(None),
+            (Some(name), false) => BatchScheduler::from_name(name).map(Some).ok_or_else(|| {
+                let known: Vec<_> = BatchScheduler::ALL.iter().map(|s| s.name()).collect();
+                RunError::BatchScheduler(format!(
+                    "--batch-scheduler={name}: unknown scheduler; use one of {}",
+                    known.join(", ")
+                ))
+            }),
+        }
+    }
 }
 
 /// Why `rayop run` stopped with an error.
@@ -172,6 +209,9 @@ pub enum RunError {
     /// Leader election could not start: its timings are inconsistent.
     #[error(transparent)]
     Leader(#[from] LeaderError),
+    /// The batch-scheduler flags are invalid.
+    #[error("{0}")]
+    BatchScheduler(String),
     /// This replica led and lost the Lease; it stopped writing.
     #[error("lost the leader Lease; stopped reconciling (restart to stand again)")]
     LostLeadership,
@@ -312,20 +352,23 @@ fn lease_config(args: &RunArgs, client: &Client) -> LeaseConfig {
 
 /// The controller's settings the flags of `rayop run` ask for; tests that
 /// run the controller in-process read operator flags through this too.
-#[must_use]
-pub fn settings(args: &RunArgs) -> Settings {
-    Settings {
+///
+/// # Errors
+/// [`RunError::BatchScheduler`] for batch-scheduler flags that conflict.
+pub fn settings(args: &RunArgs) -> Result<Settings, RunError> {
+    Ok(Settings {
         namespaces: args.namespaces.clone(),
         concurrency: args.concurrency.max(1),
         resync: Duration::from_secs(args.resync_seconds.max(1)),
         build: BuildOptions {
             cluster_domain: args.cluster_domain.clone(),
+            batch_scheduler: args.batch_scheduler()?,
         },
         instance: std::env::var("POD_NAME").ok(),
         head_stuck_after: (args.head_stuck_seconds != 300)
             .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
         ..Settings::default()
-    }
+    })
 }
 
 /// Threads for blocking work: journal appends (group-committed, so more
@@ -340,6 +383,8 @@ const BLOCKING_THREADS: usize = 4;
 /// [`RunError`] when the operator cannot start.
 pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
     init_logging(args.log_format);
+    // Conflicting scheduler flags stop the operator before anything starts.
+    args.batch_scheduler()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(BLOCKING_THREADS)
@@ -420,7 +465,7 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
         let journal = Arc::new(open_journal_when_free(args, &metrics, args.leader_elect).await?);
         state.attach_journal(journal.clone());
         health.journal_settled();
-        let settings = settings(args);
+        let settings = settings(args)?;
         // Stop on SIGTERM, or as soon as the Lease is lost.
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let watcher = {
@@ -456,4 +501,44 @@ pub fn run(args: &RunArgs, _out: &mut dyn Write) -> Result<(), RunError> {
         info!("stopped");
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn chosen(flags: &[&str]) -> Result<Option<BatchScheduler>, String> {
+        let cli = Cli::try_parse_from(std::iter::once("rayop").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.run.batch_scheduler().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn batch_scheduler_flags() {
+        assert_eq!(chosen(&[]), Ok(None));
+        assert_eq!(
+            chosen(&["--batch-scheduler=kai-scheduler"]),
+            Ok(Some(BatchScheduler::KaiScheduler))
+        );
+        assert_eq!(
+            chosen(&["--enable-batch-scheduler"]),
+            Ok(Some(BatchScheduler::Volcano))
+        );
+        let unknown = chosen(&["--batch-scheduler=kube-batch"]).unwrap_err();
+        assert!(
+            unknown.contains("--batch-scheduler=kube-batch"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("scheduler-plugins"), "{unknown}");
+        let both = chosen(&["--batch-scheduler=volcano", "--enable-batch-scheduler"]).unwrap_err();
+        assert!(both.contains("--enable-batch-scheduler"), "{both}");
+    }
 }

@@ -23,6 +23,7 @@ use kube::{
 
 use crate::{
     apply::LiveForApply,
+    build::BuildOptions,
     crd::{
         RayCluster,
         names::{LABEL_CLUSTER, LABEL_GROUP, LABEL_IS_RAY_NODE, LABEL_NODE_TYPE},
@@ -48,14 +49,16 @@ pub struct Caches {
     pub pod_index: ClusterIndex,
 }
 
-/// Starts watching every owned kind and Ray pods, in `namespace` or
-/// everywhere. The stream yields the controller of each changed object.
+/// Starts watching every owned kind built under `options` and Ray pods, in
+/// `namespace` or everywhere. The stream yields the controller of each
+/// changed object.
 #[must_use]
 pub fn watch(
     client: &Client,
     namespace: Option<&str>,
+    options: &BuildOptions,
 ) -> (Caches, BoxStream<'static, ControllerRef>) {
-    let (owned, triggers) = owned::watch_all(client, namespace);
+    let (owned, triggers) = owned::watch_all(client, namespace, |kind| kind.built_under(options));
     let (pods, pod_index, pod_trigger) = watch_pods(client, namespace);
     let all = futures::stream::select_all(triggers.into_iter().chain([pod_trigger])).boxed();
     (

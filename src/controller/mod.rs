@@ -224,7 +224,7 @@ async fn run_scope(
     handles: Handles,
     shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
 ) {
-    let (caches, triggers) = caches::watch(&client, namespace.as_deref());
+    let (caches, triggers) = caches::watch(&client, namespace.as_deref(), &settings.build);
     let (synced_tx, synced) = tokio::sync::watch::channel(false);
     let reporter = Reporter {
         controller: "rayop".into(),

@@ -24,9 +24,16 @@ macro_rules! owned_kinds {
             /// Every owned kind, in declaration order.
             pub const ALL: &'static [Kind] = &[$( Kind::$variant ),*];
 
-            /// The kind's name, as in `kind:`.
+            /// The kind's name, as in `kind:` (two kinds of different
+            /// groups may share it: see [`Kind::variant_name`]).
             #[must_use]
             pub fn as_str(self) -> &'static str {
+                match self { $( Kind::$variant => <$ty as k8s_openapi::Resource>::KIND, )* }
+            }
+
+            /// The declaration's name of the kind, unique among owned kinds.
+            #[must_use]
+            pub fn variant_name(self) -> &'static str {
                 match self { $( Kind::$variant => stringify!($variant), )* }
             }
 
@@ -55,16 +62,18 @@ macro_rules! owned_kinds {
                 match self { $( Kind::$variant => <$ty as k8s_openapi::Resource>::API_VERSION, )* }
             }
 
-            /// The kind named `name` (as in `kind:`), if rayop owns it.
+            /// The kind named `name` (as in `kind:`), if rayop owns it; of
+            /// two kinds sharing a name, the one declared first.
             #[must_use]
             pub fn from_name(name: &str) -> Option<Kind> {
                 Kind::ALL.iter().copied().find(|k| k.as_str() == name)
             }
 
-            /// The kind whose plural is `plural`, if rayop owns it.
+            /// The kind of API group `group` whose plural is `plural`, if
+            /// rayop owns it.
             #[must_use]
-            pub fn from_plural(plural: &str) -> Option<Kind> {
-                Kind::ALL.iter().copied().find(|k| k.plural() == plural)
+            pub fn from_resource(group: &str, plural: &str) -> Option<Kind> {
+                Kind::ALL.iter().copied().find(|k| k.group() == group && k.plural() == plural)
             }
         }
 
@@ -135,18 +144,23 @@ macro_rules! owned_kinds {
             match kind { $( Kind::$variant => super::api::delete::<$ty>(client, namespace, name).await, )* }
         }
 
-        /// Starts one watch cache per owned kind, in `namespace` or everywhere.
+        /// Starts one watch cache per owned kind for which `watched` holds
+        /// (kinds of CRDs that may not be installed are watched only when
+        /// the operator builds them), in `namespace` or everywhere.
         #[must_use]
         pub fn watch_all(
             client: &kube::Client,
             namespace: Option<&str>,
+            watched: impl Fn(Kind) -> bool,
         ) -> (super::cache::OwnedCaches, Vec<super::cache::Trigger>) {
             let mut caches = std::collections::BTreeMap::new();
             let mut triggers = Vec::new();
             $(
-                let (store, trigger) = super::cache::watch::<$ty>(client, namespace, $cache);
-                caches.insert(Kind::$variant, store);
-                triggers.push(trigger);
+                if watched(Kind::$variant) {
+                    let (store, trigger) = super::cache::watch::<$ty>(client, namespace, $cache);
+                    caches.insert(Kind::$variant, store);
+                    triggers.push(trigger);
+                }
             )*
             (super::cache::OwnedCaches::new(caches), triggers)
         }

@@ -14,8 +14,10 @@ use k8s_openapi::api::{
 use super::{
     cache::{CacheMode, LiveObject},
     declare::owned_kinds,
+    pod_groups::{SchedulerPluginsPodGroup, VolcanoPodGroup},
     rollout,
 };
+use crate::build::{BatchScheduler, BuildOptions};
 
 owned_kinds! {
     /// apps/v1 StatefulSet: the head, and StatefulSet worker groups.
@@ -80,6 +82,21 @@ owned_kinds! {
         cache: CacheMode::MetaOnly,
         deletable: true,
     },
+    /// scheduling.volcano.sh/v1beta1 PodGroup `ray-<cluster>-pg`: the gang
+    /// under `--batch-scheduler=volcano`.
+    VolcanoPodGroup(VolcanoPodGroup) {
+        group: "scheduling.volcano.sh", plural: "podgroups",
+        cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
+    /// scheduling.x-k8s.io/v1alpha1 PodGroup `<cluster>`: the gang under
+    /// `--batch-scheduler=scheduler-plugins`, for clusters labelled
+    /// `ray.io/gang-scheduling-enabled`.
+    SchedulerPluginsPodGroup(SchedulerPluginsPodGroup) {
+        group: "scheduling.x-k8s.io", plural: "podgroups",
+        cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
 }
 
 impl Kind {
@@ -96,6 +113,20 @@ impl Kind {
     #[must_use]
     pub fn pruned(self) -> bool {
         matches!(self, Kind::NetworkPolicy | Kind::Ingress)
+    }
+
+    /// Whether the operator configured by `options` builds (and so watches)
+    /// objects of this kind: a PodGroup kind only under its batch
+    /// scheduler, whose CRD may be missing otherwise.
+    #[must_use]
+    pub fn built_under(self, options: &BuildOptions) -> bool {
+        match self {
+            Kind::VolcanoPodGroup => options.batch_scheduler == Some(BatchScheduler::Volcano),
+            Kind::SchedulerPluginsPodGroup => {
+                options.batch_scheduler == Some(BatchScheduler::SchedulerPlugins)
+            }
+            _ => true,
+        }
     }
 
     /// Whether objects of this kind run pods and carry replicas.
@@ -170,11 +201,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plurals_are_unique_and_map_back() {
+    fn resources_are_unique_and_map_back() {
         for kind in Kind::ALL {
-            assert_eq!(Kind::from_plural(kind.plural()), Some(*kind));
+            assert_eq!(
+                Kind::from_resource(kind.group(), kind.plural()),
+                Some(*kind)
+            );
         }
-        assert_eq!(Kind::from_plural("pods"), None);
+        assert_eq!(Kind::from_resource("", "pods"), None);
+    }
+
+    #[test]
+    fn pod_group_kinds_are_watched_only_under_their_scheduler() {
+        let mut options = BuildOptions::default();
+        assert!(!Kind::VolcanoPodGroup.built_under(&options));
+        assert!(!Kind::SchedulerPluginsPodGroup.built_under(&options));
+        assert!(Kind::Service.built_under(&options));
+        options.batch_scheduler = Some(BatchScheduler::Volcano);
+        assert!(Kind::VolcanoPodGroup.built_under(&options));
+        assert!(!Kind::SchedulerPluginsPodGroup.built_under(&options));
+        options.batch_scheduler = Some(BatchScheduler::SchedulerPlugins);
+        assert!(Kind::SchedulerPluginsPodGroup.built_under(&options));
+        assert_eq!(Kind::VolcanoPodGroup.as_str(), "PodGroup");
+        assert_eq!(
+            Kind::VolcanoPodGroup.api_version(),
+            "scheduling.volcano.sh/v1beta1"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod declare;
 pub mod drift;
 pub mod index;
 pub mod kinds;
+pub mod pod_groups;
 pub mod rollout;
 pub mod watch_backoff;
 

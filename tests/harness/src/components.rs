@@ -314,7 +314,7 @@ pub async fn nodes_ready(client: &Client) -> Result<()> {
 }
 
 /// GET https://127.0.0.1:port/healthz, trusting the plane's CA.
-async fn healthz(layout: &Layout, port: u16) -> Result<()> {
+pub async fn healthz(layout: &Layout, port: u16) -> Result<()> {
     let mut config = crate::kubeconfig::config(&layout.kubeconfig).await?;
     config.cluster_url = format!("https://127.0.0.1:{port}").parse()?;
     let client = Client::try_from(config)?;

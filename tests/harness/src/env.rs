@@ -106,6 +106,18 @@ impl TestEnv {
         cmd
     }
 
+    /// Starts the local plane's second kube-scheduler, which schedules pods
+    /// whose `schedulerName` is one of [`crate::batch_schedulers::PROFILES`]
+    /// (no gang scheduling); see [`crate::batch_schedulers`]. Against an
+    /// existing cluster this does nothing: that cluster must run those
+    /// schedulers itself.
+    pub async fn start_batch_schedulers(&self) -> Result<()> {
+        match self.plane {
+            Some(plane) => plane.start_batch_schedulers().await,
+            None => Ok(()),
+        }
+    }
+
     /// Creates a fresh namespace `<prefix>-<unique suffix>` for one test,
     /// waits until it can take pods (its `default` ServiceAccount exists),
     /// and returns its name. Namespaces are left behind (they die with the plane)

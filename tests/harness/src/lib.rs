@@ -22,6 +22,8 @@
 //! - [`components`]: each component's flags and readiness probe;
 //! - [`process`]: child processes that die with the test process;
 //! - [`plane`]: start-up order, restarts, teardown of one plane;
+//! - [`batch_schedulers`]: an opt-in second kube-scheduler answering to the
+//!   batch schedulers' names ([`TestEnv::start_batch_schedulers`]);
 //! - [`nodes`]: the fake Nodes;
 //! - [`env`](mod@env): the per-binary shared plane and the per-test [`TestEnv`];
 //! - [`ports`], [`tempdir`], [`yaml`]: free loopback ports, per-process
@@ -34,6 +36,7 @@
 //! it for tests (see [`process`]), and no helper sleeps to synchronise —
 //! waits poll a condition against a deadline.
 
+pub mod batch_schedulers;
 pub mod binaries;
 pub mod certs;
 pub mod components;

@@ -50,6 +50,8 @@ pub struct ControlPlane {
     binaries: Binaries,
     lifetime: Lifetime,
     procs: Mutex<[Option<Process>; 5]>,
+    /// The second scheduler and its `/healthz` port, once started.
+    batch_schedulers: Mutex<Option<(Process, u16)>>,
     remove_dir_on_drop: bool,
 }
 
@@ -81,6 +83,7 @@ impl ControlPlane {
                 binaries: binaries.clone(),
                 lifetime,
                 procs: Mutex::new(Default::default()),
+                batch_schedulers: Mutex::new(None),
                 remove_dir_on_drop,
             };
             crate::kubeconfig::write_admin(
@@ -197,8 +200,68 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Starts the second kube-scheduler of [`crate::batch_schedulers`] (once
+    /// per plane; later calls only wait for it) and waits until it is ready.
+    pub async fn start_batch_schedulers(&self) -> Result<()> {
+        let port = {
+            let mut slot = self
+                .batch_schedulers
+                .lock()
+                .map_err(|_| anyhow!("batch-scheduler slot poisoned"))?;
+            match slot.as_mut() {
+                Some((process, port)) => {
+                    if let Some(status) = process.exited() {
+                        bail!("the batch-scheduler kube-scheduler exited ({status})");
+                    }
+                    *port
+                }
+                None => {
+                    let [port] = crate::ports::free_ports::<1>()?;
+                    let config = crate::batch_schedulers::write_config(&self.layout)?;
+                    let process = Process::spawn(
+                        crate::batch_schedulers::NAME,
+                        &self.binaries.kube_scheduler,
+                        &crate::batch_schedulers::args(&self.layout, &config, port),
+                        &self.batch_schedulers_log(),
+                        self.lifetime,
+                    )?;
+                    *slot = Some((process, port));
+                    port
+                }
+            }
+        };
+        let deadline = Instant::now() + ready_timeout(Component::Scheduler);
+        loop {
+            let why = match components::healthz(&self.layout, port).await {
+                Ok(()) => return Ok(()),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "the batch-scheduler kube-scheduler is not ready (last probe: {why}); last lines of {}:\n{}",
+                    self.batch_schedulers_log().display(),
+                    crate::process::log_tail(&self.batch_schedulers_log(), LOG_TAIL_LINES)
+                );
+            }
+            // Pause between polls; the deadline above bounds the wait.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The log file of the second scheduler.
+    pub fn batch_schedulers_log(&self) -> PathBuf {
+        self.layout
+            .logs
+            .join(format!("{}.log", crate::batch_schedulers::NAME))
+    }
+
     /// Stops every component, in reverse start order.
     pub fn stop_all(&self) {
+        if let Ok(mut slot) = self.batch_schedulers.lock()
+            && let Some((mut process, _)) = slot.take()
+        {
+            let _ = process.stop(STOP_GRACE);
+        }
         for c in Component::ALL.iter().rev() {
             let _ = self.stop(*c);
         }
@@ -208,6 +271,11 @@ impl ControlPlane {
     /// [`Lifetime::Detached`] planes) and returns their pids.
     pub fn detach(self) -> Vec<(Component, u32)> {
         let mut out = Vec::new();
+        if let Ok(mut slot) = self.batch_schedulers.lock()
+            && let Some((process, _)) = slot.take()
+        {
+            out.push((Component::Scheduler, process.release()));
+        }
         if let Ok(mut procs) = self.procs() {
             for (c, slot) in Component::ALL.iter().zip(procs.iter_mut()) {
                 if let Some(p) = slot.take() {

@@ -67,4 +67,10 @@ RBAC allows creating a Role only with permissions one holds.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["list"]
+# Batch schedulers' PodGroups (--batch-scheduler=volcano or scheduler-plugins);
+# granted always, used only under those flags. Never deleted: the garbage
+# collector removes them with their RayCluster.
+- apiGroups: ["scheduling.volcano.sh", "scheduling.x-k8s.io"]
+  resources: ["podgroups"]
+  verbs: ["list", "watch", "create", "patch"]
 {{- end -}}
