@@ -9,7 +9,8 @@
 //! | [`head`] | `headGroupSpec`, the seed's `headService` |
 //! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
 //! | [`autoscaler`] | `autoscalerOptions` |
-//! | [`gcs`] | `gcsFaultToleranceOptions` |
+//! | [`gcs`] | `gcsFaultToleranceOptions` and its annotations |
+//! | [`gcs_checks`] | validation of GCS fault tolerance (reads annotations) |
 //! | [`status`] | `status`, phases, condition types |
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
 //! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
@@ -28,13 +29,14 @@
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
 //! `spec` the other types); `effective`, `validation`, `group_checks`, `pod_template`,
-//! `versions` and `test_builders` read the types, and no type module imports them.
+//! `versions`, `gcs_checks` and `test_builders` read the types, and no type module imports them.
 
 pub mod autoscaler;
 pub mod cel;
 pub mod defaults;
 pub mod effective;
 pub mod gcs;
+pub mod gcs_checks;
 pub mod group_checks;
 pub mod head;
 pub mod limits;
