@@ -419,6 +419,8 @@ mod tests {
                     ]),
                 ),
             ],
+            gcs_claim: None,
+            cleanup_job: None,
         }
     }
 

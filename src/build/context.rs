@@ -14,7 +14,7 @@ use kube::Resource;
 
 use crate::{
     build::{BuildError, ports},
-    crd::{RayCluster, RayClusterSpec, names},
+    crd::{RayCluster, RayClusterSpec, gcs, names},
 };
 
 /// Settings of the build step that come from the operator, not the cluster.
@@ -52,6 +52,9 @@ pub struct ClusterContext<'a> {
     /// The RayCluster carries `ray.io/overwrite-container-cmd: "true"`: no
     /// group's Ray container command is wrapped.
     pub overwrite_container_cmd: bool,
+    /// The RayCluster's annotations (GCS fault tolerance reads
+    /// `ray.io/ft-enabled` and `ray.io/external-storage-namespace`).
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a> ClusterContext<'a> {
@@ -70,7 +73,28 @@ impl<'a> ClusterContext<'a> {
             spec: &cluster.spec,
             options,
             overwrite_container_cmd: names::overwrites_container_cmd(meta.annotations.as_ref()),
+            annotations: meta.annotations.as_ref(),
         })
+    }
+
+    /// The GCS fault-tolerance backend in force, `None` without fault
+    /// tolerance (see [`gcs::backend`]).
+    #[must_use]
+    pub fn gcs_backend(&self) -> Option<gcs::GcsBackend> {
+        gcs::backend(
+            self.annotations,
+            self.spec.gcs_fault_tolerance_options.as_ref(),
+        )
+    }
+
+    /// The Redis key prefix of the cluster (see [`gcs::storage_namespace`]).
+    #[must_use]
+    pub fn storage_namespace(&self) -> &'a str {
+        gcs::storage_namespace(
+            self.annotations,
+            self.spec.gcs_fault_tolerance_options.as_ref(),
+            self.uid,
+        )
     }
 
     /// The head's `rayStartParams`; `None` without a `headGroupSpec`.

@@ -9,6 +9,7 @@
 //! | Set | Objects, in order |
 //! |---|---|
 //! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
+//! | outside the sets | with `gcsFaultToleranceOptions.backend: rocksdb` and no `claimName`, the PersistentVolumeClaim `<cluster>-gcs-pvc` ([`gcs_storage`]), created before the head and never updated |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
 //!
 //! Invariants:
@@ -41,6 +42,7 @@ pub mod context;
 pub mod desired_resources;
 pub mod env;
 pub mod error;
+pub mod gcs_storage;
 pub mod head_service;
 pub mod head_statefulset;
 pub mod object_meta;
@@ -50,6 +52,7 @@ pub mod quantity;
 pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_start;
+pub mod redis_cleanup;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
@@ -96,7 +99,12 @@ pub fn desired_objects(
             Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(DesiredObjects { head, groups })
+    Ok(DesiredObjects {
+        head,
+        groups,
+        gcs_claim: gcs_storage::gcs_claim(&ctx),
+        cleanup_job: None,
+    })
 }
 
 /// The head set's objects, workload first, before stamping.
