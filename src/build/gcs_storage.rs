@@ -42,8 +42,13 @@ use crate::{
 /// Suffix of the operator-managed claim's name, `<cluster>-gcs-pvc`.
 pub const CLAIM_SUFFIX: &str = "-gcs-pvc";
 
+/// Annotation of the head StatefulSet with the hash of the claim as built:
+/// a change of `storage` changes the head set's hash, so the apply step
+/// ensures the claim again (its owner reference, the drift Warning).
+pub const CLAIM_HASH_ANNOTATION: &str = "ray.io/rayop-gcs-claim-hash";
+
 /// The operator-managed claim and what the apply step does with it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub enum GcsClaim {
     /// `storage.claimName`: used as-is; its absence is reported.
     Own(String),

@@ -109,10 +109,18 @@ pub fn desired_objects(
 
 /// The head set's objects, workload first, before stamping.
 fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>, BuildError> {
-    let mut objects = vec![
-        head_statefulset::head_statefulset(ctx)?,
-        head_service::head_service(ctx)?,
-    ];
+    let mut workload = head_statefulset::head_statefulset(ctx)?;
+    if let Some(claim) = gcs_storage::gcs_claim(ctx) {
+        workload
+            .meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                gcs_storage::CLAIM_HASH_ANNOTATION.to_owned(),
+                crate::desired::content_hash(&claim),
+            );
+    }
+    let mut objects = vec![workload, head_service::head_service(ctx)?];
     if ctx.spec.autoscaling_enabled() {
         objects.extend(autoscaler_rbac::autoscaler_rbac(ctx));
     }
