@@ -40,8 +40,9 @@
 //!   path the user sets `RAY_REDIS_ADDRESS`, and `REDIS_PASSWORD` is the
 //!   literal `rayStartParams.redis-password`;
 //! - rocksdb backend: `RAY_gcs_storage=rocksdb` and
-//!   `RAY_gcs_storage_path=/data/gcs`, where the claim is mounted. With
-//! `autoscalerOptions.version: v2` the head gets `RAY_enable_autoscaler_v2=true`.
+//!   `RAY_gcs_storage_path=/data/gcs`, where the claim is mounted.
+//!
+//! With `autoscalerOptions.version: v2` the head gets `RAY_enable_autoscaler_v2=true`.
 //!
 //! # Precedence: the user wins
 //! A variable the user's container already sets is never added or changed:

@@ -49,6 +49,7 @@ pub const CLAIM_HASH_ANNOTATION: &str = "ray.io/rayop-gcs-claim-hash";
 
 /// The operator-managed claim and what the apply step does with it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[allow(clippy::large_enum_variant)]
 pub enum GcsClaim {
     /// `storage.claimName`: used as-is; its absence is reported.
     Own(String),
