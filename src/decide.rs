@@ -19,7 +19,7 @@ use rayop_machines::{
 
 use crate::{
     build::update_strategy,
-    crd::{RayCluster, limits, validation, worker_group::WorkloadKind},
+    crd::{RayCluster, gcs, limits, validation, worker_group::WorkloadKind},
     desired::DesiredObjects,
 };
 
@@ -41,7 +41,11 @@ pub fn desired_spec(
         problems,
         adjustments: validation::adjustments(spec),
         suspend: spec.suspended(),
-        gcs_fault_tolerance: spec.gcs_fault_tolerant(),
+        gcs_fault_tolerance: gcs::ft_enabled(
+            cluster.metadata.annotations.as_ref(),
+            spec.gcs_fault_tolerance_options.as_ref(),
+        ),
+        redis_cleanup: false,
         head_hash: desired.map(|d| d.head.hash.clone()).unwrap_or_default(),
         groups: spec
             .worker_group_specs
@@ -71,6 +75,17 @@ pub fn desired_spec(
         head_stuck_after_ms: head_stuck_after
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     }
+}
+
+/// Whether the Redis cleanup finalizer belongs on `cluster`: fault
+/// tolerance with the redis backend, and the operator's cleanup `enabled`.
+#[must_use]
+pub fn redis_cleanup(cluster: &RayCluster, enabled: bool) -> bool {
+    enabled
+        && gcs::backend(
+            cluster.metadata.annotations.as_ref(),
+            cluster.spec.gcs_fault_tolerance_options.as_ref(),
+        ) == Some(gcs::GcsBackend::Redis)
 }
 
 /// The event of one reconcile.

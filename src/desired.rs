@@ -136,6 +136,13 @@ pub struct DesiredObjects {
     pub head: ObjectSet,
     /// One set per worker group, in spec order, with the group name.
     pub groups: Vec<(String, ObjectSet)>,
+    /// The embedded GCS store's claim (`backend: rocksdb`), ensured before
+    /// the head set; outside the sets because it is created once and never
+    /// re-applied.
+    pub gcs_claim: Option<crate::build::gcs_storage::GcsClaim>,
+    /// The Redis cleanup Job, built only for a deleted cluster held by the
+    /// cleanup finalizer.
+    pub cleanup_job: Option<k8s_openapi::api::batch::v1::Job>,
 }
 
 impl DesiredObjects {

@@ -58,6 +58,16 @@ pub enum Command {
     WakeAt(Millis),
     /// The cluster is gone: mark its journal stream deleted.
     Forget,
+    /// Add the Redis cleanup finalizer to the RayCluster; before any other
+    /// command of the step.
+    AddFinalizer,
+    /// A deleted cluster: delete its workloads (StatefulSets, Deployments),
+    /// so its pods go before the Redis cleanup runs.
+    StopWorkloads,
+    /// A deleted cluster without pods: create the Redis cleanup Job, if absent.
+    EnsureCleanupJob,
+    /// Remove the Redis cleanup finalizer, if present, so the deletion ends.
+    RemoveFinalizer,
 }
 
 impl Command {
@@ -74,6 +84,10 @@ impl Command {
             Command::Announce(_) => CommandKind::Announce,
             Command::WakeAt(_) => CommandKind::WakeAt,
             Command::Forget => CommandKind::Forget,
+            Command::AddFinalizer => CommandKind::AddFinalizer,
+            Command::StopWorkloads => CommandKind::StopWorkloads,
+            Command::EnsureCleanupJob => CommandKind::EnsureCleanupJob,
+            Command::RemoveFinalizer => CommandKind::RemoveFinalizer,
         }
     }
 }
@@ -100,6 +114,14 @@ pub enum CommandKind {
     WakeAt,
     /// [`Command::Forget`].
     Forget,
+    /// [`Command::AddFinalizer`].
+    AddFinalizer,
+    /// [`Command::StopWorkloads`].
+    StopWorkloads,
+    /// [`Command::EnsureCleanupJob`].
+    EnsureCleanupJob,
+    /// [`Command::RemoveFinalizer`].
+    RemoveFinalizer,
 }
 
 impl CommandKind {
@@ -116,6 +138,10 @@ impl CommandKind {
             CommandKind::Announce => "Announce",
             CommandKind::WakeAt => "WakeAt",
             CommandKind::Forget => "Forget",
+            CommandKind::AddFinalizer => "AddFinalizer",
+            CommandKind::StopWorkloads => "StopWorkloads",
+            CommandKind::EnsureCleanupJob => "EnsureCleanupJob",
+            CommandKind::RemoveFinalizer => "RemoveFinalizer",
         }
     }
 

@@ -164,6 +164,9 @@ impl ClusterMachine {
         if let Some(retry) = cluster.head_retry_at {
             wakes.push(retry);
         }
+        if let Some(deadline) = cluster.cleanup_deadline {
+            wakes.push(deadline);
+        }
         match self.inner.state() {
             State::HeadStarting { since } | State::Recovering { lost_at: since }
                 if !cluster.stuck_announced =>

@@ -42,8 +42,41 @@ pub enum Input {
         /// The error as the API server reported it.
         message: String,
     },
-    /// The RayCluster is being deleted; the machine moves to Deleted and ignores later events.
+    /// The RayCluster is gone; the machine moves to Deleted and ignores later events.
     Deleted,
+    /// The RayCluster has a deletion timestamp and still carries the Redis
+    /// cleanup finalizer: what the cleanup waits for, as observed.
+    Finalizing(Finalizing),
+}
+
+/// A deleted RayCluster held by the Redis cleanup finalizer, as observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finalizing {
+    /// The RayCluster's `deletionTimestamp`.
+    pub deleted_at: Millis,
+    /// How long the cleanup may hold the cluster, from `deleted_at`.
+    pub timeout_ms: u64,
+    /// Whether the cleanup applies (Redis fault tolerance with the cleanup
+    /// enabled); without it the finalizer is just removed.
+    pub cleanup: bool,
+    /// Workloads (StatefulSets, Deployments) of the cluster still present.
+    pub workloads: u32,
+    /// Pods of the cluster (head and workers) still present.
+    pub pods: u32,
+    /// The cleanup Job, when it exists.
+    pub job: Option<JobState>,
+}
+
+/// The state of the Redis cleanup Job.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Not finished yet.
+    Running,
+    /// Finished: `Complete`, or `Failed` (a failure target counts).
+    Finished {
+        /// Whether it failed.
+        failed: bool,
+    },
 }
 
 impl Input {
@@ -55,6 +88,7 @@ impl Input {
             Input::Tick => "Tick",
             Input::CommandFailed { .. } => "CommandFailed",
             Input::Deleted => "Deleted",
+            Input::Finalizing(_) => "Finalizing",
         }
     }
 }

@@ -38,7 +38,7 @@ mod trouble;
 pub use command::{Command, CommandKind, DeleteReason, Notice, ObjectName, Severity};
 pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
-pub use event::{Event, Input};
+pub use event::{Event, Finalizing, Input, JobState};
 pub use observation::{
     Applied, DriftedField, FailedCreate, GroupObservation, HeadObservation, Observation, PodPhase,
     PodProblem, PodRef, PodView,

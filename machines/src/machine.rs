@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::{
-    Command, DesiredSpec, Event, Input, Millis, Notice, Observation, Phase, Severity, SpecProblem,
+    Command, DesiredSpec, Event, Finalizing, Input, JobState, Millis, Notice, Observation, Phase,
+    Severity, SpecProblem,
     assess::Assessment,
     backoff,
     command::DeleteReason,
@@ -95,6 +96,14 @@ pub struct Cluster {
     /// and goes while the subject never recovers is announced once.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub announced_troubles: BTreeSet<String>,
+    /// A deleted cluster held by the Redis cleanup: the finalizer is removed
+    /// at this moment whatever the cleanup's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_deadline: Option<Millis>,
+    /// The Redis cleanup is over (finished, skipped or timed out): only the
+    /// finalizer's removal is left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup_over: bool,
 }
 
 /// Collects one step's commands. Passed to statig as the context.
@@ -177,6 +186,7 @@ impl Cluster {
             }
             Input::Tick => {
                 self.expire_retry(context.at);
+                self.expire_cleanup(context);
                 self.warn_if_stuck(context, *since, "started");
                 Handled
             }
@@ -223,6 +233,7 @@ impl Cluster {
             }
             Input::Tick => {
                 self.expire_retry(context.at);
+                self.expire_cleanup(context);
                 self.reset_backoff_if_stable(context.at);
                 Handled
             }
@@ -278,6 +289,7 @@ impl Cluster {
             }
             Input::Tick => {
                 self.expire_retry(context.at);
+                self.expire_cleanup(context);
                 self.warn_if_stuck(context, *lost_at, "lost");
                 Handled
             }
@@ -344,6 +356,11 @@ impl Cluster {
             }
             Input::Tick => {
                 self.expire_retry(context.at);
+                self.expire_cleanup(context);
+                Handled
+            }
+            Input::Finalizing(finalizing) => {
+                self.finalize(context, finalizing);
                 Handled
             }
             Input::Observed { .. } => Handled,
@@ -361,6 +378,9 @@ impl Cluster {
         spec: &DesiredSpec,
         world: &Observation,
     ) -> Option<Outcome<State>> {
+        if spec.redis_cleanup && !world.cleanup_finalizer {
+            context.commands.push(Command::AddFinalizer);
+        }
         self.generation = spec.generation;
         self.gcs_fault_tolerance = spec.gcs_fault_tolerance;
         self.head_stuck_after_ms = spec.head_stuck_after_ms;
@@ -499,6 +519,65 @@ impl Cluster {
     fn expire_retry(&mut self, at: Millis) {
         if self.head_retry_at.is_some_and(|t| t <= at) {
             self.head_retry_at = None;
+        }
+    }
+
+    /// The Redis cleanup's deadline has passed: the finalizer goes, with a
+    /// Warning, so a cleanup that cannot finish never blocks the deletion.
+    fn expire_cleanup(&mut self, context: &mut Outbox) {
+        if self.cleanup_deadline.is_some_and(|t| t <= context.at) {
+            self.cleanup_deadline = None;
+            self.cleanup_over = true;
+            context.commands.push(Command::RemoveFinalizer);
+            context.commands.push(Notice::warning(
+                "ForceDeletedStuckCluster",
+                "the Redis cleanup did not finish within ray.io/gcs-ft-deletion-timeout; \
+                 removing its finalizer anyway, the cluster's Redis keys may remain"
+                    .to_owned(),
+            ));
+        }
+    }
+
+    /// One observation of a deleted cluster held by the cleanup finalizer:
+    /// stop the workloads, then run the cleanup Job once no pod is left, and
+    /// remove the finalizer when the Job has finished or the deadline passed.
+    fn finalize(&mut self, context: &mut Outbox, f: &Finalizing) {
+        if self.cleanup_over || !f.cleanup {
+            self.cleanup_over = true;
+            self.cleanup_deadline = None;
+            context.commands.push(Command::RemoveFinalizer);
+            return;
+        }
+        if self.cleanup_deadline.is_none() {
+            self.cleanup_deadline = Some(f.deleted_at.plus(f.timeout_ms));
+        }
+        if self.cleanup_deadline.is_some_and(|t| t <= context.at) {
+            self.expire_cleanup(context);
+            return;
+        }
+        if let Some(JobState::Finished { failed }) = f.job {
+            self.cleanup_over = true;
+            self.cleanup_deadline = None;
+            context.commands.push(Command::RemoveFinalizer);
+            context.commands.push(if failed {
+                Notice::warning(
+                    "RedisCleanupFailed",
+                    "the Redis cleanup Job failed; removing the finalizer, the cluster's \
+                     Redis keys may remain"
+                        .to_owned(),
+                )
+            } else {
+                Notice::normal(
+                    "RedisCleanupFinished",
+                    "the Redis cleanup Job finished; removing the finalizer".to_owned(),
+                )
+            });
+            return;
+        }
+        if f.workloads > 0 {
+            context.commands.push(Command::StopWorkloads);
+        } else if f.pods == 0 && f.job.is_none() {
+            context.commands.push(Command::EnsureCleanupJob);
         }
     }
 

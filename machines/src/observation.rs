@@ -15,6 +15,9 @@ pub struct Observation {
     pub head: HeadObservation,
     /// Every worker group that exists in the spec or live, sorted by name.
     pub groups: Vec<GroupObservation>,
+    /// Whether the RayCluster carries the Redis cleanup finalizer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup_finalizer: bool,
 }
 
 /// The applied state of a set of objects (workload, Service, ...).

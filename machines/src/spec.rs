@@ -53,6 +53,10 @@ pub struct DesiredSpec {
     /// Whether GCS fault tolerance (external Redis) is configured; then workers
     /// survive a head restart and are not restarted.
     pub gcs_fault_tolerance: bool,
+    /// Whether the Redis cleanup finalizer belongs on the cluster: Redis
+    /// fault tolerance, with the operator's cleanup enabled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redis_cleanup: bool,
     /// Hash of the desired head objects (replicas excluded).
     pub head_hash: String,
     /// The worker groups, in spec order.

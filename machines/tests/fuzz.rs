@@ -120,6 +120,7 @@ fn random_spec(rng: &mut Rng, generation: i64, absurd: bool) -> DesiredSpec {
         adjustments: Vec::new(),
         suspend: rng.chance(7),
         gcs_fault_tolerance: rng.chance(50),
+        redis_cleanup: false,
         head_hash: format!("head-v{}", rng.below(2)),
         groups: GROUPS[..usize::try_from(n).unwrap().min(GROUPS.len())]
             .iter()
@@ -219,7 +220,11 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
             }
         })
         .collect();
-    Observation { head, groups }
+    Observation {
+        head,
+        groups,
+        cleanup_finalizer: false,
+    }
 }
 
 /// A world that follows the machine's commands, with random disturbances.
@@ -291,7 +296,11 @@ impl Model {
                 Command::PublishStatus(_)
                 | Command::Announce(_)
                 | Command::WakeAt(_)
-                | Command::Forget => {}
+                | Command::Forget
+                | Command::AddFinalizer
+                | Command::StopWorkloads
+                | Command::EnsureCleanupJob
+                | Command::RemoveFinalizer => {}
             }
         }
         // The "kubelet": workloads converge towards their replicas.
@@ -368,6 +377,7 @@ impl Model {
                     failed_create: None,
                 })
                 .collect(),
+            cleanup_finalizer: false,
         }
     }
 }

@@ -75,6 +75,7 @@ fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
     )
         .prop_map(|(generation, invalid, suspend, ft, hv, a, b)| DesiredSpec {
             generation,
+            redis_cleanup: false,
             problems: if invalid {
                 vec![SpecProblem {
                     field: "spec.x".into(),
@@ -166,6 +167,7 @@ fn arb_world() -> impl Strategy<Value = Observation> {
         .prop_map(|(head, a, b)| Observation {
             head,
             groups: std::iter::once(a).chain(b).collect(),
+            cleanup_finalizer: false,
         })
 }
 
@@ -269,6 +271,12 @@ impl World {
                 }
                 Command::WakeAt(t) => self.wake = Some(*t),
                 Command::Forget => self.forgotten = true,
+                // The Redis cleanup's commands only come from `Finalizing`
+                // and specs with `redis_cleanup`, which these runs never have.
+                Command::AddFinalizer
+                | Command::StopWorkloads
+                | Command::EnsureCleanupJob
+                | Command::RemoveFinalizer => {}
             }
         }
     }

@@ -431,6 +431,8 @@ mod tests {
                     ]),
                 ),
             ],
+            gcs_claim: None,
+            cleanup_job: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Apply: the one interpreter of the machine's commands.
 //!
 //! Every command a machine emits is carried out here and nowhere else:
-//! object writes and pod deletes go to the API server, `Announce` to the
+//! object writes and pod deletes go to the API server (the Redis cleanup's
+//! finalizer, workloads and Job in [`finalizer`]), `Announce` to the
 //! Event recorder, `PublishStatus` and `WakeAt` into the cluster's
 //! [`Carried`] memory (the status step writes the status, paced; the
 //! reconcile requeues at the wake-up), and `Forget` to the journal.
@@ -34,6 +35,8 @@ use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, Severity,
 use thiserror::Error;
 
 mod created_once;
+pub mod finalizer;
+pub mod gcs_claim;
 pub mod invalid_field;
 
 pub use created_once::{AUTH_SECRET_NOT_READY, new_token};
@@ -91,6 +94,10 @@ impl ApplyError {
             (_, CommandKind::DeletePods) => "FailedDeletePods",
             (_, CommandKind::MarkPods) => "FailedMarkPods",
             (_, CommandKind::Forget) => "JournalUnavailable",
+            (_, CommandKind::AddFinalizer) => "FailedAddFinalizer",
+            (_, CommandKind::RemoveFinalizer) => "FailedRemoveFinalizer",
+            (_, CommandKind::StopWorkloads) => "FailedDeleteAllPods",
+            (_, CommandKind::EnsureCleanupJob) => "FailedToCreateRedisCleanupJob",
             _ => "FailedCommand",
         }
     }
@@ -184,6 +191,9 @@ pub struct Interpreter<'a> {
     pub reference: &'a ObjectReference,
     /// The journal, for `Forget`.
     pub journal: &'a JournalHandle,
+    /// The RayCluster as read, for `AddFinalizer` and `RemoveFinalizer`;
+    /// `None` when gone.
+    pub cluster: Option<finalizer::ClusterMeta<'a>>,
 }
 
 impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
@@ -227,6 +237,10 @@ impl Interpreter<'_> {
             Command::EnsureHead { replicas } => {
                 let desired = self.desired_or(command)?;
                 self.prune(desired, writes).await?;
+                // The claim first: the head pod mounts it.
+                if let Some(claim) = &desired.gcs_claim {
+                    self.ensure_claim(claim, writes).await?;
+                }
                 let set = &desired.head;
                 // The token Secret before the pods that read it.
                 self.ensure_created_once(set, writes).await?;
@@ -292,6 +306,10 @@ impl Interpreter<'_> {
                 carried.wake = Some(*at);
                 Ok(())
             }
+            Command::AddFinalizer => self.add_finalizer(writes).await,
+            Command::RemoveFinalizer => self.remove_finalizer(writes).await,
+            Command::StopWorkloads => self.stop_workloads(writes).await,
+            Command::EnsureCleanupJob => self.ensure_cleanup_job(writes).await,
             Command::Forget => {
                 carried.forgotten = true;
                 self.journal
@@ -543,6 +561,10 @@ mod tests {
             CommandKind::DeletePods,
             CommandKind::MarkPods,
             CommandKind::Forget,
+            CommandKind::AddFinalizer,
+            CommandKind::RemoveFinalizer,
+            CommandKind::StopWorkloads,
+            CommandKind::EnsureCleanupJob,
         ] {
             assert_ne!(error.reason(kind), "FailedCommand", "{kind}");
         }

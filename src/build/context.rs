@@ -14,7 +14,7 @@ use kube::Resource;
 
 use crate::{
     build::{BatchScheduler, BuildError, ports},
-    crd::{RayCluster, RayClusterSpec, names},
+    crd::{RayCluster, RayClusterSpec, gcs, names},
 };
 
 /// Settings of the build step that come from the operator, not the cluster.
@@ -61,7 +61,9 @@ pub struct ClusterContext<'a> {
     /// schedulers, which read theirs there.
     pub labels: Option<&'a std::collections::BTreeMap<String, String>>,
     /// The RayCluster's annotations, which its Ingress carries (and a
-    /// Volcano PodGroup; YuniKorn's task groups may be given there).
+    /// Volcano PodGroup; YuniKorn's task groups may be given there; GCS
+    /// fault tolerance reads `ray.io/ft-enabled` and
+    /// `ray.io/external-storage-namespace`).
     pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
     /// The name of the K8sJobMode RayJob that controls the cluster, whose
     /// submitter pod may reach the head's dashboard through a NetworkPolicy.
@@ -94,6 +96,26 @@ impl<'a> ClusterContext<'a> {
     #[must_use]
     pub fn label(&self, key: &str) -> Option<&'a str> {
         self.labels?.get(key).map(String::as_str)
+    }
+
+    /// The GCS fault-tolerance backend in force, `None` without fault
+    /// tolerance (see [`gcs::backend`]).
+    #[must_use]
+    pub fn gcs_backend(&self) -> Option<gcs::GcsBackend> {
+        gcs::backend(
+            self.annotations,
+            self.spec.gcs_fault_tolerance_options.as_ref(),
+        )
+    }
+
+    /// The Redis key prefix of the cluster (see [`gcs::storage_namespace`]).
+    #[must_use]
+    pub fn storage_namespace(&self) -> &'a str {
+        gcs::storage_namespace(
+            self.annotations,
+            self.spec.gcs_fault_tolerance_options.as_ref(),
+            self.uid,
+        )
     }
 
     /// The head's `rayStartParams`; `None` without a `headGroupSpec`.

@@ -28,13 +28,21 @@
 //!   set: they report KubeRay and its version to Ray's usage statistics, and
 //!   rayop is not KubeRay. A user who wants them sets them in the template.
 //!
-//! With `gcsFaultToleranceOptions` the head also gets `RAY_REDIS_ADDRESS`,
-//! `REDIS_PASSWORD` (its `value` or `valueFrom`, when a password is given) and
-//! `RAY_external_storage_namespace` (`externalStorageNamespace`, else the
-//! cluster's UID, so a recreated cluster starts with a clean namespace), and
-//! workers get `RAY_gcs_rpc_server_reconnect_timeout_s=600`, so they wait out
-//! a head restart instead of exiting after Ray's default 60 s. With
-//! `autoscalerOptions.version: v2` the head gets `RAY_enable_autoscaler_v2=true`.
+//! With GCS fault tolerance (`gcsFaultToleranceOptions`, or the deprecated
+//! annotation `ray.io/ft-enabled: "true"`) workers get
+//! `RAY_gcs_rpc_server_reconnect_timeout_s=600`, so they wait out a head
+//! restart instead of exiting after Ray's default 60 s, and the head gets:
+//! - redis backend: `RAY_REDIS_ADDRESS`, `REDIS_USERNAME` and
+//!   `REDIS_PASSWORD` (each `value` or `valueFrom`, when given) and
+//!   `RAY_external_storage_namespace` (`externalStorageNamespace`, else the
+//!   annotation `ray.io/external-storage-namespace`, else the cluster's UID,
+//!   so a recreated cluster starts with a clean namespace). On the annotation
+//!   path the user sets `RAY_REDIS_ADDRESS`, and `REDIS_PASSWORD` is the
+//!   literal `rayStartParams.redis-password`;
+//! - rocksdb backend: `RAY_gcs_storage=rocksdb` and
+//!   `RAY_gcs_storage_path=/data/gcs`, where the claim is mounted.
+//!
+//! With `autoscalerOptions.version: v2` the head gets `RAY_enable_autoscaler_v2=true`.
 //!
 //! # Precedence: the user wins
 //! A variable the user's container already sets is never added or changed:
@@ -46,8 +54,16 @@
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec};
 
 use crate::{
-    build::{ClusterContext, ray_start::REDIS_PASSWORD_ENV},
-    crd::{autoscaler::AutoscalerVersion, names::RayNode},
+    build::{
+        ClusterContext,
+        ray_start::{REDIS_PASSWORD_ENV, REDIS_USERNAME_ENV},
+    },
+    crd::{
+        autoscaler::AutoscalerVersion,
+        gcs::{GcsBackend, GcsFaultToleranceOptions, RedisCredential},
+        gcs_checks,
+        names::RayNode,
+    },
 };
 
 /// Holds the RayCluster's name, in the Ray container and the autoscaler
@@ -181,40 +197,78 @@ pub fn add_init_container_env(ctx: &ClusterContext<'_>, pod: &mut PodSpec) {
 /// Whether the head's `ray start` reads the Redis password from the env.
 #[must_use]
 pub fn redis_password_in_env(ctx: &ClusterContext<'_>) -> bool {
+    redis_options(ctx).is_some_and(|gcs| gcs.redis_password.is_some())
+}
+
+/// Whether the head's `ray start` reads the Redis user name from the env.
+#[must_use]
+pub fn redis_username_in_env(ctx: &ClusterContext<'_>) -> bool {
+    redis_options(ctx).is_some_and(|gcs| gcs.redis_username.is_some())
+}
+
+/// The options, when they select the redis backend.
+fn redis_options<'a>(ctx: &ClusterContext<'a>) -> Option<&'a GcsFaultToleranceOptions> {
     ctx.spec
         .gcs_fault_tolerance_options
         .as_ref()
-        .is_some_and(|gcs| gcs.redis_password.is_some())
+        .filter(|gcs| gcs.effective_backend() == GcsBackend::Redis)
 }
 
-/// The GCS fault-tolerance variables of `node` (none without the options).
+/// A credential as the env variable `name`.
+fn credential(name: &str, credential: &RedisCredential) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: credential.value.clone(),
+        value_from: credential.value_from.clone(),
+    }
+}
+
+/// The GCS fault-tolerance variables of `node` (none without fault
+/// tolerance).
 fn gcs_fault_tolerance_env(ctx: &ClusterContext<'_>, node: RayNode<'_>) -> Vec<EnvVar> {
-    let Some(gcs) = ctx.spec.gcs_fault_tolerance_options.as_ref() else {
+    let Some(backend) = ctx.gcs_backend() else {
         return Vec::new();
     };
-    match node {
-        RayNode::Head => {
-            let mut env = vec![value(RAY_REDIS_ADDRESS, gcs.redis_address.clone())];
-            if let Some(password) = &gcs.redis_password {
-                env.push(EnvVar {
-                    name: REDIS_PASSWORD_ENV.to_owned(),
-                    value: password.value.clone(),
-                    value_from: password.value_from.clone(),
-                });
-            }
-            let namespace = gcs
-                .external_storage_namespace
-                .as_deref()
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or(ctx.uid);
-            env.push(value(RAY_EXTERNAL_STORAGE_NAMESPACE, namespace));
-            env
-        }
-        RayNode::Worker(_) => vec![value(
+    if let RayNode::Worker(_) = node {
+        return vec![value(
             RAY_GCS_RECONNECT_TIMEOUT,
             GCS_RECONNECT_TIMEOUT_SECONDS,
-        )],
+        )];
     }
+    if backend == GcsBackend::Rocksdb {
+        return vec![
+            value(gcs_checks::RAY_GCS_STORAGE, "rocksdb"),
+            value(
+                gcs_checks::RAY_GCS_STORAGE_PATH,
+                gcs_checks::GCS_STORAGE_PATH,
+            ),
+        ];
+    }
+    let mut env = Vec::new();
+    match ctx.spec.gcs_fault_tolerance_options.as_ref() {
+        Some(gcs) => {
+            env.push(value(RAY_REDIS_ADDRESS, gcs.redis_address.clone()));
+            if let Some(username) = &gcs.redis_username {
+                env.push(credential(REDIS_USERNAME_ENV, username));
+            }
+            if let Some(password) = &gcs.redis_password {
+                env.push(credential(REDIS_PASSWORD_ENV, password));
+            }
+        }
+        // The deprecated annotation: the user gives `RAY_REDIS_ADDRESS` and
+        // `rayStartParams.redis-password`; the password also goes to the env,
+        // where the Redis cleanup reads it.
+        None => {
+            if let Some(password) = ctx.head_params().and_then(|p| p.get("redis-password")) {
+                env.push(value(REDIS_PASSWORD_ENV, password.clone()));
+            }
+        }
+    }
+    env.push(value(
+        RAY_EXTERNAL_STORAGE_NAMESPACE,
+        ctx.storage_namespace(),
+    ));
+    env
 }
 
 #[cfg(test)]
@@ -300,6 +354,7 @@ mod tests {
                 value_from: Some(from_secret.clone()),
             }),
             external_storage_namespace: Some("shared".into()),
+            ..GcsFaultToleranceOptions::default()
         });
         let ctx = ClusterContext::new(&cluster, &options).unwrap();
         let head = ray_env(&ctx, RayNode::Head, "");

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>`; under a batch scheduler its PodGroup ([`volcano_pod_group`], [`scheduler_plugins_pod_group`]); created once, outside the hash: the token Secret `<cluster>` under `authOptions.mode: token` ([`auth`]) |
 //! | head, when asked for | NetworkPolicy `<cluster>-head` (`networkPolicy`), Ingress `<cluster>-head-ingress` (`enableIngress`) |
+//! | outside the sets | with `gcsFaultToleranceOptions.backend: rocksdb` and no `claimName`, the PersistentVolumeClaim `<cluster>-gcs-pvc` ([`gcs_storage`]), created before the head and never updated |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc`, HPA and NetworkPolicy `<cluster>-workers-<group>` when asked for |
 //!
 //! Invariants:
@@ -48,6 +49,7 @@ pub mod context;
 pub mod desired_resources;
 pub mod env;
 pub mod error;
+pub mod gcs_storage;
 pub mod head_service;
 pub mod head_statefulset;
 pub mod history_collector;
@@ -61,6 +63,7 @@ pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_node_options;
 pub mod ray_start;
+pub mod redis_cleanup;
 pub mod scheduler_plugins_pod_group;
 pub mod service_account;
 pub mod shell_quote;
@@ -113,15 +116,28 @@ pub fn desired_objects(
             Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(DesiredObjects { head, groups })
+    Ok(DesiredObjects {
+        head,
+        groups,
+        gcs_claim: gcs_storage::gcs_claim(&ctx),
+        cleanup_job: None,
+    })
 }
 
 /// The head set's objects, workload first, before stamping.
 fn head_objects(ctx: &ClusterContext<'_>) -> Result<Vec<crate::desired::Object>, BuildError> {
-    let mut objects = vec![
-        head_statefulset::head_statefulset(ctx)?,
-        head_service::head_service(ctx)?,
-    ];
+    let mut workload = head_statefulset::head_statefulset(ctx)?;
+    if let Some(claim) = gcs_storage::gcs_claim(ctx) {
+        workload
+            .meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(
+                gcs_storage::CLAIM_HASH_ANNOTATION.to_owned(),
+                crate::desired::content_hash(&claim),
+            );
+    }
+    let mut objects = vec![workload, head_service::head_service(ctx)?];
     if ctx.spec.autoscaling_enabled() {
         objects.extend(autoscaler_rbac::autoscaler_rbac(ctx));
     }

@@ -37,7 +37,7 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 
 use crate::{
     build::{
-        BuildError, ClusterContext, env, ports, probes, ray_node_options,
+        BuildError, ClusterContext, env, gcs_storage, ports, probes, ray_node_options,
         ray_start::{self, RayStartInput},
         shm,
     },
@@ -115,6 +115,7 @@ pub fn ray_pod_template(
         autoscaling: ctx.spec.autoscaling_enabled(),
         head_address: &ctx.head_address(),
         redis_password_in_env: node == RayNode::Head && env::redis_password_in_env(ctx),
+        redis_username_in_env: node == RayNode::Head && env::redis_username_in_env(ctx),
     })?;
     if !keep_command {
         set_command(ray, &command);
@@ -139,6 +140,10 @@ pub fn ray_pod_template(
     );
     shm::mount_shared_memory(pod, RAY_CONTAINER_INDEX);
     env::add_init_container_env(ctx, pod);
+    if node == RayNode::Head {
+        gcs_storage::mount_storage(ctx, pod, RAY_CONTAINER_INDEX);
+        gcs_storage::annotate_head_pod(ctx, &mut template);
+    }
     Ok(template)
 }
 

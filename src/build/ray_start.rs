@@ -19,6 +19,7 @@
 //! | `--dashboard-host=0.0.0.0` | head | the user's value |
 //! | `--address=<head-svc>.<ns>.svc.<domain>:<gcs port>` | workers | the user's value |
 //! | `--redis-password="${REDIS_PASSWORD}"` | head, GCS fault tolerance with a password | the user's value |
+//! | `--redis-username="${REDIS_USERNAME}"` | head, GCS fault tolerance with `redisUsername` | refused by validation |
 //! | `--num-cpus` | the Ray container's CPU limit, else request, rounded up | the user's value |
 //! | `--memory` | the memory limit, in bytes | the user's value |
 //! | `--num-gpus` | the first resource limit whose name ends in `gpu` (`nvidia.com/gpu`) | the user's value |
@@ -43,6 +44,8 @@ use crate::{
 pub const VALUE_BOOLEAN_FLAGS: [&str; 2] = ["include-dashboard", "log-color"];
 /// The environment variable the head's `--redis-password` reads.
 pub const REDIS_PASSWORD_ENV: &str = "REDIS_PASSWORD";
+/// The environment variable the head's `--redis-username` reads.
+pub const REDIS_USERNAME_ENV: &str = "REDIS_USERNAME";
 
 /// Everything the command line depends on.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +65,8 @@ pub struct RayStartInput<'a> {
     pub head_address: &'a str,
     /// Whether the head reads its Redis password from [`REDIS_PASSWORD_ENV`].
     pub redis_password_in_env: bool,
+    /// Whether the head reads its Redis user name from [`REDIS_USERNAME_ENV`].
+    pub redis_username_in_env: bool,
 }
 
 /// The `rayStartParams` after rayop's additions (see the module docs).
@@ -92,6 +97,9 @@ pub fn effective_params(input: &RayStartInput<'_>) -> Result<BTreeMap<String, St
             default("dashboard-host", "0.0.0.0".to_owned());
             if input.redis_password_in_env {
                 default("redis-password", format!("${REDIS_PASSWORD_ENV}"));
+            }
+            if input.redis_username_in_env {
+                default("redis-username", format!("${REDIS_USERNAME_ENV}"));
             }
         }
         RayNode::Worker(_) => default("address", input.head_address.to_owned()),
@@ -273,6 +281,7 @@ mod tests {
             autoscaling: false,
             head_address: HEAD_ADDRESS,
             redis_password_in_env: false,
+            redis_username_in_env: false,
         }
     }
 
@@ -488,6 +497,25 @@ mod tests {
         assert_eq!(
             effective_params(&i).unwrap()["redis-password"],
             "$REDIS_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn redis_username_defaults_to_the_env_reference() {
+        let p = params(&[]);
+        let mut i = input(RayNode::Head, &p, None);
+        assert!(!effective_params(&i).unwrap().contains_key("redis-username"));
+        i.redis_username_in_env = true;
+        assert_eq!(
+            effective_params(&i).unwrap()["redis-username"],
+            "$REDIS_USERNAME"
+        );
+        assert!(
+            ray_start_command(&i)
+                .unwrap()
+                .contains("--redis-username=\"${REDIS_USERNAME}\""),
+            "{}",
+            ray_start_command(&i).unwrap()
         );
     }
 

@@ -91,6 +91,17 @@ pub struct RunArgs {
     /// `HeadNotReady` Warning Event; at least 1.
     #[arg(long, env = "RAYOP_HEAD_STUCK_SECONDS", default_value_t = 300)]
     pub head_stuck_seconds: u64,
+    /// Whether a deleted RayCluster with Redis GCS fault tolerance is held by
+    /// the finalizer `ray.io/gcs-ft-redis-cleanup-finalizer` until a Job has
+    /// deleted its keys from Redis (at most `ray.io/gcs-ft-deletion-timeout`
+    /// seconds, default 300). KubeRay's variable name.
+    #[arg(
+        long,
+        env = "ENABLE_GCS_FT_REDIS_CLEANUP",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub gcs_ft_redis_cleanup: bool,
     /// Log format on stderr: text for people, json for log collectors.
     #[arg(long, env = "RAYOP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -367,6 +378,7 @@ pub fn settings(args: &RunArgs) -> Result<Settings, RunError> {
         instance: std::env::var("POD_NAME").ok(),
         head_stuck_after: (args.head_stuck_seconds != 300)
             .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
+        redis_cleanup: args.gcs_ft_redis_cleanup,
         ..Settings::default()
     })
 }

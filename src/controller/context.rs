@@ -66,6 +66,9 @@ pub struct Context {
     /// How long a head may stay not Ready before a Warning; `None` is the
     /// machine's default.
     pub head_stuck_after: Option<std::time::Duration>,
+    /// Whether the Redis cleanup finalizer is used (see
+    /// [`Settings::redis_cleanup`](super::Settings::redis_cleanup)).
+    pub redis_cleanup: bool,
     /// Writes made.
     pub writes: Arc<WriteCounters>,
     /// Prometheus metrics.

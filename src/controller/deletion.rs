@@ -55,6 +55,7 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
             recorder: &ctx.recorder,
             reference: &target.reference,
             journal: &ctx.journal,
+            cluster: None,
         },
     };
     let mut memory: Memory = match ctx.take_memory(uid) {

@@ -41,6 +41,7 @@ impl Reconciled for RayClusters {
             build: settings.build.clone(),
             resync: settings.resync,
             head_stuck_after: settings.head_stuck_after,
+            redis_cleanup: settings.redis_cleanup,
             writes: handles.writes.clone(),
             metrics: handles.metrics.clone(),
             synced: scope.synced.clone(),

@@ -15,6 +15,7 @@ pub mod context;
 pub mod deletion;
 pub mod error;
 pub mod failed_create;
+pub mod finalize;
 pub mod kinds;
 pub mod reconcile;
 pub mod scope;
@@ -57,6 +58,10 @@ pub struct Settings {
     /// How long a head may stay not Ready before a `HeadNotReady` Warning;
     /// `None` is the machine's default (5 minutes).
     pub head_stuck_after: Option<Duration>,
+    /// Whether a deleted Redis-backed fault-tolerant cluster has its Redis
+    /// keys cleaned up behind a finalizer (KubeRay's
+    /// `ENABLE_GCS_FT_REDIS_CLEANUP`); on by default.
+    pub redis_cleanup: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +75,7 @@ impl Default for Settings {
             prune_every: Duration::from_secs(600),
             heal_every: Duration::from_secs(15),
             head_stuck_after: None,
+            redis_cleanup: true,
         }
     }
 }

@@ -25,7 +25,7 @@ use tracing::{Instrument, debug, warn};
 use super::{
     context::{Context, Memory},
     error::ReconcileError,
-    failed_create,
+    failed_create, finalize,
     turn::{Target, Turn, warn_event},
 };
 use crate::{
@@ -110,7 +110,8 @@ async fn admit(
     let (Some(namespace), Some(uid)) = (cluster.namespace(), cluster.uid()) else {
         return Ok(Action::await_change());
     };
-    if cluster.meta().deletion_timestamp.is_some() || !cluster.spec.managed_by_rayop() {
+    let finalizing = cluster.meta().deletion_timestamp.is_some();
+    if (finalizing && !finalize::holds(&cluster)) || !cluster.spec.managed_by_rayop() {
         return Ok(Action::await_change());
     }
     // Never decide on caches that have not finished their first list: an
@@ -132,7 +133,11 @@ async fn admit(
     // `instrument`, not `span.enter()`: an entered guard held across
     // `.await` leaks the span into whatever the worker thread polls next.
     let span = tracing::info_span!("reconcile", cluster = %target.key);
-    let result = run(ctx, &cluster, &target).instrument(span).await;
+    let result = if finalizing {
+        finalize::run(ctx, &cluster, &target).instrument(span).await
+    } else {
+        run(ctx, &cluster, &target).instrument(span).await
+    };
     *outcome = match &result {
         Ok((_, true)) => ReconcileResult::Error,
         Ok((_, false)) => ReconcileResult::Ok,
@@ -150,6 +155,7 @@ async fn run(
 ) -> Result<(Action, bool), ReconcileError> {
     let now = now_millis();
     let name = cluster.name_any();
+    let held = finalize::holds(cluster);
     // build: pure, from the spec
     let (desired, build_problems) = built(cluster, ctx);
     // observe: the caches, as facts
@@ -157,6 +163,8 @@ async fn run(
     let empty = DesiredObjects {
         head: ObjectSet::stamped(Vec::new()),
         groups: Vec::new(),
+        gcs_claim: None,
+        cleanup_job: None,
     };
     let mut world = observe(
         desired.as_ref().unwrap_or(&empty),
@@ -192,6 +200,7 @@ async fn run(
             recorder: &ctx.recorder,
             reference: &target.reference,
             journal: &ctx.journal,
+            cluster: Some(crate::apply::finalizer::ClusterMeta::of(cluster)),
         },
     };
     let mut memory = recall(ctx, &turn).await;
@@ -211,6 +220,9 @@ async fn run(
         &build_problems,
         ctx.head_stuck_after,
     );
+    let mut spec = spec;
+    spec.redis_cleanup = decide::redis_cleanup(cluster, ctx.redis_cleanup);
+    world.cleanup_finalizer = held;
     let observed = decide::observed(now, spec, world);
     failed |= turn.act(&mut memory, &observed, &mut writes).await;
     count(ctx, writes);
@@ -234,7 +246,10 @@ async fn run(
 }
 
 /// The desired objects, or the problems that kept them from being built.
-fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<SpecProblem>) {
+pub(super) fn built(
+    cluster: &RayCluster,
+    ctx: &Context,
+) -> (Option<DesiredObjects>, Vec<SpecProblem>) {
     match build::desired_objects(cluster, &ctx.build) {
         Ok(desired) => (Some(desired), Vec::new()),
         Err(error) => (
@@ -248,7 +263,7 @@ fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<Sp
 }
 
 /// This process's memory of the cluster, or one rebuilt from the journal.
-async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
+pub(super) async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
     if let Some(memory) = ctx.take_memory(&turn.target.uid) {
         return memory;
     }
@@ -307,7 +322,7 @@ async fn publish_status(
 
 /// The next reconcile: at the resync interval, or sooner for a held status,
 /// the machine's wake-up, or a failed command's retry.
-fn requeue_after(
+pub(super) fn requeue_after(
     ctx: &Context,
     memory: &Memory,
     held: Option<Duration>,

@@ -264,11 +264,60 @@ pub const ONE_PASSWORD_SOURCE: CelRule = CelRule {
     field_path: None,
 };
 
-/// Rules on `spec.gcsFaultToleranceOptions.redisPassword`.
+/// Rules on `spec.gcsFaultToleranceOptions.redisPassword` and `redisUsername`.
 pub const REDIS_PASSWORD_RULES: [CelRule; 1] = [ONE_PASSWORD_SOURCE];
 
+/// The backend cannot be switched on an existing cluster. A transition
+/// rule: it binds only when the old and the new object both set it.
+pub const BACKEND_UNCHANGED: CelRule = CelRule {
+    rule: "self == oldSelf",
+    message: "gcsFaultToleranceOptions.backend is immutable",
+    field_path: None,
+};
+
+/// Rules on `spec.gcsFaultToleranceOptions.backend`.
+pub const BACKEND_RULES: [CelRule; 1] = [BACKEND_UNCHANGED];
+
+/// The redis backend needs an address.
+pub const REDIS_NEEDS_ADDRESS: CelRule = CelRule {
+    rule: "(has(self.backend) && self.backend == 'rocksdb') || (has(self.redisAddress) && self.redisAddress != '')",
+    message: "redisAddress is required with the redis backend",
+    field_path: Some(".redisAddress"),
+};
+
+/// `storage` configures the embedded RocksDB only.
+pub const STORAGE_NEEDS_ROCKSDB: CelRule = CelRule {
+    rule: "!has(self.storage) || (has(self.backend) && self.backend == 'rocksdb')",
+    message: "storage is only allowed with backend rocksdb",
+    field_path: Some(".storage"),
+};
+
+/// The rocksdb backend takes none of the Redis fields.
+pub const ROCKSDB_WITHOUT_REDIS_FIELDS: CelRule = CelRule {
+    rule: "!has(self.backend) || self.backend != 'rocksdb' || ((!has(self.redisAddress) || self.redisAddress == '') && !has(self.redisUsername) && !has(self.redisPassword) && (!has(self.externalStorageNamespace) || self.externalStorageNamespace == ''))",
+    message: "redisAddress, redisUsername, redisPassword and externalStorageNamespace must be empty with backend rocksdb",
+    field_path: None,
+};
+
+/// Rules on `spec.gcsFaultToleranceOptions`.
+pub const GCS_RULES: [CelRule; 3] = [
+    REDIS_NEEDS_ADDRESS,
+    STORAGE_NEEDS_ROCKSDB,
+    ROCKSDB_WITHOUT_REDIS_FIELDS,
+];
+
+/// A bring-your-own claim excludes the settings of the managed one.
+pub const CLAIM_EXCLUDES_SETTINGS: CelRule = CelRule {
+    rule: "!has(self.claimName) || self.claimName == '' || (!has(self.size) && !has(self.storageClassName) && !has(self.accessModes))",
+    message: "claimName excludes size, storageClassName and accessModes, which configure the operator-managed claim",
+    field_path: None,
+};
+
+/// Rules on `spec.gcsFaultToleranceOptions.storage`.
+pub const STORAGE_RULES: [CelRule; 1] = [CLAIM_EXCLUDES_SETTINGS];
+
 /// Every rule of the CRD, each with the schema path it is attached to.
-pub const ALL_RULES: [(&str, CelRule); 20] = [
+pub const ALL_RULES: [(&str, CelRule); 26] = [
     ("", CLUSTER_NAME_IS_DNS1035),
     ("", CLUSTER_NAME_LENGTH),
     ("", WORKER_NAME_LENGTH),
@@ -294,6 +343,21 @@ pub const ALL_RULES: [(&str, CelRule); 20] = [
     (
         "spec.gcsFaultToleranceOptions.redisPassword",
         ONE_PASSWORD_SOURCE,
+    ),
+    (
+        "spec.gcsFaultToleranceOptions.redisUsername",
+        ONE_PASSWORD_SOURCE,
+    ),
+    ("spec.gcsFaultToleranceOptions.backend", BACKEND_UNCHANGED),
+    ("spec.gcsFaultToleranceOptions", REDIS_NEEDS_ADDRESS),
+    ("spec.gcsFaultToleranceOptions", STORAGE_NEEDS_ROCKSDB),
+    (
+        "spec.gcsFaultToleranceOptions",
+        ROCKSDB_WITHOUT_REDIS_FIELDS,
+    ),
+    (
+        "spec.gcsFaultToleranceOptions.storage",
+        CLAIM_EXCLUDES_SETTINGS,
     ),
 ];
 
@@ -346,6 +410,23 @@ pub fn autoscaler_rules(schema: &mut Schema) {
 /// The `#[schemars(transform)]` of `RedisCredential`: attaches [`REDIS_PASSWORD_RULES`].
 pub fn redis_password_rules(schema: &mut Schema) {
     attach(schema, &REDIS_PASSWORD_RULES);
+}
+
+/// The `#[schemars(transform)]` of `GcsBackend`: attaches [`BACKEND_RULES`],
+/// and drops the enum's own description so the field's stays.
+pub fn backend_rules(schema: &mut Schema) {
+    schema.remove("description");
+    attach(schema, &BACKEND_RULES);
+}
+
+/// The `#[schemars(transform)]` of `GcsFaultToleranceOptions`: attaches [`GCS_RULES`].
+pub fn gcs_rules(schema: &mut Schema) {
+    attach(schema, &GCS_RULES);
+}
+
+/// The `#[schemars(transform)]` of `GcsEmbeddedStorage`: attaches [`STORAGE_RULES`].
+pub fn storage_rules(schema: &mut Schema) {
+    attach(schema, &STORAGE_RULES);
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! | [`autoscaler`] | `autoscalerOptions` |
 //! | [`auth`] | `authOptions`, the Ray versions it needs |
 //! | [`history_server`] | `historyServerOptions` |
-//! | [`gcs`] | `gcsFaultToleranceOptions` |
+//! | [`gcs`] | `gcsFaultToleranceOptions` and its annotations |
+//! | [`gcs_checks`] | validation of GCS fault tolerance (reads annotations) |
 //! | [`status`] | `status`, phases, condition types |
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
 //! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
@@ -35,7 +36,7 @@
 //! tests, `schema` only those; the type modules import these helpers (and
 //! `spec` the other types, `head` the ingress options); `effective`, `validation`,
 //! `group_checks`, `option_checks`, `ray_node_options`, `pod_template`,
-//! `versions` and `test_builders` read the types, and no type module imports them.
+//! `versions`, `gcs_checks` and `test_builders` read the types, and no type module imports them.
 
 pub mod auth;
 pub mod autoscaler;
@@ -43,6 +44,7 @@ pub mod cel;
 pub mod defaults;
 pub mod effective;
 pub mod gcs;
+pub mod gcs_checks;
 pub mod group_checks;
 pub mod head;
 pub mod history_server;

@@ -115,7 +115,8 @@ pub struct RayClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 
-    /// Keeps GCS state in an external Redis, so workers survive a head restart.
+    /// GCS fault tolerance: the head keeps GCS state in an external Redis or
+    /// an embedded RocksDB on a volume, so workers survive a head restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcs_fault_tolerance_options: Option<GcsFaultToleranceOptions>,
 
@@ -174,8 +175,8 @@ impl RayClusterSpec {
         self.suspend == Some(true)
     }
 
-    /// Whether `gcsFaultToleranceOptions` is set, so the head keeps GCS state
-    /// in Redis.
+    /// Whether `gcsFaultToleranceOptions` is set. Fault tolerance is also on
+    /// with the deprecated annotation; see [`gcs::ft_enabled`](crate::crd::gcs::ft_enabled).
     #[must_use]
     pub fn gcs_fault_tolerant(&self) -> bool {
         self.gcs_fault_tolerance_options.is_some()

@@ -39,7 +39,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::ResourceExt;
 
 use crate::crd::{
-    cel, group_checks,
+    cel, gcs_checks, group_checks,
     head::ServiceType,
     limits, names, option_checks, pod_template,
     spec::{RayCluster, RayClusterSpec},
@@ -78,11 +78,17 @@ pub fn validate(cluster: &RayCluster) -> Result<(), Vec<SpecProblem>> {
     }
 }
 
-/// Every problem of `cluster`: its spec's ([`problems`]), then those the
-/// spec has together with the cluster's labels.
+/// Every problem of `cluster`: [`problems`] of its name and spec, then those
+/// of GCS fault tolerance, which also read its annotations
+/// ([`gcs_checks::problems`]), then those the spec has together with the
+/// cluster's labels.
 #[must_use]
 pub fn cluster_problems(cluster: &RayCluster) -> Vec<SpecProblem> {
     let mut out = problems(&cluster.name_any(), &cluster.spec);
+    out.extend(gcs_checks::problems(
+        cluster.metadata.annotations.as_ref(),
+        &cluster.spec,
+    ));
     check_upgrade_origin(&mut out, cluster.labels(), &cluster.spec);
     out
 }
@@ -108,7 +114,8 @@ fn check_upgrade_origin(
     }
 }
 
-/// Every problem of the cluster called `name` with `spec`, in field order.
+/// Every problem of the cluster called `name` with `spec`, in field order;
+/// GCS fault tolerance is checked by [`cluster_problems`].
 #[must_use]
 pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
     let mut out = Vec::new();
@@ -209,23 +216,6 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
         }
         if spec.autoscaling_enabled() {
             check_autoscaler_container(&mut out, spec, options);
-        }
-    }
-    if let Some(gcs) = &spec.gcs_fault_tolerance_options {
-        let path = "spec.gcsFaultToleranceOptions";
-        if gcs.redis_address.is_empty() {
-            out.push(SpecProblem::new(
-                format!("{path}.redisAddress"),
-                "must not be empty",
-            ));
-        }
-        if let Some(password) = &gcs.redis_password
-            && password.value.is_some() == password.value_from.is_some()
-        {
-            out.push(SpecProblem::new(
-                format!("{path}.redisPassword"),
-                cel::ONE_PASSWORD_SOURCE.message,
-            ));
         }
     }
     option_checks::check_auth(&mut out, spec);

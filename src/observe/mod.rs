@@ -185,7 +185,11 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
             failed_create: None,
         });
     }
-    Observation { head, groups }
+    Observation {
+        head,
+        groups,
+        cleanup_finalizer: false,
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ fn desired() -> DesiredObjects {
     DesiredObjects {
         head,
         groups: vec![("small".into(), small)],
+        gcs_claim: None,
+        cleanup_job: None,
     }
 }
 

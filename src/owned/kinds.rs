@@ -6,7 +6,8 @@
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     autoscaling::v2::HorizontalPodAutoscaler,
-    core::v1::{Secret, Service, ServiceAccount},
+    batch::v1::Job,
+    core::v1::{PersistentVolumeClaim, Secret, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     rbac::v1::{Role, RoleBinding},
 };
@@ -54,6 +55,21 @@ owned_kinds! {
     RoleBinding(RoleBinding) {
         group: "rbac.authorization.k8s.io", plural: "rolebindings",
         cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
+    /// v1 PersistentVolumeClaim: the embedded GCS store's `<cluster>-gcs-pvc`,
+    /// created once and never updated; never deleted by rayop (garbage
+    /// collection removes it with the cluster unless it is retained).
+    PersistentVolumeClaim(PersistentVolumeClaim) {
+        group: "", plural: "persistentvolumeclaims",
+        cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
+    /// batch/v1 Job: the Redis cleanup `<cluster>-redis-cleanup` of a deleted
+    /// cluster; its status (finished or not) is read from the cache.
+    Job(Job) {
+        group: "batch", plural: "jobs",
+        cache: CacheMode::Full { trim: keep, live: live_meta },
         deletable: false,
     },
     /// autoscaling/v2 HorizontalPodAutoscaler: a worker group's HPA.

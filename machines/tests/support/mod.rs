@@ -82,6 +82,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
                 failed_create: None,
             })
             .collect(),
+        cleanup_finalizer: false,
     }
 }
 

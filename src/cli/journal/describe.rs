@@ -87,6 +87,13 @@ pub fn event(event: &Event) -> String {
             message,
         } => format!("CommandFailed {command} {reason}: {message}"),
         Input::Deleted => "Deleted".to_owned(),
+        Input::Finalizing(f) => format!(
+            "Finalizing: {} workload(s), {} pod(s), cleanup Job {:?}{}",
+            f.workloads,
+            f.pods,
+            f.job,
+            if f.cleanup { "" } else { " (no cleanup)" }
+        ),
     }
 }
 
@@ -167,7 +174,11 @@ pub fn command(command: &Command) -> String {
             "WakeAt({})",
             time::rfc3339_millis(i64::try_from(at.0).unwrap_or(i64::MAX))
         ),
-        Command::Forget => "Forget".to_owned(),
+        Command::Forget
+        | Command::AddFinalizer
+        | Command::StopWorkloads
+        | Command::EnsureCleanupJob
+        | Command::RemoveFinalizer => command.kind().as_str().to_owned(),
     }
 }
 
@@ -231,6 +242,7 @@ mod tests {
                 pods: vec![pod(true), pod(false)],
                 failed_create: None,
             }],
+            cleanup_finalizer: false,
         };
         let e = Event {
             at: Millis(1),
