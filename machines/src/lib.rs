@@ -41,7 +41,7 @@ pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Input};
 pub use observation::{
     Applied, DriftedField, FailedCreate, GroupObservation, HeadObservation, Observation, PodPhase,
-    PodProblem, PodRef, PodView,
+    PkiObservation, PodProblem, PodRef, PodView,
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};

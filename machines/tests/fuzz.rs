@@ -125,6 +125,7 @@ fn random_spec(rng: &mut Rng, generation: i64, absurd: bool) -> DesiredSpec {
             .map(|g| random_group(rng, g, absurd))
             .collect(),
         head_stuck_after_ms: rng.chance(5).then(|| rng.below(600_000)),
+        pki_hash: None,
     }
 }
 
@@ -217,7 +218,11 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
             }
         })
         .collect();
-    Observation { head, groups }
+    Observation {
+        head,
+        groups,
+        pki: None,
+    }
 }
 
 /// A world that follows the machine's commands, with random disturbances.
@@ -266,6 +271,7 @@ impl Model {
                     self.groups.push((group.clone(), g.hash.clone(), r, pods));
                 }
                 Command::RemoveGroup { group } => self.groups.retain(|(n, ..)| n != group),
+                Command::EnsurePki => {}
                 Command::DeletePods { pods, .. } => {
                     for p in pods {
                         if self.head_pod.as_ref().is_some_and(|h| h.uid == p.uid) {
@@ -365,6 +371,7 @@ impl Model {
                     failed_create: None,
                 })
                 .collect(),
+            pki: None,
         }
     }
 }

@@ -88,6 +88,7 @@ fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
             head_hash: format!("head-v{hv}"),
             groups: std::iter::once(a).chain(b).collect(),
             head_stuck_after_ms: None,
+            pki_hash: None,
         })
 }
 
@@ -164,6 +165,7 @@ fn arb_world() -> impl Strategy<Value = Observation> {
         .prop_map(|(head, a, b)| Observation {
             head,
             groups: std::iter::once(a).chain(b).collect(),
+            pki: None,
         })
 }
 
@@ -241,6 +243,7 @@ impl World {
         for c in commands {
             match c {
                 Command::EnsureHead { replicas } => self.head = Some(*replicas),
+                Command::EnsurePki => {}
                 Command::EnsureGroup { group, replicas } => {
                     self.groups.insert(group.clone(), *replicas);
                 }

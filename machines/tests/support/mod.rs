@@ -81,6 +81,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
                 failed_create: None,
             })
             .collect(),
+        pki: None,
     }
 }
 
