@@ -10,6 +10,8 @@
 //! | [`worker_group`] | `workerGroupSpecs[]`, `workloadKind` |
 //! | [`autoscaler`] | `autoscalerOptions` |
 //! | [`gcs`] | `gcsFaultToleranceOptions` |
+//! | [`tls`] | `tlsOptions`, TLS paths and env names, the cert-manager object names |
+//! | [`tls_checks`] | the checks of a TLS-enabled spec |
 //! | [`status`] | `status`, phases, condition types |
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
 //! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
@@ -27,7 +29,7 @@
 //! server enforces is also enforced by [`validation::validate`]. Imports run
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
-//! `spec` the other types); `effective`, `validation`, `group_checks`, `pod_template`,
+//! `spec` the other types); `effective`, `validation`, `group_checks`, `tls_checks`, `pod_template`,
 //! `versions` and `test_builders` read the types, and no type module imports them.
 
 pub mod autoscaler;
@@ -44,6 +46,8 @@ pub mod schema;
 pub mod spec;
 pub mod status;
 pub mod test_builders;
+pub mod tls;
+pub mod tls_checks;
 pub mod validation;
 pub mod versions;
 pub mod worker_group;

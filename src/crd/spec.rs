@@ -23,6 +23,7 @@ use crate::crd::{
     gcs::GcsFaultToleranceOptions,
     head::{HeadGroupSpec, HeadServiceOptions},
     status::RayClusterStatus,
+    tls::TlsOptions,
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
 
@@ -120,6 +121,11 @@ pub struct RayClusterSpec {
     /// `headGroupSpec.serviceType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_service: Option<HeadServiceOptions>,
+
+    /// Mutual TLS between the Ray nodes, with certificates from cert-manager
+    /// (see [`TlsOptions`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_options: Option<TlsOptions>,
 }
 
 impl RayClusterSpec {
@@ -140,6 +146,14 @@ impl RayClusterSpec {
     #[must_use]
     pub fn gcs_fault_tolerant(&self) -> bool {
         self.gcs_fault_tolerance_options.is_some()
+    }
+
+    /// Whether `tlsOptions.enabled` is true (unset means off).
+    #[must_use]
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_options
+            .as_ref()
+            .is_some_and(|tls| tls.enabled == Some(true))
     }
 
     /// Whether rayop, rather than another controller, reconciles this cluster.
@@ -186,6 +200,7 @@ impl Default for RayClusterSpec {
             gcs_fault_tolerance_options: None,
             managed_by: None,
             head_service: None,
+            tls_options: None,
         }
     }
 }
