@@ -2,8 +2,8 @@
 //! the observe and apply steps consume them.
 //!
 //! Objects come in *sets*: the head set (StatefulSet, Service, and the
-//! autoscaler's RBAC when on) and one set per worker group (workload, Service,
-//! HPA when asked for). Every object of a set carries the set's spec hash in
+//! autoscaler's RBAC when on), one set per worker group (workload, Service,
+//! HPA when asked for), and under TLS the PKI set (Issuers, Certificates). Every object of a set carries the set's spec hash in
 //! the `ray.io/rayop-spec-hash` annotation ([`SPEC_HASH_ANNOTATION`]).
 //!
 //! Invariants:
@@ -100,6 +100,8 @@ pub struct DesiredObjects {
     pub head: ObjectSet,
     /// One set per worker group, in spec order, with the group name.
     pub groups: Vec<(String, ObjectSet)>,
+    /// The cert-manager objects of a TLS-enabled cluster; `None` with TLS off.
+    pub pki: Option<ObjectSet>,
 }
 
 impl DesiredObjects {

@@ -20,7 +20,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, autoscaler_sidecar, object_meta::object_meta, ray_container,
-        service_account,
+        service_account, tls_pod,
     },
     crd::{
         effective_head_template,
@@ -52,6 +52,9 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
     }
     if let Some(pod) = template.spec.as_mut() {
         service_account::name_in_both_fields(pod);
+        if ctx.spec.tls_enabled() {
+            tls_pod::add_tls(ctx, RayNode::Head, pod);
+        }
     }
     Ok(Object::StatefulSet(StatefulSet {
         metadata: object_meta(ctx, names::head_statefulset_name(ctx.name), RayNode::Head),

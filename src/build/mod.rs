@@ -10,6 +10,7 @@
 //! |---|---|
 //! | head | StatefulSet `<cluster>-head`, Service `<cluster>-head-svc` (or `headService.metadata.name`), and with in-tree autoscaling a ServiceAccount `<cluster>` (unless the head template names one), Role `<cluster>`, RoleBinding `<cluster>` |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc` |
+//! | pki (`tlsOptions.enabled` only) | the cert-manager Issuers and Certificates of [`pki`], built by [`pki_set`] from the live pod IPs |
 //!
 //! Invariants:
 //! - **Deterministic.** The same cluster and options give byte-identical
@@ -31,7 +32,8 @@
 //! line, with [`shell_quote`]), [`env`](mod@env), [`probes`], [`shm`], [`ports`], the
 //! head's [`head_statefulset`], [`head_service`], [`autoscaler_sidecar`] and
 //! [`autoscaler_rbac`], and the workers' [`worker_workload`],
-//! [`wait_gcs_ready`] and [`worker_service`]. Besides objects,
+//! [`wait_gcs_ready`] and [`worker_service`]; under TLS, [`tls_pod`] and
+//! [`pki`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
@@ -44,6 +46,7 @@ pub mod error;
 pub mod head_service;
 pub mod head_statefulset;
 pub mod object_meta;
+pub mod pki;
 pub mod ports;
 pub mod probes;
 pub mod quantity;
@@ -53,6 +56,7 @@ pub mod ray_start;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
+pub mod tls_pod;
 pub mod wait_gcs_ready;
 pub mod worker_hpa;
 pub mod worker_service;
@@ -96,7 +100,28 @@ pub fn desired_objects(
             Ok((group.group_name.clone(), ObjectSet::stamped(objects)))
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
-    Ok(DesiredObjects { head, groups })
+    Ok(DesiredObjects {
+        head,
+        groups,
+        pki: None,
+    })
+}
+
+/// The PKI set of a TLS-enabled `cluster` whose live pods have `ips`;
+/// `None` with TLS off.
+///
+/// # Errors
+/// As [`ClusterContext::new`].
+pub fn pki_set(
+    cluster: &RayCluster,
+    options: &BuildOptions,
+    ips: &pki::PodIps,
+) -> Result<Option<ObjectSet>, BuildError> {
+    if !cluster.spec.tls_enabled() {
+        return Ok(None);
+    }
+    let ctx = ClusterContext::new(cluster, options)?;
+    Ok(Some(ObjectSet::stamped(pki::pki_objects(&ctx, ips))))
 }
 
 /// The head set's objects, workload first, before stamping.

@@ -26,7 +26,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, head_statefulset::POD_MANAGEMENT_POLICY,
-        object_meta::object_meta, ray_container, service_account, wait_gcs_ready,
+        object_meta::object_meta, ray_container, service_account, tls_pod, wait_gcs_ready,
     },
     crd::{
         WorkerGroupSpec, WorkloadKind, effective_worker_template,
@@ -52,6 +52,9 @@ pub fn worker_workload(
     if let Some(pod) = template.spec.as_mut() {
         wait_gcs_ready::add_wait_gcs_ready(ctx, pod, &user_ray);
         service_account::name_in_both_fields(pod);
+        if ctx.spec.tls_enabled() {
+            tls_pod::add_tls(ctx, node, pod);
+        }
     }
 
     let metadata = object_meta(
