@@ -419,6 +419,7 @@ mod tests {
                     ]),
                 ),
             ],
+            pki: None,
         }
     }
 

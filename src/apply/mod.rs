@@ -74,6 +74,7 @@ impl ApplyError {
     pub fn reason(&self, command: CommandKind) -> &'static str {
         match (self, command) {
             (ApplyError::Foreign { .. }, _) => "NameConflict",
+            (_, CommandKind::EnsurePki) => "FailedApplyCertificates",
             (_, CommandKind::EnsureHead) => "FailedApplyHead",
             (_, CommandKind::EnsureGroup) => "FailedApplyWorkers",
             (_, CommandKind::RemoveGroup) => "FailedRemoveGroup",
@@ -207,6 +208,14 @@ impl Interpreter<'_> {
         writes: &mut Writes,
     ) -> Result<(), ApplyError> {
         match command {
+            Command::EnsurePki => {
+                let set = self
+                    .desired_or(command)?
+                    .pki
+                    .as_ref()
+                    .ok_or_else(|| ApplyError::NothingBuilt("the TLS certificates".into()))?;
+                self.ensure_set(set, None, writes).await
+            }
             Command::EnsureHead { replicas } => {
                 let set = &self.desired_or(command)?.head;
                 self.ensure_set(set, Some(*replicas), writes).await
@@ -446,6 +455,7 @@ mod tests {
     fn every_failed_command_has_a_reason() {
         let error = ApplyError::NothingBuilt("x".into());
         for kind in [
+            CommandKind::EnsurePki,
             CommandKind::EnsureHead,
             CommandKind::EnsureGroup,
             CommandKind::RemoveGroup,

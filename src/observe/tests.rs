@@ -51,6 +51,7 @@ fn desired() -> DesiredObjects {
     DesiredObjects {
         head,
         groups: vec![("small".into(), small)],
+        pki: None,
     }
 }
 

@@ -131,6 +131,7 @@ pub fn commands(commands: &[Command]) -> String {
 #[must_use]
 pub fn command(command: &Command) -> String {
     match command {
+        Command::EnsurePki => "EnsurePki".to_owned(),
         Command::EnsureHead { replicas } => format!("EnsureHead({replicas})"),
         Command::EnsureGroup { group, replicas } => match replicas {
             Some(replicas) => format!("EnsureGroup({group}, {replicas})"),
@@ -226,6 +227,7 @@ mod tests {
                 pods: vec![pod(true), pod(false)],
                 failed_create: None,
             }],
+            pki: None,
         };
         let e = Event {
             at: Millis(1),
