@@ -24,7 +24,7 @@ use std::{
 use anyhow::{Context as _, Result, bail, ensure};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
-    core::v1::{EnvVar, Pod},
+    core::v1::{Container, EnvVar, Pod},
 };
 use kube::{Api, Client, api::ListParams};
 use rayop::{
@@ -151,17 +151,26 @@ async fn tls_from_no_cert_manager_to_issued_certificates() -> Result<()> {
     // 1. No cert-manager: refused on the field, a Warning, nothing created.
     wait_until("InvalidSpec naming cert-manager", TIMEOUT, || async {
         let c = api.get(name).await?;
-        Ok(condition(&c, "InvalidSpec").is_some_and(|(status, _, message)| {
-            status == "True"
-                && message.contains("spec.tlsOptions.enabled")
-                && message.contains("cert-manager")
-        }))
+        Ok(
+            condition(&c, "InvalidSpec").is_some_and(|(status, _, message)| {
+                status == "True"
+                    && message.contains("spec.tlsOptions.enabled")
+                    && message.contains("cert-manager")
+            }),
+        )
     })
     .await?;
-    wait_event(&client, &ns, "InvalidSpec Warning naming cert-manager", |e| {
-        e.type_.as_deref() == Some("Warning")
-            && e.message.as_deref().is_some_and(|m| m.contains("cert-manager.io/v1"))
-    })
+    wait_event(
+        &client,
+        &ns,
+        "InvalidSpec Warning naming cert-manager",
+        |e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("cert-manager.io/v1"))
+        },
+    )
     .await?;
     ensure!(statefulsets(&client, &ns).await?.is_empty());
 
@@ -186,27 +195,46 @@ async fn tls_from_no_cert_manager_to_issued_certificates() -> Result<()> {
     let self_signed = issuers.get(&names.self_signed_issuer).await?;
     ensure!(self_signed.spec.self_signed.is_some());
     let ca_issuer = issuers.get(&names.ca_issuer).await?;
-    ensure!(ca_issuer.spec.ca.as_ref().map(|c| c.secret_name.clone()) == Some(names.ca_secret.clone()));
+    ensure!(
+        ca_issuer.spec.ca.as_ref().map(|c| c.secret_name.clone()) == Some(names.ca_secret.clone())
+    );
     ensure!(names.ca_secret == format!("{name}-ca-secret-{}", &uid[..8]));
-    let ca = must(certificate(&client, &ns, &names.ca_certificate).await?, "CA")?;
+    let ca = must(
+        certificate(&client, &ns, &names.ca_certificate).await?,
+        "CA",
+    )?;
     ensure!(ca.spec.is_ca == Some(true) && ca.spec.secret_name == names.ca_secret);
     ensure!(ca.spec.issuer_ref.name == names.self_signed_issuer);
-    let head_cert = must(certificate(&client, &ns, &names.head_certificate).await?, "head")?;
+    let head_cert = must(
+        certificate(&client, &ns, &names.head_certificate).await?,
+        "head",
+    )?;
     ensure!(head_cert.spec.secret_name == names.head_secret);
     ensure!(head_cert.spec.issuer_ref.name == names.ca_issuer);
     ensure!(
         head_cert.spec.dns_names.clone().unwrap_or_default()
-            == ["localhost".to_owned(), format!("{name}-head-svc.{ns}.svc.cluster.local")]
+            == [
+                "localhost".to_owned(),
+                format!("{name}-head-svc.{ns}.svc.cluster.local")
+            ]
     );
     ensure!(head_cert.spec.ip_addresses.clone().unwrap_or_default() == ["127.0.0.1"]);
     let labels = head_cert.metadata.labels.clone().unwrap_or_default();
-    ensure!(labels.get("app.kubernetes.io/component").map(String::as_str) == Some("head-certificate"));
+    ensure!(
+        labels
+            .get("app.kubernetes.io/component")
+            .map(String::as_str)
+            == Some("head-certificate")
+    );
     ensure!(labels.get("ray.io/cluster").map(String::as_str) == Some(name));
     ensure!(labels.get("app.kubernetes.io/name").map(String::as_str) == Some("kuberay"));
     wait_until("CertificatesReady False", TIMEOUT, || async {
         let c = api.get(name).await?;
-        Ok(condition(&c, "CertificatesReady")
-            .is_some_and(|(status, reason, _)| status == "False" && reason == "CertificatesNotReady"))
+        Ok(
+            condition(&c, "CertificatesReady").is_some_and(|(status, reason, _)| {
+                status == "False" && reason == "CertificatesNotReady"
+            }),
+        )
     })
     .await?;
     ensure!(
@@ -236,30 +264,51 @@ async fn tls_from_no_cert_manager_to_issued_certificates() -> Result<()> {
         (format!("{name}-head"), &names.head_secret),
         (format!("{name}-small"), &names.worker_secret),
     ] {
-        let pod = sts.get(&workload).await?.spec.unwrap().template.spec.unwrap();
+        let pod = sts
+            .get(&workload)
+            .await?
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
         let init = pod.init_containers.clone().unwrap_or_default();
-        ensure!(init.first().map(|c| c.name.as_str()) == Some("wait-for-tls-ip-san"), "{workload}: {init:?}");
+        ensure!(
+            init.first().map(|c| c.name.as_str()) == Some("wait-for-tls-ip-san"),
+            "{workload}: {init:?}"
+        );
         let volume = pod.volumes.clone().unwrap_or_default();
         ensure!(
             volume.iter().any(|v| v.name == "ray-tls"
                 && v.secret.as_ref().and_then(|s| s.secret_name.as_ref()) == Some(secret)),
             "{workload}: {volume:?}"
         );
-        ensure!(has_tls_env(pod.containers[0].env.as_deref().unwrap_or_default()), "{workload}");
+        ensure!(
+            has_tls_env(pod.containers[0].env.as_deref().unwrap_or_default()),
+            "{workload}"
+        );
     }
 
     // The certificates follow the live pod IPs.
     let want_head = pod_ips(&head);
-    wait_until("the head certificate lists the head pod IP", TIMEOUT, || async {
-        let c = certificate(&client, &ns, &names.head_certificate).await?;
-        Ok(c.and_then(|c| c.spec.ip_addresses) == Some(want_head.clone()))
-    })
+    wait_until(
+        "the head certificate lists the head pod IP",
+        TIMEOUT,
+        || async {
+            let c = certificate(&client, &ns, &names.head_certificate).await?;
+            Ok(c.and_then(|c| c.spec.ip_addresses) == Some(want_head.clone()))
+        },
+    )
     .await?;
     let want_workers = pod_ips(&worker);
-    wait_until("the worker certificate lists the worker pod IP", TIMEOUT, || async {
-        let c = certificate(&client, &ns, &names.worker_certificate).await?;
-        Ok(c.and_then(|c| c.spec.ip_addresses) == Some(want_workers.clone()))
-    })
+    wait_until(
+        "the worker certificate lists the worker pod IP",
+        TIMEOUT,
+        || async {
+            let c = certificate(&client, &ns, &names.worker_certificate).await?;
+            Ok(c.and_then(|c| c.spec.ip_addresses) == Some(want_workers.clone()))
+        },
+    )
     .await?;
     let head_generation = certificate(&client, &ns, &names.head_certificate)
         .await?
@@ -271,15 +320,26 @@ async fn tls_from_no_cert_manager_to_issued_certificates() -> Result<()> {
     let worker = pods(&client, &ns, name, "worker").await?;
     let want_workers = pod_ips(&worker);
     ensure!(want_workers.len() == 4, "{want_workers:?}");
-    wait_until("the worker certificate lists all three workers, Ready", TIMEOUT, || async {
-        let c = certificate(&client, &ns, &names.worker_certificate).await?;
-        Ok(c.is_some_and(|c| c.is_ready() && c.spec.ip_addresses == Some(want_workers.clone())))
-    })
+    wait_until(
+        "the worker certificate lists all three workers, Ready",
+        TIMEOUT,
+        || async {
+            let c = certificate(&client, &ns, &names.worker_certificate).await?;
+            Ok(
+                c.is_some_and(|c| {
+                    c.is_ready() && c.spec.ip_addresses == Some(want_workers.clone())
+                }),
+            )
+        },
+    )
     .await?;
     let head_after = certificate(&client, &ns, &names.head_certificate)
         .await?
         .and_then(|c| c.metadata.generation);
-    ensure!(head_after == head_generation, "the head certificate changed on a worker scale");
+    ensure!(
+        head_after == head_generation,
+        "the head certificate changed on a worker scale"
+    );
     operator.stop().await
 }
 
@@ -290,27 +350,34 @@ async fn a_reserved_tls_env_name_is_refused_on_its_field() -> Result<()> {
     let operator = Operator::start(client.clone(), &[&ns]).await?;
     let name = "tls-bad";
     let mut c = tls_cluster(name, &ns, 1);
-    let ray = &mut c.spec.worker_group_specs[0]
+    let template = c.spec.worker_group_specs[0]
         .template
-        .as_mut()
-        .unwrap()
+        .get_or_insert_with(Default::default);
+    template
         .spec
-        .as_mut()
-        .unwrap()
-        .containers[0];
-    ray.env = Some(vec![EnvVar {
-        name: "RAY_TLS_CA_CERT".into(),
-        value: Some("/mine/ca.crt".into()),
-        ..EnvVar::default()
-    }]);
+        .get_or_insert_with(Default::default)
+        .containers = vec![Container {
+        name: "ray-worker".into(),
+        image: Some("rayproject/ray:2.46.0".into()),
+        env: Some(vec![EnvVar {
+            name: "RAY_TLS_CA_CERT".into(),
+            value: Some("/mine/ca.crt".into()),
+            ..EnvVar::default()
+        }]),
+        ..Container::default()
+    }];
     create(&client, &c).await?;
     let api = clusters(&client, &ns);
     wait_until("InvalidSpec naming the env field", TIMEOUT, || async {
         let c = api.get(name).await?;
-        Ok(condition(&c, "InvalidSpec").is_some_and(|(status, _, message)| {
-            status == "True"
-                && message.contains("spec.workerGroupSpecs[0].template.spec.containers[0].env[0].name")
-        }))
+        Ok(
+            condition(&c, "InvalidSpec").is_some_and(|(status, _, message)| {
+                status == "True"
+                    && message.contains(
+                        "spec.workerGroupSpecs[0].template.spec.containers[0].env[0].name",
+                    )
+            }),
+        )
     })
     .await?;
     ensure!(statefulsets(&client, &ns).await?.is_empty());

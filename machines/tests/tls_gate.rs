@@ -63,7 +63,10 @@ fn nothing_but_the_pki_before_the_certificates_are_ready() {
     assert!(!kinds_of(&second).contains(&CommandKind::EnsureHead));
     let condition = certificates_condition(&m);
     assert_eq!(condition.reason, "CertificatesNotReady");
-    assert!(condition.message.contains("ray-worker-cert-c"), "{condition:?}");
+    assert!(
+        condition.message.contains("ray-worker-cert-c"),
+        "{condition:?}"
+    );
     assert_eq!(announced(&second), ["MTLSCertsNotReady"]);
     // The same reason again is no news.
     let again = m.step(&observed(at(3), &s, &waiting));

@@ -277,7 +277,10 @@ mod tests {
             assert_eq!(labels[LABEL_APP_NAME], "kuberay");
             assert!(!labels.contains_key("ray.io/node-type"));
             let owner = &o.meta().owner_references.as_ref().unwrap()[0];
-            assert_eq!((owner.kind.as_str(), owner.controller), ("RayCluster", Some(true)));
+            assert_eq!(
+                (owner.kind.as_str(), owner.controller),
+                ("RayCluster", Some(true))
+            );
         }
     }
 
@@ -300,7 +303,10 @@ mod tests {
         let head = certificate(&objects, "ray-head-cert-rc");
         assert_eq!(head.spec.issuer_ref.name, "ray-ca-issuer-rc");
         assert_eq!(head.spec.issuer_ref.kind.as_deref(), Some("Issuer"));
-        assert_eq!(head.spec.issuer_ref.group.as_deref(), Some("cert-manager.io"));
+        assert_eq!(
+            head.spec.issuer_ref.group.as_deref(),
+            Some("cert-manager.io")
+        );
         assert_eq!(head.spec.secret_name, "ray-head-secret-rc");
         assert_eq!(head.spec.duration.as_deref(), Some("2160h"));
         assert_eq!(head.spec.renew_before.as_deref(), Some("360h"));
@@ -311,7 +317,12 @@ mod tests {
     fn leaves_list_dns_names_and_sorted_unique_pod_ips() {
         let ips = PodIps {
             head: vec!["10.0.0.9".into()],
-            workers: vec!["10.0.0.3".into(), "10.0.0.2".into(), "10.0.0.3".into(), String::new()],
+            workers: vec![
+                "10.0.0.3".into(),
+                "10.0.0.2".into(),
+                "10.0.0.3".into(),
+                String::new(),
+            ],
         };
         let objects = build(&ips);
         let head = certificate(&objects, "ray-head-cert-rc");

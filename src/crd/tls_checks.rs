@@ -109,7 +109,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::crd::tls::{RAY_TLS_CA_CERT, RAY_USE_TLS};
-    use crate::crd::{RayCluster, autoscaler::AutoscalerOptions, test_builders::group, tls::TlsOptions};
+    use crate::crd::{
+        RayCluster, autoscaler::AutoscalerOptions, test_builders::group, tls::TlsOptions,
+    };
 
     fn tls(mut cluster: RayCluster) -> RayCluster {
         cluster.spec.tls_options = Some(TlsOptions {
@@ -133,14 +135,15 @@ mod tests {
     #[test]
     fn reserved_env_and_mounts_are_refused_with_their_field() {
         let mut cluster = tls(RayCluster::test("rc").with_group(group("g")));
-        let ray = &mut cluster.spec.worker_group_specs[0]
+        let template = cluster.spec.worker_group_specs[0]
             .template
-            .as_mut()
-            .unwrap()
-            .spec
-            .as_mut()
-            .unwrap()
-            .containers[0];
+            .get_or_insert_with(Default::default);
+        let pod = template.spec.get_or_insert_with(Default::default);
+        pod.containers = vec![Container {
+            name: "ray-worker".into(),
+            ..Container::default()
+        }];
+        let ray = &mut pod.containers[0];
         ray.env = Some(vec![EnvVar {
             name: RAY_USE_TLS.into(),
             value: Some("0".into()),
