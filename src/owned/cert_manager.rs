@@ -125,8 +125,8 @@ pub struct CertificateSpec {
     pub secret_name: String,
     /// The issuer that signs it.
     pub issuer_ref: IssuerRef,
-    /// Whether it is a CA certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether it is a CA certificate (`isCA`).
+    #[serde(default, rename = "isCA", skip_serializing_if = "Option::is_none")]
     pub is_ca: Option<bool>,
     /// The subject's common name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +284,14 @@ mod tests {
         let value = serde_json::to_value(Certificate::default()).unwrap();
         assert_eq!(value["apiVersion"], "cert-manager.io/v1");
         assert_eq!(value["kind"], "Certificate");
+        let ca = Certificate {
+            spec: CertificateSpec {
+                is_ca: Some(true),
+                ..CertificateSpec::default()
+            },
+            ..Certificate::default()
+        };
+        assert_eq!(serde_json::to_value(ca).unwrap()["spec"]["isCA"], true);
         let live = serde_json::json!({
             "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
             "metadata": {"name": "c", "generation": 1},
