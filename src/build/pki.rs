@@ -22,8 +22,9 @@
 //! - Every object carries `ray.io/cluster`, `app.kubernetes.io/name`,
 //!   `app.kubernetes.io/created-by` and `app.kubernetes.io/component`, and
 //!   the cluster's controller owner reference, but no node-type or group
-//!   label: it belongs to no worker group. cert-manager's Secrets are owned
-//!   by their Certificates, so the garbage collector removes them too.
+//!   label: it belongs to no worker group. The Secrets are cert-manager's;
+//!   they outlive the cluster unless cert-manager runs with
+//!   `--enable-certificate-owner-ref`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
