@@ -228,11 +228,12 @@ impl Assessment {
         // that exists keeps being reconciled (its new pods wait in their
         // init container for a certificate that names them).
         let gate_closed = matches!(certificates, Some(Some(_)));
+        let held_back = |exists: bool| gate_closed && !exists;
         ensures.extend(revert_notices(
             world.head.applied.as_ref(),
             "the head's objects",
         ));
-        if !head_synced && !(gate_closed && world.head.applied.is_none()) {
+        if !head_synced && !held_back(world.head.applied.is_some()) {
             ensures.push(Command::EnsureHead {
                 replicas: head_replicas,
             });
@@ -266,7 +267,7 @@ impl Assessment {
                     pods: plan.mark.clone(),
                 });
             }
-            if !synced && !(gate_closed && live.applied.is_none()) {
+            if !synced && !held_back(live.applied.is_some()) {
                 ensures.push(Command::EnsureGroup {
                     group: group.name.clone(),
                     replicas: plan.replicas,
