@@ -74,6 +74,9 @@ pub fn desired_spec(
             .collect(),
         head_stuck_after_ms: head_stuck_after
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        pki_hash: desired
+            .and_then(|d| d.pki.as_ref())
+            .map(|set| set.hash.clone()),
     }
 }
 

@@ -2,8 +2,8 @@
 //! the observe and apply steps consume them.
 //!
 //! Objects come in *sets*: the head set (StatefulSet, Service, and the
-//! autoscaler's RBAC when on, plus the token Secret, created once) and one set per worker group (workload, Service,
-//! HPA when asked for). Every object of a set carries the set's spec hash in
+//! autoscaler's RBAC when on, plus the token Secret, created once), one set per worker group (workload, Service,
+//! HPA when asked for), and under TLS the PKI set (Issuers, Certificates). Every object of a set carries the set's spec hash in
 //! the `ray.io/rayop-spec-hash` annotation ([`SPEC_HASH_ANNOTATION`]).
 //!
 //! Invariants:
@@ -143,6 +143,8 @@ pub struct DesiredObjects {
     /// The Redis cleanup Job, built only for a deleted cluster held by the
     /// cleanup finalizer.
     pub cleanup_job: Option<k8s_openapi::api::batch::v1::Job>,
+    /// The cert-manager objects of a TLS-enabled cluster; `None` with TLS off.
+    pub pki: Option<ObjectSet>,
 }
 
 impl DesiredObjects {

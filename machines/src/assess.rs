@@ -151,6 +151,22 @@ pub(crate) struct Assessment {
     pub finished_workers: Vec<PodRef>,
     /// Commands that bring every object to the spec.
     pub ensures: Vec<Command>,
+    /// TLS only: `Some(None)` when both leaf certificates are usable,
+    /// `Some(Some(why))` while Ray pods must wait; `None` with TLS off.
+    pub certificates: Option<Option<String>>,
+}
+
+/// Whether Ray pods may use the certificates; see
+/// [`Assessment::certificates`].
+fn pki_gate(spec: &DesiredSpec, world: &Observation) -> Option<Option<String>> {
+    spec.pki_hash.as_ref()?;
+    Some(match &world.pki {
+        None => Some("the cert-manager objects are not created yet".to_owned()),
+        Some(pki) if pki.applied.is_none() => {
+            Some("the cert-manager objects are not created yet".to_owned())
+        }
+        Some(pki) => pki.waiting.clone(),
+    })
 }
 
 fn in_sync(applied: Option<&Applied>, hash: &str, replicas: i32) -> bool {
@@ -200,11 +216,24 @@ impl Assessment {
         let head_replicas = if suspended { 0 } else { 1 };
         let head_synced = in_sync(world.head.applied.as_ref(), &spec.head_hash, head_replicas);
         let mut ensures = Vec::new();
+        let certificates = pki_gate(spec, world);
+        if let Some(hash) = &spec.pki_hash {
+            let pki_applied = world.pki.as_ref().and_then(|p| p.applied.as_ref());
+            ensures.extend(revert_notices(pki_applied, "the TLS certificates"));
+            if !pki_applied.is_some_and(|a| &a.hash == hash && a.drifted.is_empty()) {
+                ensures.push(Command::EnsurePki);
+            }
+        }
+        // No workload is created before its certificates can be used; one
+        // that exists keeps being reconciled (its new pods wait in their
+        // init container for a certificate that names them).
+        let gate_closed = matches!(certificates, Some(Some(_)));
+        let held_back = |exists: bool| gate_closed && !exists;
         ensures.extend(revert_notices(
             world.head.applied.as_ref(),
             "the head's objects",
         ));
-        if !head_synced {
+        if !head_synced && !held_back(world.head.applied.is_some()) {
             ensures.push(Command::EnsureHead {
                 replicas: head_replicas,
             });
@@ -238,7 +267,7 @@ impl Assessment {
                     pods: plan.mark.clone(),
                 });
             }
-            if !synced {
+            if !synced && !held_back(live.applied.is_some()) {
                 ensures.push(Command::EnsureGroup {
                     group: group.name.clone(),
                     replicas: plan.replicas,
@@ -322,6 +351,7 @@ impl Assessment {
             orphans,
             finished_workers,
             ensures,
+            certificates,
         }
     }
 

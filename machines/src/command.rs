@@ -4,7 +4,7 @@
 //! - Every command is declarative and idempotent: applying it twice leaves the
 //!   world as applying it once. `Ensure*` name a target state, never a delta;
 //!   `DeletePods` names each pod with its UID, so a second delete finds nothing.
-//! - Commands of one step come in a fixed order: head, groups in spec order,
+//! - Commands of one step come in a fixed order: PKI, head, groups in spec order,
 //!   removals, pod deletions, status, events, timers. The same step therefore
 //!   always yields the same list.
 
@@ -15,6 +15,9 @@ use crate::{Millis, PodRef, status::StatusSummary};
 /// One side effect for the operator to perform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// Apply the cert-manager objects of a TLS-enabled cluster (Issuers,
+    /// Certificates), before any workload that needs their Secrets.
+    EnsurePki,
     /// Apply the head objects (StatefulSet, Service, RBAC when autoscaling) at `replicas` (0 or 1).
     EnsureHead {
         /// 1, or 0 while suspended.
@@ -75,6 +78,7 @@ impl Command {
     #[must_use]
     pub fn kind(&self) -> CommandKind {
         match self {
+            Command::EnsurePki => CommandKind::EnsurePki,
             Command::EnsureHead { .. } => CommandKind::EnsureHead,
             Command::EnsureGroup { .. } => CommandKind::EnsureGroup,
             Command::RemoveGroup { .. } => CommandKind::RemoveGroup,
@@ -96,6 +100,8 @@ impl Command {
 /// (`"EnsureHead"`), the same text journals recorded before this type existed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum CommandKind {
+    /// [`Command::EnsurePki`].
+    EnsurePki,
     /// [`Command::EnsureHead`].
     EnsureHead,
     /// [`Command::EnsureGroup`].
@@ -129,6 +135,7 @@ impl CommandKind {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            CommandKind::EnsurePki => "EnsurePki",
             CommandKind::EnsureHead => "EnsureHead",
             CommandKind::EnsureGroup => "EnsureGroup",
             CommandKind::RemoveGroup => "RemoveGroup",

@@ -40,8 +40,8 @@ pub use contract::Machine;
 pub use driver::{ClusterMachine, Step};
 pub use event::{Event, Finalizing, Input, JobState};
 pub use observation::{
-    Applied, DriftedField, FailedCreate, GroupObservation, HeadObservation, Observation, PodPhase,
-    PodProblem, PodRef, PodView,
+    Applied, DriftedField, FailedCreate, GroupObservation, HeadObservation, Observation,
+    PkiObservation, PodPhase, PodProblem, PodRef, PodView,
 };
 pub use phase::Phase;
 pub use spec::{DesiredSpec, GroupSpec, Removal, SpecProblem};

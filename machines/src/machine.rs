@@ -729,6 +729,9 @@ impl Cluster {
             "SpecValid",
             "the spec passed validation",
         ));
+        if let Some(waiting) = &a.certificates {
+            self.report_certificates(context, &mut summary, waiting.as_deref());
+        }
         if phase == Phase::Suspended {
             summary.conditions.push(condition(
                 status::SUSPENDED,
@@ -788,6 +791,43 @@ impl Cluster {
         self.report_troubles(context, &mut summary, a);
         self.set_failure_condition(&mut summary);
         self.publish(context, summary);
+    }
+
+    /// The `CertificatesReady` condition, and an Event when it changes:
+    /// `MTLSPKIReady` once both leaf certificates are usable,
+    /// `MTLSCertsNotReady` with each new reason to wait.
+    fn report_certificates(
+        &self,
+        context: &mut Outbox,
+        summary: &mut StatusSummary,
+        waiting: Option<&str>,
+    ) {
+        let last = self
+            .last_status
+            .as_ref()
+            .and_then(|s| s.condition(status::CERTIFICATES_READY));
+        let now = match waiting {
+            None => condition(
+                status::CERTIFICATES_READY,
+                true,
+                "CertificatesReady",
+                "the head and worker certificates are issued and their Secrets hold the keys",
+            ),
+            Some(why) => condition(
+                status::CERTIFICATES_READY,
+                false,
+                "CertificatesNotReady",
+                &format!("Ray pods wait for their TLS certificates: {why}"),
+            ),
+        };
+        if last.map(|c| (c.status, &c.message)) != Some((now.status, &now.message)) {
+            context.commands.push(if now.status {
+                Notice::normal("MTLSPKIReady", now.message.clone())
+            } else {
+                Notice::normal("MTLSCertsNotReady", now.message.clone())
+            });
+        }
+        summary.conditions.push(now);
     }
 
     /// Puts this step's pod troubles into `summary` (conditions, and

@@ -18,6 +18,21 @@ pub struct Observation {
     /// Whether the RayCluster carries the Redis cleanup finalizer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cleanup_finalizer: bool,
+    /// The cert-manager objects of a TLS-enabled cluster; `None` with TLS off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pki: Option<PkiObservation>,
+}
+
+/// What the caches say of a TLS-enabled cluster's cert-manager objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PkiObservation {
+    /// The PKI set as applied, when all its objects exist.
+    pub applied: Option<Applied>,
+    /// Why Ray pods must still wait (a leaf Certificate not Ready for its
+    /// current spec, or its Secret without `tls.crt`, `tls.key`, `ca.crt`);
+    /// `None` once both leaf certificates are usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// The applied state of a set of objects (workload, Service, ...).

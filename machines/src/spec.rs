@@ -66,6 +66,12 @@ pub struct DesiredSpec {
     /// operator setting, carried in the event so replay decides alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_stuck_after_ms: Option<u64>,
+    /// The hash of the cert-manager objects of a TLS-enabled cluster;
+    /// `None` with TLS off. While set, no workload is created before the
+    /// observation says both leaf certificates are usable
+    /// ([`PkiObservation`](crate::PkiObservation)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pki_hash: Option<String>,
 }
 
 /// One worker group's desired state; `replicas` is used only after clamping into `[min, max]`.

@@ -26,6 +26,10 @@ pub const SPEC_ADJUSTED: &str = "SpecAdjusted";
 /// Condition type: worker pods exist but cannot run (unschedulable, image
 /// pull or crash loop); present only while that is so.
 pub const WORKER_POD_FAILURE: &str = "WorkerPodFailure";
+/// Condition type: TLS only; whether both leaf certificates are issued for
+/// their current spec and their Secrets hold the key material. While False,
+/// no Ray workload is created; the message says which certificate waits.
+pub const CERTIFICATES_READY: &str = "CertificatesReady";
 /// Condition type: the cluster is suspended.
 pub const SUSPENDED: &str = "RayClusterSuspended";
 

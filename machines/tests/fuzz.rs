@@ -127,6 +127,7 @@ fn random_spec(rng: &mut Rng, generation: i64, absurd: bool) -> DesiredSpec {
             .map(|g| random_group(rng, g, absurd))
             .collect(),
         head_stuck_after_ms: rng.chance(5).then(|| rng.below(600_000)),
+        pki_hash: None,
     }
 }
 
@@ -224,6 +225,7 @@ fn random_world(rng: &mut Rng, now: Millis, absurd: bool) -> Observation {
         head,
         groups,
         cleanup_finalizer: false,
+        pki: None,
     }
 }
 
@@ -274,6 +276,7 @@ impl Model {
                     self.groups.push((group.clone(), g.hash.clone(), r, pods));
                 }
                 Command::RemoveGroup { group } => self.groups.retain(|(n, ..)| n != group),
+                Command::EnsurePki => {}
                 Command::DeletePods { pods, .. } => {
                     for p in pods {
                         if self.head_pod.as_ref().is_some_and(|h| h.uid == p.uid) {
@@ -378,6 +381,7 @@ impl Model {
                 })
                 .collect(),
             cleanup_finalizer: false,
+            pki: None,
         }
     }
 }

@@ -90,6 +90,7 @@ fn arb_spec() -> impl Strategy<Value = DesiredSpec> {
             head_hash: format!("head-v{hv}"),
             groups: std::iter::once(a).chain(b).collect(),
             head_stuck_after_ms: None,
+            pki_hash: None,
         })
 }
 
@@ -168,6 +169,7 @@ fn arb_world() -> impl Strategy<Value = Observation> {
             head,
             groups: std::iter::once(a).chain(b).collect(),
             cleanup_finalizer: false,
+            pki: None,
         })
 }
 
@@ -245,6 +247,7 @@ impl World {
         for c in commands {
             match c {
                 Command::EnsureHead { replicas } => self.head = Some(*replicas),
+                Command::EnsurePki => {}
                 Command::EnsureGroup { group, replicas } => {
                     self.groups.insert(group.clone(), *replicas);
                 }

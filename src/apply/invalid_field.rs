@@ -433,6 +433,7 @@ mod tests {
             ],
             gcs_claim: None,
             cleanup_job: None,
+            pki: None,
         }
     }
 

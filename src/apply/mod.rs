@@ -88,6 +88,7 @@ impl ApplyError {
     pub fn reason(&self, command: CommandKind) -> &'static str {
         match (self, command) {
             (ApplyError::Foreign { .. }, _) => "NameConflict",
+            (_, CommandKind::EnsurePki) => "FailedApplyCertificates",
             (_, CommandKind::EnsureHead) => "FailedApplyHead",
             (_, CommandKind::EnsureGroup) => "FailedApplyWorkers",
             (_, CommandKind::RemoveGroup) => "FailedRemoveGroup",
@@ -234,6 +235,14 @@ impl Interpreter<'_> {
         writes: &mut Writes,
     ) -> Result<(), ApplyError> {
         match command {
+            Command::EnsurePki => {
+                let set = self
+                    .desired_or(command)?
+                    .pki
+                    .as_ref()
+                    .ok_or_else(|| ApplyError::NothingBuilt("the TLS certificates".into()))?;
+                self.ensure_set(set, None, writes).await
+            }
             Command::EnsureHead { replicas } => {
                 let desired = self.desired_or(command)?;
                 self.prune(desired, writes).await?;
@@ -555,6 +564,7 @@ mod tests {
     fn every_failed_command_has_a_reason() {
         let error = ApplyError::NothingBuilt("x".into());
         for kind in [
+            CommandKind::EnsurePki,
             CommandKind::EnsureHead,
             CommandKind::EnsureGroup,
             CommandKind::RemoveGroup,

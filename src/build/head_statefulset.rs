@@ -22,7 +22,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, auth, autoscaler_sidecar, batch_scheduler, history_collector,
-        object_meta::object_meta, ray_container, service_account, update_strategy,
+        object_meta::object_meta, ray_container, service_account, tls_pod, update_strategy,
     },
     crd::{
         effective_head_template,
@@ -56,6 +56,9 @@ pub fn head_statefulset(ctx: &ClusterContext<'_>) -> Result<Object, BuildError> 
         history_collector::add_collector(ctx, pod, RayNode::Head);
         auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
+        if ctx.spec.tls_enabled() {
+            tls_pod::add_tls(ctx, RayNode::Head, pod);
+        }
     }
     batch_scheduler::add_pod_metadata(ctx, RayNode::Head, &mut template);
     Ok(Object::StatefulSet(StatefulSet {

@@ -12,6 +12,7 @@
 //! | head, when asked for | NetworkPolicy `<cluster>-head` (`networkPolicy`), Ingress `<cluster>-head-ingress` (`enableIngress`) |
 //! | outside the sets | with `gcsFaultToleranceOptions.backend: rocksdb` and no `claimName`, the PersistentVolumeClaim `<cluster>-gcs-pvc` ([`gcs_storage`]), created before the head and never updated |
 //! | each worker group | StatefulSet or Deployment `<cluster>-<group>`, headless Service `<cluster>-<group>-svc`, HPA and NetworkPolicy `<cluster>-workers-<group>` when asked for |
+//! | pki (`tlsOptions.enabled` only) | the cert-manager Issuers and Certificates of [`pki`], built by [`pki_set`] from the live pod IPs |
 //!
 //! Invariants:
 //! - **Deterministic.** The same cluster and options give byte-identical
@@ -37,7 +38,8 @@
 //! [`ingress`] for both; [`ray_node_options`] turns a group's `labels` and
 //! `resources` into `ray start` flags and pod labels; every pod template gets the
 //! configured batch scheduler's metadata ([`batch_scheduler`], with
-//! [`yunikorn_task_groups`]). Besides objects,
+//! [`yunikorn_task_groups`]); under TLS, [`tls_pod`] and
+//! [`pki`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status.
 
@@ -56,6 +58,7 @@ pub mod history_collector;
 pub mod ingress;
 pub mod network_policy;
 pub mod object_meta;
+pub mod pki;
 pub mod ports;
 pub mod probes;
 pub mod quantity;
@@ -68,6 +71,7 @@ pub mod scheduler_plugins_pod_group;
 pub mod service_account;
 pub mod shell_quote;
 pub mod shm;
+pub mod tls_pod;
 pub mod update_strategy;
 pub mod volcano_pod_group;
 pub mod wait_gcs_ready;
@@ -121,7 +125,25 @@ pub fn desired_objects(
         groups,
         gcs_claim: gcs_storage::gcs_claim(&ctx),
         cleanup_job: None,
+        pki: None,
     })
+}
+
+/// The PKI set of a TLS-enabled `cluster` whose live pods have `ips`;
+/// `None` with TLS off.
+///
+/// # Errors
+/// As [`ClusterContext::new`].
+pub fn pki_set(
+    cluster: &RayCluster,
+    options: &BuildOptions,
+    ips: &pki::PodIps,
+) -> Result<Option<ObjectSet>, BuildError> {
+    if !cluster.spec.tls_enabled() {
+        return Ok(None);
+    }
+    let ctx = ClusterContext::new(cluster, options)?;
+    Ok(Some(ObjectSet::stamped(pki::pki_objects(&ctx, ips))))
 }
 
 /// The head set's objects, workload first, before stamping.

@@ -28,7 +28,7 @@ use k8s_openapi::{
 use crate::{
     build::{
         BuildError, ClusterContext, auth, batch_scheduler, head_statefulset::POD_MANAGEMENT_POLICY,
-        history_collector, object_meta::object_meta, ray_container, service_account,
+        history_collector, object_meta::object_meta, ray_container, service_account, tls_pod,
         update_strategy, wait_gcs_ready,
     },
     crd::{
@@ -57,6 +57,9 @@ pub fn worker_workload(
         history_collector::add_collector(ctx, pod, node);
         auth::add_auth(ctx, pod);
         service_account::name_in_both_fields(pod);
+        if ctx.spec.tls_enabled() {
+            tls_pod::add_tls(ctx, node, pod);
+        }
     }
     batch_scheduler::add_pod_metadata(ctx, node, &mut template);
 

@@ -77,6 +77,8 @@ pub struct Context {
     /// use this, not `Caches::wait_until_ready`: kube-runtime's store
     /// readiness wakes only the last of several concurrent waiters.
     pub synced: tokio::sync::watch::Receiver<bool>,
+    /// Whether cert-manager is installed, asked once a TLS cluster needs it.
+    pub cert_manager: Arc<super::certificates::CertManagerPresence>,
 }
 
 impl Context {

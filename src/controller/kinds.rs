@@ -45,6 +45,7 @@ impl Reconciled for RayClusters {
             writes: handles.writes.clone(),
             metrics: handles.metrics.clone(),
             synced: scope.synced.clone(),
+            cert_manager: Arc::default(),
         }
     }
 

@@ -11,6 +11,7 @@
 //!   finish.
 
 pub mod caches;
+pub mod certificates;
 pub mod context;
 pub mod deletion;
 pub mod error;

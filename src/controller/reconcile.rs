@@ -23,6 +23,7 @@ use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
 use tracing::{Instrument, debug, warn};
 
 use super::{
+    certificates,
     context::{Context, Memory},
     error::ReconcileError,
     failed_create, finalize,
@@ -31,7 +32,7 @@ use super::{
 use crate::{
     apply::{Interpreter, Writes},
     build,
-    crd::{RayCluster, names},
+    crd::{RayCluster, names, tls::PkiNames},
     decide,
     desired::{DesiredObjects, ObjectSet},
     metrics::ReconcileResult,
@@ -157,20 +158,41 @@ async fn run(
     let name = cluster.name_any();
     let held = finalize::holds(cluster);
     // build: pure, from the spec
-    let (desired, build_problems) = built(cluster, ctx);
+    let (mut desired, mut build_problems) = built(cluster, ctx);
     // observe: the caches, as facts
     let view = ctx.caches.view(&target.namespace, &name, &target.uid);
+    let tls = cluster.spec.tls_enabled();
+    let cert_manager_missing = tls && !ctx.cert_manager.served(&ctx.client).await;
+    if cert_manager_missing {
+        build_problems.push(certificates::missing_cert_manager());
+    } else if tls && let Some(desired) = desired.as_mut() {
+        let ips = certificates::pod_ips(&view.pods());
+        match build::pki_set(cluster, &ctx.build, &ips) {
+            Ok(pki) => desired.pki = pki,
+            Err(error) => build_problems.push(SpecProblem {
+                field: "spec".into(),
+                message: error.to_string(),
+            }),
+        }
+    }
     let empty = DesiredObjects {
         head: ObjectSet::stamped(Vec::new()),
         groups: Vec::new(),
         gcs_claim: None,
         cleanup_job: None,
+        pki: None,
     };
     let mut world = observe(
         desired.as_ref().unwrap_or(&empty),
         &names::head_pod_name(&name),
         &view,
     );
+    if let Some(pki) = desired.as_ref().and_then(|d| d.pki.as_ref()) {
+        let names = PkiNames::of(&name, &target.uid);
+        world.pki = Some(
+            certificates::observe_pki(&ctx.client, &target.namespace, &names, pki, &view).await,
+        );
+    }
     let look_again = if cluster.spec.suspended() {
         None
     } else {
@@ -238,6 +260,13 @@ async fn run(
     let requeue = look_again.map_or(requeue, |again| {
         requeue.min(again.max(Duration::from_secs(1)))
     });
+    // cert-manager may be installed at any time; its watch events do not
+    // reach a cluster that has no Certificate yet.
+    let requeue = if cert_manager_missing {
+        requeue.min(certificates::REQUEUE_WITHOUT_CERT_MANAGER)
+    } else {
+        requeue
+    };
     ctx.metrics
         .cluster_phase(&target.uid, memory.machine.phase().as_str());
     ctx.keep_memory(&target.uid, memory);

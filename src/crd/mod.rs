@@ -15,6 +15,8 @@
 //! | [`history_server`] | `historyServerOptions` |
 //! | [`gcs`] | `gcsFaultToleranceOptions` and its annotations |
 //! | [`gcs_checks`] | validation of GCS fault tolerance (reads annotations) |
+//! | [`tls`] | `tlsOptions`, TLS paths and env names, the cert-manager object names |
+//! | [`tls_checks`] | the checks of a TLS-enabled spec |
 //! | [`status`] | `status`, phases, condition types |
 //! | [`defaults`] | default values and templates (a leaf: imports no `crd` module) |
 //! | [`effective`] | what rayop runs for a spec: defaults applied, worker counts |
@@ -35,7 +37,7 @@
 //! one way: `defaults`, `cel`, `limits` and `names` import no `crd` module outside
 //! tests, `schema` only those; the type modules import these helpers (and
 //! `spec` the other types, `head` the ingress options); `effective`, `validation`,
-//! `group_checks`, `option_checks`, `ray_node_options`, `pod_template`,
+//! `group_checks`, `option_checks`, `ray_node_options`, `tls_checks`, `pod_template`,
 //! `versions`, `gcs_checks` and `test_builders` read the types, and no type module imports them.
 
 pub mod auth;
@@ -59,6 +61,8 @@ pub mod schema;
 pub mod spec;
 pub mod status;
 pub mod test_builders;
+pub mod tls;
+pub mod tls_checks;
 pub mod upgrade;
 pub mod validation;
 pub mod versions;

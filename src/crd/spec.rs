@@ -26,6 +26,7 @@ use crate::crd::{
     history_server::HistoryServerOptions,
     network_policy::NetworkPolicyOptions,
     status::RayClusterStatus,
+    tls::TlsOptions,
     upgrade::UpgradeStrategy,
     worker_group::{WorkerGroupSpec, WorkloadKind},
 };
@@ -160,6 +161,11 @@ pub struct RayClusterSpec {
     /// storage its env names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_server_options: Option<HistoryServerOptions>,
+
+    /// Mutual TLS between the Ray nodes, with certificates from
+    /// cert-manager: Ray pods start once their certificates are ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_options: Option<TlsOptions>,
 }
 
 impl RayClusterSpec {
@@ -196,6 +202,14 @@ impl RayClusterSpec {
         self.history_server_options
             .as_ref()
             .and_then(|h| h.collector_options.as_ref())
+    }
+
+    /// Whether `tlsOptions.enabled` is true (unset means off).
+    #[must_use]
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_options
+            .as_ref()
+            .is_some_and(|tls| tls.enabled == Some(true))
     }
 
     /// Whether rayop, rather than another controller, reconciles this cluster.
@@ -246,6 +260,7 @@ impl Default for RayClusterSpec {
             auth_options: None,
             history_server_options: None,
             network_policy: None,
+            tls_options: None,
         }
     }
 }

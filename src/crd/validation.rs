@@ -19,6 +19,9 @@
 //! - the pod-count limits of [`limits`], computed exactly as the CEL rules
 //!   compute them, so no count rayop derives from a valid spec saturates
 //!   (in [`group_checks`](crate::crd::group_checks));
+//! - with `tlsOptions.enabled`, no Ray container or `autoscalerOptions`
+//!   sets the TLS env names or the `ray-tls` mount rayop owns
+//!   ([`tls_checks`](crate::crd::tls_checks));
 //! - the API server's invariants of each pod template
 //!   ([`pod_template::check_template`]) and the HPA API's ranges of a
 //!   group's `behavior`, so they are reported on the RayCluster's fields
@@ -174,6 +177,7 @@ pub fn problems(name: &str, spec: &RayClusterSpec) -> Vec<SpecProblem> {
     check_head_service_name(&mut out, spec);
     check_claim_templates(&mut out, spec);
     check_worker_groups(&mut out, name, &spec.worker_group_specs);
+    out.extend(crate::crd::tls_checks::tls_problems(spec));
     if let Some(options) = &spec.autoscaler_options {
         let path = "spec.autoscalerOptions";
         non_negative(

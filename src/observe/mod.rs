@@ -189,7 +189,15 @@ pub fn observe(desired: &DesiredObjects, head_pod: &str, live: &impl Live) -> Ob
         head,
         groups,
         cleanup_finalizer: false,
+        pki: None,
     }
+}
+
+/// The PKI set as applied (all its objects exist), for a TLS-enabled
+/// cluster; whether its certificates are usable is read separately.
+#[must_use]
+pub fn pki_applied(set: &ObjectSet, live: &impl Live) -> Option<Applied> {
+    applied(set, live).0
 }
 
 #[cfg(test)]

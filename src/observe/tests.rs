@@ -53,6 +53,7 @@ fn desired() -> DesiredObjects {
         groups: vec![("small".into(), small)],
         gcs_claim: None,
         cleanup_job: None,
+        pki: None,
     }
 }
 

@@ -203,13 +203,17 @@ impl OwnedCaches {
         cached.get(namespace, name)
     }
 
-    /// Waits until every cache has its first full list.
+    /// Waits until every cache has its first full list, except those of
+    /// kinds whose CRD may not be installed
+    /// ([`Kind::needs_third_party_crd`]).
     ///
     /// # Errors
     /// When a cache's writer is gone (its watch stream was dropped).
     pub async fn wait_until_ready(&self) -> Result<(), WriterDropped> {
-        for store in self.stores.values() {
-            store.ready().await?;
+        for (kind, store) in self.stores.iter() {
+            if !kind.needs_third_party_crd() {
+                store.ready().await?;
+            }
         }
         Ok(())
     }
@@ -317,9 +321,25 @@ pub async fn retried_quietly<K>(
 ) -> Option<Result<K, watcher::Error>> {
     match item {
         Ok(object) => Some(Ok(object)),
+        // A kind whose CRD is not installed (cert-manager's, on a cluster
+        // without it) answers 404 on every retry: not worth a warning each time.
+        Err(error) if not_served(&error) => {
+            tracing::debug!(%error, "resource not served; retrying with backoff");
+            None
+        }
         Err(error) => {
             warn!(%error, "watch failed; retrying with backoff");
             None
         }
     }
+}
+
+/// Whether a watch failed because the API server does not serve the resource.
+fn not_served(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+            if status.code == 404
+    )
 }

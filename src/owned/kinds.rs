@@ -14,6 +14,7 @@ use k8s_openapi::api::{
 
 use super::{
     cache::{CacheMode, LiveObject},
+    cert_manager::{Certificate, Issuer},
     declare::owned_kinds,
     pod_groups::{SchedulerPluginsPodGroup, VolcanoPodGroup},
     rollout,
@@ -113,6 +114,19 @@ owned_kinds! {
         cache: CacheMode::MetaOnly,
         deletable: false,
     },
+    /// cert-manager.io/v1 Issuer: a TLS cluster's self-signed and CA issuers.
+    Issuer(Issuer) {
+        group: "cert-manager.io", plural: "issuers",
+        cache: CacheMode::MetaOnly,
+        deletable: false,
+    },
+    /// cert-manager.io/v1 Certificate: a TLS cluster's CA, head and worker
+    /// certificates; rolled out once cert-manager reports it Ready.
+    Certificate(Certificate) {
+        group: "cert-manager.io", plural: "certificates",
+        cache: CacheMode::Full { trim: keep, live: live_certificate },
+        deletable: false,
+    },
 }
 
 impl Kind {
@@ -143,6 +157,14 @@ impl Kind {
             }
             _ => true,
         }
+    }
+
+    /// Whether the kind's API comes from a CRD another project installs
+    /// (cert-manager): its watch may find no such resource, and the caches
+    /// do not wait for its first list.
+    #[must_use]
+    pub fn needs_third_party_crd(self) -> bool {
+        self.group() == super::cert_manager::GROUP
     }
 
     /// Whether objects of this kind run pods and carry replicas.
@@ -201,6 +223,15 @@ fn live_statefulset(s: &StatefulSet) -> LiveObject {
         rolled_out: rollout::statefulset_rolled_out(s),
         on_delete_revision: rollout::on_delete_revision(s),
         ..LiveObject::of_meta(&s.metadata)
+    }
+}
+
+/// A Certificate counts as rolled out once cert-manager issued it for the
+/// current spec.
+fn live_certificate(c: &Certificate) -> LiveObject {
+    LiveObject {
+        rolled_out: c.is_ready(),
+        ..LiveObject::of_meta(&c.metadata)
     }
 }
 

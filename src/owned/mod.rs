@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod cert_manager;
 mod declare;
 pub mod drift;
 pub mod index;

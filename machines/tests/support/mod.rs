@@ -83,6 +83,7 @@ pub fn applied(spec: &DesiredSpec) -> Observation {
             })
             .collect(),
         cleanup_finalizer: false,
+        pki: None,
     }
 }
 

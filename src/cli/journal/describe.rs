@@ -142,6 +142,7 @@ pub fn commands(commands: &[Command]) -> String {
 #[must_use]
 pub fn command(command: &Command) -> String {
     match command {
+        Command::EnsurePki => "EnsurePki".to_owned(),
         Command::EnsureHead { replicas } => format!("EnsureHead({replicas})"),
         Command::EnsureGroup { group, replicas } => match replicas {
             Some(replicas) => format!("EnsureGroup({group}, {replicas})"),
@@ -243,6 +244,7 @@ mod tests {
                 failed_create: None,
             }],
             cleanup_finalizer: false,
+            pki: None,
         };
         let e = Event {
             at: Millis(1),

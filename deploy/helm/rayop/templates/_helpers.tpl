@@ -57,9 +57,14 @@ RBAC allows creating a Role only with permissions one holds.
   verbs: ["list", "watch", "create", "patch"]
 # The Ray auth token Secret: created once, never patched or deleted
 # (garbage collection removes it); a user's `secretName` is only listed.
+# `get`: the two leaf Secrets cert-manager writes for tlsOptions, checked
+# for tls.crt, tls.key and ca.crt before any Ray pod is created.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["list", "watch", "create"]
+  verbs: ["get", "list", "watch", "create"]
+- apiGroups: ["cert-manager.io"]
+  resources: ["issuers", "certificates"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "patch", "delete"]
