@@ -255,7 +255,11 @@ mod tests {
         for (name, labels, annotations) in pods(&c, None) {
             assert_eq!(name, None);
             assert!(!labels.contains_key(LABEL_VOLCANO_QUEUE));
-            assert!(annotations.is_empty(), "{annotations:?}");
+            // The head pod always says whether GCS fault tolerance is on.
+            assert!(
+                annotations.keys().all(|k| k == "ray.io/ft-enabled"),
+                "{annotations:?}"
+            );
         }
     }
 
@@ -282,7 +286,11 @@ mod tests {
             assert_eq!(name.as_deref(), Some("yunikorn"));
             assert_eq!(labels[POD_LABEL_YUNIKORN_APP_ID], "app-1");
             assert_eq!(labels[POD_LABEL_YUNIKORN_QUEUE], "root.a");
-            assert!(annotations.is_empty(), "{annotations:?}");
+            // The head pod always says whether GCS fault tolerance is on.
+            assert!(
+                annotations.keys().all(|k| k == "ray.io/ft-enabled"),
+                "{annotations:?}"
+            );
         }
         let gang = cluster(&[
             (LABEL_YUNIKORN_APP_ID, "app-1"),

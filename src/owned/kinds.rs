@@ -210,6 +210,10 @@ fn trim_deployment(d: &mut Deployment) {
 
 fn keep<K>(_: &mut K) {}
 
+fn live_meta<K: kube::Resource>(o: &K) -> LiveObject {
+    LiveObject::of_meta(o.meta())
+}
+
 fn live_service(s: &Service) -> LiveObject {
     LiveObject {
         headless: Some(crate::desired::service_is_headless(s)),
