@@ -23,6 +23,10 @@
 //!   entries of `deploy/local/third-party.env` (e.g. `cert-manager`,
 //!   `scheduler-plugins`) before anything is applied, so the file may hold
 //!   objects of those kinds (a Volcano Queue, a cert-manager Issuer).
+//! - `runs=<name>[,<name>...]`: start these third-party controllers first:
+//!   `cert-manager` (the real controller, built from its Go module) and
+//!   `batch-schedulers` (the plane's second kube-scheduler, which answers to
+//!   the batch schedulers' names so their pods are scheduled).
 //! - `operator-args=<flags>`: the file's clusters run under their own
 //!   in-process rayop started with these `rayop run` flags (split on
 //!   whitespace, e.g. `--batch-scheduler=volcano`); files with the same
@@ -71,7 +75,14 @@ struct Hints {
     needs: Vec<String>,
     /// Flags of `rayop run` for the operator of this file's clusters.
     operator_args: Vec<String>,
+    /// Third-party controllers to run: `cert-manager` (built from its Go
+    /// module) or `batch-schedulers` (the plane's second kube-scheduler,
+    /// which answers to the batch schedulers' names).
+    runs: Vec<String>,
 }
+
+/// The controllers a `runs=` hint may name.
+const RUNNABLE: [&str; 2] = ["cert-manager", "batch-schedulers"];
 
 /// The hints of a fixture's text: its leading comment lines only.
 fn hints(text: &str) -> Result<Hints> {
@@ -100,7 +111,17 @@ fn hints(text: &str) -> Result<Hints> {
             "operator-args" => hints
                 .operator_args
                 .extend(value.split_whitespace().map(str::to_owned)),
-            other => bail!("{line:?}: unknown hint {other:?} (known: needs, operator-args)"),
+            "runs" => {
+                for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if !RUNNABLE.contains(&name) {
+                        bail!("{line:?}: cannot run {name:?} (known: {RUNNABLE:?})");
+                    }
+                    hints.runs.push(name.to_owned());
+                }
+            }
+            other => {
+                bail!("{line:?}: unknown hint {other:?} (known: needs, operator-args, runs)")
+            }
         }
     }
     Ok(hints)
@@ -277,6 +298,23 @@ async fn every_kuberay_sample_applies_unpruned_and_becomes_ready() -> Result<()>
     for name in needs {
         env.apply_crd(&third_party_crds(name)?).await?;
     }
+    let runs: BTreeSet<&str> = samples
+        .iter()
+        .flat_map(|s| s.hints.runs.iter().map(String::as_str))
+        .collect();
+    let logs = tempfile::tempdir()?;
+    let _cert_manager = if runs.contains("cert-manager") {
+        Some(CertManager::start(
+            &env,
+            None,
+            &logs.path().join("cert-manager.log"),
+        )?)
+    } else {
+        None
+    };
+    if runs.contains("batch-schedulers") {
+        env.start_batch_schedulers().await?;
+    }
 
     // Two namespaces per file: client-side and server-side apply.
     let mut namespaces = Vec::new();
@@ -309,11 +347,14 @@ async fn every_kuberay_sample_applies_unpruned_and_becomes_ready() -> Result<()>
         );
     }
 
-    // Apply everything at once.
+    // Apply every file at once, client-side first, then server-side: a
+    // file's cluster-scoped objects (a Volcano Queue, a PersistentVolume)
+    // are then created by one apply and found by the other.
     let cache = tempfile::tempdir()?;
-    let mut children = Vec::new();
-    for (sample, (csa, ssa)) in samples.iter().zip(&namespaces) {
-        for (ns, server_side) in [(csa, false), (ssa, true)] {
+    for server_side in [false, true] {
+        let mut children = Vec::new();
+        for (sample, (csa, ssa)) in samples.iter().zip(&namespaces) {
+            let ns = if server_side { ssa } else { csa };
             let child = kubectl_apply(&env, cache.path(), &sample.path, ns, server_side)?;
             children.push((
                 format!(
@@ -324,9 +365,9 @@ async fn every_kuberay_sample_applies_unpruned_and_becomes_ready() -> Result<()>
                 child,
             ));
         }
-    }
-    for (what, child) in children {
-        finished(&what, &child.wait_with_output()?)?;
+        for (what, child) in children {
+            finished(&what, &child.wait_with_output()?)?;
+        }
     }
 
     let mut applied = Vec::new();
@@ -413,13 +454,19 @@ async fn every_kuberay_sample_applies_unpruned_and_becomes_ready() -> Result<()>
 fn hints_are_read_from_leading_comments_only() {
     let text = "# A sample.\n# rayop-test: needs=cert-manager, scheduler-plugins\n\
                 # rayop-test: operator-args=--batch-scheduler=volcano --concurrency=4\n\
+                # rayop-test: runs=cert-manager\n\
                 apiVersion: v1\n# rayop-test: needs=ignored\n";
     assert_eq!(
         hints(text).unwrap(),
         Hints {
             needs: vec!["cert-manager".into(), "scheduler-plugins".into()],
             operator_args: vec!["--batch-scheduler=volcano".into(), "--concurrency=4".into()],
+            runs: vec!["cert-manager".into()],
         }
+    );
+    assert!(
+        hints("# rayop-test: runs=nothing\n").is_err(),
+        "an unknown controller"
     );
     assert!(
         hints("# rayop-test: need=x\n").is_err(),

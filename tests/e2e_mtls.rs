@@ -16,12 +16,7 @@
 
 mod support;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-};
-
-use anyhow::{Context as _, Result, bail, ensure};
+use anyhow::{Context as _, Result, ensure};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
     core::v1::{Container, EnvVar, Pod},
@@ -34,54 +29,8 @@ use rayop::{
     },
     owned::cert_manager::{Certificate, Issuer},
 };
-use rayop_testenv::{TestEnv, third_party_crds, wait_until};
+use rayop_testenv::{third_party_crds, wait_until};
 use support::*;
-
-/// The cert-manager controller, built (or taken from the cache) by the
-/// repository's script.
-fn cert_manager_controller() -> Result<PathBuf> {
-    let script = repo().join("deploy/local/cert-manager.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!("{} failed; its error is printed above", script.display());
-    }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&output.stdout).trim(),
-    ))
-}
-
-/// A running cert-manager controller, killed when dropped.
-struct CertManager(std::process::Child);
-
-impl CertManager {
-    fn start(env: &TestEnv, namespace: &str, log: &std::path::Path) -> Result<CertManager> {
-        let binary = cert_manager_controller()?;
-        let log = std::fs::File::create(log)?;
-        let child = Command::new(binary)
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig())
-            .arg("--namespace")
-            .arg(namespace)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting the cert-manager controller")?;
-        Ok(CertManager(child))
-    }
-}
-
-impl Drop for CertManager {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn tls_cluster(name: &str, ns: &str, replicas: i32) -> RayCluster {
     let mut c = cluster(workers(name, replicas), ns);
@@ -245,7 +194,7 @@ async fn tls_from_no_cert_manager_to_issued_certificates() -> Result<()> {
 
     // 3. cert-manager runs: certificates Ready, then workloads and pods.
     let log = std::env::temp_dir().join(format!("cert-manager-{ns}.log"));
-    let _cert_manager = CertManager::start(&env, &ns, &log)?;
+    let _cert_manager = CertManager::start(&env, Some(&ns), &log)?;
     wait_until("CertificatesReady True", TIMEOUT, || async {
         let c = api.get(name).await?;
         Ok(condition(&c, "CertificatesReady").is_some_and(|(status, _, _)| status == "True"))

@@ -413,3 +413,54 @@ pub async fn assert_two_statefulsets(client: &Client, ns: &str, names: &[&str]) 
     }
     Ok(())
 }
+
+/// The cert-manager controller, built (or taken from the cache) by the
+/// repository's script.
+pub fn cert_manager_controller() -> Result<PathBuf> {
+    let script = repo().join("deploy/local/cert-manager.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !output.status.success() {
+        bail!("{} failed; its error is printed above", script.display());
+    }
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
+}
+
+/// A running cert-manager controller, killed when dropped.
+pub struct CertManager(std::process::Child);
+
+impl CertManager {
+    pub fn start(
+        env: &TestEnv,
+        namespace: Option<&str>,
+        log: &std::path::Path,
+    ) -> Result<CertManager> {
+        let binary = cert_manager_controller()?;
+        let log = std::fs::File::create(log)?;
+        let mut command = std::process::Command::new(binary);
+        command.arg("--kubeconfig").arg(env.kubeconfig());
+        if let Some(namespace) = namespace {
+            command.arg("--namespace").arg(namespace);
+        }
+        let child = command
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting the cert-manager controller")?;
+        Ok(CertManager(child))
+    }
+}
+
+impl Drop for CertManager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
