@@ -141,7 +141,7 @@ impl<'a> ClusterContext<'a> {
     /// `<cluster>-head-svc`.
     #[must_use]
     pub fn head_service_name(&self) -> String {
-        names::effective_head_service_name(self.name, self.spec)
+        self.spec.head_service_name(self.name)
     }
 
     /// The head Service's DNS name: `<head service>.<ns>.svc.<domain>`.

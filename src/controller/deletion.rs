@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::{
     context::{Context, Memory},
-    reconcile::{count, now_millis},
+    steps::{count, now_millis},
     turn::{Target, Turn},
 };
 use crate::apply::{Interpreter, NothingLive, Writes};

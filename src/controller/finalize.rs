@@ -24,7 +24,7 @@ use rayop_machines::{Event, Finalizing, Input, JobState, Millis};
 use super::{
     context::Context,
     error::ReconcileError,
-    reconcile::{built, count, now_millis, recall, requeue_after},
+    steps::{built, count, now_millis, recall, requeue_after},
     turn::{Target, Turn},
 };
 use crate::{

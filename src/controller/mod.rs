@@ -20,6 +20,7 @@ pub mod finalize;
 pub mod kinds;
 pub mod reconcile;
 pub mod scope;
+pub mod steps;
 pub mod turn;
 
 use std::{sync::Arc, time::Duration};
@@ -207,7 +208,7 @@ async fn prune_periodically(journal: Arc<JournalHandle>, every: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match journal.prune(reconcile::now_millis()).await {
+        match journal.prune(steps::now_millis()).await {
             Ok(Some(report))
                 if report.entries_removed > 0 || !report.streams_removed.is_empty() =>
             {

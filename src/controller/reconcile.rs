@@ -8,7 +8,7 @@
 //!   [`Interpreter`].
 //! - A failed command goes back into the machine once, as `CommandFailed`,
 //!   which reports it in status and as a Warning Event; the cluster is then
-//!   retried after [`RETRY_AFTER_FAILURE`].
+//!   retried after [`RETRY_AFTER_FAILURE`](super::steps::RETRY_AFTER_FAILURE).
 //! - In steady state this makes no API call at all: nothing is applied,
 //!   nothing journaled, and the status is written only when it differs.
 
@@ -17,9 +17,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use k8s_openapi::{api::core::v1::ObjectReference, jiff::Timestamp};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{Resource, ResourceExt, api::DynamicObject, runtime::controller::Action};
-use rayop_machines::{ClusterMachine, Event, Input, Millis, SpecProblem};
+use rayop_machines::{Event, Input, SpecProblem};
 use tracing::{Instrument, debug, warn};
 
 use super::{
@@ -27,6 +27,7 @@ use super::{
     context::{Context, Memory},
     error::ReconcileError,
     failed_create, finalize,
+    steps::{RETRY_AFTER_FAILURE, built, count, now_millis, recall, requeue_after},
     turn::{Target, Turn, warn_event},
 };
 use crate::{
@@ -42,15 +43,6 @@ use crate::{
 
 /// How long a reconcile waits for the caches' first list before requeueing.
 pub const CACHE_SYNC_WAIT: Duration = Duration::from_secs(30);
-
-/// How soon a cluster whose command failed is tried again.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// Milliseconds since the epoch, now.
-#[must_use]
-pub fn now_millis() -> Millis {
-    Millis(u64::try_from(Timestamp::now().as_millisecond()).unwrap_or(0))
-}
 
 /// Decodes the lenient watch object into the typed RayCluster.
 ///
@@ -274,33 +266,6 @@ async fn run(
     Ok((Action::requeue(requeue), failed))
 }
 
-/// The desired objects, or the problems that kept them from being built.
-pub(super) fn built(
-    cluster: &RayCluster,
-    ctx: &Context,
-) -> (Option<DesiredObjects>, Vec<SpecProblem>) {
-    match build::desired_objects(cluster, &ctx.build) {
-        Ok(desired) => (Some(desired), Vec::new()),
-        Err(error) => (
-            None,
-            vec![SpecProblem {
-                field: "spec".into(),
-                message: error.to_string(),
-            }],
-        ),
-    }
-}
-
-/// This process's memory of the cluster, or one rebuilt from the journal.
-pub(super) async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
-    if let Some(memory) = ctx.take_memory(&turn.target.uid) {
-        return memory;
-    }
-    let (memory, writes) = turn.restore::<ClusterMachine>().await;
-    count(ctx, writes);
-    memory
-}
-
 /// The status step: keeps the live status at the last `PublishStatus`.
 /// Returns how long a held change waits.
 async fn publish_status(
@@ -316,7 +281,7 @@ async fn publish_status(
     let head_pod = view.pod(&names::head_pod_name(name));
     let head_service = view.owned(
         crate::owned::Kind::Service,
-        &names::effective_head_service_name(name, &cluster.spec),
+        &cluster.spec.head_service_name(name),
     );
     let pods = view.pods();
     let live = LiveFacts {
@@ -347,41 +312,6 @@ async fn publish_status(
             Ok(None)
         }
     }
-}
-
-/// The next reconcile: at the resync interval, or sooner for a held status,
-/// the machine's wake-up, or a failed command's retry.
-pub(super) fn requeue_after(
-    ctx: &Context,
-    memory: &Memory,
-    held: Option<Duration>,
-    failed: bool,
-    now: Millis,
-) -> Duration {
-    let mut requeue = ctx.resync;
-    if let Some(after) = held {
-        requeue = requeue.min(after);
-    }
-    if let Some(at) = memory.carried.wake {
-        requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
-    }
-    if failed {
-        requeue = requeue.min(RETRY_AFTER_FAILURE);
-    }
-    requeue
-}
-
-pub(super) fn count(ctx: &Context, writes: Writes) {
-    use std::sync::atomic::Ordering::Relaxed;
-    ctx.writes
-        .applies
-        .fetch_add(u64::from(writes.applies), Relaxed);
-    ctx.writes
-        .deletes
-        .fetch_add(u64::from(writes.deletes), Relaxed);
-    ctx.writes
-        .events
-        .fetch_add(u64::from(writes.events), Relaxed);
 }
 
 /// What to do after a reconcile returned an error: report and retry later.

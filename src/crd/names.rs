@@ -181,28 +181,6 @@ pub fn head_service_name(cluster: &str) -> String {
     format!("{cluster}{HEAD_SUFFIX}{SERVICE_SUFFIX}")
 }
 
-/// The name a user gave the head Service in
-/// `headGroupSpec.headService.metadata.name`, if any (empty counts as none).
-#[must_use]
-pub fn custom_head_service_name(spec: &crate::crd::spec::RayClusterSpec) -> Option<&str> {
-    spec.head_group_spec
-        .as_ref()
-        .and_then(|head| head.head_service.as_ref())
-        .and_then(|service| service.metadata.name.as_deref())
-        .filter(|name| !name.is_empty())
-}
-
-/// Name of the cluster's head Service: [`custom_head_service_name`] when set,
-/// else [`head_service_name`]. Every user of the head Service's name goes
-/// through this.
-#[must_use]
-pub fn effective_head_service_name(
-    cluster: &str,
-    spec: &crate::crd::spec::RayClusterSpec,
-) -> String {
-    custom_head_service_name(spec).map_or_else(|| head_service_name(cluster), str::to_owned)
-}
-
 /// Host name of the head Service `service` inside the cluster:
 /// `<service>.<namespace>.svc.<domain>`.
 #[must_use]

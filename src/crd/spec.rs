@@ -234,6 +234,29 @@ impl RayClusterSpec {
             })
     }
 
+    /// The name a user gave the head Service in
+    /// `headGroupSpec.headService.metadata.name`, if any (empty counts as none).
+    #[must_use]
+    pub fn custom_head_service_name(&self) -> Option<&str> {
+        self.head_group_spec
+            .as_ref()
+            .and_then(|head| head.head_service.as_ref())
+            .and_then(|service| service.metadata.name.as_deref())
+            .filter(|name| !name.is_empty())
+    }
+
+    /// Name of the head Service of the cluster `cluster`:
+    /// [`Self::custom_head_service_name`] when set, else
+    /// [`names::head_service_name`](crate::crd::names::head_service_name).
+    /// Every user of the head Service's name goes through this.
+    #[must_use]
+    pub fn head_service_name(&self, cluster: &str) -> String {
+        self.custom_head_service_name().map_or_else(
+            || crate::crd::names::head_service_name(cluster),
+            str::to_owned,
+        )
+    }
+
     /// The worker group whose `groupName` is `name` (names are unique).
     #[must_use]
     pub fn worker_group(&self, name: &str) -> Option<&WorkerGroupSpec> {

@@ -306,7 +306,7 @@ fn check_head_service_type(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
 
 /// A custom head Service name must be a Service name: a DNS-1035 label.
 fn check_head_service_name(out: &mut Vec<SpecProblem>, spec: &RayClusterSpec) {
-    if let Some(name) = names::custom_head_service_name(spec)
+    if let Some(name) = spec.custom_head_service_name()
         && !names::is_dns1035_label(name)
     {
         out.push(SpecProblem::new(

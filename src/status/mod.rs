@@ -181,7 +181,7 @@ pub fn desired_status(
                 }
             }),
         pod_name: live.head_pod.map(ResourceExt::name_any),
-        service_name: Some(names::effective_head_service_name(&name, &cluster.spec)),
+        service_name: Some(cluster.spec.head_service_name(&name)),
     };
     let endpoints = live
         .head_service

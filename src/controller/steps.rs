@@ -1,0 +1,95 @@
+//! Steps every turn of a RayCluster takes, whether it reconciles
+//! ([`reconcile`](super::reconcile)) or finalizes a deletion
+//! ([`finalize`](super::finalize)): the clock, the desired objects, the
+//! machine recalled from memory or the journal, the next requeue and the
+//! write counters.
+//!
+//! Invariant: nothing here decides; these only read, build and count, so
+//! both turns stay one decision path through the machine.
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use rayop_machines::{ClusterMachine, Millis, SpecProblem};
+
+use super::{
+    context::{Context, Memory},
+    turn::Turn,
+};
+use crate::{
+    apply::{Interpreter, Writes},
+    build,
+    crd::RayCluster,
+    desired::DesiredObjects,
+};
+
+/// How soon a cluster whose command failed is tried again.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// Milliseconds since the epoch, now.
+#[must_use]
+pub fn now_millis() -> Millis {
+    Millis(u64::try_from(Timestamp::now().as_millisecond()).unwrap_or(0))
+}
+
+/// The desired objects, or the problems that kept them from being built.
+#[must_use]
+pub fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Vec<SpecProblem>) {
+    match build::desired_objects(cluster, &ctx.build) {
+        Ok(desired) => (Some(desired), Vec::new()),
+        Err(error) => (
+            None,
+            vec![SpecProblem {
+                field: "spec".into(),
+                message: error.to_string(),
+            }],
+        ),
+    }
+}
+
+/// This process's memory of the cluster, or one rebuilt from the journal.
+pub async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
+    if let Some(memory) = ctx.take_memory(&turn.target.uid) {
+        return memory;
+    }
+    let (memory, writes) = turn.restore::<ClusterMachine>().await;
+    count(ctx, writes);
+    memory
+}
+
+/// The next reconcile: at the resync interval, or sooner for a held status,
+/// the machine's wake-up, or a failed command's retry.
+#[must_use]
+pub fn requeue_after(
+    ctx: &Context,
+    memory: &Memory,
+    held: Option<Duration>,
+    failed: bool,
+    now: Millis,
+) -> Duration {
+    let mut requeue = ctx.resync;
+    if let Some(after) = held {
+        requeue = requeue.min(after);
+    }
+    if let Some(at) = memory.carried.wake {
+        requeue = requeue.min(Duration::from_millis(at.since(now)).max(Duration::from_secs(1)));
+    }
+    if failed {
+        requeue = requeue.min(RETRY_AFTER_FAILURE);
+    }
+    requeue
+}
+
+/// Adds a turn's writes to the operator's counters.
+pub fn count(ctx: &Context, writes: Writes) {
+    use std::sync::atomic::Ordering::Relaxed;
+    ctx.writes
+        .applies
+        .fetch_add(u64::from(writes.applies), Relaxed);
+    ctx.writes
+        .deletes
+        .fetch_add(u64::from(writes.deletes), Relaxed);
+    ctx.writes
+        .events
+        .fetch_add(u64::from(writes.events), Relaxed);
+}
