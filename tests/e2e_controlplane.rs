@@ -74,7 +74,7 @@ fn assert_placed_with_ips(pods: &[Pod]) -> BTreeSet<Ipv4Addr> {
     for p in pods {
         let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
         assert!(
-            node.as_deref().is_some_and(|n| n.starts_with("kwok-node-")),
+            node.as_deref().is_some_and(|n| n.starts_with("kwok-")),
             "pod {:?} not scheduled onto a kwok node: {node:?}",
             p.metadata.name
         );
