@@ -5,7 +5,7 @@
 //!   StatefulSet controller's FailedCreate becomes `ReplicaFailure`
 //!   (`FailedCreateHeadPod`) naming `serviceAccountName`, and a Warning
 //!   Event; fixing the template clears it;
-//! - a head no node can take (5000 CPUs): `HeadPodReady` carries the
+//! - a head no node can take (5,000,000 CPUs): `HeadPodReady` carries the
 //!   scheduler's message and `status.reason` says so, announced once
 //!   however often the cluster is reconciled;
 //! - a Deployment group whose pods cannot be created: the Deployment's
@@ -184,7 +184,7 @@ async fn an_unschedulable_head_carries_the_schedulers_message_once() -> Result<(
     let c = with_head_template(cluster(RayCluster::test("huge"), &ns), |t| {
         let container = t.spec.as_mut().and_then(|s| s.containers.first_mut());
         must(container, "the head container")?.resources = Some(serde_json::from_value(
-            serde_json::json!({"requests": {"cpu": "5000"}}),
+            serde_json::json!({"requests": {"cpu": "5000000"}}),
         )?);
         Ok(())
     })?;

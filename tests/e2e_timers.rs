@@ -1,5 +1,5 @@
 //! The machine's timers reach it on the local control plane: a head that
-//! can never be scheduled (it asks for 5000 CPUs) stays HeadStarting, gets
+//! can never be scheduled (it asks for 5,000,000 CPUs) stays HeadStarting, gets
 //! exactly one `HeadNotReady` Warning once its stuck window has passed, and
 //! from then on is reconciled at its requeue interval, not in a loop.
 //!
@@ -46,7 +46,7 @@ fn unschedulable(name: &str, ns: &str) -> Result<RayCluster> {
         .and_then(|s| s.containers.first_mut());
     let container = must(container, "the default head template's container")?;
     container.resources = Some(serde_json::from_value(
-        serde_json::json!({"requests": {"cpu": "5000"}}),
+        serde_json::json!({"requests": {"cpu": "5000000"}}),
     )?);
     c.spec
         .head_group_spec
