@@ -24,11 +24,11 @@ use rayop_machines::{Event, Finalizing, Input, JobState, Millis};
 use super::{
     context::Context,
     error::ReconcileError,
-    steps::{built, count, now_millis, recall, requeue_after},
-    turn::{Target, Turn},
+    steps::{built, cluster_turn, count, now_millis, recall, requeue_after},
+    turn::Target,
 };
 use crate::{
-    apply::{Interpreter, Writes, finalizer::ClusterMeta},
+    apply::Writes,
     build::{ClusterContext, redis_cleanup},
     crd::{RayCluster, gcs, names},
     decide,
@@ -93,25 +93,7 @@ pub async fn run(
         pods: u32::try_from(pods).unwrap_or(u32::MAX),
         job,
     };
-    let turn = Turn {
-        journal: &ctx.journal,
-        metrics: &ctx.metrics,
-        recorder: &ctx.recorder,
-        target,
-        interpreter: Interpreter {
-            client: ctx.client.clone(),
-            namespace: &target.namespace,
-            owner_uid: &target.uid,
-            at: now,
-            desired: desired.as_ref(),
-            spec: Some(&cluster.spec),
-            live: &view,
-            recorder: &ctx.recorder,
-            reference: &target.reference,
-            journal: &ctx.journal,
-            cluster: Some(ClusterMeta::of(cluster)),
-        },
-    };
+    let turn = cluster_turn(ctx, target, cluster, desired.as_ref(), &view, now);
     let mut memory = recall(ctx, &turn).await;
     let mut writes = Writes::default();
     let mut failed = false;

@@ -27,11 +27,11 @@ use super::{
     context::{Context, Memory},
     error::ReconcileError,
     failed_create, finalize,
-    steps::{RETRY_AFTER_FAILURE, built, count, now_millis, recall, requeue_after},
-    turn::{Target, Turn, warn_event},
+    steps::{RETRY_AFTER_FAILURE, built, cluster_turn, count, now_millis, recall, requeue_after},
+    turn::{Target, warn_event},
 };
 use crate::{
-    apply::{Interpreter, Writes},
+    apply::Writes,
     build,
     crd::{RayCluster, names, tls::PkiNames},
     decide,
@@ -198,25 +198,7 @@ async fn run(
         )
         .await
     };
-    let turn = Turn {
-        journal: &ctx.journal,
-        metrics: &ctx.metrics,
-        recorder: &ctx.recorder,
-        target,
-        interpreter: Interpreter {
-            client: ctx.client.clone(),
-            namespace: &target.namespace,
-            owner_uid: &target.uid,
-            at: now,
-            desired: desired.as_ref(),
-            spec: Some(&cluster.spec),
-            live: &view,
-            recorder: &ctx.recorder,
-            reference: &target.reference,
-            journal: &ctx.journal,
-            cluster: Some(crate::apply::finalizer::ClusterMeta::of(cluster)),
-        },
-    };
+    let turn = cluster_turn(ctx, target, cluster, desired.as_ref(), &view, now);
     let mut memory = recall(ctx, &turn).await;
     let mut writes = Writes::default();
     // decide → journal → apply: a due timer first, then the observation

@@ -1,8 +1,8 @@
 //! Steps every turn of a RayCluster takes, whether it reconciles
 //! ([`reconcile`](super::reconcile)) or finalizes a deletion
 //! ([`finalize`](super::finalize)): the clock, the desired objects, the
-//! machine recalled from memory or the journal, the next requeue and the
-//! write counters.
+//! turn over one cluster's interpreter, the machine recalled from memory or
+//! the journal, the next requeue and the write counters.
 //!
 //! Invariant: nothing here decides; these only read, build and count, so
 //! both turns stay one decision path through the machine.
@@ -14,10 +14,10 @@ use rayop_machines::{ClusterMachine, Millis, SpecProblem};
 
 use super::{
     context::{Context, Memory},
-    turn::Turn,
+    turn::{Target, Turn},
 };
 use crate::{
-    apply::{Interpreter, Writes},
+    apply::{Interpreter, LiveForApply, Writes, finalizer::ClusterMeta},
     build,
     crd::RayCluster,
     desired::DesiredObjects,
@@ -44,6 +44,37 @@ pub fn built(cluster: &RayCluster, ctx: &Context) -> (Option<DesiredObjects>, Ve
                 message: error.to_string(),
             }],
         ),
+    }
+}
+
+/// The turn of `cluster` at `now`: its interpreter applies `desired`
+/// against what `live` holds.
+pub fn cluster_turn<'a>(
+    ctx: &'a Context,
+    target: &'a Target,
+    cluster: &'a RayCluster,
+    desired: Option<&'a DesiredObjects>,
+    live: &'a dyn LiveForApply,
+    now: Millis,
+) -> Turn<'a, Interpreter<'a>> {
+    Turn {
+        journal: &ctx.journal,
+        metrics: &ctx.metrics,
+        recorder: &ctx.recorder,
+        target,
+        interpreter: Interpreter {
+            client: ctx.client.clone(),
+            namespace: &target.namespace,
+            owner_uid: &target.uid,
+            at: now,
+            desired,
+            spec: Some(&cluster.spec),
+            live,
+            recorder: &ctx.recorder,
+            reference: &target.reference,
+            journal: &ctx.journal,
+            cluster: Some(ClusterMeta::of(cluster)),
+        },
     }
 }
 
