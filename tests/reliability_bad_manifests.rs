@@ -438,7 +438,7 @@ async fn shell_syntax_in_ray_start_params_is_quoted_and_never_executed() -> Resu
     let hostile = [
         ("node-ip-address", format!("$(touch {p})")),
         ("temp-dir", format!("`touch {p}`")),
-        ("labels", format!("a=b; touch {p}")),
+        ("log-style", format!("a=b; touch {p}")),
         ("namespace", format!("x && touch {p} || true")),
         ("storage", format!("it's'; touch {p}; '")),
         ("plasma-directory", format!("${{IFS}}|touch {p}")),

@@ -32,9 +32,14 @@ use tokio::{sync::oneshot, task::JoinHandle};
 /// How long any wait may take.
 pub const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The repository root.
+/// The repository root: the working directory cargo runs tests in, or the
+/// directory the test was compiled in (a shared target dir may hold a binary
+/// built from another checkout).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::current_dir()
+        .ok()
+        .filter(|d| d.join("deploy/crd").is_dir())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The shared control plane with the CRD installed, and a fresh namespace.
@@ -194,7 +199,7 @@ pub fn clusters(client: &Client, ns: &str) -> Api<RayCluster> {
 /// Waits until `name` reports `phase` and, when Ready, its observed generation is current.
 pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: Phase) -> Result<RayCluster> {
     let api = clusters(client, ns);
-    wait_until(
+    let waited = wait_until(
         &format!("{ns}/{name} in phase {phase:?}"),
         TIMEOUT,
         || async {
@@ -203,7 +208,19 @@ pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: Phase) -> 
             Ok(status.phase == Some(phase) && status.observed_generation == c.metadata.generation)
         },
     )
-    .await?;
+    .await;
+    if let Err(e) = waited {
+        // Say where it got stuck: the status the cluster reports at the deadline.
+        let status = api
+            .get(name)
+            .await
+            .ok()
+            .and_then(|c| serde_json::to_string(&c.status).ok());
+        return Err(e.context(format!(
+            "status at the deadline: {}",
+            status.unwrap_or_default()
+        )));
+    }
     Ok(api.get(name).await?)
 }
 
