@@ -1,0 +1,11 @@
+// Command rayop-process-node is a node of the local control plane whose pods
+// run as real processes, one network namespace per pod (see README.md).
+package main
+
+import (
+	_ "github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	_ "golang.org/x/sys/unix"
+	_ "k8s.io/client-go/kubernetes"
+)
+
+func main() {}
