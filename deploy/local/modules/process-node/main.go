@@ -4,8 +4,13 @@ package main
 
 import (
 	_ "github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
-	_ "golang.org/x/sys/unix"
 	_ "k8s.io/client-go/kubernetes"
+
+	"rayop.local/process-node/sandbox"
 )
 
-func main() {}
+func main() {
+	if sandbox.MaybeReexec() {
+		return
+	}
+}
