@@ -23,6 +23,7 @@
 //! | `--num-cpus` | the Ray container's CPU limit, else request, rounded up | the user's value |
 //! | `--memory` | the memory limit, in bytes | the user's value |
 //! | `--num-gpus` | the first resource limit whose name ends in `gpu` (`nvidia.com/gpu`) | the user's value |
+//! | `--resources={"TPU":n}` | a `google.com/tpu` limit (`neuron_cores` from `aws.amazon.com/neuroncore`) | merged into the user's JSON when its key is missing |
 //!
 //! A zero resource derives no flag, as in KubeRay.
 //!
@@ -34,9 +35,13 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::{
-    build::{BuildError, ports, quantity, shell_quote::shell_word},
+    build::{
+        BuildError, ports, quantity,
+        shell_quote::{shell_word, unwrap_user_quotes},
+    },
     crd::{names::RayNode, validation::is_flag_name},
 };
 
@@ -236,7 +241,54 @@ fn derived_flags(
             }
         }
     }
+    if let Some(resources) = accelerator_resources(&amount, resources, given)? {
+        flags.push(("resources", resources));
+    }
     Ok(flags)
+}
+
+/// A whole amount of one resource of a resource list (rounded up), `None`
+/// when absent or zero.
+type ResourceAmount<'a> =
+    dyn Fn(&Option<BTreeMap<String, Quantity>>, &str) -> Result<Option<u64>, BuildError> + 'a;
+
+/// Accelerators Ray counts as custom resources: the Kubernetes resource
+/// name, and Ray's name for it.
+const ACCELERATOR_RESOURCES: [(&str, &str); 2] = [
+    ("google.com/tpu", "TPU"),
+    ("aws.amazon.com/neuroncore", "neuron_cores"),
+];
+
+/// The `resources` JSON with each accelerator limit of
+/// [`ACCELERATOR_RESOURCES`] added under Ray's name, unless the user's
+/// `resources` already has that key. `None` when nothing is added, or when
+/// the user's value is not a JSON object (then it is passed on untouched, as
+/// the user wrote it, for Ray to judge).
+fn accelerator_resources(
+    amount: &ResourceAmount<'_>,
+    resources: &ResourceRequirements,
+    given: &BTreeMap<String, String>,
+) -> Result<Option<String>, BuildError> {
+    let mut merged = match given.get("resources") {
+        Some(value) => {
+            match serde_json::from_str::<serde_json::Value>(&unwrap_user_quotes(value)) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => return Ok(None),
+            }
+        }
+        None => serde_json::Map::new(),
+    };
+    let mut added = false;
+    for (k8s_name, ray_name) in ACCELERATOR_RESOURCES {
+        if merged.contains_key(ray_name) {
+            continue;
+        }
+        if let Some(n) = amount(&resources.limits, k8s_name)? {
+            merged.insert(ray_name.to_owned(), n.into());
+            added = true;
+        }
+    }
+    Ok(added.then(|| serde_json::Value::Object(merged).to_string()))
 }
 
 #[cfg(test)]
@@ -408,6 +460,35 @@ mod tests {
         let r = resources(&[("amd.com/gpu", "1")], &[]);
         let effective = effective_params(&input(RayNode::Worker("g"), &p, Some(&r))).unwrap();
         assert_eq!(effective["num-gpus"], "1");
+    }
+
+    #[test]
+    fn tpu_and_neuron_limits_fill_the_resources_json() {
+        let p = params(&[]);
+        let r = resources(
+            &[("google.com/tpu", "4"), ("aws.amazon.com/neuroncore", "2")],
+            &[],
+        );
+        let effective = effective_params(&input(RayNode::Worker("g"), &p, Some(&r))).unwrap();
+        assert_eq!(effective["resources"], r#"{"TPU":4,"neuron_cores":2}"#);
+        // Merged into the user's JSON (KubeRay's quoting unwrapped); the
+        // user's own TPU count wins.
+        let p = params(&[("resources", r#""{\"TPU\": 8, \"x\": 1}""#)]);
+        let effective = effective_params(&input(RayNode::Worker("g"), &p, Some(&r))).unwrap();
+        assert_eq!(
+            effective["resources"],
+            r#"{"TPU":8,"neuron_cores":2,"x":1}"#
+        );
+        // Nothing to add: the user's value stays exactly as written.
+        let r = resources(&[("google.com/tpu", "4")], &[]);
+        let p = params(&[("resources", r#"'{"TPU": 1}'"#)]);
+        let effective = effective_params(&input(RayNode::Worker("g"), &p, Some(&r))).unwrap();
+        assert_eq!(effective["resources"], r#"'{"TPU": 1}'"#);
+        // A zero limit adds nothing.
+        let r = resources(&[("google.com/tpu", "0")], &[]);
+        let effective =
+            effective_params(&input(RayNode::Worker("g"), &params(&[]), Some(&r))).unwrap();
+        assert!(!effective.contains_key("resources"));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn single_quote(value: &str) -> String {
 }
 
 /// The text inside one layer of `'…'` or `"…"` quoting, or the value itself.
-fn unwrap_user_quotes(value: &str) -> String {
+pub fn unwrap_user_quotes(value: &str) -> String {
     if value.len() >= 2 {
         if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\''))
             && !inner.contains('\'')
