@@ -11,23 +11,30 @@
 #   7. prints `kubectl get rayclusters,statefulsets,deployments,services,pods`,
 #      then an `export KUBECONFIG=…` and an `export PATH=…` line.
 #
+# With --real-ray the plane also runs the process node, where pods run as
+# real processes with real Ray from PyPI (built and installed on first use,
+# cached after), the fake nodes are cordoned, and step 7 also prints
+# `ray status` from the head and the dashboard's address.
+#
 # Everything it leaves running logs to files under the state directory
 # (${RAYOP_STATE_DIR:-<repo>/.local}); progress goes to stderr, so
 # `$(deploy/local/up.sh)` returns once all is ready. Stop with
 # deploy/local/down.sh.
 #
-# Usage: deploy/local/up.sh [--no-operator]
+# Usage: deploy/local/up.sh [--no-operator] [--real-ray]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 state="${RAYOP_STATE_DIR:-$root/.local}"
 with_operator=1
+real_ray=()
 for arg in "$@"; do
   case "$arg" in
     --no-operator) with_operator=0 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "up.sh: unknown option $arg (usage: up.sh [--no-operator])" >&2; exit 2 ;;
+    --real-ray) real_ray=(--real-ray) ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "up.sh: unknown option $arg (usage: up.sh [--no-operator] [--real-ray])" >&2; exit 2 ;;
   esac
 done
 log() { echo "up.sh: $*" >&2; }
@@ -36,7 +43,7 @@ log() { echo "up.sh: $*" >&2; }
 # and readiness checks; it prints KUBECONFIG=, KUBECTL=, LOGS= lines).
 bash deploy/local/build.sh >/dev/null
 log "building rayop-local (the control-plane launcher) …"
-plane_out="$(cargo run -q -p rayop-testenv --bin rayop-local -- up --state-dir "$state" </dev/null)"
+plane_out="$(cargo run -q -p rayop-testenv --bin rayop-local -- up --state-dir "$state" "${real_ray[@]}" </dev/null)"
 KUBECONFIG="$(sed -n 's/^KUBECONFIG=//p' <<<"$plane_out")"
 kubectl="$(sed -n 's/^KUBECTL=//p' <<<"$plane_out")"
 logs="$(sed -n 's/^LOGS=//p' <<<"$plane_out")"
@@ -98,6 +105,15 @@ if [[ $crd_installed == 1 ]]; then
   k get rayclusters,statefulsets,deployments,services,pods
 else
   k get statefulsets,deployments,services,pods
+fi
+if [[ ${#real_ray[@]} -gt 0 && $operator_running == 1 && $crd_installed == 1 ]]; then
+  for cluster in $(k get rayclusters -o jsonpath='{.items[*].metadata.name}'); do
+    head="$(k get pods -l "ray.io/cluster=$cluster,ray.io/node-type=head" -o jsonpath='{.items[0].metadata.name}')"
+    ip="$(k get pod "$head" -o jsonpath='{.status.podIP}')"
+    echo "--- ray status on $head (real Ray):"
+    k exec "$head" -c ray-head -- ray status || log "ray status failed on $head"
+    echo "--- the dashboard of $cluster: http://$ip:8265 (the pod's address on the process node's bridge, reachable from this machine)"
+  done
 fi
 echo "export KUBECONFIG=$KUBECONFIG"
 echo "export PATH=$(dirname "$kubectl"):\$PATH"

@@ -106,6 +106,19 @@ impl TestEnv {
         cmd
     }
 
+    /// Starts the local plane's process node, where pods run as real
+    /// processes with real Ray (see [`crate::process_node`]), and cordons the
+    /// fake nodes. Against an existing cluster this fails: such tests need
+    /// the local plane.
+    pub async fn start_process_node(&self) -> Result<()> {
+        match self.plane {
+            Some(plane) => plane.start_process_node().await,
+            None => {
+                bail!("the process node needs the local control plane (unset {KUBECONFIG_ENV})")
+            }
+        }
+    }
+
     /// Starts the local plane's second kube-scheduler, which schedules pods
     /// whose `schedulerName` is one of [`crate::batch_schedulers::PROFILES`]
     /// (no gang scheduling); see [`crate::batch_schedulers`]. Against an

@@ -25,6 +25,8 @@
 //! - [`batch_schedulers`]: an opt-in second kube-scheduler answering to the
 //!   batch schedulers' names ([`TestEnv::start_batch_schedulers`]);
 //! - [`nodes`]: the fake Nodes;
+//! - [`process_node`]: an opt-in node whose pods run as real processes, with
+//!   real Ray ([`TestEnv::start_process_node`]);
 //! - [`env`](mod@env): the per-binary shared plane and the per-test [`TestEnv`];
 //! - [`ports`], [`tempdir`], [`yaml`]: free loopback ports, per-process
 //!   working directories, multi-document manifests.
@@ -46,6 +48,7 @@ pub mod nodes;
 pub mod plane;
 pub mod ports;
 pub mod process;
+pub mod process_node;
 pub mod tempdir;
 pub mod third_party;
 pub mod yaml;

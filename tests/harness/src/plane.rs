@@ -23,6 +23,7 @@ use kube::Client;
 use crate::binaries::Binaries;
 use crate::components::{self, Component, Layout, Ports};
 use crate::process::{Lifetime, Process};
+use crate::process_node::ProcessNode;
 
 /// How many log lines a start-up error shows.
 const LOG_TAIL_LINES: usize = 40;
@@ -52,6 +53,8 @@ pub struct ControlPlane {
     procs: Mutex<[Option<Process>; 5]>,
     /// The second scheduler and its `/healthz` port, once started.
     batch_schedulers: Mutex<Option<(Process, u16)>>,
+    /// The process node, once started.
+    process_node: tokio::sync::Mutex<Option<ProcessNode>>,
     remove_dir_on_drop: bool,
 }
 
@@ -84,6 +87,7 @@ impl ControlPlane {
                 lifetime,
                 procs: Mutex::new(Default::default()),
                 batch_schedulers: Mutex::new(None),
+                process_node: tokio::sync::Mutex::new(None),
                 remove_dir_on_drop,
             };
             crate::kubeconfig::write_admin(
@@ -255,8 +259,48 @@ impl ControlPlane {
             .join(format!("{}.log", crate::batch_schedulers::NAME))
     }
 
+    /// Starts the process node (once per plane; later calls check it still
+    /// runs) and cordons the fake nodes: pods created from now on run as
+    /// real processes. See [`crate::process_node`].
+    pub async fn start_process_node(&self) -> Result<()> {
+        let mut slot = self.process_node.lock().await;
+        if slot.is_none() {
+            let client = self.client().await?;
+            let node = ProcessNode::start(
+                &client,
+                &self.layout.kubeconfig,
+                self.ports.apiserver,
+                &self.layout.dir.join("process-node"),
+                self.lifetime,
+            )
+            .await?;
+            *slot = Some(node);
+        }
+        Ok(())
+    }
+
+    /// Leaves the process node running beyond this value (for
+    /// [`Lifetime::Detached`] planes) and returns its pid, if it runs.
+    pub fn detach_process_node(&self) -> Option<u32> {
+        self.process_node
+            .try_lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .map(ProcessNode::release)
+    }
+
+    /// The process node's log file, once started.
+    pub fn process_node_log(&self) -> PathBuf {
+        self.layout.dir.join("process-node/process-node.log")
+    }
+
     /// Stops every component, in reverse start order.
     pub fn stop_all(&self) {
+        if let Ok(mut slot) = self.process_node.try_lock()
+            && let Some(node) = slot.take()
+        {
+            let _ = node.stop();
+        }
         if let Ok(mut slot) = self.batch_schedulers.lock()
             && let Some((mut process, _)) = slot.take()
         {

@@ -54,6 +54,30 @@ impl Process {
         log: &Path,
         lifetime: Lifetime,
     ) -> Result<Process> {
+        Self::spawn_with(name, program, args, log, lifetime, sys::DeathSignal::Kill)
+    }
+
+    /// Like [`Process::spawn`], but a child tied to the test process gets
+    /// SIGTERM, not SIGKILL, when the test process ends: for a component that
+    /// must clean up after itself (the process node's pods and namespaces).
+    pub fn spawn_graceful(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+        lifetime: Lifetime,
+    ) -> Result<Process> {
+        Self::spawn_with(name, program, args, log, lifetime, sys::DeathSignal::Term)
+    }
+
+    fn spawn_with(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: &Path,
+        lifetime: Lifetime,
+        death: sys::DeathSignal,
+    ) -> Result<Process> {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
@@ -67,7 +91,7 @@ impl Process {
             .stderr(Stdio::from(err));
         let child = match lifetime {
             Lifetime::TiedToTestProcess => {
-                sys::die_with_parent(&mut cmd);
+                sys::die_with_parent(&mut cmd, death);
                 spawner::spawn(cmd)?
             }
             Lifetime::Detached => {
@@ -251,25 +275,29 @@ mod sys {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
-    /// Makes the child receive SIGKILL when the thread that forked it ends.
+    /// The signal a child tied to the test process gets when it ends.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) enum DeathSignal {
+        Kill,
+        Term,
+    }
+
+    /// Makes the child receive `death` when the thread that forked it ends.
     ///
     /// Between fork and exec the closure calls only `prctl`, `getppid` and
     /// `_exit`, which are async-signal-safe, as `pre_exec` requires. If the
     /// parent already died before `prctl` took effect, the child would be
     /// orphaned without a signal, so it checks its parent and exits instead.
-    pub(super) fn die_with_parent(cmd: &mut Command) {
+    pub(super) fn die_with_parent(cmd: &mut Command, death: DeathSignal) {
         let parent = std::process::id();
+        let signal = match death {
+            DeathSignal::Kill => libc::SIGKILL,
+            DeathSignal::Term => libc::SIGTERM,
+        };
         // SAFETY: see above; no allocation, no locks, only async-signal-safe calls.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
-                {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 if libc::getppid() as u32 != parent {

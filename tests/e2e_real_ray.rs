@@ -1,0 +1,465 @@
+//! Real Ray under rayop: every pod of these tests runs as real processes on
+//! the harness's process node (`rayop_testenv::process_node`), with Ray from
+//! PyPI. Nothing here fakes Ray: `ray status` comes from the head, scaling
+//! decisions from Ray's own autoscaler in the head pod's sidecar.
+//!
+//! The tests share one plane and run one at a time (the machine has two
+//! cores; a Ray node is a handful of processes).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::Pod;
+use kube::{Api, Client, ResourceExt, api::ListParams};
+use rayop::crd::{RayCluster, status::Phase};
+use rayop_testenv::{TestEnv, wait_until};
+use support::*;
+
+/// Real Ray is slow to start on two cores: a head and its workers take up to
+/// a minute or two; a wait for any real-Ray step may take this long.
+const RAY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One real-Ray test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The shared plane with the process node, the CRD and a fresh namespace.
+async fn real_ray_setup(prefix: &str) -> Result<(TestEnv, String)> {
+    let (env, ns) = setup(prefix).await?;
+    env.start_process_node().await?;
+    Ok((env, ns))
+}
+
+/// `kubectl exec` into `pod`'s `container`; its stdout, or an error with both streams.
+fn exec(env: &TestEnv, ns: &str, pod: &str, container: &str, argv: &[&str]) -> Result<String> {
+    let out = env
+        .kubectl()
+        .args(["exec", "-n", ns, pod, "-c", container, "--"])
+        .args(argv)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "kubectl exec {pod} -- {argv:?} failed ({}): {stdout} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// The head pod's name.
+async fn head_pod(client: &Client, ns: &str, cluster: &str) -> Result<Pod> {
+    let heads = pods(client, ns, cluster, "head").await?;
+    heads
+        .into_iter()
+        .find(|p| p.metadata.deletion_timestamp.is_none())
+        .with_context(|| format!("no head pod of {cluster}"))
+}
+
+/// The healthy Ray nodes `ray status` lists, by node type: the lines under
+/// `Healthy:` look like ` 2 small-worker`.
+fn healthy_nodes(status: &str) -> Result<Vec<(u32, String)>> {
+    let mut lines = status
+        .lines()
+        .skip_while(|l| l.trim() != "Healthy:")
+        .skip(1);
+    let mut nodes = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.trim();
+        let Some((count, kind)) = line.split_once(' ') else {
+            break;
+        };
+        let Ok(count) = count.parse() else { break };
+        nodes.push((count, kind.trim().to_owned()));
+    }
+    if nodes.is_empty() {
+        bail!("no healthy nodes in `ray status`:\n{status}");
+    }
+    Ok(nodes)
+}
+
+/// `ray status` on the head of `cluster`.
+async fn ray_status(env: &TestEnv, ns: &str, cluster: &str) -> Result<String> {
+    let head = head_pod(&env.client(), ns, cluster).await?;
+    exec(env, ns, &head.name_any(), "ray-head", &["ray", "status"])
+}
+
+/// Waits until `ray status` on the head counts `workers` healthy worker nodes
+/// (all nodes but the head), and returns the output.
+async fn wait_ray_workers(env: &TestEnv, ns: &str, cluster: &str, workers: u32) -> Result<String> {
+    let last = std::sync::Mutex::new(String::new());
+    wait_until(
+        &format!("ray status on {cluster} showing {workers} workers"),
+        RAY_TIMEOUT,
+        || async {
+            let status = ray_status(env, ns, cluster).await?;
+            let nodes = healthy_nodes(&status);
+            *last.lock().unwrap() = status;
+            let total: u32 = nodes?.iter().map(|(n, _)| n).sum();
+            Ok(total == workers + 1)
+        },
+    )
+    .await
+    .with_context(|| format!("last ray status:\n{}", last.lock().unwrap()))?;
+    Ok(last.into_inner().unwrap())
+}
+
+/// Waits until `cluster` reports `phase` for its current generation.
+async fn wait_ray_phase(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+    phase: Phase,
+) -> Result<RayCluster> {
+    let api = clusters(client, ns);
+    wait_until(
+        &format!("{ns}/{cluster} in {phase:?}"),
+        RAY_TIMEOUT,
+        || async {
+            let c = api.get(cluster).await?;
+            let status = c.status.clone().unwrap_or_default();
+            Ok(status.phase == Some(phase) && status.observed_generation == c.metadata.generation)
+        },
+    )
+    .await?;
+    Ok(api.get(cluster).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_is_ready_when_real_ray_is_and_ray_status_agrees() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let (env, ns) = real_ray_setup("real-seed").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    env.apply_yaml(
+        &repo().join("tests/fixtures/seed-raycluster.yaml"),
+        Some(&ns),
+    )
+    .await?;
+    let name = "basic-ray-cluster";
+
+    let ready = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    // Ready means the Ray processes answer: the head's GCS and the workers'
+    // raylets pass their probes, so Ray itself lists every node.
+    let status = ray_status(&env, &ns, name).await?;
+    let nodes = healthy_nodes(&status)?;
+    let ready_workers = ready
+        .status
+        .and_then(|s| s.ready_worker_replicas)
+        .unwrap_or(0);
+    let workers: u32 = nodes
+        .iter()
+        .filter(|(_, kind)| kind == "small-worker")
+        .map(|(n, _)| n)
+        .sum();
+    assert_eq!(
+        i64::from(workers),
+        i64::from(ready_workers),
+        "ray status and status.readyWorkerReplicas disagree:\n{status}"
+    );
+    assert_eq!(ready_workers, 2, "the seed asks for 2 workers:\n{status}");
+    // Every pod is a real Ray node on the process node.
+    for pod in Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?
+    {
+        assert_eq!(
+            pod.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+            Some(rayop_testenv::process_node::NODE_NAME),
+            "{} did not run on the process node",
+            pod.name_any()
+        );
+    }
+    op.stop().await
+}
+
+/// The pod names of `group`.
+async fn group_pods(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+    group: &str,
+) -> Result<BTreeSet<String>> {
+    Ok(Api::<Pod>::namespaced(client.clone(), ns)
+        .list(
+            &ListParams::default()
+                .labels(&format!("ray.io/cluster={cluster},ray.io/group={group}")),
+        )
+        .await?
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| p.name_any())
+        .collect())
+}
+
+/// What the autoscaler has put in `scaleStrategy.workersToDelete` of `group`.
+async fn named_for_deletion(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+    group: &str,
+) -> Result<Vec<String>> {
+    let c = clusters(client, ns).get(cluster).await?;
+    Ok(c.spec
+        .worker_group_specs
+        .iter()
+        .find(|g| g.group_name == group)
+        .and_then(|g| g.scale_strategy.as_ref())
+        .map(|s| s.workers_to_delete.clone())
+        .unwrap_or_default())
+}
+
+/// The `replicas` of `group` in the RayCluster spec.
+async fn spec_replicas(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+    group: &str,
+) -> Result<Option<i32>> {
+    let c = clusters(client, ns).get(cluster).await?;
+    Ok(c.spec
+        .worker_group_specs
+        .iter()
+        .find(|g| g.group_name == group)
+        .map(|g| g.replicas))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_autoscaler_scales_up_for_tasks_and_removes_exactly_the_idle_workers_it_names()
+-> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let (env, ns) = real_ray_setup("real-as").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    env.apply_yaml(
+        &repo().join("tests/fixtures/real-ray/autoscale.yaml"),
+        Some(&ns),
+    )
+    .await?;
+    let name = "autoscale";
+    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_workers(&env, &ns, name, 1).await?;
+
+    // A job whose tasks need two `dep` workers at once and one `sts` worker;
+    // the cluster has one `dep` worker and no `sts` worker.
+    let head = head_pod(&client, &ns, name).await?.name_any();
+    let driver = r#"
+import socket, time, ray
+ray.init(address="auto")
+@ray.remote(num_cpus=1, resources={"dep": 1})
+def on_dep(barrier_s):
+    time.sleep(barrier_s)
+    return socket.gethostname()
+@ray.remote(num_cpus=1, resources={"sts": 1})
+def on_sts():
+    return socket.gethostname()
+hosts = ray.get([on_dep.remote(20), on_dep.remote(20), on_sts.remote()])
+print("HOSTS", " ".join(hosts))
+"#;
+    let env2 = env.clone();
+    let (ns2, head2) = (ns.clone(), head.clone());
+    let job = tokio::task::spawn_blocking(move || {
+        exec(&env2, &ns2, &head2, "ray-head", &["python", "-c", driver])
+    });
+
+    // The autoscaler, not the test, raises replicas; rayop starts the workers.
+    wait_until(
+        "the autoscaler raising both groups",
+        RAY_TIMEOUT,
+        || async {
+            Ok(spec_replicas(&client, &ns, name, "dep").await? == Some(2)
+                && spec_replicas(&client, &ns, name, "sts").await? == Some(1))
+        },
+    )
+    .await?;
+    let out = job.await??;
+    let hosts: BTreeSet<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("HOSTS "))
+        .with_context(|| format!("the job printed no HOSTS line: {out}"))?
+        .split(' ')
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        3,
+        "the tasks ran on three different workers: {out}"
+    );
+    let grown_dep = group_pods(&client, &ns, name, "dep").await?;
+    assert_eq!(grown_dep.len(), 2);
+
+    // Idle: the autoscaler names the workers to remove; rayop removes exactly
+    // those and the groups return to their minReplicas.
+    let named = std::sync::Mutex::new(BTreeSet::<String>::new());
+    wait_until("the groups back at minReplicas", RAY_TIMEOUT, || async {
+        for group in ["dep", "sts"] {
+            let now = named_for_deletion(&client, &ns, name, group).await?;
+            named.lock().unwrap().extend(now);
+        }
+        Ok(group_pods(&client, &ns, name, "dep").await?.len() == 1
+            && group_pods(&client, &ns, name, "sts").await?.is_empty()
+            && spec_replicas(&client, &ns, name, "dep").await? == Some(1))
+    })
+    .await?;
+    let named = named.into_inner().unwrap();
+    let kept = group_pods(&client, &ns, name, "dep").await?;
+    let removed: BTreeSet<String> = grown_dep.difference(&kept).cloned().collect();
+    assert_eq!(removed.len(), 1, "one dep worker went: {removed:?}");
+    assert!(
+        removed.is_subset(&named),
+        "rayop removed {removed:?}, but the autoscaler named {named:?}"
+    );
+    assert!(
+        kept.iter().all(|p| !named.contains(p)),
+        "a named worker is still there: kept {kept:?}, named {named:?}"
+    );
+    wait_ray_workers(&env, &ns, name, 1).await?;
+
+    // The journal tells the story: the scale-up, and the named pod's removal.
+    let c = clusters(&client, &ns).get(name).await?;
+    let story = serde_json::to_string(&op.records(&uid(&c)))?;
+    for pod in &removed {
+        assert!(
+            story.contains(pod.as_str()),
+            "the journal never mentions {pod}"
+        );
+    }
+    assert!(
+        story.contains("\"replicas\":2"),
+        "the journal never shows the scale-up"
+    );
+    op.stop().await
+}
+
+/// The pid (`process://<pid>` container ID) of `container` in `pod`.
+fn container_pid(pod: &Pod, container: &str) -> Result<u32> {
+    let id = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == container))
+        .and_then(|c| c.container_id.clone())
+        .with_context(|| format!("{} has no container ID for {container}", pod.name_any()))?;
+    Ok(id
+        .strip_prefix("process://")
+        .with_context(|| format!("container ID {id} is not a process"))?
+        .parse()?)
+}
+
+/// Kills (SIGKILL) the processes in the network namespace of `pid` whose
+/// command line contains `needle`; returns how many.
+fn kill_in_pod(pid: u32, needle: &str) -> Result<usize> {
+    let netns = std::fs::read_link(format!("/proc/{pid}/ns/net"))?;
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(other) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let same_pod =
+            std::fs::read_link(format!("/proc/{other}/ns/net")).is_ok_and(|n| n == netns);
+        let cmdline = std::fs::read(format!("/proc/{other}/cmdline")).unwrap_or_default();
+        if same_pod && String::from_utf8_lossy(&cmdline).contains(needle) {
+            let status = std::process::Command::new("kill")
+                .args(["-KILL", &other.to_string()])
+                .status()?;
+            if status.success() {
+                killed += 1;
+            }
+        }
+    }
+    Ok(killed)
+}
+
+/// Waits until the journal of `uid` shows a transition into `phase`.
+async fn wait_entered(op: &Operator, uid: &str, phase: &str) -> Result<()> {
+    wait_until(
+        &format!("a journaled transition to {phase}"),
+        RAY_TIMEOUT,
+        || async { Ok(op.transitions(uid).iter().any(|(_, to)| to == phase)) },
+    )
+    .await
+}
+
+/// Restart counts of the Ray container of each worker pod, by pod UID.
+async fn worker_restarts(client: &Client, ns: &str, cluster: &str) -> Result<Vec<(String, i32)>> {
+    Ok(pods(client, ns, cluster, "worker")
+        .await?
+        .into_iter()
+        .map(|p| {
+            let restarts = p
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.name == "ray-worker"))
+                .map_or(0, |c| c.restart_count);
+            (p.uid().unwrap_or_default(), restarts)
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_head_recovers_and_its_workers_rejoin() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let (env, ns) = real_ray_setup("real-head").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    env.apply_yaml(
+        &repo().join("tests/fixtures/seed-raycluster.yaml"),
+        Some(&ns),
+    )
+    .await?;
+    let name = "basic-ray-cluster";
+    let c = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_workers(&env, &ns, name, 2).await?;
+    let before = worker_restarts(&client, &ns, name).await?;
+
+    let head = head_pod(&client, &ns, name).await?;
+    let killed = kill_in_pod(container_pid(&head, "ray-head")?, "gcs_server")?;
+    assert!(killed > 0, "no gcs_server process in the head pod");
+
+    wait_entered(&op, &uid(&c), "Recovering").await?;
+    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_workers(&env, &ns, name, 2).await?;
+    // Without GCS fault tolerance the workers could not rejoin the new GCS:
+    // they were restarted or replaced.
+    let after = worker_restarts(&client, &ns, name).await?;
+    assert_ne!(
+        before, after,
+        "the workers were neither restarted nor replaced"
+    );
+    op.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_gcs_fault_tolerance_on_real_redis_workers_survive_a_head_restart() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    rayop_testenv::process_node::redis_server()?;
+    let (env, ns) = real_ray_setup("real-ft").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    env.apply_yaml(
+        &repo().join("tests/fixtures/real-ray/gcs-ft.yaml"),
+        Some(&ns),
+    )
+    .await?;
+    let name = "ft";
+    let c = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_workers(&env, &ns, name, 1).await?;
+    let before = worker_restarts(&client, &ns, name).await?;
+
+    let head = head_pod(&client, &ns, name).await?;
+    let killed = kill_in_pod(container_pid(&head, "ray-head")?, "gcs_server")?;
+    assert!(killed > 0, "no gcs_server process in the head pod");
+    wait_entered(&op, &uid(&c), "Recovering").await?;
+    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_workers(&env, &ns, name, 1).await?;
+    let after = worker_restarts(&client, &ns, name).await?;
+    assert_eq!(
+        before, after,
+        "with GCS in Redis the same worker pods run on, never restarted"
+    );
+    op.stop().await
+}
