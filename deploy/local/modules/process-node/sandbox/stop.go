@@ -1,0 +1,158 @@
+// Finding and stopping every process of a pod: a process belongs to a pod
+// when its network namespace is the pod's (so daemons that called setsid or
+// left the process group are found too). Signals go through pidfds after a
+// re-check of the namespace, so a recycled pid is never hit.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	stopPollInterval = 20 * time.Millisecond
+	killTimeout      = 10 * time.Second // how long SIGKILLed processes may take to go
+)
+
+// nsID identifies a namespace by the device and inode of its nsfs file.
+type nsID struct{ dev, ino uint64 }
+
+func statNS(path string) (nsID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nsID{}, err
+	}
+	return nsID{dev: st.Dev, ino: st.Ino}, nil
+}
+
+func pidInNS(pid int, ns nsID) bool {
+	id, err := statNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	return err == nil && id == ns
+}
+
+// pidsInNS lists the live (not zombie) processes whose network namespace is ns.
+func pidsInNS(ns nsID) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 || pid == self {
+			continue
+		}
+		if pidInNS(pid, ns) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// signalInNS sends sig to pid if it is still in ns. A process that is gone
+// already is not an error.
+func signalInNS(pid int, ns nsID, sig unix.Signal) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	if !pidInNS(pid, ns) {
+		return nil
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signal %d: %w", pid, err)
+	}
+	return nil
+}
+
+// stopNS sends SIGTERM to every process in the namespace at path (also to
+// ones that appear meanwhile), waits up to grace for them to exit, then
+// SIGKILLs whatever is left until none is. A missing namespace file means
+// there is nothing to stop.
+func stopNS(path string, grace time.Duration) error {
+	ns, err := statNS(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if grace > 0 {
+		deadline := time.Now().Add(grace)
+		termed := map[int]bool{}
+		for {
+			pids, err := pidsInNS(ns)
+			if err != nil {
+				return err
+			}
+			if len(pids) == 0 {
+				return nil
+			}
+			for _, pid := range pids {
+				if !termed[pid] {
+					termed[pid] = true
+					if err := signalInNS(pid, ns, unix.SIGTERM); err != nil {
+						return err
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(stopPollInterval)
+		}
+	}
+	deadline := time.Now().Add(killTimeout)
+	for {
+		pids, err := pidsInNS(ns)
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sandbox: processes %v still in %s after SIGKILL", pids, path)
+		}
+		for _, pid := range pids {
+			if err := signalInNS(pid, ns, unix.SIGKILL); err != nil {
+				return err
+			}
+		}
+		time.Sleep(stopPollInterval / 4)
+	}
+}
+
+// Pids lists the processes currently in the pod's network namespace.
+func (s *Sandbox) Pids() ([]int, error) {
+	ns, err := statNS(namespacePath(s.Namespace))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pidsInNS(ns)
+}
+
+// StopAll sends SIGTERM to every process in the namespace, waits up to grace
+// for them to exit, then SIGKILLs the rest. grace <= 0 means SIGKILL at once.
+// Processes that left the process group (setsid) are found by namespace.
+func (s *Sandbox) StopAll(grace time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := stopNS(namespacePath(s.Namespace), grace); err != nil {
+		return fmt.Errorf("sandbox %s: %w", s.Namespace, err)
+	}
+	return nil
+}
