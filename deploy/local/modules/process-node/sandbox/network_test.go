@@ -264,3 +264,35 @@ func TestSetupNetworkAdoptsLeftoversOfACrash(t *testing.T) {
 		t.Fatalf("default route in new sandbox: %+v", r)
 	}
 }
+
+func TestCreateFailsCleanlyWhenSubnetIsFull(t *testing.T) {
+	n, err := SetupNetwork(testBridge, netip.MustParsePrefix("10.213.250.0/30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		assertNetworkGone(t, n.tag, []string{"rayop-pn250-full1", "rayop-pn250-full2"})
+	})
+	only, err := n.CreateSandbox("full1", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if only.IP != netip.MustParseAddr("10.213.250.2") {
+		t.Fatalf("only address of a /30: %v", only.IP)
+	}
+	if _, err := n.CreateSandbox("full2", t.TempDir()); err == nil {
+		t.Fatal("second sandbox in a full /30 created")
+	}
+	if _, err := os.Stat(namespacePath("rayop-pn250-full2")); err == nil {
+		t.Fatal("failed create left its namespace")
+	}
+	if err := n.DeleteSandbox(only); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CreateSandbox("full2", t.TempDir()); err != nil {
+		t.Fatalf("create after the address was freed: %v", err)
+	}
+}

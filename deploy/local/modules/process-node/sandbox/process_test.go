@@ -34,6 +34,17 @@ func TestHostnameAndExactEnvironment(t *testing.T) {
 	if r.stdout != strings.Join(env, "\n")+"\n" {
 		t.Fatalf("env in pod %q, want exactly %q", r.stdout, env)
 	}
+	// Output to a plain file (as container logs are) is passed straight on.
+	logPath := filepath.Join(t.TempDir(), "log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	code, err := s.Run(context.Background(), ProcessSpec{Argv: []string{"/bin/sh", "-c", "echo out; echo err >&2"}, Stdout: logFile, Stderr: logFile})
+	if log, _ := os.ReadFile(logPath); err != nil || code != 0 || string(log) != "out\nerr\n" {
+		t.Fatalf("log file %q, exit %d, %v", log, code, err)
+	}
 	r = run(t, s, ProcessSpec{Argv: []string{"pwd"}, WorkDir: "/etc"})
 	if r.stdout != "/etc\n" {
 		t.Fatalf("pwd %+v", r)
@@ -119,6 +130,14 @@ func TestArgv0IsLookedUpAfterMounts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join("/usr/local/bin", prog)); err == nil {
 		t.Fatal("pod mount visible on the host")
+	}
+	// The shape of rayop's Ray container command: a login shell (whose
+	// /etc/profile resets PATH for root) still finds the program, and the
+	// too-high ulimit fails without stopping the script.
+	spec.Argv = []string{"/bin/bash", "-lc", "--", "ulimit -n 65536; " + prog + " login"}
+	spec.Env = []string{"PATH=/nonexistent", "HOME=/root"}
+	if r := run(t, s, spec); r.code != 0 || r.stdout != "from-venv login\n" {
+		t.Fatalf("login shell: %+v", r)
 	}
 }
 

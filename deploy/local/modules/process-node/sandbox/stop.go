@@ -1,7 +1,8 @@
 // Finding and stopping every process of a pod: a process belongs to a pod
 // when its network namespace is the pod's (so daemons that called setsid or
-// left the process group are found too). Signals go through pidfds after a
-// re-check of the namespace, so a recycled pid is never hit.
+// left the process group are found too). Signals go through pidfds opened
+// after a re-check of the namespace, so a recycled pid is never hit, and
+// stopping ends only when every signalled process has exited.
 package sandbox
 
 import (
@@ -55,30 +56,87 @@ func pidsInNS(ns nsID) ([]int, error) {
 	return pids, nil
 }
 
-// signalInNS sends sig to pid if it is still in ns. A process that is gone
-// already is not an error.
-func signalInNS(pid int, ns nsID, sig unix.Signal) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		if errors.Is(err, unix.ESRCH) {
+// stopper signals the processes of one namespace through pidfds, so a pid
+// recycled after the namespace check is never hit, and can wait until every
+// process it signalled has really exited (a killed process leaves its
+// namespace before it is done exiting).
+type stopper struct {
+	ns  nsID
+	fds map[int]int // pid -> pidfd
+}
+
+// signal sends sig to pid if it still is (or, once opened, was) in the
+// namespace. A process that is gone already is not an error.
+func (st *stopper) signal(pid int, sig unix.Signal) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		fd, ok := st.fds[pid]
+		if !ok {
+			var err error
+			fd, err = unix.PidfdOpen(pid, 0)
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("pidfd_open %d: %w", pid, err)
+			}
+			if !pidInNS(pid, st.ns) {
+				unix.Close(fd)
+				return nil
+			}
+			st.fds[pid] = fd
+		}
+		err := unix.PidfdSendSignal(fd, sig, nil, 0)
+		if err == nil {
 			return nil
 		}
-		return fmt.Errorf("pidfd_open %d: %w", pid, err)
-	}
-	defer unix.Close(fd)
-	if !pidInNS(pid, ns) {
-		return nil
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("signal %d: %w", pid, err)
+		if !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal %d: %w", pid, err)
+		}
+		// That process is gone; the pid may now be a new one of the
+		// namespace: open it afresh.
+		unix.Close(fd)
+		delete(st.fds, pid)
 	}
 	return nil
 }
 
+// waitExited waits until every signalled process has exited.
+func (st *stopper) waitExited(deadline time.Time) error {
+	for len(st.fds) > 0 {
+		fds := make([]unix.PollFd, 0, len(st.fds))
+		for _, fd := range st.fds {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("%d signalled processes did not exit", len(st.fds))
+		}
+		if _, err := unix.Poll(fds, int(left/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll pidfds: %w", err)
+		}
+		for pid, fd := range st.fds {
+			for _, p := range fds {
+				if int(p.Fd) == fd && p.Revents != 0 {
+					unix.Close(fd)
+					delete(st.fds, pid)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (st *stopper) close() {
+	for pid, fd := range st.fds {
+		unix.Close(fd)
+		delete(st.fds, pid)
+	}
+}
+
 // stopNS sends SIGTERM to every process in the namespace at path (also to
 // ones that appear meanwhile), waits up to grace for them to exit, then
-// SIGKILLs whatever is left until none is. A missing namespace file means
-// there is nothing to stop.
+// SIGKILLs whatever is left until none is, and returns once every signalled
+// process has exited. A missing namespace file means there is nothing to stop.
 func stopNS(path string, grace time.Duration) error {
 	ns, err := statNS(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -87,6 +145,9 @@ func stopNS(path string, grace time.Duration) error {
 	if err != nil {
 		return err
 	}
+	st := &stopper{ns: ns, fds: map[int]int{}}
+	defer st.close()
+	killDeadline := time.Now().Add(grace + killTimeout)
 	if grace > 0 {
 		deadline := time.Now().Add(grace)
 		termed := map[int]bool{}
@@ -96,12 +157,12 @@ func stopNS(path string, grace time.Duration) error {
 				return err
 			}
 			if len(pids) == 0 {
-				return nil
+				return st.waitExited(killDeadline)
 			}
 			for _, pid := range pids {
 				if !termed[pid] {
 					termed[pid] = true
-					if err := signalInNS(pid, ns, unix.SIGTERM); err != nil {
+					if err := st.signal(pid, unix.SIGTERM); err != nil {
 						return err
 					}
 				}
@@ -112,20 +173,19 @@ func stopNS(path string, grace time.Duration) error {
 			time.Sleep(stopPollInterval)
 		}
 	}
-	deadline := time.Now().Add(killTimeout)
 	for {
 		pids, err := pidsInNS(ns)
 		if err != nil {
 			return err
 		}
 		if len(pids) == 0 {
-			return nil
+			return st.waitExited(killDeadline)
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(killDeadline) {
 			return fmt.Errorf("sandbox: processes %v still in %s after SIGKILL", pids, path)
 		}
 		for _, pid := range pids {
-			if err := signalInNS(pid, ns, unix.SIGKILL); err != nil {
+			if err := st.signal(pid, unix.SIGKILL); err != nil {
 				return err
 			}
 		}
