@@ -4,34 +4,39 @@
 // Network.Close: processes, namespaces, veths, the bridge, files under
 // /etc/netns.
 //
-// API contract shared by the node (package main) and this package; the
-// bodies below are placeholders to be replaced.
+// This file holds the API contract shared by the node (package main) and
+// this package: the types and their documentation. The behaviour lives in
+// network.go (bridge, namespaces, veths), pool.go (addresses), hosts.go
+// (/etc/netns files), process.go and helper.go (running processes inside a
+// pod) and stop.go (finding and stopping a pod's processes).
+//
+// Kernel object names: a network whose bridge is "rayop-<tag>" names its
+// namespaces "rayop-<tag>-<id>" (tag and id reduced to [a-z0-9]), so the
+// namespaces of a crashed node are recognised and removed by the next
+// SetupNetwork of the same bridge; host veth ends are "vr" plus 12 hex digits
+// of a hash of the namespace name.
 package sandbox
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/netip"
-	"syscall"
-	"time"
+	"os/exec"
+	"sync"
 )
-
-var errTODO = errors.New("sandbox: not implemented yet")
 
 // Network is the node's bridge and the address pool of its subnet.
 type Network struct {
 	Bridge  string       // e.g. "rayop-pn7"
 	Prefix  netip.Prefix // e.g. 10.213.7.0/24
 	Gateway netip.Addr   // first address, on the bridge (host side)
+
+	tag  string    // the bridge name reduced to [a-z0-9], without "rayop-"
+	pool *addrPool // free addresses of Prefix
+
+	mu        sync.Mutex
+	sandboxes map[string]*Sandbox // by namespace name; nil value = being created
+	closed    bool
 }
-
-// SetupNetwork creates (or adopts, if left from a crash) the bridge with the
-// gateway address and removes stale namespaces named for this bridge.
-func SetupNetwork(bridge string, prefix netip.Prefix) (*Network, error) { return nil, errTODO }
-
-// Close deletes every sandbox of this network and the bridge.
-func (n *Network) Close() error { return errTODO }
 
 // HostEntry is one line of a pod's /etc/hosts.
 type HostEntry struct {
@@ -44,20 +49,15 @@ type Sandbox struct {
 	Namespace string     // network namespace name
 	IP        netip.Addr // the pod IP
 	Dir       string     // per-pod state dir (tmp/, logs, volumes live under it)
+
+	net      *Network
+	hostVeth string // the veth end on the bridge
+	// mu is held shared while a process is being started (until it is inside
+	// the namespace) and exclusively by StopAll and DeleteSandbox, so no
+	// process slips into the namespace while it is being emptied.
+	mu      sync.RWMutex
+	deleted bool
 }
-
-// CreateSandbox makes a network namespace with a veth on the bridge, a free
-// address of the subnet, lo up and a default route via the gateway, and
-// /etc/netns/<ns>/{hosts,resolv.conf} (resolv.conf: nameserver 127.0.0.1).
-// id is a stable short id of the pod (e.g. from its UID).
-func (n *Network) CreateSandbox(id, dir string) (*Sandbox, error) { return nil, errTODO }
-
-// DeleteSandbox kills every process left in the namespace (SIGKILL), deletes
-// the namespace and veth, frees the address and removes /etc/netns/<ns>.
-func (n *Network) DeleteSandbox(s *Sandbox) error { return errTODO }
-
-// WriteHosts rewrites the pod's /etc/hosts in place (running processes see it).
-func (s *Sandbox) WriteHosts(entries []HostEntry) error { return errTODO }
 
 // Mount is a bind mount inside the pod's mount namespace.
 type Mount struct {
@@ -81,28 +81,9 @@ type ProcessSpec struct {
 // Process is a started process, leader of its own process group.
 type Process struct {
 	Pid int
+
+	cmd  *exec.Cmd
+	once sync.Once
+	code int
+	err  error
 }
-
-// Start starts spec in the sandbox (network, mount and UTS namespace of the
-// pod) and returns at once.
-func (s *Sandbox) Start(spec ProcessSpec) (*Process, error) { return nil, errTODO }
-
-// Wait waits for the process to exit and returns its exit code (128+signal
-// when killed by a signal).
-func (p *Process) Wait() (int, error) { return -1, errTODO }
-
-// Signal sends sig to the process's whole process group.
-func (p *Process) Signal(sig syscall.Signal) error { return errTODO }
-
-// Run runs spec to completion or until ctx ends (then kills its process
-// group) and returns the exit code. Used for exec probes and `kubectl exec`.
-func (s *Sandbox) Run(ctx context.Context, spec ProcessSpec) (int, error) { return -1, errTODO }
-
-// StopAll sends SIGTERM to every process in the namespace, waits up to grace
-// for them to exit, then SIGKILLs the rest.
-func (s *Sandbox) StopAll(grace time.Duration) error { return errTODO }
-
-// MaybeReexec must be called first in main: when the binary was re-executed
-// as a sandbox helper (the in-namespace step of Start/Run), it does that
-// step and never returns; otherwise it returns false.
-func MaybeReexec() bool { return false }
