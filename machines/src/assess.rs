@@ -154,6 +154,8 @@ pub(crate) struct Assessment {
     /// TLS only: `Some(None)` when both leaf certificates are usable,
     /// `Some(Some(why))` while Ray pods must wait; `None` with TLS off.
     pub certificates: Option<Option<String>>,
+    /// TLS only: when each issued Certificate expires, by name.
+    pub certificate_expiry: std::collections::BTreeMap<String, crate::Millis>,
 }
 
 /// Whether Ray pods may use the certificates; see
@@ -221,6 +223,14 @@ impl Assessment {
             let pki_applied = world.pki.as_ref().and_then(|p| p.applied.as_ref());
             ensures.extend(revert_notices(pki_applied, "the TLS certificates"));
             if !pki_applied.is_some_and(|a| &a.hash == hash && a.drifted.is_empty()) {
+                if pki_applied.is_some_and(|a| &a.hash != hash) {
+                    ensures.push(Notice::normal(
+                        "MTLSCertificatesUpdated",
+                        "updating the TLS certificates to the spec (their names or the pod IPs changed); \
+                         cert-manager re-issues them"
+                            .to_owned(),
+                    ));
+                }
                 ensures.push(Command::EnsurePki);
             }
         }
@@ -352,6 +362,11 @@ impl Assessment {
             finished_workers,
             ensures,
             certificates,
+            certificate_expiry: world
+                .pki
+                .as_ref()
+                .map(|p| p.not_after.clone())
+                .unwrap_or_default(),
         }
     }
 

@@ -104,7 +104,15 @@ pub struct Cluster {
     /// finalizer's removal is left.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cleanup_over: bool,
+    /// The Certificates (`name@notAfter`) already announced as expiring
+    /// within [`CERTIFICATE_WARNING_MS`]; a renewed one has a new key.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub announced_expiries: BTreeSet<String>,
 }
+
+/// A Certificate this close to its `notAfter` gets the Warning
+/// `MTLSCertificateExpiringSoon`: 24 hours.
+pub const CERTIFICATE_WARNING_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Collects one step's commands. Passed to statig as the context.
 #[derive(Debug, Default)]
@@ -731,6 +739,7 @@ impl Cluster {
         ));
         if let Some(waiting) = &a.certificates {
             self.report_certificates(context, &mut summary, waiting.as_deref());
+            self.report_expiring_certificates(context, &a.certificate_expiry);
         }
         if phase == Phase::Suspended {
             summary.conditions.push(condition(
@@ -828,6 +837,39 @@ impl Cluster {
             });
         }
         summary.conditions.push(now);
+    }
+
+    /// One Warning `MTLSCertificateExpiringSoon` per issued Certificate
+    /// that expires within [`CERTIFICATE_WARNING_MS`] of this event, once
+    /// per `notAfter`: Ray does not reload certificates, so its pods need a
+    /// restart after cert-manager renews one.
+    fn report_expiring_certificates(
+        &mut self,
+        context: &mut Outbox,
+        not_after: &BTreeMap<String, Millis>,
+    ) {
+        let mut soon = BTreeSet::new();
+        for (name, at) in not_after {
+            let left = at.0.saturating_sub(context.at.0);
+            if left >= CERTIFICATE_WARNING_MS {
+                continue;
+            }
+            let key = format!("{name}@{}", at.0);
+            if !self.announced_expiries.contains(&key) {
+                let minutes = left / 60_000;
+                context.commands.push(Notice::warning(
+                    "MTLSCertificateExpiringSoon",
+                    format!(
+                        "Certificate {name} expires in {} h {} min; Ray does not reload \
+                         certificates: restart the cluster's pods once cert-manager has renewed it",
+                        minutes / 60,
+                        minutes % 60
+                    ),
+                ));
+            }
+            soon.insert(key);
+        }
+        self.announced_expiries = soon;
     }
 
     /// Puts this step's pod troubles into `summary` (conditions, and

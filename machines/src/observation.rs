@@ -33,6 +33,10 @@ pub struct PkiObservation {
     /// `None` once both leaf certificates are usable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// When each issued Certificate (the CA and both leaves) expires, by
+    /// name: cert-manager's `status.notAfter`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub not_after: std::collections::BTreeMap<String, crate::Millis>,
 }
 
 /// The applied state of a set of objects (workload, Service, ...).

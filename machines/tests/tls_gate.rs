@@ -22,6 +22,7 @@ fn pki(waiting: Option<&str>) -> Option<PkiObservation> {
     Some(PkiObservation {
         applied: Some(Applied::new("pki-v1", 0)),
         waiting: waiting.map(str::to_owned),
+        ..PkiObservation::default()
     })
 }
 
@@ -99,6 +100,52 @@ fn existing_workloads_keep_scaling_while_a_certificate_is_reissued() {
     let kinds = kinds_of(&step);
     assert!(kinds.contains(&CommandKind::EnsurePki), "{kinds:?}");
     assert!(kinds.contains(&CommandKind::EnsureGroup), "{kinds:?}");
+    assert!(
+        announced(&step).contains(&"MTLSCertificatesUpdated".to_owned()),
+        "{:?}",
+        announced(&step)
+    );
+}
+
+#[test]
+fn a_certificate_near_its_end_is_announced_once_per_expiry() {
+    let s = tls_spec();
+    let mut m = ClusterMachine::new();
+    let hour = 60 * 60 * 1000;
+    let mut world = converged(&s);
+    world.pki = pki(None);
+    let not_after = |name: &str, ms: u64| [(name.to_owned(), at(0).plus(ms))].into_iter().collect();
+    // 30 hours left: nothing to say.
+    world.pki.as_mut().unwrap().not_after = not_after("ray-head-cert-c", 30 * hour);
+    let quiet = m.step(&observed(at(0), &s, &world));
+    assert!(!announced(&quiet).contains(&"MTLSCertificateExpiringSoon".to_owned()));
+    // 7 hours later, 23 hours left: one Warning that says how long.
+    let warned = m.step(&observed(at(0).plus(7 * hour), &s, &world));
+    let warning = warned
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Announce(n) if n.reason == "MTLSCertificateExpiringSoon" => Some(n.clone()),
+            _ => None,
+        })
+        .expect("the Warning");
+    assert_eq!(warning.severity, rayop_machines::Severity::Warning);
+    assert!(
+        warning
+            .message
+            .contains("ray-head-cert-c expires in 23 h 0 min"),
+        "{}",
+        warning.message
+    );
+    // Not again for the same certificate.
+    let again = m.step(&observed(at(0).plus(8 * hour), &s, &world));
+    assert!(!announced(&again).contains(&"MTLSCertificateExpiringSoon".to_owned()));
+    // Renewed, then near its new end: announced again.
+    world.pki.as_mut().unwrap().not_after = not_after("ray-head-cert-c", 40 * hour);
+    let renewed = m.step(&observed(at(0).plus(9 * hour), &s, &world));
+    assert!(!announced(&renewed).contains(&"MTLSCertificateExpiringSoon".to_owned()));
+    let near = m.step(&observed(at(0).plus(39 * hour), &s, &world));
+    assert!(announced(&near).contains(&"MTLSCertificateExpiringSoon".to_owned()));
 }
 
 #[test]

@@ -88,7 +88,7 @@ impl ApplyError {
     pub fn reason(&self, command: CommandKind) -> &'static str {
         match (self, command) {
             (ApplyError::Foreign { .. }, _) => "NameConflict",
-            (_, CommandKind::EnsurePki) => "FailedApplyCertificates",
+            (_, CommandKind::EnsurePki) => "MTLSFailedToReconcile",
             (_, CommandKind::EnsureHead) => "FailedApplyHead",
             (_, CommandKind::EnsureGroup) => "FailedApplyWorkers",
             (_, CommandKind::RemoveGroup) => "FailedRemoveGroup",

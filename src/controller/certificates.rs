@@ -129,7 +129,32 @@ pub async fn observe_pki(
     } else {
         waiting_for(client, namespace, names, view).await
     };
-    PkiObservation { applied, waiting }
+    let not_after = [
+        &names.ca_certificate,
+        &names.head_certificate,
+        &names.worker_certificate,
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let live = view.owned::<Certificate>(Kind::Certificate, name)?;
+        let at = expiry(live.status.as_ref()?.not_after.as_deref()?)?;
+        Some((name.clone(), at))
+    })
+    .collect();
+    PkiObservation {
+        applied,
+        waiting,
+        not_after,
+    }
+}
+
+/// cert-manager's `status.notAfter` (RFC 3339) as milliseconds since the
+/// epoch; `None` if it does not parse or lies before 1970.
+fn expiry(not_after: &str) -> Option<rayop_machines::Millis> {
+    let at: k8s_openapi::jiff::Timestamp = not_after.parse().ok()?;
+    u64::try_from(at.as_millisecond())
+        .ok()
+        .map(rayop_machines::Millis)
 }
 
 async fn waiting_for(
@@ -212,6 +237,16 @@ mod tests {
         let ips = pod_ips(&pods);
         assert_eq!(ips.head, ["10.0.0.1"]);
         assert_eq!(ips.workers, ["10.0.0.2"]);
+    }
+
+    #[test]
+    fn not_after_is_read_as_epoch_milliseconds() {
+        assert_eq!(
+            expiry("1970-01-02T00:00:00Z"),
+            Some(rayop_machines::Millis(86_400_000))
+        );
+        assert_eq!(expiry("yesterday"), None);
+        assert_eq!(expiry("1969-12-31T00:00:00Z"), None);
     }
 
     #[test]
