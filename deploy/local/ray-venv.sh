@@ -37,6 +37,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
+(($# <= 1)) || { echo "usage: ray-venv.sh [VERSION]" >&2; exit 2; }
 version="${1:-${RAY_VERSION:?RAY_VERSION missing in versions.env}}"
 [[ "$version" =~ ^[0-9]+(\.[0-9]+)*$ ]] || { echo "ray-venv.sh: error: bad Ray version '$version'" >&2; exit 2; }
 cache="${RAYOP_CACHE_DIR:-$HOME/.cache/rayop}"
@@ -106,7 +107,9 @@ wheelhouse="$cache/pip/wheelhouse/$name"
 req=("ray[default]==$version")
 [[ -f "$constraints" ]] && req+=(--constraint "$constraints")
 pip_common=(--progress-bar off --cache-dir "$cache/pip" --find-links "$wheelhouse")
-log "building ray[default]==$version into $venv${constraints:+ (constraints: $([[ -f "$constraints" ]] && basename "$constraints" || echo none))}"
+cinfo=none
+[[ -f "$constraints" ]] && cinfo="$(basename "$constraints")"
+log "building ray[default]==$version into $venv (constraints: $cinfo)"
 
 t="$EPOCHREALTIME"
 "$python" -m venv "$venv"
