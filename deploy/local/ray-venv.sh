@@ -90,8 +90,9 @@ command -v "$python" >/dev/null || { log "error: no $python on PATH (set RAYOP_P
 hash="$(printf '%s' "$spec" | sha256sum | cut -c1-12)"
 name="$version-$hash"
 venv="$root/.venvs/$name"
-# Under the lock: leftovers of interrupted builds of this version, and venvs of
-# older pins, are not in use by any caller of this script any more.
+# Under the lock: leftovers of interrupted builds of this version go, and so do
+# venvs of older pins of it (a pod still running on one loses it: change pins
+# with no Ray pods running).
 for old in "$root/.venvs/$version"-*; do
   [[ -e "$old" ]] || continue
   if [[ "$old" == "$venv" ]] || ! is_complete "$old"; then
