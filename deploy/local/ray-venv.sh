@@ -37,6 +37,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
 
+(($# <= 1)) || { echo "usage: ray-venv.sh [VERSION]" >&2; exit 2; }
 version="${1:-${RAY_VERSION:?RAY_VERSION missing in versions.env}}"
 [[ "$version" =~ ^[0-9]+(\.[0-9]+)*$ ]] || { echo "ray-venv.sh: error: bad Ray version '$version'" >&2; exit 2; }
 cache="${RAYOP_CACHE_DIR:-$HOME/.cache/rayop}"
@@ -89,8 +90,9 @@ command -v "$python" >/dev/null || { log "error: no $python on PATH (set RAYOP_P
 hash="$(printf '%s' "$spec" | sha256sum | cut -c1-12)"
 name="$version-$hash"
 venv="$root/.venvs/$name"
-# Under the lock: leftovers of interrupted builds of this version, and venvs of
-# older pins, are not in use by any caller of this script any more.
+# Under the lock: leftovers of interrupted builds of this version go, and so do
+# venvs of older pins of it (a pod still running on one loses it: change pins
+# with no Ray pods running).
 for old in "$root/.venvs/$version"-*; do
   [[ -e "$old" ]] || continue
   if [[ "$old" == "$venv" ]] || ! is_complete "$old"; then
@@ -106,7 +108,9 @@ wheelhouse="$cache/pip/wheelhouse/$name"
 req=("ray[default]==$version")
 [[ -f "$constraints" ]] && req+=(--constraint "$constraints")
 pip_common=(--progress-bar off --cache-dir "$cache/pip" --find-links "$wheelhouse")
-log "building ray[default]==$version into $venv${constraints:+ (constraints: $([[ -f "$constraints" ]] && basename "$constraints" || echo none))}"
+cinfo=none
+[[ -f "$constraints" ]] && cinfo="$(basename "$constraints")"
+log "building ray[default]==$version into $venv (constraints: $cinfo)"
 
 t="$EPOCHREALTIME"
 "$python" -m venv "$venv"
