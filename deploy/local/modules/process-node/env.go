@@ -1,9 +1,7 @@
-// Container environment: virtual-kubelet's pod controller already resolved
-// env/envFrom (ConfigMaps, Secrets, most fieldRefs, service links) into the
-// pod copy the provider gets, but at creation status.podIP/podIPs/hostIP(s)
-// resolve to "" and resourceFieldRef entries are dropped. envFor re-resolves
-// those from the original spec, re-expands $(VAR) references in order like
-// kubelet, and adds the process node's own variables.
+// Container environment. virtual-kubelet's own env resolution is switched
+// off (SkipDownwardAPIResolution): it refuses status.podIP fieldRefs and
+// drops resourceFieldRefs. resolveEnv resolves everything from the original
+// spec like kubelet, and addNodeEnv adds the process node's own variables.
 package main
 
 import (
@@ -58,52 +56,122 @@ func (e *orderedEnv) list() []string {
 	return out
 }
 
-// resolveEnv merges the original env of container orig with the values
-// virtual-kubelet resolved (resolved: the same container's env in the pod
-// copy). Variables only in resolved (from envFrom and service links) come
-// first, sorted; then orig's variables in order: plain values are expanded
-// against what is defined so far, podIP/hostIP fieldRefs and
-// resourceFieldRefs are computed here, the other valueFroms are taken from
-// resolved (absent = an optional reference that was skipped).
-func resolveEnv(orig *v1.Container, resolved []v1.EnvVar, ec envContext) (*orderedEnv, error) {
-	byName := map[string]string{}
-	for _, e := range resolved {
-		byName[e.Name] = e.Value
-	}
-	declared := map[string]bool{}
-	for _, e := range orig.Env {
-		declared[e.Name] = true
-	}
+// envSource reads the ConfigMaps and Secrets env refers to.
+type envSource interface {
+	configMap(ns, name string) (map[string]string, error)
+	secret(ns, name string) (map[string][]byte, error)
+}
+
+// resolveEnv computes a container's environment like kubelet: envFrom
+// sources in order (with prefix), then env in order, each plain value
+// expanded against what is defined so far; valueFrom from ConfigMaps,
+// Secrets, fieldRefs (status.podIP/hostIP from ec) and resourceFieldRefs.
+// Missing optional references are skipped; missing mandatory ones fail.
+// Service-link variables are not added: ClusterIPs are not routable here
+// (names resolve through /etc/hosts instead).
+func resolveEnv(c *v1.Container, pod *v1.Pod, ec envContext, src envSource) (*orderedEnv, error) {
 	env := newOrderedEnv()
-	var base []string
-	for k := range byName {
-		if !declared[k] {
-			base = append(base, k)
+	for _, from := range c.EnvFrom {
+		switch {
+		case from.ConfigMapRef != nil:
+			data, err := src.configMap(pod.Namespace, from.ConfigMapRef.Name)
+			if err != nil {
+				if from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional {
+					continue
+				}
+				return nil, fmt.Errorf("envFrom configmap %q: %w", from.ConfigMapRef.Name, err)
+			}
+			for _, k := range sortedKeys(data) {
+				env.set(from.Prefix+k, data[k])
+			}
+		case from.SecretRef != nil:
+			data, err := src.secret(pod.Namespace, from.SecretRef.Name)
+			if err != nil {
+				if from.SecretRef.Optional != nil && *from.SecretRef.Optional {
+					continue
+				}
+				return nil, fmt.Errorf("envFrom secret %q: %w", from.SecretRef.Name, err)
+			}
+			keys := make([]string, 0, len(data))
+			for k := range data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				env.set(from.Prefix+k, string(data[k]))
+			}
 		}
 	}
-	sort.Strings(base)
-	for _, k := range base {
-		env.set(k, byName[k])
-	}
-	for _, e := range orig.Env {
-		switch {
-		case e.ValueFrom == nil:
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
 			env.set(e.Name, expandVars(e.Value, env.lookup))
-		case e.ValueFrom.FieldRef != nil && isStatusField(e.ValueFrom.FieldRef.FieldPath):
-			env.set(e.Name, statusFieldValue(e.ValueFrom.FieldRef.FieldPath, ec))
-		case e.ValueFrom.ResourceFieldRef != nil:
-			v, err := resourceFieldValue(e.ValueFrom.ResourceFieldRef, orig, ec)
-			if err != nil {
-				return nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
+			continue
+		}
+		v, ok, err := envValueFrom(e.ValueFrom, c, pod, ec, src)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		if ok {
 			env.set(e.Name, v)
-		default:
-			if v, ok := byName[e.Name]; ok {
-				env.set(e.Name, v)
-			}
 		}
 	}
 	return env, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// envValueFrom resolves one valueFrom; ok=false: an optional reference
+// that is missing.
+func envValueFrom(vf *v1.EnvVarSource, c *v1.Container, pod *v1.Pod, ec envContext, src envSource) (string, bool, error) {
+	switch {
+	case vf.FieldRef != nil:
+		if isStatusField(vf.FieldRef.FieldPath) {
+			return statusFieldValue(vf.FieldRef.FieldPath, ec), true, nil
+		}
+		v, err := fieldPathValue(pod, vf.FieldRef.FieldPath, fieldInfo{})
+		return v, err == nil, err
+	case vf.ResourceFieldRef != nil:
+		v, err := resourceFieldValue(vf.ResourceFieldRef, c, ec)
+		return v, err == nil, err
+	case vf.ConfigMapKeyRef != nil:
+		ref := vf.ConfigMapKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		data, err := src.configMap(pod.Namespace, ref.Name)
+		if err != nil {
+			if optional {
+				return "", false, nil
+			}
+			return "", false, fmt.Errorf("configmap %q: %w", ref.Name, err)
+		}
+		v, found := data[ref.Key]
+		if !found && !optional {
+			return "", false, fmt.Errorf("configmap %q has no key %q", ref.Name, ref.Key)
+		}
+		return v, found, nil
+	case vf.SecretKeyRef != nil:
+		ref := vf.SecretKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		data, err := src.secret(pod.Namespace, ref.Name)
+		if err != nil {
+			if optional {
+				return "", false, nil
+			}
+			return "", false, fmt.Errorf("secret %q: %w", ref.Name, err)
+		}
+		v, found := data[ref.Key]
+		if !found && !optional {
+			return "", false, fmt.Errorf("secret %q has no key %q", ref.Name, ref.Key)
+		}
+		return string(v), found, nil
+	}
+	return "", false, nil
 }
 
 func isStatusField(path string) bool {

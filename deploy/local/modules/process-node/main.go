@@ -139,6 +139,8 @@ func run(args []string) error {
 			nc.Handler = mux
 			nc.EventRecorder = recorder
 			nc.NumWorkers = 4
+			// Env is resolved by the provider (see env.go).
+			nc.SkipDownwardAPIResolution = true
 			return nil
 		},
 		nodeutil.WithTLSConfig(func(t *tls.Config) error {

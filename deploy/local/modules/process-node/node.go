@@ -53,10 +53,9 @@ func nodeSpec(c *config) v1.Node {
 			Phase:       v1.NodePending,
 			Capacity:    c.allocatable(),
 			Allocatable: c.allocatable(),
-			Addresses: []v1.NodeAddress{
-				{Type: v1.NodeInternalIP, Address: "127.0.0.1"},
-				{Type: v1.NodeHostName, Address: c.nodeName},
-			},
+			// Only InternalIP: kube-apiserver prefers a Hostname address,
+			// and the node name does not resolve.
+			Addresses:       []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: "127.0.0.1"}},
 			DaemonEndpoints: v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: int32(c.listenPort)}},
 			NodeInfo: v1.NodeSystemInfo{
 				KubeletVersion:          kubeletVersion,

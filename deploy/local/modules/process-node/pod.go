@@ -342,7 +342,12 @@ func (r *podRuntime) supervise(c *ctrRuntime, policy v1.RestartPolicy) bool {
 		}
 		code, ranFor, startErr := r.runOnce(c)
 		if startErr != nil {
-			return false
+			// A missing ConfigMap key or image rule may be fixed later.
+			backoff = nextBackoff(backoff, 0)
+			if !sleepCtx(r.ctx, backoff) {
+				return false
+			}
+			continue
 		}
 		if r.ctx.Err() != nil {
 			return code == 0
@@ -371,13 +376,17 @@ func (r *podRuntime) supervise(c *ctrRuntime, policy v1.RestartPolicy) bool {
 	}
 }
 
-// configError leaves c waiting with reason and message (it is not retried).
+// configError leaves c waiting with reason and message (retried with
+// back-off; the Event is sent when the message changes).
 func (r *podRuntime) configError(c *ctrRuntime, reason string, err error) {
 	r.mu.Lock()
+	old := c.st.State.Waiting
 	c.st.State = v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
 	r.mu.Unlock()
 	r.changed()
-	r.event(v1.EventTypeWarning, "Failed", "Error: %v", err)
+	if old == nil || old.Message != err.Error() {
+		r.event(v1.EventTypeWarning, "Failed", "Error: %v", err)
+	}
 }
 
 // processSpec is the base ProcessSpec of c: argv, env, mounts, hostname.
@@ -392,7 +401,7 @@ func (r *podRuntime) processSpec(c *ctrRuntime) (sandbox.ProcessSpec, string, er
 	if r.sb != nil {
 		ip = r.sb.IP.String()
 	}
-	env, err := resolveEnv(c.orig, c.spec.Env, envContext{PodIPs: []string{ip}, HostIPs: []string{hostIP}, Pod: r.orig, Allocatable: r.p.cfg.allocatable()})
+	env, err := resolveEnv(c.orig, r.orig, envContext{PodIPs: []string{ip}, HostIPs: []string{hostIP}, Pod: r.orig, Allocatable: r.p.cfg.allocatable()}, r.p)
 	if err != nil {
 		return sandbox.ProcessSpec{}, "CreateContainerConfigError", fmt.Errorf("container %q: %w", c.spec.Name, err)
 	}
@@ -406,11 +415,15 @@ func (r *podRuntime) processSpec(c *ctrRuntime) (sandbox.ProcessSpec, string, er
 	if err != nil {
 		return sandbox.ProcessSpec{}, "CreateContainerConfigError", err
 	}
+	// Mount order: the image bin, the volumes, and the pod's tmp over /tmp
+	// last, so sources under the host's /tmp are still visible when bound.
+	// Volumes meant for paths under /tmp are bound into the pod's tmp
+	// directory instead, and travel with the (recursive) /tmp bind.
+	podTmp := filepath.Join(r.dir, "tmp")
 	mounts := []sandbox.Mount{}
 	if bin != "" {
 		mounts = append(mounts, sandbox.Mount{Source: bin, Target: "/usr/local/bin", ReadOnly: true})
 	}
-	mounts = append(mounts, sandbox.Mount{Source: filepath.Join(r.dir, "tmp"), Target: "/tmp"})
 	var vmounts []sandbox.Mount
 	for _, vm := range c.orig.VolumeMounts {
 		src, vs, ok := r.vols.source(r.orig, vm.Name)
@@ -431,13 +444,22 @@ func (r *podRuntime) processSpec(c *ctrRuntime) (sandbox.ProcessSpec, string, er
 				_ = os.MkdirAll(src, 0o755)
 			}
 		}
-		vmounts = append(vmounts, sandbox.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly || readOnlyVolume(vs)})
+		target := filepath.Clean(vm.MountPath)
+		if target == "/tmp" {
+			podTmp = src
+			continue
+		}
+		if rest, under := strings.CutPrefix(target, "/tmp/"); under {
+			target = filepath.Join(podTmp, rest)
+		}
+		vmounts = append(vmounts, sandbox.Mount{Source: src, Target: target, ReadOnly: vm.ReadOnly || readOnlyVolume(vs)})
 	}
 	// Parents before children, so nested mountPaths work.
 	sort.SliceStable(vmounts, func(i, j int) bool {
-		return strings.Count(filepath.Clean(vmounts[i].Target), "/") < strings.Count(filepath.Clean(vmounts[j].Target), "/")
+		return strings.Count(vmounts[i].Target, "/") < strings.Count(vmounts[j].Target, "/")
 	})
 	mounts = append(mounts, vmounts...)
+	mounts = append(mounts, sandbox.Mount{Source: podTmp, Target: "/tmp"})
 	return sandbox.ProcessSpec{Argv: argv, Env: env.list(), WorkDir: c.spec.WorkingDir, Hostname: hostname, Mounts: mounts}, "", nil
 }
 

@@ -435,6 +435,31 @@ func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, err
 	return nil, nil
 }
 
+// configMap reads a ConfigMap's data (env references).
+func (p *provider) configMap(ns, name string) (map[string]string, error) {
+	cm, err := p.client.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range cm.BinaryData {
+		out[k] = string(v)
+	}
+	for k, v := range cm.Data {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// secret reads a Secret's data (env references).
+func (p *provider) secret(ns, name string) (map[string][]byte, error) {
+	s, err := p.client.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s.Data, nil
+}
+
 // kick asks for a (debounced) rewrite of every pod's hosts file.
 func (p *provider) kick() {
 	select {
