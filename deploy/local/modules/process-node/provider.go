@@ -283,6 +283,9 @@ func (p *provider) shutdown(maxGrace time.Duration) {
 			defer wg.Done()
 			r.mu.Lock()
 			g := gracePeriod(r.pod)
+			// Like kubelet's graceful node shutdown.
+			r.reason = "Terminated"
+			r.message = "Pod was terminated because the process node stopped."
 			r.mu.Unlock()
 			r.terminate(min(g, maxGrace))
 		}()
