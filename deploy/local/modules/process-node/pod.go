@@ -415,7 +415,7 @@ func (r *podRuntime) processSpec(c *ctrRuntime) (sandbox.ProcessSpec, string, er
 	if err != nil {
 		return sandbox.ProcessSpec{}, "CreateContainerConfigError", err
 	}
-	// Mount order: the image bin, the volumes, and the pod's tmp over /tmp
+	// Mount order: the image bin, the volumes, /etc/hostname, and the pod's tmp over /tmp
 	// last, so sources under the host's /tmp are still visible when bound.
 	// Volumes meant for paths under /tmp are bound into the pod's tmp
 	// directory instead, and travel with the (recursive) /tmp bind.
@@ -459,6 +459,10 @@ func (r *podRuntime) processSpec(c *ctrRuntime) (sandbox.ProcessSpec, string, er
 		return strings.Count(vmounts[i].Target, "/") < strings.Count(vmounts[j].Target, "/")
 	})
 	mounts = append(mounts, vmounts...)
+	hostnameFile := filepath.Join(r.dir, "hostname")
+	if err := os.WriteFile(hostnameFile, []byte(hostname+"\n"), 0o644); err == nil {
+		mounts = append(mounts, sandbox.Mount{Source: hostnameFile, Target: "/etc/hostname", ReadOnly: true})
+	}
 	mounts = append(mounts, sandbox.Mount{Source: podTmp, Target: "/tmp"})
 	return sandbox.ProcessSpec{Argv: argv, Env: env.list(), WorkDir: c.spec.WorkingDir, Hostname: hostname, Mounts: mounts}, "", nil
 }
