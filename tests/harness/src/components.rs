@@ -239,7 +239,9 @@ pub fn args(c: Component, layout: &Layout, ports: &Ports, bins: &Binaries) -> Ve
         }
         Component::Kwok => vec![
             format!("--kubeconfig={kc}"),
-            "--manage-all-nodes=true".to_string(),
+            // Only the fake nodes: the process node runs its own pods.
+            "--manage-all-nodes=false".to_string(),
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".to_string(),
             format!("--config={}", p(&bins.kwok_stages)),
             format!("--cidr={POD_CIDR}"),
         ],

@@ -1,8 +1,9 @@
 //! The fake Nodes kwok plays: a few nodes with room for thousands of pods.
 //!
 //! They carry kwok's `kwok.x-k8s.io/node: fake` annotation and a `type: kwok`
-//! label, and no taints, so any pod schedules onto them. kwok (started with
-//! `--manage-all-nodes`) makes them Ready and keeps their heartbeat.
+//! label, and no taints, so any pod schedules onto them. kwok (started
+//! with an annotation selector on it) makes them Ready and keeps their
+//! heartbeat; it leaves other nodes (the process node) alone.
 //!
 //! Two sorts, so that manifests written for real clouds schedule too:
 //! - [`NODE_COUNT`] general nodes with CPU, memory, ephemeral storage and

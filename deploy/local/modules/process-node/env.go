@@ -272,6 +272,9 @@ func addNodeEnv(env *orderedEnv, imageBin, hostname string) {
 	env.setDefault("PATH", path)
 	env.setDefault("HOME", "/root")
 	env.setDefault("GRPC_DNS_RESOLVER", "native")
+	// Ray reports usage statistics to the internet by default; pods here
+	// send traffic only to the bridge and loopback.
+	env.setDefault("RAY_USAGE_STATS_ENABLED", "0")
 }
 
 // expandVars replaces $(NAME) with lookup(NAME) when defined; "$$" is a
