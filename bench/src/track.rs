@@ -15,6 +15,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PartialObjectMeta};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use tokio::task::JoinHandle;
@@ -106,7 +107,10 @@ impl Tracker {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, rayclusters);
         let me = self.clone();
         handles.push(tokio::spawn(async move {
-            let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+            // Backed off: a plane that went away must not turn into a busy loop of errors.
+            let mut stream = watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
             loop {
                 match stream.try_next().await {
                     Ok(Some(Event::Apply(o) | Event::InitApply(o))) => me.on_raycluster(&o),
@@ -138,7 +142,9 @@ impl Tracker {
         let me = self.clone();
         tokio::spawn(async move {
             let mut stream =
-                watcher::watcher(api, watcher::Config::default().labels(CLUSTER_LABEL)).boxed();
+                watcher::watcher(api, watcher::Config::default().labels(CLUSTER_LABEL))
+                    .default_backoff()
+                    .boxed();
             loop {
                 match stream.try_next().await {
                     Ok(Some(Event::Apply(o) | Event::InitApply(o))) => {

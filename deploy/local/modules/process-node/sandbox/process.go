@@ -133,6 +133,10 @@ func (p *Process) Wait() (int, error) {
 // Signal sends sig to the process's whole process group. A group that is
 // gone already is not an error.
 func (p *Process) Signal(sig syscall.Signal) error {
+	// kill(-0) is the caller's own group and kill(-1) every process: never.
+	if p.Pid <= 1 {
+		return fmt.Errorf("sandbox: refusing to signal process group %d", p.Pid)
+	}
 	if err := syscall.Kill(-p.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("sandbox: signal process group %d: %w", p.Pid, err)
 	}

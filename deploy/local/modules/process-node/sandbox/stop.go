@@ -31,6 +31,19 @@ func statNS(path string) (nsID, error) {
 	return nsID{dev: st.Dev, ino: st.Ino}, nil
 }
 
+// podNS is statNS for a pod's namespace, refusing the node's own network
+// namespace: a mistake there would signal every process of the host.
+func podNS(path string) (nsID, error) {
+	ns, err := statNS(path)
+	if err != nil {
+		return ns, err
+	}
+	if own, err := statNS("/proc/self/ns/net"); err == nil && own == ns {
+		return nsID{}, fmt.Errorf("%s is the host's own network namespace; refusing to signal its processes", path)
+	}
+	return ns, nil
+}
+
 func pidInNS(pid int, ns nsID) bool {
 	id, err := statNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
 	return err == nil && id == ns
@@ -138,7 +151,7 @@ func (st *stopper) close() {
 // SIGKILLs whatever is left until none is, and returns once every signalled
 // process has exited. A missing namespace file means there is nothing to stop.
 func stopNS(path string, grace time.Duration) error {
-	ns, err := statNS(path)
+	ns, err := podNS(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -195,7 +208,7 @@ func stopNS(path string, grace time.Duration) error {
 
 // Pids lists the processes currently in the pod's network namespace.
 func (s *Sandbox) Pids() ([]int, error) {
-	ns, err := statNS(namespacePath(s.Namespace))
+	ns, err := podNS(namespacePath(s.Namespace))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
