@@ -51,6 +51,44 @@ fn exec(env: &TestEnv, ns: &str, pod: &str, container: &str, argv: &[&str]) -> R
     Ok(stdout)
 }
 
+/// What a failed wait shows: the pods, the RayCluster's workers spec and
+/// `ray status`, so the failure says where Ray or rayop got stuck.
+fn diagnose(env: &TestEnv, ns: &str, cluster: &str) -> String {
+    let run = |args: &[&str]| {
+        env.kubectl()
+            .args(args)
+            .output()
+            .map(|o| {
+                format!(
+                    "$ kubectl {}\n{}{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
+            .unwrap_or_else(|e| format!("kubectl {args:?}: {e}"))
+    };
+    let selector = format!("ray.io/cluster={cluster},ray.io/node-type=head");
+    let head = env
+        .kubectl()
+        .args(["get", "pods", "-n", ns, "-l", &selector])
+        .args(["-o", "jsonpath={.items[0].metadata.name}"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let status = "jsonpath={.spec.workerGroupSpecs} {.status}";
+    [
+        run(&["get", "pods", "-n", ns, "-o", "wide"]),
+        run(&["get", "raycluster", cluster, "-n", ns, "-o", status]),
+        run(&[
+            "exec", "-n", ns, &head, "-c", "ray-head", "--", "ray", "status",
+        ]),
+        run(&["logs", "-n", ns, &head, "-c", "ray-head", "--tail", "30"]),
+        run(&["logs", "-n", ns, &head, "-c", "autoscaler", "--tail", "30"]),
+    ]
+    .join("\n")
+}
+
 /// The head pod's name.
 async fn head_pod(client: &Client, ns: &str, cluster: &str) -> Result<Pod> {
     let heads = pods(client, ns, cluster, "head").await?;
@@ -110,12 +148,13 @@ async fn wait_ray_workers(env: &TestEnv, ns: &str, cluster: &str, workers: u32) 
 
 /// Waits until `cluster` reports `phase` for its current generation.
 async fn wait_ray_phase(
-    client: &Client,
+    env: &TestEnv,
     ns: &str,
     cluster: &str,
     phase: Phase,
 ) -> Result<RayCluster> {
-    let api = clusters(client, ns);
+    let client = env.client();
+    let api = clusters(&client, ns);
     wait_until(
         &format!("{ns}/{cluster} in {phase:?}"),
         RAY_TIMEOUT,
@@ -125,7 +164,8 @@ async fn wait_ray_phase(
             Ok(status.phase == Some(phase) && status.observed_generation == c.metadata.generation)
         },
     )
-    .await?;
+    .await
+    .with_context(|| diagnose(env, ns, cluster))?;
     Ok(api.get(cluster).await?)
 }
 
@@ -142,7 +182,7 @@ async fn the_seed_is_ready_when_real_ray_is_and_ray_status_agrees() -> Result<()
     .await?;
     let name = "basic-ray-cluster";
 
-    let ready = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    let ready = wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     // Ready means the Ray processes answer: the head's GCS and the workers'
     // raylets pass their probes, so Ray itself lists every node.
     let status = ray_status(&env, &ns, name).await?;
@@ -241,7 +281,7 @@ async fn the_real_autoscaler_scales_up_for_tasks_and_removes_exactly_the_idle_wo
     )
     .await?;
     let name = "autoscale";
-    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     wait_ray_workers(&env, &ns, name, 1).await?;
 
     // A job whose tasks need two `dep` workers at once and one `sts` worker;
@@ -263,19 +303,56 @@ print("HOSTS", " ".join(hosts))
     let env2 = env.clone();
     let (ns2, head2) = (ns.clone(), head.clone());
     let job = tokio::task::spawn_blocking(move || {
-        exec(&env2, &ns2, &head2, "ray-head", &["python", "-c", driver])
+        // Bounded, so a stuck job ends the exec too.
+        exec(
+            &env2,
+            &ns2,
+            &head2,
+            "ray-head",
+            &["timeout", "280", "python", "-c", driver],
+        )
     });
 
-    // The autoscaler, not the test, raises replicas; rayop starts the workers.
+    // The autoscaler, not the test, raises replicas; rayop starts the
+    // workers; once the tasks are done and the workers idle, the autoscaler
+    // names the workers to remove and rayop removes exactly those. Watched
+    // as one story: a worker idle early may go before the job ends.
+    let seen = std::sync::Mutex::new(BTreeSet::<String>::new());
+    let named = std::sync::Mutex::new(BTreeSet::<String>::new());
+    let raised = std::sync::Mutex::new(false);
     wait_until(
-        "the autoscaler raising both groups",
+        "scale-up, the job, then minReplicas again",
         RAY_TIMEOUT,
         || async {
-            Ok(spec_replicas(&client, &ns, name, "dep").await? == Some(2)
-                && spec_replicas(&client, &ns, name, "sts").await? == Some(1))
+            for group in ["dep", "sts"] {
+                let now = named_for_deletion(&client, &ns, name, group).await?;
+                named.lock().unwrap().extend(now);
+            }
+            let dep = group_pods(&client, &ns, name, "dep").await?;
+            seen.lock().unwrap().extend(dep.iter().cloned());
+            if spec_replicas(&client, &ns, name, "dep").await? == Some(2)
+                && spec_replicas(&client, &ns, name, "sts").await? == Some(1)
+            {
+                *raised.lock().unwrap() = true;
+            }
+            Ok(job.is_finished()
+                && *raised.lock().unwrap()
+                && dep.len() == 1
+                && group_pods(&client, &ns, name, "sts").await?.is_empty()
+                && spec_replicas(&client, &ns, name, "dep").await? == Some(1))
         },
     )
-    .await?;
+    .await
+    .with_context(|| {
+        format!(
+            "raised both groups: {}; job finished: {}; dep pods seen {:?}; named {:?}\n{}",
+            raised.lock().unwrap(),
+            job.is_finished(),
+            seen.lock().unwrap(),
+            named.lock().unwrap(),
+            diagnose(&env, &ns, name)
+        )
+    })?;
     let out = job.await??;
     let hosts: BTreeSet<&str> = out
         .lines()
@@ -288,25 +365,10 @@ print("HOSTS", " ".join(hosts))
         3,
         "the tasks ran on three different workers: {out}"
     );
-    let grown_dep = group_pods(&client, &ns, name, "dep").await?;
-    assert_eq!(grown_dep.len(), 2);
-
-    // Idle: the autoscaler names the workers to remove; rayop removes exactly
-    // those and the groups return to their minReplicas.
-    let named = std::sync::Mutex::new(BTreeSet::<String>::new());
-    wait_until("the groups back at minReplicas", RAY_TIMEOUT, || async {
-        for group in ["dep", "sts"] {
-            let now = named_for_deletion(&client, &ns, name, group).await?;
-            named.lock().unwrap().extend(now);
-        }
-        Ok(group_pods(&client, &ns, name, "dep").await?.len() == 1
-            && group_pods(&client, &ns, name, "sts").await?.is_empty()
-            && spec_replicas(&client, &ns, name, "dep").await? == Some(1))
-    })
-    .await?;
-    let named = named.into_inner().unwrap();
+    let (seen, named) = (seen.into_inner().unwrap(), named.into_inner().unwrap());
+    assert_eq!(seen.len(), 2, "the dep group ran two workers: {seen:?}");
     let kept = group_pods(&client, &ns, name, "dep").await?;
-    let removed: BTreeSet<String> = grown_dep.difference(&kept).cloned().collect();
+    let removed: BTreeSet<String> = seen.difference(&kept).cloned().collect();
     assert_eq!(removed.len(), 1, "one dep worker went: {removed:?}");
     assert!(
         removed.is_subset(&named),
@@ -412,7 +474,7 @@ async fn a_killed_head_recovers_and_its_workers_rejoin() -> Result<()> {
     )
     .await?;
     let name = "basic-ray-cluster";
-    let c = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    let c = wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     wait_ray_workers(&env, &ns, name, 2).await?;
     let before = worker_restarts(&client, &ns, name).await?;
 
@@ -421,7 +483,7 @@ async fn a_killed_head_recovers_and_its_workers_rejoin() -> Result<()> {
     assert!(killed > 0, "no gcs_server process in the head pod");
 
     wait_entered(&op, &uid(&c), "Recovering").await?;
-    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     wait_ray_workers(&env, &ns, name, 2).await?;
     // Without GCS fault tolerance the workers could not rejoin the new GCS:
     // they were restarted or replaced.
@@ -446,7 +508,7 @@ async fn with_gcs_fault_tolerance_on_real_redis_workers_survive_a_head_restart()
     )
     .await?;
     let name = "ft";
-    let c = wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    let c = wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     wait_ray_workers(&env, &ns, name, 1).await?;
     let before = worker_restarts(&client, &ns, name).await?;
 
@@ -454,7 +516,7 @@ async fn with_gcs_fault_tolerance_on_real_redis_workers_survive_a_head_restart()
     let killed = kill_in_pod(container_pid(&head, "ray-head")?, "gcs_server")?;
     assert!(killed > 0, "no gcs_server process in the head pod");
     wait_entered(&op, &uid(&c), "Recovering").await?;
-    wait_ray_phase(&client, &ns, name, Phase::Ready).await?;
+    wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
     wait_ray_workers(&env, &ns, name, 1).await?;
     let after = worker_restarts(&client, &ns, name).await?;
     assert_eq!(

@@ -170,6 +170,9 @@ fn args(
         // Every Ray image runs the pinned Ray: the node has one Ray.
         format!("--image-map=rayproject/ray*={venv}"),
         format!("--image-map=docker.io/rayproject/ray*={venv}"),
+        // Redis images run Debian's redis-server (`deploy/local/redis.sh`).
+        "--image-map=redis*=host".to_string(),
+        "--image-map=docker.io/library/redis*=host".to_string(),
         format!("--state-dir={}", dir.join("pods").display()),
         format!("--listen=127.0.0.1:{listen}"),
         format!("--cpu={CPU}"),
