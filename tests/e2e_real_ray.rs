@@ -99,11 +99,11 @@ async fn head_pod(client: &Client, ns: &str, cluster: &str) -> Result<Pod> {
 }
 
 /// The healthy Ray nodes `ray status` lists, by node type: the lines under
-/// `Healthy:` look like ` 2 small-worker`.
+/// `Healthy:` (`Active:` in newer Ray) look like ` 2 small-worker`.
 fn healthy_nodes(status: &str) -> Result<Vec<(u32, String)>> {
     let mut lines = status
         .lines()
-        .skip_while(|l| l.trim() != "Healthy:")
+        .skip_while(|l| !matches!(l.trim(), "Healthy:" | "Active:"))
         .skip(1);
     let mut nodes = Vec::new();
     for line in lines.by_ref() {
@@ -523,5 +523,80 @@ async fn with_gcs_fault_tolerance_on_real_redis_workers_survive_a_head_restart()
         before, after,
         "with GCS in Redis the same worker pods run on, never restarted"
     );
+    op.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_auth_group_labels_and_resources_are_what_real_ray_accepts() -> Result<()> {
+    let _serial = SERIAL.lock().await;
+    let (env, ns) = real_ray_setup("real-auth").await?;
+    let client = env.client();
+    let op = Operator::start(client.clone(), &[&ns]).await?;
+    env.apply_yaml(&repo().join("tests/fixtures/real-ray/auth.yaml"), Some(&ns))
+        .await?;
+    let name = "auth";
+    wait_ray_phase(&env, &ns, name, Phase::Ready).await?;
+    // `ray status` inside the head runs with the pod's token.
+    let status = wait_ray_workers(&env, &ns, name, 1).await?;
+    assert!(
+        status.contains("accelerator-x"),
+        "the group's custom resource reached Ray:\n{status}"
+    );
+
+    // The dashboard refuses a request without the token and serves one with it.
+    let head = head_pod(&client, &ns, name).await?;
+    let ip = head
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .context("the head has no IP")?;
+    let secret_name = head
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == "ray-head"))
+        .and_then(|c| c.env.as_ref())
+        .and_then(|env| env.iter().find(|e| e.name == "RAY_AUTH_TOKEN"))
+        .and_then(|e| e.value_from.as_ref())
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .map(|r| r.name.clone())
+        .context("the head reads RAY_AUTH_TOKEN from no Secret")?;
+    let secret: k8s_openapi::api::core::v1::Secret = Api::namespaced(client.clone(), &ns)
+        .get(&secret_name)
+        .await?;
+    let token = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("auth_token"))
+        .map(|t| String::from_utf8_lossy(&t.0).into_owned())
+        .context("the token Secret has no auth_token")?;
+    let code = |auth: Option<&str>| -> Result<String> {
+        let mut curl = std::process::Command::new("curl");
+        curl.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10"]);
+        if let Some(token) = auth {
+            curl.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        let out = curl.arg(format!("http://{ip}:8265/api/version")).output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(code(Some(&token))?, "200", "the token opens the dashboard");
+    let refused = code(None)?;
+    assert!(
+        refused == "401" || refused == "403",
+        "no token, no dashboard: got {refused}"
+    );
+    // The worker's group labels are Ray node labels.
+    let labels = exec(
+        &env,
+        &ns,
+        &head.name_any(),
+        "ray-head",
+        &[
+            "python",
+            "-c",
+            "import ray; ray.init(address='auto'); \
+             print([n['Labels'].get('zone') for n in ray.nodes() if n['Alive']])",
+        ],
+    )?;
+    assert!(labels.contains("zone-a"), "{labels}");
     op.stop().await
 }

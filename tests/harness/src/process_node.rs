@@ -62,10 +62,19 @@ impl ProcessNode {
     ) -> Result<ProcessNode> {
         let binary = script_output("process-node.sh", &[])?;
         let venv = ray_venv()?;
+        let modern = ray_venv_of(MODERN_RAY)?;
         let (subnet, lock) = claim_subnet()?;
         let [listen] = crate::ports::free_ports::<1>()?;
         std::fs::create_dir_all(dir)?;
-        let args = args(kubeconfig, apiserver_port, subnet, listen, &venv, dir);
+        let args = args(
+            kubeconfig,
+            apiserver_port,
+            subnet,
+            listen,
+            &venv,
+            &modern,
+            dir,
+        );
         let process = Process::spawn_graceful(
             NODE_NAME,
             Path::new(&binary),
@@ -141,9 +150,19 @@ impl ProcessNode {
     }
 }
 
-/// The pinned Ray virtual environment (built on first use, cached after).
+/// A recent Ray, for features older Ray lacks (token authentication needs
+/// 2.52): images `rayproject/ray:2.60*` run it.
+pub const MODERN_RAY: &str = "2.60.0";
+
+/// The pinned Ray virtual environment (`RAY_VERSION` of
+/// `deploy/local/versions.env`, the seed's; built on first use, cached after).
 pub fn ray_venv() -> Result<PathBuf> {
     Ok(PathBuf::from(script_output("ray-venv.sh", &[])?))
+}
+
+/// The virtual environment of Ray `version` (built on first use, cached after).
+pub fn ray_venv_of(version: &str) -> Result<PathBuf> {
+    Ok(PathBuf::from(script_output("ray-venv.sh", &[version])?))
 }
 
 /// `redis-server` from Debian (installed on first use).
@@ -158,16 +177,24 @@ fn args(
     subnet: u8,
     listen: u16,
     venv: &Path,
+    modern: &Path,
     dir: &Path,
 ) -> Vec<String> {
     let venv = venv.display();
+    let modern = modern.display();
+    let modern_tag = MODERN_RAY
+        .rsplit_once('.')
+        .map_or(MODERN_RAY, |(minor, _)| minor);
     vec![
         format!("--kubeconfig={}", kubeconfig.display()),
         format!("--node-name={NODE_NAME}"),
         format!("--bridge=rayop-pn{subnet}"),
         format!("--cidr=10.213.{subnet}.0/24"),
         format!("--apiserver=127.0.0.1:{apiserver_port}"),
-        // Every Ray image runs the pinned Ray: the node has one Ray.
+        // The first matching pattern wins: a 2.60 image runs the recent
+        // Ray, every other Ray image the pinned one.
+        format!("--image-map=rayproject/ray:{modern_tag}*={modern}"),
+        format!("--image-map=docker.io/rayproject/ray:{modern_tag}*={modern}"),
         format!("--image-map=rayproject/ray*={venv}"),
         format!("--image-map=docker.io/rayproject/ray*={venv}"),
         // Redis images run Debian's redis-server (`deploy/local/redis.sh`).
