@@ -33,6 +33,21 @@ async fn real_ray_setup(prefix: &str) -> Result<(TestEnv, String)> {
     Ok((env, ns))
 }
 
+/// Ends a test: deletes its namespace and waits until its pods are gone, so
+/// the next test's Ray runs alone on the two cores.
+async fn finish(env: &TestEnv, ns: &str, op: Operator) -> Result<()> {
+    let client = env.client();
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .delete(ns, &Default::default())
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client, ns);
+    wait_until(&format!("the pods of {ns} gone"), RAY_TIMEOUT, || async {
+        Ok(pods.list(&ListParams::default()).await?.items.is_empty())
+    })
+    .await?;
+    op.stop().await
+}
+
 /// `kubectl exec` into `pod`'s `container`; its stdout, or an error with both streams.
 fn exec(env: &TestEnv, ns: &str, pod: &str, container: &str, argv: &[&str]) -> Result<String> {
     let out = env
@@ -214,7 +229,7 @@ async fn the_seed_is_ready_when_real_ray_is_and_ray_status_agrees() -> Result<()
             pod.name_any()
         );
     }
-    op.stop().await
+    finish(&env, &ns, op).await
 }
 
 /// The pod names of `group`.
@@ -393,7 +408,7 @@ print("HOSTS", " ".join(hosts))
         story.contains("\"replicas\":2"),
         "the journal never shows the scale-up"
     );
-    op.stop().await
+    finish(&env, &ns, op).await
 }
 
 /// The pid (`process://<pid>` container ID) of `container` in `pod`.
@@ -492,7 +507,7 @@ async fn a_killed_head_recovers_and_its_workers_rejoin() -> Result<()> {
         before, after,
         "the workers were neither restarted nor replaced"
     );
-    op.stop().await
+    finish(&env, &ns, op).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,7 +538,7 @@ async fn with_gcs_fault_tolerance_on_real_redis_workers_survive_a_head_restart()
         before, after,
         "with GCS in Redis the same worker pods run on, never restarted"
     );
-    op.stop().await
+    finish(&env, &ns, op).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -598,5 +613,5 @@ async fn token_auth_group_labels_and_resources_are_what_real_ray_accepts() -> Re
         ],
     )?;
     assert!(labels.contains("zone-a"), "{labels}");
-    op.stop().await
+    finish(&env, &ns, op).await
 }

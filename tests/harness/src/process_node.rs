@@ -30,10 +30,11 @@ use crate::process::{Lifetime, Process};
 pub const NODE_NAME: &str = "rayop-process-node";
 /// Label the process node carries (value `"true"`), for node selectors.
 pub const NODE_LABEL: &str = "rayop.dev/process-node";
-/// CPU the node offers: room for a head and a few workers of one CPU each.
-pub const CPU: &str = "8";
-/// Memory the node offers.
-pub const MEMORY: &str = "16Gi";
+/// CPU the node offers to the scheduler (nothing enforces it): room for a
+/// few clusters' default requests.
+pub const CPU: &str = "32";
+/// Memory the node offers to the scheduler (nothing enforces it).
+pub const MEMORY: &str = "128Gi";
 /// How long pods may take to stop when the node stops.
 pub const STOP_GRACE: Duration = Duration::from_secs(40);
 /// Subnets tried, as the third octet of `10.213.<n>.0/24` (250 and up are
