@@ -434,19 +434,7 @@ pub async fn assert_two_statefulsets(client: &Client, ns: &str, names: &[&str]) 
 /// The cert-manager controller, built (or taken from the cache) by the
 /// repository's script.
 pub fn cert_manager_controller() -> Result<PathBuf> {
-    let script = repo().join("deploy/local/cert-manager.sh");
-    let output = std::process::Command::new("bash")
-        .arg(&script)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!("{} failed; its error is printed above", script.display());
-    }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&output.stdout).trim(),
-    ))
+    rayop_testenv::local_script_path("cert-manager.sh", &[])
 }
 
 /// A running cert-manager controller, killed when dropped.

@@ -28,6 +28,7 @@
 //! - [`process_node`]: an opt-in node whose pods run as real processes, with
 //!   real Ray ([`TestEnv::start_process_node`]);
 //! - [`env`](mod@env): the per-binary shared plane and the per-test [`TestEnv`];
+//! - [`scripts`]: the `deploy/local/` scripts that print one path;
 //! - [`ports`], [`tempdir`], [`yaml`]: free loopback ports, per-process
 //!   working directories, multi-document manifests.
 //!
@@ -49,6 +50,7 @@ pub mod plane;
 pub mod ports;
 pub mod process;
 pub mod process_node;
+pub mod scripts;
 pub mod tempdir;
 pub mod third_party;
 pub mod yaml;
@@ -58,4 +60,5 @@ pub use components::Component;
 pub use env::{TestEnv, wait_until};
 pub use plane::ControlPlane;
 pub use process::Lifetime;
+pub use scripts::local_script_path;
 pub use third_party::third_party_crds;

@@ -14,17 +14,16 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Node;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 
-use crate::binaries::repo_root;
 use crate::process::{Lifetime, Process};
+use crate::scripts::local_script_path;
 
 /// The process node's name.
 pub const NODE_NAME: &str = "rayop-process-node";
@@ -61,7 +60,7 @@ impl ProcessNode {
         dir: &Path,
         lifetime: Lifetime,
     ) -> Result<ProcessNode> {
-        let binary = script_output("process-node.sh", &[])?;
+        let binary = local_script_path("process-node.sh", &[])?;
         let venv = ray_venv()?;
         let modern = ray_venv_of(MODERN_RAY)?;
         let (subnet, lock) = claim_subnet()?;
@@ -78,7 +77,7 @@ impl ProcessNode {
         );
         let process = Process::spawn_graceful(
             NODE_NAME,
-            Path::new(&binary),
+            &binary,
             &args,
             &dir.join("process-node.log"),
             lifetime,
@@ -158,17 +157,17 @@ pub const MODERN_RAY: &str = "2.60.0";
 /// The pinned Ray virtual environment (`RAY_VERSION` of
 /// `deploy/local/versions.env`, the seed's; built on first use, cached after).
 pub fn ray_venv() -> Result<PathBuf> {
-    Ok(PathBuf::from(script_output("ray-venv.sh", &[])?))
+    local_script_path("ray-venv.sh", &[])
 }
 
 /// The virtual environment of Ray `version` (built on first use, cached after).
 pub fn ray_venv_of(version: &str) -> Result<PathBuf> {
-    Ok(PathBuf::from(script_output("ray-venv.sh", &[version])?))
+    local_script_path("ray-venv.sh", &[version])
 }
 
 /// `redis-server` from Debian (installed on first use).
 pub fn redis_server() -> Result<PathBuf> {
-    Ok(PathBuf::from(script_output("redis.sh", &[])?))
+    local_script_path("redis.sh", &[])
 }
 
 /// The node's command line.
@@ -235,25 +234,6 @@ fn cache_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rayop")))
         .unwrap_or_else(|| PathBuf::from("/tmp/rayop-cache"))
-}
-
-/// Runs `deploy/local/<script>` and returns the last line it printed.
-fn script_output(script: &str, args: &[&str]) -> Result<String> {
-    let path = repo_root()?.join("deploy/local").join(script);
-    let out = Command::new("bash")
-        .arg(&path)
-        .args(args)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", path.display()))?;
-    if !out.status.success() {
-        bail!("{} failed ({})", path.display(), out.status);
-    }
-    String::from_utf8(out.stdout)?
-        .lines()
-        .last()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("{} printed nothing", path.display()))
 }
 
 /// Marks every node but the process node unschedulable.

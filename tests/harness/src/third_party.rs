@@ -6,35 +6,18 @@
 //! with [`TestEnv::apply_crd`](crate::TestEnv::apply_crd).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::binaries::repo_root;
+use crate::scripts::local_script_path;
 
 /// The directory holding the CRDs of the third-party project `name` (an entry
 /// of `deploy/local/third-party.env`), fetched on first use.
 pub fn third_party_crds(name: &str) -> Result<PathBuf> {
-    let script = repo_root()?.join("deploy/local/third-party-crds.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg(name)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!(
-            "{} {name} failed ({}); its error is printed above on stderr",
-            script.display(),
-            output.status
-        );
-    }
-    let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let dir = local_script_path("third-party-crds.sh", &[name])?;
     if !dir.is_dir() {
         bail!(
-            "{} {name} reported {}, which is no directory",
-            script.display(),
+            "deploy/local/third-party-crds.sh {name} reported {}, which is no directory",
             dir.display()
         );
     }
