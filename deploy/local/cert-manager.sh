@@ -22,24 +22,7 @@ module="$here/modules/cert-manager"
 version="$(sed -n 's/^require github.com\/cert-manager\/cert-manager \(v[^ ]*\)$/\1/p' "$module/go.mod")"
 [[ -n "$version" ]] || { echo "cert-manager.sh: no cert-manager version in $module/go.mod" >&2; exit 1; }
 cache="${RAYOP_CACHE_DIR:-$HOME/.cache/rayop}"
-dir="$cache/bin/cert-manager-$version"
-out="$dir/cert-manager-controller"
-if [[ -x "$out" ]]; then
-  echo "$out"
-  exit 0
-fi
-mkdir -p "$dir"
-exec 9>"$dir/.build.lock"
-flock 9
-if [[ -x "$out" ]]; then
-  echo "$out"
-  exit 0
-fi
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
-command -v go >/dev/null || { echo "cert-manager.sh: error: no 'go' on PATH" >&2; exit 1; }
-start=$SECONDS
-echo "cert-manager.sh: building cert-manager-controller $version …" >&2
-(cd "$module" && go build -trimpath -ldflags "-s -w" -o "$out.partial" .)
-mv -f "$out.partial" "$out"
-echo "cert-manager.sh: built in $((SECONDS - start))s: $out" >&2
-echo "$out"
+out="$cache/bin/cert-manager-$version/cert-manager-controller"
+# shellcheck source=go-build-cached.sh
+source "$here/go-build-cached.sh"
+go_build_cached cert-manager.sh "$module" "$out" "cert-manager-controller $version"

@@ -23,24 +23,7 @@ hash="$(
     while IFS= read -r f; do printf '%s\0' "$f"; sha256sum <"$f"; done | sha256sum | cut -c1-12
 )"
 cache="${RAYOP_CACHE_DIR:-$HOME/.cache/rayop}"
-dir="$cache/bin/process-node-$hash"
-out="$dir/rayop-process-node"
-if [[ -x "$out" ]]; then
-  echo "$out"
-  exit 0
-fi
-mkdir -p "$dir"
-exec 9>"$dir/.build.lock"
-flock 9
-if [[ -x "$out" ]]; then
-  echo "$out"
-  exit 0
-fi
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
-command -v go >/dev/null || { echo "process-node.sh: error: no 'go' on PATH" >&2; exit 1; }
-start=$SECONDS
-echo "process-node.sh: building rayop-process-node ($hash) …" >&2
-(cd "$module" && go build -trimpath -ldflags "-s -w" -o "$out.partial" .)
-mv -f "$out.partial" "$out"
-echo "process-node.sh: built in $((SECONDS - start))s: $out" >&2
-echo "$out"
+out="$cache/bin/process-node-$hash/rayop-process-node"
+# shellcheck source=go-build-cached.sh
+source "$here/go-build-cached.sh"
+go_build_cached process-node.sh "$module" "$out" "rayop-process-node ($hash)"
