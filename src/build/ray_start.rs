@@ -199,19 +199,7 @@ fn derived_flags(
     given: &BTreeMap<String, String>,
 ) -> Result<Vec<(&'static str, String)>, BuildError> {
     let amount =
-        |list: &Option<BTreeMap<String, _>>, name: &str| -> Result<Option<u64>, BuildError> {
-            let Some(quantity) = list.as_ref().and_then(|l| l.get(name)) else {
-                return Ok(None);
-            };
-            let k8s_openapi::apimachinery::pkg::api::resource::Quantity(text) = quantity;
-            quantity::ceil_whole(text)
-                .map(|n| (n > 0).then_some(n))
-                .ok_or_else(|| BuildError::InvalidQuantity {
-                    group: group.to_owned(),
-                    resource: name.to_owned(),
-                    value: text.clone(),
-                })
-        };
+        |list: &Option<BTreeMap<String, Quantity>>, name: &str| whole_amount(group, list, name);
     let mut flags = Vec::new();
     if !given.contains_key("num-cpus") {
         let cpus = match amount(&resources.limits, "cpu")? {
@@ -241,16 +229,30 @@ fn derived_flags(
             }
         }
     }
-    if let Some(resources) = accelerator_resources(&amount, resources, given)? {
+    if let Some(resources) = accelerator_resources(group, resources, given)? {
         flags.push(("resources", resources));
     }
     Ok(flags)
 }
 
-/// A whole amount of one resource of a resource list (rounded up), `None`
-/// when absent or zero.
-type ResourceAmount<'a> =
-    dyn Fn(&Option<BTreeMap<String, Quantity>>, &str) -> Result<Option<u64>, BuildError> + 'a;
+/// The whole amount (rounded up) of resource `name` in `list`; `None` when
+/// absent or zero. A resource is read (and must parse) only when asked for.
+fn whole_amount(
+    group: &str,
+    list: &Option<BTreeMap<String, Quantity>>,
+    name: &str,
+) -> Result<Option<u64>, BuildError> {
+    let Some(Quantity(text)) = list.as_ref().and_then(|l| l.get(name)) else {
+        return Ok(None);
+    };
+    quantity::ceil_whole(text)
+        .map(|n| (n > 0).then_some(n))
+        .ok_or_else(|| BuildError::InvalidQuantity {
+            group: group.to_owned(),
+            resource: name.to_owned(),
+            value: text.clone(),
+        })
+}
 
 /// Accelerators Ray counts as custom resources: the Kubernetes resource
 /// name, and Ray's name for it.
@@ -265,7 +267,7 @@ const ACCELERATOR_RESOURCES: [(&str, &str); 2] = [
 /// the user's value is not a JSON object (then it is passed on untouched, as
 /// the user wrote it, for Ray to judge).
 fn accelerator_resources(
-    amount: &ResourceAmount<'_>,
+    group: &str,
     resources: &ResourceRequirements,
     given: &BTreeMap<String, String>,
 ) -> Result<Option<String>, BuildError> {
@@ -283,7 +285,7 @@ fn accelerator_resources(
         if merged.contains_key(ray_name) {
             continue;
         }
-        if let Some(n) = amount(&resources.limits, k8s_name)? {
+        if let Some(n) = whole_amount(group, &resources.limits, k8s_name)? {
             merged.insert(ray_name.to_owned(), n.into());
             added = true;
         }
