@@ -198,10 +198,21 @@ pub fn clusters(client: &Client, ns: &str) -> Api<RayCluster> {
 
 /// Waits until `name` reports `phase` and, when Ready, its observed generation is current.
 pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: Phase) -> Result<RayCluster> {
+    wait_phase_within(client, ns, name, phase, TIMEOUT).await
+}
+
+/// [`wait_phase`] with a deadline of the caller's choosing.
+pub async fn wait_phase_within(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    phase: Phase,
+    timeout: Duration,
+) -> Result<RayCluster> {
     let api = clusters(client, ns);
     let waited = wait_until(
         &format!("{ns}/{name} in phase {phase:?}"),
-        TIMEOUT,
+        timeout,
         || async {
             let c = api.get(name).await?;
             let status = c.status.clone().unwrap_or_default();
