@@ -504,6 +504,9 @@ func (r *podRuntime) runOnce(c *ctrRuntime) (code int, ranFor time.Duration, sta
 		return -1, 0, err
 	}
 	spec.Stdout, spec.Stderr = outW, errW
+	// Everything this run starts carries the container's tag, so what it
+	// leaves behind is found when it ends (see below).
+	spec.Env = append(spec.Env, sandbox.TagEnv+"="+c.spec.Name)
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() {
@@ -563,6 +566,12 @@ func (r *podRuntime) runOnce(c *ctrRuntime) (code int, ranFor time.Duration, sta
 	}
 	go r.runProbes(probeCtx, c, proc, exited)
 	code, _ = proc.Wait()
+	// A container ends with its main process: like a container runtime,
+	// kill what the run left (daemons, orphans of a SIGKILLed parent), so
+	// the next run finds its ports free.
+	if err := sb.KillTagged(c.spec.Name); err != nil {
+		r.event(v1.EventTypeWarning, "Failed", "Error: stopping what container %s left: %v", c.spec.Name, err)
+	}
 	close(exited)
 	stopProbes()
 	finished := time.Now()

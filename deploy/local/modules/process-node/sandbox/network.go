@@ -101,7 +101,7 @@ func removeStaleNamespaces(tag string) error {
 // /etc/netns dir and its host veth. Parts already gone are fine.
 func removeNamespace(ns, hostVeth string) error {
 	var errs []error
-	if err := stopNS(namespacePath(ns), 0); err != nil {
+	if err := stopNS(namespacePath(ns), 0, nil); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := os.Stat(namespacePath(ns)); err == nil {

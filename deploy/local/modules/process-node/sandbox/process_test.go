@@ -244,3 +244,38 @@ func TestRunKillsTheGroupWhenContextEnds(t *testing.T) {
 		return len(pids) == 0, fmt.Sprintf("left after Run: %v", pids)
 	})
 }
+
+func TestKillTaggedStopsOnlyThatContainersProcesses(t *testing.T) {
+	n := newTestNetwork(t)
+	s := n.sandbox(t, "tag")
+	tagged := func(tag, script string) ProcessSpec {
+		spec := sh(script)
+		spec.Env = append(spec.Env, TagEnv+"="+tag)
+		return spec
+	}
+	// The first container's main process leaves a setsid daemon and exits,
+	// as `ray start` can leave an orphaned agent behind.
+	first, err := s.Start(tagged("first", "setsid sleep 1013 & echo started"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := first.Wait(); err != nil || code != 0 {
+		t.Fatalf("first exit %d, %v", code, err)
+	}
+	other, err := s.Start(tagged("other", "exec sleep 1014"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Signal(syscall.SIGKILL); _, _ = other.Wait() })
+	waitUntil(t, 5*time.Second, func() (bool, string) {
+		pids := pidsOf(t, s)
+		return len(pids) == 2, fmt.Sprintf("pids %v, want the daemon and the other container", pids)
+	})
+	if err := s.KillTagged("first"); err != nil {
+		t.Fatal(err)
+	}
+	pids := pidsOf(t, s)
+	if len(pids) != 1 || pids[0] != other.Pid {
+		t.Fatalf("left after KillTagged: %v, want only the other container's %d", pids, other.Pid)
+	}
+}

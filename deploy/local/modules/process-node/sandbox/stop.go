@@ -1,11 +1,13 @@
 // Finding and stopping every process of a pod: a process belongs to a pod
 // when its network namespace is the pod's (so daemons that called setsid or
-// left the process group are found too). Signals go through pidfds opened
+// left the process group are found too), and to one of its containers when
+// it also carries that container's tag in its environment (TagEnv). Signals go through pidfds opened
 // after a re-check of the namespace, so a recycled pid is never hit, and
 // stopping ends only when every signalled process has exited.
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -49,8 +51,34 @@ func pidInNS(pid int, ns nsID) bool {
 	return err == nil && id == ns
 }
 
+// TagEnv is the environment variable that marks a process, and everything it
+// starts, as one container's: callers set TagEnv=<tag> in ProcessSpec.Env.
+const TagEnv = "RAYOP_PROCESS_NODE_CONTAINER"
+
+// hasTag reports whether pid was started with TagEnv=tag in its environment
+// (children inherit it, whatever session or process group they move to).
+func hasTag(pid int, tag string) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := []byte(TagEnv + "=" + tag)
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if bytes.Equal(kv, want) {
+			return true
+		}
+	}
+	return false
+}
+
 // pidsInNS lists the live (not zombie) processes whose network namespace is ns.
 func pidsInNS(ns nsID) ([]int, error) {
+	return pidsWhere(ns, nil)
+}
+
+// pidsWhere is pidsInNS restricted to the processes match accepts (all when
+// match is nil).
+func pidsWhere(ns nsID, match func(pid int) bool) ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -62,7 +90,7 @@ func pidsInNS(ns nsID) ([]int, error) {
 		if err != nil || pid <= 1 || pid == self {
 			continue
 		}
-		if pidInNS(pid, ns) {
+		if pidInNS(pid, ns) && (match == nil || match(pid)) {
 			pids = append(pids, pid)
 		}
 	}
@@ -74,8 +102,14 @@ func pidsInNS(ns nsID) ([]int, error) {
 // process it signalled has really exited (a killed process leaves its
 // namespace before it is done exiting).
 type stopper struct {
-	ns  nsID
-	fds map[int]int // pid -> pidfd
+	ns    nsID
+	match func(pid int) bool // nil: every process of the namespace
+	fds   map[int]int        // pid -> pidfd
+}
+
+// belongs reports whether pid is (still) one the stopper is to stop.
+func (st *stopper) belongs(pid int) bool {
+	return pidInNS(pid, st.ns) && (st.match == nil || st.match(pid))
 }
 
 // signal sends sig to pid if it still is (or, once opened, was) in the
@@ -92,7 +126,7 @@ func (st *stopper) signal(pid int, sig unix.Signal) error {
 			if err != nil {
 				return fmt.Errorf("pidfd_open %d: %w", pid, err)
 			}
-			if !pidInNS(pid, st.ns) {
+			if !st.belongs(pid) {
 				unix.Close(fd)
 				return nil
 			}
@@ -146,11 +180,12 @@ func (st *stopper) close() {
 	}
 }
 
-// stopNS sends SIGTERM to every process in the namespace at path (also to
-// ones that appear meanwhile), waits up to grace for them to exit, then
-// SIGKILLs whatever is left until none is, and returns once every signalled
-// process has exited. A missing namespace file means there is nothing to stop.
-func stopNS(path string, grace time.Duration) error {
+// stopNS sends SIGTERM to every process in the namespace at path that match
+// accepts (nil: all; also to ones that appear meanwhile), waits up to grace
+// for them to exit, then SIGKILLs whatever is left until none is, and returns
+// once every signalled process has exited. A missing namespace file means
+// there is nothing to stop.
+func stopNS(path string, grace time.Duration, match func(pid int) bool) error {
 	ns, err := podNS(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -158,14 +193,14 @@ func stopNS(path string, grace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	st := &stopper{ns: ns, fds: map[int]int{}}
+	st := &stopper{ns: ns, match: match, fds: map[int]int{}}
 	defer st.close()
 	killDeadline := time.Now().Add(grace + killTimeout)
 	if grace > 0 {
 		deadline := time.Now().Add(grace)
 		termed := map[int]bool{}
 		for {
-			pids, err := pidsInNS(ns)
+			pids, err := pidsWhere(ns, match)
 			if err != nil {
 				return err
 			}
@@ -187,7 +222,7 @@ func stopNS(path string, grace time.Duration) error {
 		}
 	}
 	for {
-		pids, err := pidsInNS(ns)
+		pids, err := pidsWhere(ns, match)
 		if err != nil {
 			return err
 		}
@@ -224,8 +259,22 @@ func (s *Sandbox) Pids() ([]int, error) {
 func (s *Sandbox) StopAll(grace time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := stopNS(namespacePath(s.Namespace), grace); err != nil {
+	if err := stopNS(namespacePath(s.Namespace), grace, nil); err != nil {
 		return fmt.Errorf("sandbox %s: %w", s.Namespace, err)
+	}
+	return nil
+}
+
+// KillTagged SIGKILLs every process of the pod started with TagEnv=tag and
+// returns once they have exited: what a container runtime does to what is
+// left of a container when its main process ends, so a restarted container
+// never finds its previous run's daemons holding its ports.
+func (s *Sandbox) KillTagged(tag string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match := func(pid int) bool { return hasTag(pid, tag) }
+	if err := stopNS(namespacePath(s.Namespace), 0, match); err != nil {
+		return fmt.Errorf("sandbox %s: container %s: %w", s.Namespace, tag, err)
 	}
 	return nil
 }
