@@ -34,15 +34,37 @@ struct RealRay {
     ns: String,
     client: Client,
     op: Operator,
+    /// The cert-manager controller, if the test asked for it; stopped last.
+    _cert_manager: Option<CertManager>,
     _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// What a real-Ray test needs beside the operator and the process node.
+#[derive(Clone, Copy, Debug, Default)]
+struct Needs {
+    /// cert-manager's CRDs and its controller, watching the test's namespace
+    /// (for `tlsOptions`).
+    cert_manager: bool,
 }
 
 impl RealRay {
     async fn start(prefix: &str, fixture: &str) -> Result<RealRay> {
+        Self::start_with(prefix, fixture, Needs::default()).await
+    }
+
+    async fn start_with(prefix: &str, fixture: &str, needs: Needs) -> Result<RealRay> {
         let turn = SERIAL.lock().await;
         let (env, ns) = setup(prefix).await?;
         env.start_process_node().await?;
         let client = env.client();
+        let cert_manager = if needs.cert_manager {
+            env.apply_crd(&rayop_testenv::third_party_crds("cert-manager")?)
+                .await?;
+            let log = std::env::temp_dir().join(format!("cert-manager-{ns}.log"));
+            Some(CertManager::start(&env, Some(&ns), &log)?)
+        } else {
+            None
+        };
         let op = Operator::start(client.clone(), &[&ns]).await?;
         env.apply_yaml(&repo().join(fixture), Some(&ns)).await?;
         Ok(RealRay {
@@ -50,6 +72,7 @@ impl RealRay {
             ns,
             client,
             op,
+            _cert_manager: cert_manager,
             _turn: turn,
         })
     }
@@ -653,5 +676,231 @@ async fn token_auth_group_labels_and_resources_are_what_real_ray_accepts() -> Re
         ],
     )?;
     assert!(labels.contains("zone-a"), "{labels}");
+    t.finish().await
+}
+
+/// A real gRPC client (the Ray venv's `grpcio` and Ray's own generated GCS
+/// stubs) asking the GCS at `argv[1]` for its nodes, once per way of
+/// connecting; prints one `<way> OK <alive nodes>` or `<way> REFUSED <code>`
+/// line each. `argv[2..5]`: the cluster's CA, a certificate it signed and its
+/// key; `argv[5..7]`: a certificate and key of a stranger's CA.
+const GCS_CLIENT: &str = r#"
+import sys, grpc
+from ray.core.generated import gcs_service_pb2 as pb, gcs_service_pb2_grpc as rpc
+addr, ca, cert, key, other_cert, other_key = sys.argv[1:7]
+read = lambda path: open(path, "rb").read()
+ways = {
+    "mutual": grpc.ssl_channel_credentials(read(ca), read(key), read(cert)),
+    "no-client-cert": grpc.ssl_channel_credentials(read(ca)),
+    "stranger-cert": grpc.ssl_channel_credentials(read(ca), read(other_key), read(other_cert)),
+    "plaintext": None,
+}
+for way, creds in ways.items():
+    options = [("grpc.enable_http_proxy", 0)]
+    channel = (grpc.secure_channel(addr, creds, options) if creds
+               else grpc.insecure_channel(addr, options))
+    try:
+        reply = rpc.NodeInfoGcsServiceStub(channel).GetAllNodeInfo(
+            pb.GetAllNodeInfoRequest(), timeout=10)
+        alive = [n for n in reply.node_info_list if n.state == 0]
+        print(way, "OK", len(alive))
+    except grpc.RpcError as e:
+        print(way, "REFUSED", e.code().name)
+    channel.close()
+"#;
+
+/// `key` of Secret `name`, written to `dir/<name>-<key>`; returns that path.
+async fn secret_file(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    key: &str,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let secret: k8s_openapi::api::core::v1::Secret =
+        Api::namespaced(client.clone(), ns).get(name).await?;
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .with_context(|| format!("Secret {name} has no {key}"))?;
+    let path = dir.join(format!("{name}-{key}"));
+    std::fs::write(&path, &data.0)?;
+    Ok(path)
+}
+
+/// Runs `program` with `args`; its stdout and stderr, and whether it succeeded.
+fn run(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> Result<(bool, String)> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_cluster_runs_real_ray_and_refuses_a_client_without_certificates() -> Result<()> {
+    let needs = Needs { cert_manager: true };
+    let t = RealRay::start_with("real-mtls", "tests/fixtures/real-ray/mtls.yaml", needs).await?;
+    let (env, ns, client) = (&t.env, &t.ns, &t.client);
+    let name = "mtls";
+
+    // Ready, and the worker's raylet registered with the head's GCS: every
+    // connection between them is mutual TLS with cert-manager's certificates.
+    let ready = wait_ray_phase(env, ns, name, Phase::Ready).await?;
+    wait_ray_workers(env, ns, name, 1).await?;
+    let head = head_pod(client, ns, name).await?;
+    let head_name = head.name_any();
+    let ray_env = head
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == "ray-head"))
+        .and_then(|c| c.env.clone())
+        .unwrap_or_default();
+    assert!(
+        ray_env
+            .iter()
+            .any(|e| e.name == "RAY_USE_TLS" && e.value.as_deref() == Some("1")),
+        "the head runs without RAY_USE_TLS=1: {ray_env:?}"
+    );
+    // A driver in the head runs a task on the worker (the head has no CPU).
+    let task = exec(
+        env,
+        ns,
+        &head_name,
+        "ray-head",
+        &[
+            "timeout",
+            "120",
+            "python",
+            "-c",
+            "import socket, ray; ray.init(address='auto'); \
+             print('RAN ON', ray.get(ray.remote(num_cpus=1)(lambda: socket.gethostname()).remote()))",
+        ],
+    )?;
+    let worker = pods(client, ns, name, "worker")
+        .await?
+        .into_iter()
+        .next()
+        .context("no worker pod")?
+        .name_any();
+    assert!(
+        task.contains(&format!("RAN ON {worker}")),
+        "the task did not run on {worker}: {task}"
+    );
+
+    // From the host, over the process node's bridge, to the head's GCS port.
+    let ip = head
+        .status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .context("the head has no IP")?;
+    let names = rayop::crd::tls::PkiNames::of(name, &uid(&ready));
+    let dir = tempfile::tempdir()?;
+    let ca = secret_file(client, ns, &names.ca_secret, "tls.crt", dir.path()).await?;
+    let cert = secret_file(client, ns, &names.worker_secret, "tls.crt", dir.path()).await?;
+    let key = secret_file(client, ns, &names.worker_secret, "tls.key", dir.path()).await?;
+    let (stranger_cert, stranger_key) = (
+        dir.path().join("stranger.crt"),
+        dir.path().join("stranger.key"),
+    );
+    let openssl = std::path::Path::new("openssl");
+    let (made, out) = run(
+        openssl,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=stranger",
+            "-keyout",
+        ]
+        .map(std::ffi::OsStr::new)
+        .into_iter()
+        .chain([
+            stranger_key.as_os_str(),
+            "-out".as_ref(),
+            stranger_cert.as_os_str(),
+        ])
+        .collect::<Vec<_>>(),
+    )?;
+    assert!(made, "openssl req: {out}");
+
+    // The GCS speaks TLS and presents the head's certificate: signed by the
+    // cluster's CA and naming the head pod's IP.
+    let address = format!("{ip}:6379");
+    let handshake = |ca_file: &std::path::Path| -> Result<String> {
+        // Exits non-zero either way: the GCS closes a connection that
+        // sends no HTTP/2.
+        run(
+            openssl,
+            &[
+                "s_client".as_ref(),
+                "-connect".as_ref(),
+                address.as_ref(),
+                "-CAfile".as_ref(),
+                ca_file.as_os_str(),
+                "-cert".as_ref(),
+                cert.as_os_str(),
+                "-key".as_ref(),
+                key.as_os_str(),
+                "-verify_return_error".as_ref(),
+                "-verify_ip".as_ref(),
+                ip.as_ref(),
+                "-brief".as_ref(),
+            ],
+        )
+        .map(|(_, out)| out)
+    };
+    let verified = handshake(&ca)?;
+    assert!(
+        verified.contains("CONNECTION ESTABLISHED") && verified.contains("Verification: OK"),
+        "no TLS handshake verified by the cluster's CA: {verified}"
+    );
+    let unverified = handshake(&stranger_cert)?;
+    assert!(
+        !unverified.contains("CONNECTION ESTABLISHED") && unverified.contains("verify error"),
+        "the head's certificate passed for a stranger's CA: {unverified}"
+    );
+
+    // Real Ray enforces mutual TLS: a gRPC client is answered only with a
+    // certificate the cluster's CA signed.
+    let python = rayop_testenv::process_node::ray_venv()?.join("bin/python");
+    let (_, answers) = run(
+        &python,
+        &[
+            "-c".as_ref(),
+            GCS_CLIENT.as_ref(),
+            address.as_ref(),
+            ca.as_os_str(),
+            cert.as_os_str(),
+            key.as_os_str(),
+            stranger_cert.as_os_str(),
+            stranger_key.as_os_str(),
+        ],
+    )?;
+    let answer = |way: &str| {
+        answers
+            .lines()
+            .find_map(|l| l.strip_prefix(way)?.strip_prefix(' '))
+            .unwrap_or("no answer")
+            .to_owned()
+    };
+    assert_eq!(answer("mutual"), "OK 2", "{answers}");
+    for way in ["no-client-cert", "stranger-cert", "plaintext"] {
+        assert_eq!(answer(way), "REFUSED UNAVAILABLE", "{way}: {answers}");
+    }
     t.finish().await
 }
