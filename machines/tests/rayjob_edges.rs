@@ -60,6 +60,25 @@ fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
             obs(&good, absent())
         }),
         "init-create" => with(base, |s| obs(s, absent())),
+        "invalid-during-attempt" => {
+            let d = drive_to(from, &base);
+            let bad = JobSpec {
+                generation: 2,
+                problems: vec!["runtimeEnvYAML does not parse".into()],
+                ..base
+            };
+            // A world that asks for nothing in either phase: the cluster
+            // still starting, or the submitter still submitting.
+            let world = if from == JobPhase::Running {
+                let mut w = ready();
+                w.submitter = SubmitterView::Running;
+                w
+            } else {
+                not_ready()
+            };
+            let e = d.next(obs(&bad, world));
+            (d, e)
+        }
         "init-selector-missing" => with(
             JobSpec {
                 cluster_selector: true,
@@ -85,11 +104,6 @@ fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
         "suspend" => with(base, |s| {
             let s = JobSpec {
                 suspend: true,
-                mode: if s.mode == SubmissionMode::K8sJobMode {
-                    SubmissionMode::K8sJobMode
-                } else {
-                    s.mode
-                },
                 ..s.clone()
             };
             obs(&s, ready())

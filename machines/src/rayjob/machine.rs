@@ -174,7 +174,7 @@ impl Job {
                                 );
                                 self.message = message;
                             }
-                        } else if !self.spec.suspend {
+                        } else {
                             context.push(JobCommand::CreateCluster {
                                 attempt: self.attempt.number,
                             });

@@ -87,6 +87,13 @@ pub const JOB_TABLE: &[JobEdge] = &[
         commands: &[CreateCluster, PublishStatus],
     },
     JobEdge {
+        id: "invalid-during-attempt",
+        from: &[Initializing, Running],
+        on: "Observed: the spec turned invalid (announced once per generation; the attempt goes on)",
+        to: Same,
+        commands: &[Announce],
+    },
+    JobEdge {
         id: "init-create",
         from: &[Initializing],
         on: "Observed: cluster absent",
