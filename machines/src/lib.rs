@@ -1,4 +1,5 @@
-//! The pure, deterministic state machine of one RayCluster.
+//! The pure, deterministic state machines of rayop: one RayCluster ([`ClusterMachine`])
+//! and one RayJob ([`rayjob::JobMachine`]).
 //!
 //! Each RayCluster the operator manages has one [`ClusterMachine`]. The operator
 //! turns what it observes into [`Event`]s; the machine answers each with a
@@ -29,6 +30,7 @@ mod event;
 pub mod machine;
 mod observation;
 mod phase;
+pub mod rayjob;
 mod spec;
 pub mod status;
 pub mod table;

@@ -1,0 +1,46 @@
+//! The machine's timers, all derived from storage: deadlines from the
+//! attempt's start, the check window of an unknown job, the grace of a
+//! finished job whose submitter still runs, and the cleanup plan.
+//!
+//! Invariant: `next_wake` is a pure function of state and storage, so a
+//! restored machine asks for the same wake-up as the one it was taken from.
+
+use super::{cleanup, machine::Job, phase::JobPhase};
+use crate::Millis;
+
+/// How long the job's state may be unknown while Running (head or
+/// dashboard unreachable, or a submitted job unknown to the dashboard)
+/// before the attempt fails: KubeRay's default status-check timeout, 300 s.
+pub const CHECK_WINDOW_MS: u64 = 300_000;
+
+/// How long Ray may report a terminal status while the submitter still
+/// runs before the job is finished anyway: KubeRay's default grace, 300 s.
+pub const TERMINAL_GRACE_MS: u64 = 300_000;
+
+/// The earliest timer of `job` in `phase`.
+#[must_use]
+pub fn next_wake(job: &Job, phase: JobPhase) -> Option<Millis> {
+    let started = job.attempt.started;
+    let seconds = |s: u32| started.plus(u64::from(s) * 1000);
+    let mut wakes = Vec::new();
+    match phase {
+        JobPhase::Initializing | JobPhase::Waiting | JobPhase::Running => {
+            wakes.extend(job.spec.active_deadline_seconds.map(seconds));
+            if phase != JobPhase::Running {
+                wakes.extend(job.spec.pre_running_deadline_seconds.map(seconds));
+            }
+            if phase == JobPhase::Running {
+                wakes.extend(job.unknown_since.map(|(s, _)| s.plus(CHECK_WINDOW_MS)));
+                wakes.extend(job.terminal_since.map(|s| s.plus(TERMINAL_GRACE_MS)));
+            }
+        }
+        JobPhase::Complete | JobPhase::Failed => {
+            if let Some(end) = job.end_time {
+                let plan = cleanup::plan(&job.spec, phase, job.job_status, end);
+                wakes.extend(cleanup::next(&plan, &job.cleaned));
+            }
+        }
+        _ => {}
+    }
+    wakes.into_iter().min()
+}

@@ -1,0 +1,360 @@
+//! Walks every row of the RayJob transition table through the real machine:
+//! from each listed phase the row's event must lead to the listed phase with
+//! exactly the listed command kinds. Also keeps RAYJOB_TRANSITIONS.md fresh.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod job_support;
+
+use job_support::*;
+use rayop_machines::rayjob::{
+    ClusterView, Deletion, DeletionRule, JobCommandKind, JobEvent, JobInput, JobPhase, JobSpec,
+    Policy, RayJobView, RayStatus, RuleCondition, SubmissionMode, SubmitterView, table::JOB_TABLE,
+};
+
+/// The machine before the row's event, and the event.
+fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
+    let base = spec();
+    let with = |s: JobSpec, input: fn(&JobSpec) -> JobInput| {
+        let d = drive_to(from, &s);
+        let e = d.next(input(&s));
+        (d, e)
+    };
+    let tick_after = |s: &JobSpec, ms: u64| {
+        let d = drive_to(from, s);
+        let e = JobEvent {
+            at: d.at.plus(ms),
+            input: JobInput::Tick,
+        };
+        (d, e)
+    };
+    match id {
+        "new-start" => with(base, |s| obs(s, absent())),
+        "new-start-deadline" => with(
+            JobSpec {
+                active_deadline_seconds: Some(600),
+                ..base
+            },
+            |s| obs(s, absent()),
+        ),
+        "new-invalid" => with(base, |s| {
+            let bad = JobSpec {
+                problems: vec!["bad".into()],
+                ..s.clone()
+            };
+            obs(&bad, absent())
+        }),
+        "validation-still" => with(base, |s| {
+            let bad = JobSpec {
+                generation: 2,
+                problems: vec!["still bad".into()],
+                ..s.clone()
+            };
+            obs(&bad, absent())
+        }),
+        "validation-fixed" => with(base, |s| {
+            let good = JobSpec {
+                generation: 2,
+                ..s.clone()
+            };
+            obs(&good, absent())
+        }),
+        "init-create" => with(base, |s| obs(s, absent())),
+        "invalid-during-attempt" => {
+            let d = drive_to(from, &base);
+            let bad = JobSpec {
+                generation: 2,
+                problems: vec!["runtimeEnvYAML does not parse".into()],
+                ..base
+            };
+            // A world that asks for nothing in either phase: the cluster
+            // still starting, or the submitter still submitting.
+            let world = if from == JobPhase::Running {
+                let mut w = ready();
+                w.submitter = SubmitterView::Running;
+                w
+            } else {
+                not_ready()
+            };
+            let e = d.next(obs(&bad, world));
+            (d, e)
+        }
+        "init-selector-missing" => with(
+            JobSpec {
+                cluster_selector: true,
+                ..base
+            },
+            |s| obs(s, absent()),
+        ),
+        "init-wait" => with(base, |s| obs(s, not_ready())),
+        "init-ready-k8s" => with(base, |s| obs(s, ready())),
+        "init-ready-http" => with(spec_in(SubmissionMode::HTTPMode), |s| obs(s, ready())),
+        "init-ready-sidecar" => with(spec_in(SubmissionMode::SidecarMode), |s| obs(s, ready())),
+        "init-ready-interactive" => with(spec_in(SubmissionMode::InteractiveMode), |s| {
+            obs(s, ready())
+        }),
+        "waiting-job-id" => with(base, |s| {
+            let s = JobSpec {
+                mode: SubmissionMode::InteractiveMode,
+                user_job_id: true,
+                ..s.clone()
+            };
+            obs(&s, ready())
+        }),
+        "suspend" => with(base, |s| {
+            let s = JobSpec {
+                suspend: true,
+                ..s.clone()
+            };
+            obs(&s, ready())
+        }),
+        "deadline-before-running" => {
+            let s = JobSpec {
+                active_deadline_seconds: Some(60),
+                ..base
+            };
+            tick_after(&s, 60_000)
+        }
+        "pre-running-deadline" => {
+            let s = JobSpec {
+                pre_running_deadline_seconds: Some(60),
+                ..base
+            };
+            tick_after(&s, 60_000)
+        }
+        "deadline-running" => {
+            let s = JobSpec {
+                active_deadline_seconds: Some(60),
+                ..base
+            };
+            tick_after(&s, 60_000)
+        }
+        "running-poll" => with(base, |s| obs(s, running(RayStatus::Running))),
+        "running-succeeded" => with(base, |s| obs(s, done(RayStatus::Succeeded))),
+        "running-succeeded-shutdown" => with(
+            JobSpec {
+                deletion: Deletion::Shutdown { delete_self: false },
+                ..base
+            },
+            |s| obs(s, done(RayStatus::Succeeded)),
+        ),
+        "running-finished-ttl" => with(
+            JobSpec {
+                deletion: Deletion::Shutdown { delete_self: false },
+                ttl_seconds: 30,
+                ..base
+            },
+            |s| obs(s, done(RayStatus::Succeeded)),
+        ),
+        "running-failed" => with(base, |s| obs(s, done(RayStatus::Failed))),
+        "running-failed-retry" => with(
+            JobSpec {
+                backoff_limit: 2,
+                ..base
+            },
+            |s| obs(s, done(RayStatus::Failed)),
+        ),
+        "running-terminal-submitter-running" => {
+            with(base, |s| obs(s, running(RayStatus::Succeeded)))
+        }
+        "terminal-grace" => {
+            let mut d = drive_to(from, &base);
+            d.feed(obs(&base, running(RayStatus::Succeeded)));
+            let e = JobEvent {
+                at: d.at.plus(300_000),
+                input: JobInput::Tick,
+            };
+            (d, e)
+        }
+        "running-unknown" => with(base, |s| {
+            let mut w = running(RayStatus::Running);
+            w.head_reachable = false;
+            obs(s, w)
+        }),
+        "unknown-too-long" => {
+            let mut d = drive_to(from, &base);
+            let mut w = running(RayStatus::Running);
+            w.ray_job = RayJobView::Unreachable;
+            d.feed(obs(&base, w));
+            let e = JobEvent {
+                at: d.at.plus(300_000),
+                input: JobInput::Tick,
+            };
+            (d, e)
+        }
+        "submitter-failed" => with(base, |s| {
+            let mut w = ready();
+            w.submitter = SubmitterView::Failed {
+                reason: "BackoffLimitExceeded".into(),
+            };
+            obs(s, w)
+        }),
+        "submitter-done-job-missing" => with(base, |s| {
+            let mut w = ready();
+            w.submitter = SubmitterView::Complete;
+            obs(s, w)
+        }),
+        "submission-failed" => {
+            let s = spec_in(SubmissionMode::HTTPMode);
+            let d = drive_to(from, &s);
+            let e = d.next(JobInput::CommandFailed {
+                command: JobCommandKind::SubmitHttp,
+                reason: "FailedSubmit".into(),
+                message: "500".into(),
+            });
+            (d, e)
+        }
+        "suspending-wait" => with(base, |s| {
+            let s = JobSpec {
+                suspend: true,
+                ..s.clone()
+            };
+            let mut w = absent();
+            w.cluster = ClusterView::Terminating;
+            obs(&s, w)
+        }),
+        "suspending-done" => with(base, |s| {
+            let s = JobSpec {
+                suspend: true,
+                ..s.clone()
+            };
+            obs(&s, absent())
+        }),
+        "resume" => with(base, |s| obs(s, absent())),
+        "retrying-wait" => with(base, |s| {
+            let s = JobSpec {
+                backoff_limit: 1,
+                ..s.clone()
+            };
+            obs(&s, not_ready())
+        }),
+        "retrying-done" => with(base, |s| {
+            let s = JobSpec {
+                backoff_limit: 1,
+                ..s.clone()
+            };
+            obs(&s, absent())
+        }),
+        "cleanup-due" => {
+            let s = JobSpec {
+                deletion: Deletion::Shutdown { delete_self: false },
+                ttl_seconds: 30,
+                ..base
+            };
+            tick_after(&s, 30_000)
+        }
+        "cleanup-workers" | "cleanup-self" => {
+            let s = JobSpec {
+                deletion: Deletion::Rules(vec![
+                    DeletionRule {
+                        policy: Policy::DeleteWorkers,
+                        condition: RuleCondition::JobSucceeded,
+                        ttl_seconds: 10,
+                    },
+                    DeletionRule {
+                        policy: Policy::DeleteSelf,
+                        condition: RuleCondition::JobSucceeded,
+                        ttl_seconds: 60,
+                    },
+                ]),
+                ..base
+            };
+            if id == "cleanup-workers" {
+                tick_after(&s, 10_000)
+            } else {
+                let mut d = drive_to(from, &s);
+                d.feed_after(10_000, JobInput::Tick);
+                let e = JobEvent {
+                    at: d.at.plus(50_000),
+                    input: JobInput::Tick,
+                };
+                (d, e)
+            }
+        }
+        "finished-steady" => with(base, |s| obs(s, absent())),
+        "command-failed" => {
+            let s = JobSpec {
+                backoff_limit: 1,
+                ..base
+            };
+            let d = drive_to(from, &s);
+            let e = d.next(JobInput::CommandFailed {
+                command: JobCommandKind::CreateCluster,
+                reason: "FailedToCreateRayCluster".into(),
+                message: "quota".into(),
+            });
+            (d, e)
+        }
+        "deleted-running" | "deleted" | "terminal" => with(base, |_| JobInput::Deleted),
+        other => panic!("no case for row {other}"),
+    }
+}
+
+#[test]
+fn every_row_of_the_table_holds() {
+    let mut walked = 0;
+    for edge in JOB_TABLE {
+        for &from in edge.from {
+            let (mut d, event) = case(edge.id, from);
+            let step = d.machine.step(&event);
+            assert_eq!(step.from, from, "row {}", edge.id);
+            assert_eq!(
+                step.to,
+                edge.to_for(from),
+                "row {} from {from}: wrong target; commands {:#?}",
+                edge.id,
+                step.commands
+            );
+            assert_eq!(
+                kinds(&step),
+                edge.commands,
+                "row {} from {from}: wrong commands {:#?}",
+                edge.id,
+                step.commands
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked >= JOB_TABLE.len());
+}
+
+#[test]
+fn every_phase_is_left_and_entered() {
+    for phase in JobPhase::ALL {
+        assert!(
+            JOB_TABLE.iter().any(|e| e.from.contains(&phase)),
+            "{phase} has no row leaving it"
+        );
+        if phase != JobPhase::New {
+            assert!(
+                JOB_TABLE
+                    .iter()
+                    .any(|e| e.from.iter().any(|&f| f != phase && e.to_for(f) == phase)),
+                "nothing enters {phase}"
+            );
+        }
+    }
+}
+
+#[test]
+fn row_ids_are_unique() {
+    let mut ids: Vec<_> = JOB_TABLE.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before);
+}
+
+#[test]
+fn the_published_table_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RAYJOB_TRANSITIONS.md");
+    let expected = rayop_machines::rayjob::table::markdown();
+    if std::env::var_os("RAYOP_BLESS").is_some() {
+        std::fs::write(path, &expected).unwrap();
+    }
+    let actual = std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        actual, expected,
+        "machines/RAYJOB_TRANSITIONS.md is stale: run `RAYOP_BLESS=1 cargo test -p rayop-machines --test rayjob_edges`"
+    );
+}
