@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 
 use super::{
-    input::{Deletion, JobSpec, Policy, RayStatus, RuleCondition},
+    input::{Deletion, JobSpec, Policy, RuleCondition},
     phase::JobPhase,
+    ray_status::RayStatus,
 };
 use crate::Millis;
 

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{input::RayStatus, phase::JobPhase, reason::FailReason};
+use super::{phase::JobPhase, ray_status::RayStatus, reason::FailReason};
 use crate::{Millis, Notice};
 
 /// One side effect for the operator to perform.

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::command::JobCommandKind;
+use super::{command::JobCommandKind, ray_status::RayStatus};
 
 /// One input to a RayJob machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,44 +168,6 @@ pub enum SubmitterView {
     },
     /// It has a deletion timestamp.
     Terminating,
-}
-
-/// Ray's job status (`jobStatus`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RayStatus {
-    /// `PENDING`.
-    Pending,
-    /// `RUNNING`.
-    Running,
-    /// `SUCCEEDED`.
-    Succeeded,
-    /// `FAILED`.
-    Failed,
-    /// `STOPPED`.
-    Stopped,
-}
-
-impl RayStatus {
-    /// Whether Ray considers the job finished.
-    #[must_use]
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RayStatus::Succeeded | RayStatus::Failed | RayStatus::Stopped
-        )
-    }
-
-    /// The value as in `status.jobStatus`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RayStatus::Pending => "PENDING",
-            RayStatus::Running => "RUNNING",
-            RayStatus::Succeeded => "SUCCEEDED",
-            RayStatus::Failed => "FAILED",
-            RayStatus::Stopped => "STOPPED",
-        }
-    }
 }
 
 /// What the dashboard said about the current attempt's job id.

@@ -19,12 +19,12 @@ use super::{
     cleanup,
     command::{JobCommand, JobCommandKind, JobStatusSummary},
     input::{
-        ClusterView, JobInput, JobSpec, JobWorld, Policy, RayJobView, RayStatus, SubmissionMode,
-        SubmitterView,
+        ClusterView, JobInput, JobSpec, JobWorld, Policy, RayJobView, SubmissionMode, SubmitterView,
     },
     phase::JobPhase,
+    ray_status::RayStatus,
     reason::FailReason,
-    timers,
+    windows,
 };
 use crate::{Event, Millis, Notice, Severity};
 
@@ -651,7 +651,7 @@ impl Job {
             );
         }
         if let Some((since, why)) = self.unknown_since
-            && at >= since.plus(timers::CHECK_WINDOW_MS)
+            && at >= since.plus(windows::CHECK_WINDOW_MS)
         {
             let (reason, message) = match why {
                 Unknown::Unreachable => (
@@ -666,7 +666,7 @@ impl Job {
             return self.fail(context, reason, message.to_owned());
         }
         if let Some(since) = self.terminal_since
-            && at >= since.plus(timers::TERMINAL_GRACE_MS)
+            && at >= since.plus(windows::TERMINAL_GRACE_MS)
             && let Some(status) = self.job_status
         {
             return self.finish(

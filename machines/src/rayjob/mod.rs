@@ -21,8 +21,8 @@
 //! | KubeRay | rayop |
 //! |---|---|
 //! | HTTPMode resubmits on every 404, a silent rerun that ignores `backoffLimit` (#4824) | A job is submitted at most once per attempt: [`machine::Attempt::submitted`] is set when the submission is issued (SubmitHttp, CreateSubmitter, the sidecar, the user's `jobId`) and never cleared within the attempt; journaled, so a restart does not resubmit either. A 404 after that is "lost", never "not yet submitted". |
-//! | Head OOM/eviction wipes the GCS job table and the RayJob stays Running forever (#3860, #3903) | While Running, an unreachable head/dashboard or a submitted job the dashboard no longer knows starts a check window ([`timers::CHECK_WINDOW_MS`], 300 s); when it runs out the attempt fails with `JobStatusCheckTimeoutExceeded` (unreachable, not retried, as KubeRay) or `JobLost` (lost; retryable). A K8sJobMode submitter that completed without the job fails it at once (`JobLost`). InteractiveMode counts the user's `spec.jobId` as the submission, so an id the dashboard does not know fails after the window too (KubeRay polls forever). |
-//! | The 30 s submitter-finished rule force-fails a still-RUNNING job when the log follower drops (#4921) | The dashboard decides: a submitter that finished (or failed) while Ray reports the job PENDING/RUNNING changes nothing. A failed submitter fails the attempt only when the job never appeared (`SubmissionFailed`). Ray terminal while the submitter still runs: wait for it up to the grace window ([`timers::TERMINAL_GRACE_MS`]), then finish. |
+//! | Head OOM/eviction wipes the GCS job table and the RayJob stays Running forever (#3860, #3903) | While Running, an unreachable head/dashboard or a submitted job the dashboard no longer knows starts a check window ([`windows::CHECK_WINDOW_MS`], 300 s); when it runs out the attempt fails with `JobStatusCheckTimeoutExceeded` (unreachable, not retried, as KubeRay) or `JobLost` (lost; retryable). A K8sJobMode submitter that completed without the job fails it at once (`JobLost`). InteractiveMode counts the user's `spec.jobId` as the submission, so an id the dashboard does not know fails after the window too (KubeRay polls forever). |
+//! | The 30 s submitter-finished rule force-fails a still-RUNNING job when the log follower drops (#4921) | The dashboard decides: a submitter that finished (or failed) while Ray reports the job PENDING/RUNNING changes nothing. A failed submitter fails the attempt only when the job never appeared (`SubmissionFailed`). Ray terminal while the submitter still runs: wait for it up to the grace window ([`windows::TERMINAL_GRACE_MS`]), then finish. |
 //! | Retries | `failed` counts every failed attempt; a retry happens only when `failed ≤ backoffLimit` after counting and the reason is retryable (not `DeadlineExceeded`, `JobStatusCheckTimeoutExceeded`, `ValidationFailed`), so retries never exceed `backoffLimit`. |
 //! | Deadlines are polled every 3 s | `activeDeadlineSeconds` (from the attempt's `startTime`; Initializing, Waiting, Running) and `preRunningDeadlineSeconds` (Initializing, Waiting) are timers: the machine emits `WakeAt`, and a due timer fires before the event that finds it due, so a late observation never overtakes a deadline. |
 //! | Failure paths leave the Ray job running (#2314) | Failing an attempt whose job was submitted and not known terminal emits `StopJob` once (also on deletion). |
@@ -45,16 +45,19 @@ mod driver;
 mod input;
 pub mod machine;
 mod phase;
+mod ray_status;
 mod reason;
 pub mod table;
 pub mod timers;
+pub mod windows;
 
 pub use command::{JobCommand, JobCommandKind, JobStatusSummary};
 pub use driver::JobMachine;
 pub use input::{
     ClusterView, Deletion, DeletionRule, JobInput, JobSpec, JobWorld, Policy, RayJobView,
-    RayStatus, RuleCondition, SubmissionMode, SubmitterView,
+    RuleCondition, SubmissionMode, SubmitterView,
 };
 pub use machine::JobEvent;
 pub use phase::JobPhase;
+pub use ray_status::RayStatus;
 pub use reason::FailReason;

@@ -5,17 +5,13 @@
 //! Invariant: `next_wake` is a pure function of state and storage, so a
 //! restored machine asks for the same wake-up as the one it was taken from.
 
-use super::{cleanup, machine::Job, phase::JobPhase};
+use super::{
+    cleanup,
+    machine::Job,
+    phase::JobPhase,
+    windows::{CHECK_WINDOW_MS, TERMINAL_GRACE_MS},
+};
 use crate::Millis;
-
-/// How long the job's state may be unknown while Running (head or
-/// dashboard unreachable, or a submitted job unknown to the dashboard)
-/// before the attempt fails: KubeRay's default status-check timeout, 300 s.
-pub const CHECK_WINDOW_MS: u64 = 300_000;
-
-/// How long Ray may report a terminal status while the submitter still
-/// runs before the job is finished anyway: KubeRay's default grace, 300 s.
-pub const TERMINAL_GRACE_MS: u64 = 300_000;
 
 /// The earliest timer of `job` in `phase`.
 #[must_use]

@@ -1,0 +1,42 @@
+//! Ray's own status of a job, as the dashboard's Jobs API reports it and
+//! `status.jobStatus` shows it. A leaf: both the inputs and the commands use it.
+
+use serde::{Deserialize, Serialize};
+
+/// Ray's job status (`jobStatus`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RayStatus {
+    /// `PENDING`.
+    Pending,
+    /// `RUNNING`.
+    Running,
+    /// `SUCCEEDED`.
+    Succeeded,
+    /// `FAILED`.
+    Failed,
+    /// `STOPPED`.
+    Stopped,
+}
+
+impl RayStatus {
+    /// Whether Ray considers the job finished.
+    #[must_use]
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RayStatus::Succeeded | RayStatus::Failed | RayStatus::Stopped
+        )
+    }
+
+    /// The value as in `status.jobStatus`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RayStatus::Pending => "PENDING",
+            RayStatus::Running => "RUNNING",
+            RayStatus::Succeeded => "SUCCEEDED",
+            RayStatus::Failed => "FAILED",
+            RayStatus::Stopped => "STOPPED",
+        }
+    }
+}
