@@ -57,6 +57,8 @@ pub mod network_policy;
 pub mod option_checks;
 pub mod pod_template;
 pub mod ray_node_options;
+pub mod raycronjob;
+pub mod rayjob;
 pub mod schema;
 pub mod spec;
 pub mod status;
