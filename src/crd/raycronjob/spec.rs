@@ -95,7 +95,10 @@ mod tests {
         });
         let spec: RayCronJobSpec = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(spec.time_zone.as_deref(), Some("Asia/Tokyo"));
-        assert_eq!(spec.job_template.submission_mode, SubmissionMode::K8sJobMode);
+        assert_eq!(
+            spec.job_template.submission_mode,
+            SubmissionMode::K8sJobMode
+        );
         assert_eq!(serde_json::to_value(&spec).unwrap(), wire);
     }
 
@@ -112,12 +115,23 @@ mod tests {
         assert_eq!(crd.spec.versions.len(), 1);
         let v1 = &crd.spec.versions[0];
         assert!(v1.served && v1.storage);
-        let columns: Vec<_> = v1.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
-        assert_eq!(columns, ["schedule", "timezone", "last schedule", "age", "suspend"]);
+        let columns: Vec<_> = v1
+            .additional_printer_columns
+            .iter()
+            .flatten()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            columns,
+            ["schedule", "timezone", "last schedule", "age", "suspend"]
+        );
         let schema = serde_json::to_value(v1.schema.as_ref().unwrap()).unwrap();
-        let template = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["jobTemplate"];
+        let template =
+            &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["jobTemplate"];
         assert!(
-            template["x-kubernetes-validations"].as_array().is_some_and(|r| !r.is_empty()),
+            template["x-kubernetes-validations"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty()),
             "the RayJob spec rules apply to jobTemplate"
         );
     }

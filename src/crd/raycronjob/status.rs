@@ -27,6 +27,9 @@ mod tests {
         let status: RayCronJobStatus = serde_json::from_value(wire.clone()).unwrap();
         assert!(status.last_schedule_time.is_some());
         assert_eq!(serde_json::to_value(&status).unwrap(), wire);
-        assert_eq!(serde_json::to_value(RayCronJobStatus::default()).unwrap(), json!({}));
+        assert_eq!(
+            serde_json::to_value(RayCronJobStatus::default()).unwrap(),
+            json!({})
+        );
     }
 }

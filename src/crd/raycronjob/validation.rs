@@ -40,7 +40,10 @@ pub fn validate(cron: &RayCronJob) -> Result<(), Vec<SpecProblem>> {
     let mut out = name_problems(&cron.name_any(), MAX_CRONJOB_NAME);
     out.extend(spec_problems(&cron.spec.job_template, "spec.jobTemplate"));
     if cron.spec.schedule.contains("TZ") {
-        out.push(SpecProblem::new("spec.schedule", "schedule must not set TZ or CRON_TZ: use timeZone"));
+        out.push(SpecProblem::new(
+            "spec.schedule",
+            "schedule must not set TZ or CRON_TZ: use timeZone",
+        ));
     } else if !schedule_is_well_formed(&cron.spec.schedule) {
         out.push(SpecProblem::new(
             "spec.schedule",
@@ -48,7 +51,10 @@ pub fn validate(cron: &RayCronJob) -> Result<(), Vec<SpecProblem>> {
         ));
     }
     if cron.spec.time_zone.as_deref().is_some_and(str::is_empty) {
-        out.push(SpecProblem::new("spec.timeZone", "must not be empty; unset it for the operator's local time"));
+        out.push(SpecProblem::new(
+            "spec.timeZone",
+            "must not be empty; unset it for the operator's local time",
+        ));
     }
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
@@ -76,12 +82,17 @@ fn is_duration(text: &str) -> bool {
     let mut rest = text;
     let mut parts = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if digits == 0 {
             return false;
         }
         rest = &rest[digits..];
-        let Some(unit) = ["ns", "us", "µs", "ms", "h", "m", "s"].into_iter().find(|u| rest.starts_with(u)) else {
+        let Some(unit) = ["ns", "us", "µs", "ms", "h", "m", "s"]
+            .into_iter()
+            .find(|u| rest.starts_with(u))
+        else {
             return false;
         };
         rest = &rest[unit.len()..];
@@ -107,19 +118,37 @@ mod tests {
     }
 
     fn fields(c: &RayCronJob) -> Vec<String> {
-        validate(c).err().unwrap_or_default().into_iter().map(|p| p.field).collect()
+        validate(c)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.field)
+            .collect()
     }
 
     #[test]
     fn kuberays_schedules_are_well_formed() {
-        for s in ["*/5 * * * *", "0 9 * * MON-FRI", "@hourly", "@every 1h30m", "0 0 1,15 * ?"] {
+        for s in [
+            "*/5 * * * *",
+            "0 9 * * MON-FRI",
+            "@hourly",
+            "@every 1h30m",
+            "0 0 1,15 * ?",
+        ] {
             assert!(fields(&cron("c", s)).is_empty(), "{s}");
         }
     }
 
     #[test]
     fn malformed_schedules_are_refused() {
-        for s in ["* * * *", "every minute", "@often", "@every soon", "* * * * * *", ""] {
+        for s in [
+            "* * * *",
+            "every minute",
+            "@often",
+            "@every soon",
+            "* * * * * *",
+            "",
+        ] {
             assert_eq!(fields(&cron("c", s)), ["spec.schedule"], "{s:?}");
         }
         assert_eq!(fields(&cron("c", "TZ=UTC */5 * * * *")), ["spec.schedule"]);

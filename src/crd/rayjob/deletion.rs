@@ -103,7 +103,9 @@ pub struct DeletionCondition {
 }
 
 /// The Ray job statuses a deletion rule can wait for.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 #[schemars(transform = crate::crd::schema::drop_description)]
 pub enum RuleJobStatus {
     /// The job succeeded.
@@ -115,7 +117,9 @@ pub enum RuleJobStatus {
 }
 
 /// The deployment statuses a deletion rule can wait for.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 #[schemars(transform = crate::crd::schema::drop_description)]
 pub enum RuleDeploymentStatus {
     /// The RayJob failed.
@@ -137,7 +141,10 @@ mod tests {
         let rules = strategy.deletion_rules.as_deref().unwrap();
         assert_eq!(rules[0].condition.job_status, Some(RuleJobStatus::Failed));
         assert_eq!(rules[0].condition.ttl_seconds, 30);
-        assert_eq!(rules[1].condition.ttl_seconds, 0, "ttlSeconds defaults to 0");
+        assert_eq!(
+            rules[1].condition.ttl_seconds, 0,
+            "ttlSeconds defaults to 0"
+        );
         assert_eq!(
             serde_json::to_value(&strategy).unwrap()["deletionRules"][1],
             json!({"policy": "DeleteSelf", "condition": {"jobDeploymentStatus": "Failed", "ttlSeconds": 0}})

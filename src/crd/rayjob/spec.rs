@@ -61,7 +61,11 @@ pub struct RayJobSpec {
 
     /// Ray's runtime environment of the job as a YAML document (such as
     /// `pip:` or `working_dir:`), passed to Ray as JSON.
-    #[serde(default, skip_serializing_if = "String::is_empty", rename = "runtimeEnvYAML")]
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        rename = "runtimeEnvYAML"
+    )]
     pub runtime_env_yaml: String,
 
     /// The Ray submission id. Empty: `<name>-<5 random characters>` is used.

@@ -117,7 +117,11 @@ pub struct RayJobStatusInfo {
 #[serde(rename_all = "camelCase")]
 pub struct RayJobStatus {
     /// Ray's start and end times of the job.
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "rayJobInfo")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "rayJobInfo"
+    )]
     pub ray_job_info: Option<RayJobStatusInfo>,
     /// The Ray submission id of the current attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +130,11 @@ pub struct RayJobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ray_cluster_name: Option<String>,
     /// `host:port` of the cluster's dashboard (no scheme).
-    #[serde(default, skip_serializing_if = "Option::is_none", rename = "dashboardURL")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "dashboardURL"
+    )]
     pub dashboard_url: Option<String>,
     /// The Ray job's status, as the dashboard reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,7 +201,12 @@ mod tests {
         let status: RayJobStatus = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(status.job_status, Some(JobStatus::Succeeded));
         assert_eq!(status.reason, Some(JobFailedReason::AppFailed));
-        assert!(status.dashboard_url.as_deref().is_some_and(|u| u.ends_with(":8265")));
+        assert!(
+            status
+                .dashboard_url
+                .as_deref()
+                .is_some_and(|u| u.ends_with(":8265"))
+        );
         assert_eq!(serde_json::to_value(&status).unwrap(), wire);
     }
 
@@ -231,6 +244,9 @@ mod tests {
 
     #[test]
     fn an_empty_status_serializes_to_nothing() {
-        assert_eq!(serde_json::to_value(RayJobStatus::default()).unwrap(), json!({}));
+        assert_eq!(
+            serde_json::to_value(RayJobStatus::default()).unwrap(),
+            json!({})
+        );
     }
 }

@@ -95,6 +95,9 @@ mod tests {
     fn submitter_config_is_camel_case() {
         let config: SubmitterConfig = serde_json::from_value(json!({"backoffLimit": 3})).unwrap();
         assert_eq!(config.backoff_limit, Some(3));
-        assert_eq!(serde_json::to_value(&config).unwrap(), json!({"backoffLimit": 3}));
+        assert_eq!(
+            serde_json::to_value(&config).unwrap(),
+            json!({"backoffLimit": 3})
+        );
     }
 }

@@ -86,35 +86,58 @@ pub fn spec_problems(spec: &RayJobSpec, path: &str) -> Vec<SpecProblem> {
     let selector = spec.cluster_selector.is_some();
     let mode = spec.submission_mode;
     if spec.ray_cluster_spec.is_none() && !selector {
-        problem("", "set rayClusterSpec (the cluster to create) or clusterSelector (an existing cluster)");
+        problem(
+            "",
+            "set rayClusterSpec (the cluster to create) or clusterSelector (an existing cluster)",
+        );
     }
     if selector && spec.selected_cluster().is_none_or(str::is_empty) {
-        problem(".clusterSelector", &format!("must have the key {CLUSTER_SELECTOR_KEY} with the name of an existing RayCluster"));
+        problem(
+            ".clusterSelector",
+            &format!(
+                "must have the key {CLUSTER_SELECTOR_KEY} with the name of an existing RayCluster"
+            ),
+        );
     }
     if spec.suspend && !spec.shutdown_after_job_finishes {
         problem(".suspend", "suspend needs shutdownAfterJobFinishes: true");
     }
     if spec.suspend && selector {
-        problem(".suspend", "suspend cannot be used with clusterSelector: the existing cluster is not the RayJob's");
+        problem(
+            ".suspend",
+            "suspend cannot be used with clusterSelector: the existing cluster is not the RayJob's",
+        );
     }
     if spec.ttl_seconds_after_finished < 0 {
         problem(".ttlSecondsAfterFinished", "must be 0 or more");
     } else if spec.ttl_seconds_after_finished > 0 && !spec.shutdown_after_job_finishes {
-        problem(".ttlSecondsAfterFinished", "ttlSecondsAfterFinished above 0 needs shutdownAfterJobFinishes: true");
+        problem(
+            ".ttlSecondsAfterFinished",
+            "ttlSecondsAfterFinished above 0 needs shutdownAfterJobFinishes: true",
+        );
     }
     let backoff = spec.backoff_limit.unwrap_or(0);
     if backoff < 0 {
         problem(".backoffLimit", "must be 0 or more");
     }
     if backoff > 0 && selector {
-        problem(".backoffLimit", "backoffLimit must be 0 with clusterSelector: a retry recreates the cluster");
+        problem(
+            ".backoffLimit",
+            "backoffLimit must be 0 with clusterSelector: a retry recreates the cluster",
+        );
     }
     if backoff > 0 && mode == SubmissionMode::InteractiveMode {
-        problem(".backoffLimit", "backoffLimit must be 0 in InteractiveMode: the user submits the job");
+        problem(
+            ".backoffLimit",
+            "backoffLimit must be 0 in InteractiveMode: the user submits the job",
+        );
     }
     for (field, value) in [
         (".activeDeadlineSeconds", spec.active_deadline_seconds),
-        (".preRunningDeadlineSeconds", spec.pre_running_deadline_seconds),
+        (
+            ".preRunningDeadlineSeconds",
+            spec.pre_running_deadline_seconds,
+        ),
     ] {
         if value.is_some_and(|v| v < 1) {
             problem(field, "must be 1 or more");
@@ -128,18 +151,32 @@ pub fn spec_problems(spec: &RayJobSpec, path: &str) -> Vec<SpecProblem> {
             problem(field, "must be 0 or more");
         }
     }
-    if spec.submitter_config.as_ref().and_then(|c| c.backoff_limit).is_some_and(|b| b < 0) {
+    if spec
+        .submitter_config
+        .as_ref()
+        .and_then(|c| c.backoff_limit)
+        .is_some_and(|b| b < 0)
+    {
         problem(".submitterConfig.backoffLimit", "must be 0 or more");
     }
     if mode == SubmissionMode::SidecarMode {
         if selector {
-            problem(".clusterSelector", "clusterSelector cannot be used in SidecarMode: the submitter runs in the head pod of the cluster the RayJob creates");
+            problem(
+                ".clusterSelector",
+                "clusterSelector cannot be used in SidecarMode: the submitter runs in the head pod of the cluster the RayJob creates",
+            );
         }
         if spec.submitter_pod_template.is_some() {
-            problem(".submitterPodTemplate", "submitterPodTemplate cannot be used in SidecarMode: there is no submitter pod");
+            problem(
+                ".submitterPodTemplate",
+                "submitterPodTemplate cannot be used in SidecarMode: there is no submitter pod",
+            );
         }
         if spec.submitter_config.is_some() {
-            problem(".submitterConfig", "submitterConfig cannot be used in SidecarMode: there is no submitter Job");
+            problem(
+                ".submitterConfig",
+                "submitterConfig cannot be used in SidecarMode: there is no submitter Job",
+            );
         }
         let restart = spec
             .ray_cluster_spec
@@ -149,23 +186,38 @@ pub fn spec_problems(spec: &RayJobSpec, path: &str) -> Vec<SpecProblem> {
             .and_then(|t| t.spec.as_ref())
             .and_then(|s| s.restart_policy.as_deref());
         if restart.is_some_and(|r| r != "Never") {
-            problem(".rayClusterSpec.headGroupSpec.template.spec.restartPolicy", "must be Never or unset in SidecarMode: the submitter container runs once in the head pod");
+            problem(
+                ".rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
+                "must be Never or unset in SidecarMode: the submitter container runs once in the head pod",
+            );
         }
     }
     if let Some(managed_by) = spec.managed_by.as_deref()
         && !MANAGED_BY_VALUES.contains(&managed_by)
     {
-        problem(".managedBy", "managedBy must be ray.io/rayop, ray.io/kuberay-operator or kueue.x-k8s.io/multikueue");
+        problem(
+            ".managedBy",
+            "managedBy must be ray.io/rayop, ray.io/kuberay-operator or kueue.x-k8s.io/multikueue",
+        );
     }
     if !spec.runtime_env_yaml.is_empty()
-        && !matches!(serde_yaml::from_str::<serde_yaml::Value>(&spec.runtime_env_yaml), Ok(serde_yaml::Value::Mapping(_)))
+        && !matches!(
+            serde_yaml::from_str::<serde_yaml::Value>(&spec.runtime_env_yaml),
+            Ok(serde_yaml::Value::Mapping(_))
+        )
     {
-        problem(".runtimeEnvYAML", "must be a YAML mapping, such as 'pip: [requests]'");
+        problem(
+            ".runtimeEnvYAML",
+            "must be a YAML mapping, such as 'pip: [requests]'",
+        );
     }
     if !spec.entrypoint_resources.is_empty()
         && serde_json::from_str::<BTreeMap<String, f64>>(&spec.entrypoint_resources).is_err()
     {
-        problem(".entrypointResources", "must be a JSON object of resource names to amounts, such as '{\"Custom_1\": 1}'");
+        problem(
+            ".entrypointResources",
+            "must be a JSON object of resource names to amounts, such as '{\"Custom_1\": 1}'",
+        );
     }
     if let Some(strategy) = &spec.deletion_strategy {
         deletion_problems(spec, strategy, &mut problem);
@@ -181,32 +233,62 @@ fn deletion_problems(
     let legacy = strategy.on_success.is_some() || strategy.on_failure.is_some();
     let rules = strategy.deletion_rules.as_deref();
     if legacy && rules.is_some() {
-        problem(".deletionStrategy", "use either onSuccess/onFailure (deprecated) or deletionRules, not both");
+        problem(
+            ".deletionStrategy",
+            "use either onSuccess/onFailure (deprecated) or deletionRules, not both",
+        );
     }
     if !(strategy.on_success.is_some() && strategy.on_failure.is_some()) && rules.is_none() {
-        problem(".deletionStrategy", "set both onSuccess and onFailure, or deletionRules");
+        problem(
+            ".deletionStrategy",
+            "set both onSuccess and onFailure, or deletionRules",
+        );
     }
     let selector = spec.cluster_selector.is_some();
-    let autoscaling = spec.ray_cluster_spec.as_ref().is_some_and(|c| c.autoscaling_enabled());
+    let autoscaling = spec
+        .ray_cluster_spec
+        .as_ref()
+        .is_some_and(|c| c.autoscaling_enabled());
     let legacy_policies = [&strategy.on_success, &strategy.on_failure];
-    let legacy_policies = legacy_policies.iter().filter_map(|p| p.as_ref().map(|p| p.policy));
+    let legacy_policies = legacy_policies
+        .iter()
+        .filter_map(|p| p.as_ref().map(|p| p.policy));
     let rule_policies = rules.into_iter().flatten().map(|r| r.policy);
     let all: Vec<_> = legacy_policies.clone().chain(rule_policies).collect();
-    if spec.shutdown_after_job_finishes && legacy_policies.clone().any(|p| p == DeletionPolicyType::DeleteNone) {
-        problem(".deletionStrategy", "onSuccess and onFailure cannot be DeleteNone with shutdownAfterJobFinishes: true");
+    if spec.shutdown_after_job_finishes
+        && legacy_policies
+            .clone()
+            .any(|p| p == DeletionPolicyType::DeleteNone)
+    {
+        problem(
+            ".deletionStrategy",
+            "onSuccess and onFailure cannot be DeleteNone with shutdownAfterJobFinishes: true",
+        );
     }
     if selector && all.iter().any(|p| p.touches_cluster()) {
-        problem(".deletionStrategy", "DeleteCluster and DeleteWorkers cannot be used with clusterSelector: the existing cluster is not the RayJob's");
+        problem(
+            ".deletionStrategy",
+            "DeleteCluster and DeleteWorkers cannot be used with clusterSelector: the existing cluster is not the RayJob's",
+        );
     }
     if autoscaling && all.contains(&DeletionPolicyType::DeleteWorkers) {
-        problem(".deletionStrategy", "DeleteWorkers cannot be used when the cluster autoscales (enableInTreeAutoscaling): the autoscaler would bring the workers back");
+        problem(
+            ".deletionStrategy",
+            "DeleteWorkers cannot be used when the cluster autoscales (enableInTreeAutoscaling): the autoscaler would bring the workers back",
+        );
     }
     let Some(rules) = rules else { return };
     if spec.shutdown_after_job_finishes {
-        problem(".shutdownAfterJobFinishes", "shutdownAfterJobFinishes cannot be true with deletionStrategy.deletionRules: the rules decide what is deleted");
+        problem(
+            ".shutdownAfterJobFinishes",
+            "shutdownAfterJobFinishes cannot be true with deletionStrategy.deletionRules: the rules decide what is deleted",
+        );
     }
     if rules.is_empty() || rules.len() > MAX_DELETION_RULES {
-        problem(".deletionStrategy.deletionRules", &format!("must hold 1 to {MAX_DELETION_RULES} rules"));
+        problem(
+            ".deletionStrategy.deletionRules",
+            &format!("must hold 1 to {MAX_DELETION_RULES} rules"),
+        );
     }
     // Seen (condition, policy) pairs, and the TTL of each.
     let mut seen: BTreeMap<(Condition, DeletionPolicyType), i32> = BTreeMap::new();
@@ -217,10 +299,16 @@ fn deletion_problems(
             problem(&format!("{at}.condition.ttlSeconds"), "must be 0 or more");
         }
         let Some(condition) = Condition::of(c) else {
-            problem(&format!("{at}.condition"), "set exactly one of jobStatus and jobDeploymentStatus");
+            problem(
+                &format!("{at}.condition"),
+                "set exactly one of jobStatus and jobDeploymentStatus",
+            );
             continue;
         };
-        if seen.insert((condition, rule.policy), c.ttl_seconds).is_some() {
+        if seen
+            .insert((condition, rule.policy), c.ttl_seconds)
+            .is_some()
+        {
             problem(&at, "repeats an earlier rule's condition and policy");
         }
     }
@@ -237,7 +325,10 @@ fn deletion_problems(
             .filter_map(|p| seen.get(&(condition, *p)).map(|ttl| (*p, *ttl)))
             .collect();
         if ttls.windows(2).any(|w| w[0].1 > w[1].1) {
-            problem(".deletionStrategy.deletionRules", "for one condition, ttlSeconds must not decrease from DeleteWorkers to DeleteCluster to DeleteSelf");
+            problem(
+                ".deletionStrategy.deletionRules",
+                "for one condition, ttlSeconds must not decrease from DeleteWorkers to DeleteCluster to DeleteSelf",
+            );
             break;
         }
     }
@@ -283,8 +374,14 @@ mod tests {
 
     #[test]
     fn a_plain_job_is_valid() {
-        assert_eq!(fields(json!({"entrypoint": "python x.py", "rayClusterSpec": cluster()})), Vec::<String>::new());
-        assert_eq!(fields(json!({"clusterSelector": {"ray.io/cluster": "c"}})), Vec::<String>::new());
+        assert_eq!(
+            fields(json!({"entrypoint": "python x.py", "rayClusterSpec": cluster()})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            fields(json!({"clusterSelector": {"ray.io/cluster": "c"}})),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -298,36 +395,70 @@ mod tests {
     #[test]
     fn a_job_needs_a_cluster_and_a_selector_names_one() {
         assert_eq!(fields(json!({})), ["spec"]);
-        assert_eq!(fields(json!({"clusterSelector": {"app": "x"}})), ["spec.clusterSelector"]);
-        assert_eq!(fields(json!({"clusterSelector": {"ray.io/cluster": ""}})), ["spec.clusterSelector"]);
+        assert_eq!(
+            fields(json!({"clusterSelector": {"app": "x"}})),
+            ["spec.clusterSelector"]
+        );
+        assert_eq!(
+            fields(json!({"clusterSelector": {"ray.io/cluster": ""}})),
+            ["spec.clusterSelector"]
+        );
     }
 
     #[test]
     fn suspend_and_ttl_need_shutdown() {
         let c = cluster();
-        assert_eq!(fields(json!({"rayClusterSpec": c, "suspend": true})), ["spec.suspend"]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "ttlSecondsAfterFinished": 5})), ["spec.ttlSecondsAfterFinished"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "suspend": true})),
+            ["spec.suspend"]
+        );
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "ttlSecondsAfterFinished": 5})),
+            ["spec.ttlSecondsAfterFinished"]
+        );
         assert!(fields(json!({"rayClusterSpec": c, "suspend": true, "shutdownAfterJobFinishes": true, "ttlSecondsAfterFinished": 5})).is_empty());
         assert_eq!(
-            fields(json!({"clusterSelector": {"ray.io/cluster": "c"}, "suspend": true, "shutdownAfterJobFinishes": true})),
+            fields(
+                json!({"clusterSelector": {"ray.io/cluster": "c"}, "suspend": true, "shutdownAfterJobFinishes": true})
+            ),
             ["spec.suspend"]
         );
     }
 
     #[test]
     fn retries_need_a_cluster_of_the_jobs_own_and_no_interactive_user() {
-        assert_eq!(fields(json!({"clusterSelector": {"ray.io/cluster": "c"}, "backoffLimit": 1})), ["spec.backoffLimit"]);
-        assert_eq!(fields(json!({"rayClusterSpec": cluster(), "submissionMode": "InteractiveMode", "backoffLimit": 2})), ["spec.backoffLimit"]);
+        assert_eq!(
+            fields(json!({"clusterSelector": {"ray.io/cluster": "c"}, "backoffLimit": 1})),
+            ["spec.backoffLimit"]
+        );
+        assert_eq!(
+            fields(
+                json!({"rayClusterSpec": cluster(), "submissionMode": "InteractiveMode", "backoffLimit": 2})
+            ),
+            ["spec.backoffLimit"]
+        );
         assert!(fields(json!({"rayClusterSpec": cluster(), "backoffLimit": 2})).is_empty());
-        assert_eq!(fields(json!({"rayClusterSpec": cluster(), "backoffLimit": -1})), ["spec.backoffLimit"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": cluster(), "backoffLimit": -1})),
+            ["spec.backoffLimit"]
+        );
     }
 
     #[test]
     fn deadlines_and_amounts_have_lower_bounds() {
         let c = cluster();
-        assert_eq!(fields(json!({"rayClusterSpec": c, "activeDeadlineSeconds": 0})), ["spec.activeDeadlineSeconds"]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "preRunningDeadlineSeconds": 0})), ["spec.preRunningDeadlineSeconds"]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "entrypointNumCpus": -1})), ["spec.entrypointNumCpus"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "activeDeadlineSeconds": 0})),
+            ["spec.activeDeadlineSeconds"]
+        );
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "preRunningDeadlineSeconds": 0})),
+            ["spec.preRunningDeadlineSeconds"]
+        );
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "entrypointNumCpus": -1})),
+            ["spec.entrypointNumCpus"]
+        );
     }
 
     #[test]
@@ -338,7 +469,14 @@ mod tests {
             "submitterPodTemplate": {"spec": {"containers": []}},
             "submitterConfig": {"backoffLimit": 1}
         });
-        assert_eq!(fields(spec), ["spec.clusterSelector", "spec.submitterPodTemplate", "spec.submitterConfig"]);
+        assert_eq!(
+            fields(spec),
+            [
+                "spec.clusterSelector",
+                "spec.submitterPodTemplate",
+                "spec.submitterConfig"
+            ]
+        );
         let head = json!({"rayVersion": "2.52.0", "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"restartPolicy": "Always", "containers": [{"name": "ray-head"}]}}}});
         assert_eq!(
             fields(json!({"submissionMode": "SidecarMode", "rayClusterSpec": head})),
@@ -350,14 +488,26 @@ mod tests {
     fn runtime_env_and_resources_must_parse() {
         let c = cluster();
         assert!(fields(json!({"rayClusterSpec": c, "runtimeEnvYAML": "pip:\n  - requests\n", "entrypointResources": "{\"Custom_1\": 1}"})).is_empty());
-        assert_eq!(fields(json!({"rayClusterSpec": c, "runtimeEnvYAML": "- a list"})), ["spec.runtimeEnvYAML"]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "entrypointResources": "Custom_1=1"})), ["spec.entrypointResources"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "runtimeEnvYAML": "- a list"})),
+            ["spec.runtimeEnvYAML"]
+        );
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "entrypointResources": "Custom_1=1"})),
+            ["spec.entrypointResources"]
+        );
     }
 
     #[test]
     fn managed_by_takes_the_known_controllers() {
-        assert!(fields(json!({"rayClusterSpec": cluster(), "managedBy": "kueue.x-k8s.io/multikueue"})).is_empty());
-        assert_eq!(fields(json!({"rayClusterSpec": cluster(), "managedBy": "me"})), ["spec.managedBy"]);
+        assert!(
+            fields(json!({"rayClusterSpec": cluster(), "managedBy": "kueue.x-k8s.io/multikueue"}))
+                .is_empty()
+        );
+        assert_eq!(
+            fields(json!({"rayClusterSpec": cluster(), "managedBy": "me"})),
+            ["spec.managedBy"]
+        );
     }
 
     #[test]
@@ -365,19 +515,27 @@ mod tests {
         let c = cluster();
         let rule = json!({"policy": "DeleteCluster", "condition": {"jobStatus": "FAILED"}});
         assert_eq!(
-            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"onSuccess": {"policy": "DeleteCluster"}, "deletionRules": [rule]}})),
+            fields(
+                json!({"rayClusterSpec": c, "deletionStrategy": {"onSuccess": {"policy": "DeleteCluster"}, "deletionRules": [rule]}})
+            ),
             ["spec.deletionStrategy"]
         );
         assert_eq!(
-            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"onSuccess": {"policy": "DeleteCluster"}}})),
+            fields(
+                json!({"rayClusterSpec": c, "deletionStrategy": {"onSuccess": {"policy": "DeleteCluster"}}})
+            ),
             ["spec.deletionStrategy"]
         );
         assert_eq!(
-            fields(json!({"rayClusterSpec": c, "shutdownAfterJobFinishes": true, "deletionStrategy": {"deletionRules": [rule]}})),
+            fields(
+                json!({"rayClusterSpec": c, "shutdownAfterJobFinishes": true, "deletionStrategy": {"deletionRules": [rule]}})
+            ),
             ["spec.shutdownAfterJobFinishes"]
         );
         assert_eq!(
-            fields(json!({"rayClusterSpec": c, "shutdownAfterJobFinishes": true, "deletionStrategy": {"onSuccess": {"policy": "DeleteNone"}, "onFailure": {"policy": "DeleteCluster"}}})),
+            fields(
+                json!({"rayClusterSpec": c, "shutdownAfterJobFinishes": true, "deletionStrategy": {"onSuccess": {"policy": "DeleteNone"}, "onFailure": {"policy": "DeleteCluster"}}})
+            ),
             ["spec.deletionStrategy"]
         );
     }
@@ -387,21 +545,50 @@ mod tests {
         let c = cluster();
         let rule = |policy: &str, status: &str, ttl: i32| json!({"policy": policy, "condition": {"jobStatus": status, "ttlSeconds": ttl}});
         let kuberay_sample = json!([
-            rule("DeleteWorkers", "FAILED", 30), rule("DeleteCluster", "FAILED", 60), rule("DeleteSelf", "FAILED", 90),
-            rule("DeleteWorkers", "SUCCEEDED", 30), rule("DeleteCluster", "SUCCEEDED", 60), rule("DeleteSelf", "SUCCEEDED", 90)
+            rule("DeleteWorkers", "FAILED", 30),
+            rule("DeleteCluster", "FAILED", 60),
+            rule("DeleteSelf", "FAILED", 90),
+            rule("DeleteWorkers", "SUCCEEDED", 30),
+            rule("DeleteCluster", "SUCCEEDED", 60),
+            rule("DeleteSelf", "SUCCEEDED", 90)
         ]);
-        assert!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": kuberay_sample}})).is_empty());
-        let repeated = json!([rule("DeleteSelf", "FAILED", 1), rule("DeleteSelf", "FAILED", 2)]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": repeated}})), ["spec.deletionStrategy.deletionRules[1]"]);
-        let backwards = json!([rule("DeleteCluster", "FAILED", 60), rule("DeleteWorkers", "FAILED", 90)]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": backwards}})), ["spec.deletionStrategy.deletionRules"]);
-        let other_conditions = json!([rule("DeleteCluster", "FAILED", 60), rule("DeleteWorkers", "SUCCEEDED", 90)]);
+        assert!(
+            fields(
+                json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": kuberay_sample}})
+            )
+            .is_empty()
+        );
+        let repeated = json!([
+            rule("DeleteSelf", "FAILED", 1),
+            rule("DeleteSelf", "FAILED", 2)
+        ]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": repeated}})),
+            ["spec.deletionStrategy.deletionRules[1]"]
+        );
+        let backwards = json!([
+            rule("DeleteCluster", "FAILED", 60),
+            rule("DeleteWorkers", "FAILED", 90)
+        ]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": backwards}})),
+            ["spec.deletionStrategy.deletionRules"]
+        );
+        let other_conditions = json!([
+            rule("DeleteCluster", "FAILED", 60),
+            rule("DeleteWorkers", "SUCCEEDED", 90)
+        ]);
         assert!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": other_conditions}})).is_empty());
         let both = json!([{"policy": "DeleteSelf", "condition": {"jobStatus": "FAILED", "jobDeploymentStatus": "Failed"}}]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": both}})), ["spec.deletionStrategy.deletionRules[0].condition"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": both}})),
+            ["spec.deletionStrategy.deletionRules[0].condition"]
+        );
         let on_existing = json!([rule("DeleteCluster", "FAILED", 0)]);
         assert_eq!(
-            fields(json!({"clusterSelector": {"ray.io/cluster": "c"}, "deletionStrategy": {"deletionRules": on_existing}})),
+            fields(
+                json!({"clusterSelector": {"ray.io/cluster": "c"}, "deletionStrategy": {"deletionRules": on_existing}})
+            ),
             ["spec.deletionStrategy"]
         );
     }
@@ -410,13 +597,20 @@ mod tests {
     fn delete_workers_is_refused_for_an_autoscaling_cluster() {
         let c = json!({"rayVersion": "2.52.0", "enableInTreeAutoscaling": true, "headGroupSpec": {"rayStartParams": {}}});
         let rules = json!([{"policy": "DeleteWorkers", "condition": {"jobStatus": "FAILED"}}]);
-        assert_eq!(fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": rules}})), ["spec.deletionStrategy"]);
+        assert_eq!(
+            fields(json!({"rayClusterSpec": c, "deletionStrategy": {"deletionRules": rules}})),
+            ["spec.deletionStrategy"]
+        );
     }
 
     #[test]
     fn a_template_is_checked_under_its_own_path() {
-        let spec: RayJobSpec = serde_json::from_value(json!({"suspend": true, "rayClusterSpec": cluster()})).unwrap();
-        let fields: Vec<_> = spec_problems(&spec, "spec.jobTemplate").into_iter().map(|p| p.field).collect();
+        let spec: RayJobSpec =
+            serde_json::from_value(json!({"suspend": true, "rayClusterSpec": cluster()})).unwrap();
+        let fields: Vec<_> = spec_problems(&spec, "spec.jobTemplate")
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
         assert_eq!(fields, ["spec.jobTemplate.suspend"]);
     }
 }

@@ -124,7 +124,12 @@ mod tests {
             crd.spec.versions[1].additional_printer_columns
         );
         assert_eq!(crd.spec.versions[1].deprecated, Some(true));
-        assert!(crd.spec.versions[0].subresources.as_ref().is_some_and(|s| s.status.is_some()));
+        assert!(
+            crd.spec.versions[0]
+                .subresources
+                .as_ref()
+                .is_some_and(|s| s.status.is_some())
+        );
     }
 
     #[test]
@@ -151,7 +156,10 @@ mod tests {
 
     #[test]
     fn conversion_is_the_identity() {
-        let mut job = RayJob::new("j", serde_json::from_value(serde_json::json!({"entrypoint": "x"})).unwrap());
+        let mut job = RayJob::new(
+            "j",
+            serde_json::from_value(serde_json::json!({"entrypoint": "x"})).unwrap(),
+        );
         job.status = Some(Default::default());
         let old: v1alpha1::RayJob = job.clone().into();
         assert_eq!(old.spec.entrypoint, "x");
