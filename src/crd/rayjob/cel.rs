@@ -216,3 +216,97 @@ pub fn deletion_strategy_rules(schema: &mut Schema) {
 pub fn deletion_condition_rules(schema: &mut Schema) {
     attach(schema, &DELETION_CONDITION_RULES);
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::core::cel::Validator;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The v1 schema of the RayJob CRD, as JSON.
+    fn schema() -> Value {
+        let crd = crate::crd::rayjob::crd().unwrap();
+        let schema = crd.spec.versions[0].schema.clone().unwrap();
+        serde_json::to_value(schema.open_api_v3_schema.unwrap()).unwrap()
+    }
+
+    /// The CEL messages kube's client-side evaluator gives for a RayJob spec.
+    fn messages(spec: Value) -> Vec<String> {
+        let job = json!({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}, "spec": spec});
+        match Validator::new().validate(&schema(), &job, None) {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn refused_with(spec: Value, rule: &CelRule) -> bool {
+        messages(spec).iter().any(|m| m.contains(rule.message))
+    }
+
+    #[test]
+    fn every_spec_rule_is_in_the_crd() {
+        let schema = schema();
+        let rules = schema["properties"]["spec"]["x-kubernetes-validations"]
+            .as_array()
+            .unwrap();
+        for rule in SPEC_RULES {
+            assert!(rules.contains(&rule.to_json()), "{}", rule.message);
+        }
+    }
+
+    #[test]
+    fn a_valid_spec_passes_every_rule() {
+        let ok = json!({"entrypoint": "x", "rayClusterSpec": {"rayVersion": "2.52.0"}, "submissionMode": "K8sJobMode",
+                        "shutdownAfterJobFinishes": true, "suspend": true, "ttlSecondsAfterFinished": 5, "backoffLimit": 2});
+        assert_eq!(messages(ok), Vec::<String>::new());
+        let selector = json!({"clusterSelector": {"ray.io/cluster": "c"}, "deletionStrategy": {"deletionRules": [
+            {"policy": "DeleteSelf", "condition": {"jobStatus": "FAILED", "ttlSeconds": 0}}]}});
+        assert_eq!(messages(selector), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_rules_refuse_what_kuberays_controller_refuses_later() {
+        let cluster = json!({"rayVersion": "2.52.0"});
+        assert!(refused_with(
+            json!({"entrypoint": "x"}),
+            &CLUSTER_OR_SELECTOR
+        ));
+        assert!(refused_with(
+            json!({"clusterSelector": {"app": "c"}}),
+            &SELECTOR_NAMES_CLUSTER
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "suspend": true}),
+            &SUSPEND_NEEDS_SHUTDOWN
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "ttlSecondsAfterFinished": 1}),
+            &TTL_NEEDS_SHUTDOWN
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "submissionMode": "InteractiveMode", "backoffLimit": 1}),
+            &BACKOFF_NOT_INTERACTIVE
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "submissionMode": "SidecarMode", "submitterConfig": {"backoffLimit": 1}}),
+            &SIDECAR_NO_SUBMITTER_CONFIG
+        ));
+        assert!(refused_with(
+            json!({"clusterSelector": {"ray.io/cluster": "c"}, "deletionStrategy": {"onSuccess": {"policy": "DeleteWorkers"}, "onFailure": {"policy": "DeleteSelf"}}}),
+            &SELECTOR_KEEPS_CLUSTER
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "deletionStrategy": {"onSuccess": {"policy": "DeleteSelf"}}}),
+            &DELETION_STYLE_COMPLETE
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "deletionStrategy": {"deletionRules": [{"policy": "DeleteSelf", "condition": {"ttlSeconds": 0}}]}}),
+            &CONDITION_NAMES_A_STATE
+        ));
+        assert!(refused_with(
+            json!({"rayClusterSpec": cluster, "managedBy": "me"}),
+            &MANAGED_BY_KNOWN
+        ));
+    }
+}
