@@ -48,7 +48,10 @@ fn names_field(message: &str, field: &str, expect: &str) -> bool {
 async fn the_api_server_takes_the_crd_and_judges_manifests_as_expected() -> Result<()> {
     let env = TestEnv::shared().await?;
     let names = env.apply_crd(&repo("deploy/crd")).await?;
-    assert_eq!(names, ["rayclusters.ray.io"]);
+    assert_eq!(
+        names,
+        ["rayclusters.ray.io", "raycronjobs.ray.io", "rayjobs.ray.io"]
+    );
     let ns = env.namespace("crd").await?;
 
     // The seed (v1alpha1) applies and reads back as v1 with the defaults stored.

@@ -1,8 +1,10 @@
-//! The committed CRD, `deploy/crd/rayclusters.ray.io.yaml`, is exactly what
-//! `rayop crd` prints. Regenerate it after any change to the API types:
+//! The committed CRDs under `deploy/crd/` are exactly what `rayop crd
+//! [--kind ...]` prints. Regenerate them after any change to the API types:
 //!
 //! ```sh
 //! cargo run -- crd > deploy/crd/rayclusters.ray.io.yaml
+//! cargo run -- crd --kind rayjob > deploy/crd/rayjobs.ray.io.yaml
+//! cargo run -- crd --kind raycronjob > deploy/crd/raycronjobs.ray.io.yaml
 //! ```
 
 // Test helpers outside #[test] functions unwrap and panic on broken fixtures.
@@ -10,14 +12,16 @@
 
 use std::path::Path;
 
-const COMMITTED: &str = "deploy/crd/rayclusters.ray.io.yaml";
+use rayop::cli::crd::CrdKind;
 
-#[test]
-fn committed_crd_matches_the_code() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(COMMITTED);
+/// Fails with the regeneration command when the committed file of `kind`
+/// differs from the generated CRD.
+fn assert_committed_matches(kind: CrdKind, flag: &str) {
+    let committed_file = kind.committed_file();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(committed_file);
     let committed = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let generated = rayop::crd::crd_yaml().unwrap();
+    let generated = kind.yaml().unwrap();
     if committed != generated {
         let line = committed
             .lines()
@@ -28,19 +32,56 @@ fn committed_crd_matches_the_code() {
                 |i| i + 1,
             );
         panic!(
-            "{COMMITTED} is out of date with the RayCluster types (first difference at line {line}).\n\
-             Regenerate it with:\n\n    cargo run -- crd > {COMMITTED}\n"
+            "{committed_file} is out of date with the API types (first difference at line {line}).\n\
+             Regenerate it with:\n\n    cargo run -- crd{flag} > {committed_file}\n"
         );
     }
 }
 
-#[test]
-fn rayop_crd_prints_the_same_yaml() {
-    let cli = <rayop::cli::Cli as clap::Parser>::try_parse_from(["rayop", "crd"]).unwrap();
+/// What `rayop <args>` writes to stdout.
+fn rayop_output(args: &[&str]) -> String {
+    let cli = <rayop::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
     let mut out = Vec::new();
     rayop::cli::run(cli, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn committed_crd_matches_the_code() {
+    assert_committed_matches(CrdKind::Raycluster, "");
+}
+
+#[test]
+fn committed_rayjob_crd_matches_the_code() {
+    assert_committed_matches(CrdKind::Rayjob, " --kind rayjob");
+}
+
+#[test]
+fn committed_raycronjob_crd_matches_the_code() {
+    assert_committed_matches(CrdKind::Raycronjob, " --kind raycronjob");
+}
+
+#[test]
+fn rayop_crd_prints_the_same_yaml() {
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        rayop_output(&["rayop", "crd"]),
         rayop::crd::crd_yaml().unwrap()
+    );
+    assert_eq!(
+        rayop_output(&["rayop", "crd", "--kind", "raycluster"]),
+        rayop::crd::crd_yaml().unwrap()
+    );
+    assert_eq!(
+        rayop_output(&["rayop", "crd", "--kind", "rayjob"]),
+        rayop::crd::rayjob::crd_yaml().unwrap()
+    );
+    assert_eq!(
+        rayop_output(&["rayop", "crd", "--kind", "raycronjob"]),
+        rayop::crd::raycronjob::crd_yaml().unwrap()
+    );
+    assert!(
+        <rayop::cli::Cli as clap::Parser>::try_parse_from(["rayop", "crd", "--kind", "rayservice"])
+            .is_err(),
+        "an unknown kind is refused"
     );
 }

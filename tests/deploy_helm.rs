@@ -128,17 +128,29 @@ fn the_debug_journal_on_localhost_needs_no_port_and_no_rbac() -> Result<()> {
 }
 
 #[test]
-fn the_chart_installs_the_crd_of_deploy_crd() -> Result<()> {
+fn the_chart_installs_the_crds_of_deploy_crd() -> Result<()> {
     let rendered = rayop_testenv::yaml::parse(&helm_run("template", &["--include-crds"])?)?;
-    let crds: Vec<&Value> = rendered
+    let mut crds: Vec<&Value> = rendered
         .iter()
         .filter(|d| d["kind"] == "CustomResourceDefinition")
         .collect();
-    let expected =
-        rayop_testenv::yaml::documents(&repo().join("deploy/crd/rayclusters.ray.io.yaml"))?;
+    crds.sort_by_key(|d| d["metadata"]["name"].as_str().map(str::to_owned));
+    let mut expected = Vec::new();
+    for file in [
+        "rayclusters.ray.io.yaml",
+        "raycronjobs.ray.io.yaml",
+        "rayjobs.ray.io.yaml",
+    ] {
+        expected.extend(rayop_testenv::yaml::documents(
+            &repo().join("deploy/crd").join(file),
+        )?);
+    }
     ensure!(
-        crds.len() == 1 && *crds[0] == expected[0],
-        "the chart's crds/ is deploy/crd"
+        crds.len() == expected.len() && crds.iter().zip(&expected).all(|(a, b)| *a == b),
+        "the chart's crds/ is deploy/crd: {:?}",
+        crds.iter()
+            .map(|d| &d["metadata"]["name"])
+            .collect::<Vec<_>>()
     );
     Ok(())
 }

@@ -170,29 +170,6 @@ fn samples() -> Result<Vec<Sample>> {
         .collect()
 }
 
-/// Where a fixture's submitted value is not what the API server stored.
-fn pruned(path: &str, submitted: &Value, stored: Option<&Value>, out: &mut Vec<String>) {
-    let Some(stored) = stored else {
-        out.push(format!("{path}: missing"));
-        return;
-    };
-    match (submitted, stored) {
-        (Value::Object(want), Value::Object(have)) => {
-            for (key, value) in want {
-                pruned(&format!("{path}.{key}"), value, have.get(key), out);
-            }
-        }
-        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => {
-            for (i, (w, h)) in want.iter().zip(have).enumerate() {
-                pruned(&format!("{path}[{i}]"), w, Some(h), out);
-            }
-        }
-        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
-        (want, have) if want == have => {}
-        (want, have) => out.push(format!("{path}: submitted {want}, stored {have}")),
-    }
-}
-
 /// Runs `kubectl apply` (server-side or not) of `file` into `ns`.
 fn kubectl_apply(
     env: &TestEnv,
@@ -391,18 +368,7 @@ async fn every_kuberay_sample_applies_unpruned_and_becomes_ready() -> Result<()>
     for a in &applied {
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &a.ns, &resource);
         let stored = serde_json::to_value(api.get(&a.name).await?)?;
-        let mut out = Vec::new();
-        pruned("spec", &a.submitted["spec"], stored.get("spec"), &mut out);
-        for field in ["labels", "annotations"] {
-            if let Some(want) = a.submitted["metadata"].get(field) {
-                pruned(
-                    &format!("metadata.{field}"),
-                    want,
-                    stored["metadata"].get(field),
-                    &mut out,
-                );
-            }
-        }
+        let out = pruning::object_pruned(&a.submitted, &stored);
         problems.extend(
             out.into_iter()
                 .map(|p| format!("{} ({}): {p}", a.file, a.mode)),
@@ -481,10 +447,10 @@ fn pruning_is_found_and_defaults_are_not() {
     let defaulted =
         serde_json::json!({"a": {"b": [1, {"c": "x", "d": true}], "e": {}}, "f": 2.0, "g": 1});
     let mut out = Vec::new();
-    pruned("spec", &submitted, Some(&defaulted), &mut out);
+    pruning::pruned("spec", &submitted, Some(&defaulted), &mut out);
     assert!(out.is_empty(), "{out:?}");
     let lost = serde_json::json!({"a": {"b": [1, {"c": "y"}]}, "f": 2});
-    pruned("spec", &submitted, Some(&lost), &mut out);
+    pruning::pruned("spec", &submitted, Some(&lost), &mut out);
     assert_eq!(
         out,
         [

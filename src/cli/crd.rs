@@ -1,19 +1,62 @@
-//! `rayop crd`: prints the RayCluster CRD.
+//! `rayop crd`: prints one of rayop's CRDs.
 //!
-//! Role: the one way the committed `deploy/crd/rayclusters.ray.io.yaml` is made:
-//! `cargo run -- crd > deploy/crd/rayclusters.ray.io.yaml`. The output is
-//! exactly [`crate::crd::crd_yaml`], so the drift test can compare against it.
+//! Role: the one way the committed files under `deploy/crd/` are made:
+//! `cargo run -- crd > deploy/crd/rayclusters.ray.io.yaml`,
+//! `cargo run -- crd --kind rayjob > deploy/crd/rayjobs.ray.io.yaml` and
+//! `cargo run -- crd --kind raycronjob > deploy/crd/raycronjobs.ray.io.yaml`.
+//! The output is exactly the kind's `crd_yaml`, so the drift tests can
+//! compare against it. The default kind is RayCluster.
 
 use std::io::Write;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use thiserror::Error;
 
 use crate::crd::versions::CrdError;
 
-/// Arguments of `rayop crd` (none yet).
+/// The kinds `rayop crd` can print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CrdKind {
+    /// `rayclusters.ray.io`.
+    #[default]
+    Raycluster,
+    /// `rayjobs.ray.io`.
+    Rayjob,
+    /// `raycronjobs.ray.io`.
+    Raycronjob,
+}
+
+impl CrdKind {
+    /// The CRD of this kind as YAML.
+    ///
+    /// # Errors
+    /// [`CrdError`] when the CRD cannot be built or serialized.
+    pub fn yaml(self) -> Result<String, CrdError> {
+        match self {
+            Self::Raycluster => crate::crd::crd_yaml(),
+            Self::Rayjob => crate::crd::rayjob::crd_yaml(),
+            Self::Raycronjob => crate::crd::raycronjob::crd_yaml(),
+        }
+    }
+
+    /// The committed file of this kind's CRD, relative to the repository.
+    #[must_use]
+    pub fn committed_file(self) -> &'static str {
+        match self {
+            Self::Raycluster => "deploy/crd/rayclusters.ray.io.yaml",
+            Self::Rayjob => "deploy/crd/rayjobs.ray.io.yaml",
+            Self::Raycronjob => "deploy/crd/raycronjobs.ray.io.yaml",
+        }
+    }
+}
+
+/// Arguments of `rayop crd`.
 #[derive(Debug, Args)]
-pub struct CrdArgs {}
+pub struct CrdArgs {
+    /// Which CRD to print.
+    #[arg(long, value_enum, default_value_t = CrdKind::Raycluster)]
+    pub kind: CrdKind,
+}
 
 /// Why `rayop crd` failed; the process exits 1.
 #[derive(Debug, Error)]
@@ -26,11 +69,11 @@ pub enum CrdCommandError {
     Write(#[from] std::io::Error),
 }
 
-/// Writes the CRD YAML to `out`.
+/// Writes the chosen CRD's YAML to `out`.
 ///
 /// # Errors
 /// [`CrdCommandError`] when the CRD cannot be built or written.
-pub fn run(_args: &CrdArgs, out: &mut dyn Write) -> Result<(), CrdCommandError> {
-    out.write_all(crate::crd::crd_yaml()?.as_bytes())?;
+pub fn run(args: &CrdArgs, out: &mut dyn Write) -> Result<(), CrdCommandError> {
+    out.write_all(args.kind.yaml()?.as_bytes())?;
     Ok(())
 }

@@ -110,10 +110,10 @@ impl From<RayCluster> for v1alpha1::RayCluster {
 #[derive(Debug, Error)]
 pub enum CrdError {
     /// The per-version CRDs did not merge (they disagree on group, kind or scope).
-    #[error("merging the RayCluster CRD versions: {0}")]
+    #[error("merging the CRD versions: {0}")]
     Merge(#[from] MergeError),
     /// The CRD did not serialize to YAML.
-    #[error("writing the RayCluster CRD as YAML: {0}")]
+    #[error("writing the CRD as YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
 }
 
@@ -127,6 +127,14 @@ pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
         vec![RayCluster::crd(), v1alpha1::RayCluster::crd()],
         STORAGE_VERSION,
     )?;
+    finish(&mut crd);
+    Ok(crd)
+}
+
+/// What every rayop CRD gets after kube generated it: `metadata.name`
+/// declared at the root of each version's schema, int32 bounds on every
+/// int32, and conversion strategy `None` (the versions share one schema).
+pub(crate) fn finish(crd: &mut CustomResourceDefinition) {
     for version in &mut crd.spec.versions {
         if let Some(root) = version
             .schema
@@ -141,7 +149,6 @@ pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
         strategy: "None".to_owned(),
         webhook: None,
     });
-    Ok(crd)
 }
 
 /// Declares `metadata.name` (a string) at the root of the schema, the one

@@ -9,6 +9,8 @@
     clippy::panic
 )]
 
+pub mod pruning;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, Result, bail};

@@ -1,0 +1,169 @@
+//! The RayJob and RayCronJob CRDs against the real local control plane.
+//!
+//! Every manifest under `tests/fixtures/kuberay-job-samples/` (our fixtures,
+//! one per KubeRay v1.7.0 `ray-job.*.yaml` / `ray-cronjob*.yaml` sample, same
+//! file names) is applied with `kubectl apply --dry-run=server` and with
+//! `kubectl apply --server-side --dry-run=server`. The API server admits it
+//! (schema, defaults and CEL rules) and returns the object it would store;
+//! every field path the manifest sets under `spec`, `metadata.labels` and
+//! `metadata.annotations` must come back with the same value (nothing
+//! pruned). No controller runs for these kinds yet, so nothing is awaited.
+//!
+//! Every manifest under `tests/fixtures/invalid-rayjob/` starts with
+//! `# expect: <part of the message>` and `# field: <the field it names>`; the
+//! API server must refuse it with a message naming the field first, and
+//! rayop's own decoding or `validate` must refuse it too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use rayop::crd::{raycronjob::RayCronJob, rayjob::RayJob};
+use rayop_testenv::TestEnv;
+use serde_json::Value;
+use support::{pruning, repo};
+
+const SAMPLES: &str = "tests/fixtures/kuberay-job-samples";
+const INVALID: &str = "tests/fixtures/invalid-rayjob";
+
+fn yaml_files(dir: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(repo().join(dir))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn header(path: &Path, prefix: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .map(|value| value.trim().to_owned())
+        .with_context(|| format!("{} has no {prefix:?} line", path.display()))
+}
+
+/// `kubectl apply --dry-run=server -o json` of `file` into `ns`: the objects
+/// the API server would store, or its refusal.
+fn dry_run(env: &TestEnv, file: &Path, ns: &str, server_side: bool) -> Result<Vec<Value>> {
+    let mut cmd = env.kubectl();
+    cmd.args(["apply", "--dry-run=server", "-o", "json", "-n", ns, "-f"])
+        .arg(file);
+    if server_side {
+        cmd.args(["--server-side", "--field-manager=crd-job-samples"]);
+    }
+    let output = cmd.output().context("running kubectl")?;
+    if !output.status.success() {
+        bail!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let value: Value = serde_json::from_slice(&output.stdout).context("kubectl's JSON")?;
+    Ok(match value["kind"].as_str() {
+        Some("List") => value["items"].as_array().cloned().unwrap_or_default(),
+        _ => vec![value],
+    })
+}
+
+/// The objects of a YAML file, as JSON.
+fn documents(path: &Path) -> Result<Vec<Value>> {
+    rayop_testenv::yaml::documents(path)
+}
+
+/// Whether rayop itself refuses `doc`: it does not decode, or `validate` fails.
+fn rayop_refuses(doc: &Value) -> bool {
+    match doc["kind"].as_str() {
+        Some("RayJob") => serde_json::from_value::<RayJob>(doc.clone())
+            .map_or(true, |j| rayop::crd::rayjob::validate(&j).is_err()),
+        Some("RayCronJob") => serde_json::from_value::<RayCronJob>(doc.clone())
+            .map_or(true, |c| rayop::crd::raycronjob::validate(&c).is_err()),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn kuberay_job_samples_are_admitted_unpruned_and_invalid_ones_refused() -> Result<()> {
+    let env = TestEnv::shared().await?;
+    let names = env.apply_crd(&repo().join("deploy/crd")).await?;
+    for crd in ["rayjobs.ray.io", "raycronjobs.ray.io"] {
+        assert!(names.iter().any(|n| n == crd), "{crd} installed: {names:?}");
+    }
+    let ns = env.namespace("job-samples").await?;
+
+    let samples = yaml_files(SAMPLES)?;
+    assert!(
+        samples.len() >= 21,
+        "one fixture per KubeRay sample: {samples:?}"
+    );
+    let mut problems = Vec::new();
+    for file in &samples {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let submitted = documents(file)?;
+        for doc in &submitted {
+            if rayop_refuses(doc) {
+                problems.push(format!("{name}: rayop's own validation refuses it"));
+            }
+        }
+        for (mode, server_side) in [("apply", false), ("server-side apply", true)] {
+            let stored = match dry_run(&env, file, &ns, server_side) {
+                Ok(stored) => stored,
+                Err(error) => {
+                    problems.push(format!("{name} ({mode}): refused: {error:#}"));
+                    continue;
+                }
+            };
+            if stored.len() != submitted.len() {
+                problems.push(format!(
+                    "{name} ({mode}): {} objects back for {}",
+                    stored.len(),
+                    submitted.len()
+                ));
+                continue;
+            }
+            for (want, have) in submitted.iter().zip(&stored) {
+                problems.extend(
+                    pruning::object_pruned(want, have)
+                        .into_iter()
+                        .map(|p| format!("{name} ({mode}): {p}")),
+                );
+            }
+        }
+    }
+
+    for file in yaml_files(INVALID)? {
+        let expect = header(&file, "# expect: ")?;
+        let field = header(&file, "# field: ")?;
+        let name = file.display();
+        for doc in documents(&file)? {
+            if !rayop_refuses(&doc) {
+                problems.push(format!("{name}: rayop's own validation accepts it"));
+            }
+        }
+        for server_side in [false, true] {
+            match dry_run(&env, &file, &ns, server_side) {
+                Ok(_) => problems.push(format!("{name}: accepted (server-side: {server_side})")),
+                Err(error) => {
+                    let message = format!("{error:#}");
+                    let named = message
+                        .match_indices(&field)
+                        .any(|(at, _)| message[at..].contains(&expect));
+                    if !named {
+                        problems.push(format!(
+                            "{name}: expected {field:?} then {expect:?} in {message:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{} problems:\n{}", problems.len(), problems.join("\n"));
+    }
+    Ok(())
+}
