@@ -5,6 +5,8 @@
 //! defaults, and every invalid fixture is refused with the message its
 //! `# expect:` line names, after the field its `# field:` line names.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -12,29 +14,10 @@ use kube::api::{Api, Patch, PatchParams};
 use rayop::crd::{RayCluster, defaults};
 use rayop_testenv::TestEnv;
 use serde_json::json;
+use support::fixtures::{header, yaml_files};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn yaml_files(dir: &str) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(repo(dir))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|ext| ext == "yaml") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-fn header(path: &Path, prefix: &str) -> Result<String> {
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(prefix))
-        .map(|value| value.trim().to_owned())
-        .with_context(|| format!("{} has no {prefix:?} line", path.display()))
 }
 
 /// Whether `message` names `field` and says `expect` after it.

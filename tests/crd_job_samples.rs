@@ -17,36 +17,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use rayop::crd::{raycronjob::RayCronJob, rayjob::RayJob};
 use rayop_testenv::TestEnv;
 use serde_json::Value;
-use support::{pruning, repo};
+use support::{
+    fixtures::{header, yaml_files},
+    pruning, repo,
+};
 
 const SAMPLES: &str = "tests/fixtures/kuberay-job-samples";
 const INVALID: &str = "tests/fixtures/invalid-rayjob";
-
-fn yaml_files(dir: &str) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(repo().join(dir))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|ext| ext == "yaml") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-fn header(path: &Path, prefix: &str) -> Result<String> {
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(prefix))
-        .map(|value| value.trim().to_owned())
-        .with_context(|| format!("{} has no {prefix:?} line", path.display()))
-}
 
 /// `kubectl apply --dry-run=server -o json` of `file` into `ns`: the objects
 /// the API server would store, or its refusal.

@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+pub mod fixtures;
 pub mod pruning;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
