@@ -12,6 +12,8 @@
 // Test helpers outside #[test] functions unwrap and panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use kube::core::cel::{Validator, apply_defaults};
@@ -21,6 +23,7 @@ use rayop::crd::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use support::fixtures::{header, yaml_files};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,16 +44,6 @@ fn only_document(path: &Path) -> Value {
     let mut docs = documents(path);
     assert_eq!(docs.len(), 1, "{} should hold one manifest", path.display());
     docs.remove(0)
-}
-
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(fixture(dir))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The openAPIV3Schema of the served `version`.
@@ -258,15 +251,6 @@ fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<Strin
     }
 }
 
-fn header(path: &Path, prefix: &str) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("{} has no {prefix:?} header", path.display()))
-        .trim()
-        .to_owned()
-}
-
 /// Whether `message` names `field` and says `expect` after it.
 fn names_field(message: &str, field: &str, expect: &str) -> bool {
     message
@@ -379,7 +363,7 @@ fn the_api_server_stores_defaults_the_autoscaler_can_read() {
 
 #[test]
 fn kuberay_manifests_deserialize_and_validate() {
-    let files = yaml_files("kuberay");
+    let files = yaml_files("tests/fixtures/kuberay").unwrap();
     assert!(files.len() >= 3);
     for path in files {
         let manifest = only_document(&path);
@@ -439,11 +423,11 @@ fn unknown_kuberay_fields_do_not_break_deserialization() {
 
 #[test]
 fn invalid_manifests_are_refused_with_the_expected_message() {
-    let files = yaml_files("invalid");
+    let files = yaml_files("tests/fixtures/invalid").unwrap();
     assert!(files.len() >= 5);
     for path in files {
-        let expect = header(&path, "# expect: ");
-        let field = header(&path, "# field: ");
+        let expect = header(&path, "# expect: ").unwrap();
+        let field = header(&path, "# field: ").unwrap();
         let manifest = only_document(&path);
         let errors = server_errors(&manifest);
         assert!(

@@ -36,34 +36,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Service};
 use kube::{Api, api::ListParams};
 use rayop::crd::{RayCluster, status::Phase, test_builders::group};
 use rayop_testenv::wait_until;
-use support::*;
-
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn header(path: &Path, prefix: &str) -> String {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("{} has no {prefix:?} line", path.display()))
-        .trim()
-        .to_owned()
-}
+use support::{
+    fixtures::{header, yaml_files},
+    *,
+};
 
 fn name_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
@@ -91,9 +74,9 @@ fn the_corpus_holds_at_least_sixty_bad_manifests_each_naming_its_field() {
     let mut n = 0;
     let mut unnamed = Vec::new();
     for (dir, prefix) in CORPUS {
-        for path in yaml_files(dir) {
+        for path in yaml_files(dir).unwrap() {
             n += 1;
-            if !starts_with_field(&header(&path, prefix)) {
+            if !starts_with_field(&header(&path, prefix).unwrap()) {
                 unnamed.push(path.display().to_string());
             }
         }
@@ -112,12 +95,12 @@ fn names_field(message: &str, field: &str, expect: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_types_and_numbers_that_do_not_fit_are_refused_at_admission() -> Result<()> {
     let (env, ns) = setup("bad-types").await?;
-    let files = yaml_files("tests/fixtures/invalid/types");
+    let files = yaml_files("tests/fixtures/invalid/types")?;
     assert!(files.len() >= 5);
     let mut wrong = Vec::new();
     for path in &files {
-        let expect = header(path, "# expect: ");
-        let field = header(path, "# field: ");
+        let expect = header(path, "# expect: ")?;
+        let field = header(path, "# field: ")?;
         match env.apply_yaml(path, Some(&ns)).await {
             Ok(_) => wrong.push(format!("{}: accepted", path.display())),
             Err(e) => {
@@ -147,7 +130,7 @@ async fn semantically_invalid_manifests_get_an_invalid_spec_condition_naming_the
     let (env, ns) = setup("bad-semantic").await?;
     let client = env.client();
     let op = Operator::start(client.clone(), &[&ns]).await?;
-    let files = yaml_files("tests/fixtures/invalid-semantic");
+    let files = yaml_files("tests/fixtures/invalid-semantic")?;
     assert!(files.len() >= 8);
     for path in &files {
         env.apply_yaml(path, Some(&ns))
@@ -171,13 +154,13 @@ async fn semantically_invalid_manifests_get_an_invalid_spec_condition_naming_the
     let mut cases: Vec<(String, String, String)> = files
         .iter()
         .map(|path| {
-            (
+            Ok((
                 path.display().to_string(),
                 name_of(path),
-                header(path, "# expect-condition: "),
-            )
+                header(path, "# expect-condition: ")?,
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     cases.push((
         "a 300 KB template annotation".to_owned(),
         "sem-big-annotation".to_owned(),
@@ -240,7 +223,7 @@ async fn adjusted_manifests_run_with_a_spec_adjusted_condition_naming_the_field(
     let (env, ns) = setup("bad-adjusted").await?;
     let client = env.client();
     let op = Operator::start(client.clone(), &[&ns]).await?;
-    let files = yaml_files("tests/fixtures/invalid-adjusted");
+    let files = yaml_files("tests/fixtures/invalid-adjusted")?;
     assert!(files.len() >= 4);
     for path in &files {
         env.apply_yaml(path, Some(&ns))
@@ -250,7 +233,7 @@ async fn adjusted_manifests_run_with_a_spec_adjusted_condition_naming_the_field(
     let mut wrong = Vec::new();
     for path in &files {
         let name = name_of(path);
-        let expect = header(path, "# expect-adjusted: ");
+        let expect = header(path, "# expect-adjusted: ")?;
         let api = clusters(&client, &ns);
         let seen = wait_until(&format!("{name} has SpecAdjusted"), TIMEOUT, || async {
             let c = api.get(&name).await?;
