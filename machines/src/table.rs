@@ -210,22 +210,21 @@ pub fn markdown() -> String {
         } else {
             edge.to.to_string()
         };
-        let commands = if edge.commands.is_empty() {
-            "none".to_owned()
-        } else {
-            edge.commands
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        out.push_str(&format!(
-            "| {} | {} | {to} | {commands} |\n",
-            from_list(edge),
-            edge.on
-        ));
+        let commands: Vec<&str> = edge.commands.iter().map(|c| c.as_str()).collect();
+        out.push_str(&markdown_row(&from_list(edge), edge.on, &to, &commands));
     }
     out
+}
+
+/// One row of a transition table in markdown, shared by every kind's table:
+/// `| from | on | to | commands |`, with `none` for an edge without commands.
+pub(crate) fn markdown_row(from: &str, on: &str, to: &str, commands: &[&str]) -> String {
+    let commands = if commands.is_empty() {
+        "none".to_owned()
+    } else {
+        commands.join(", ")
+    };
+    format!("| {from} | {on} | {to} | {commands} |\n")
 }
 
 /// The table as a Mermaid state diagram (self-loops and the terminal state's

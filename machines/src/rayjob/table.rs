@@ -384,16 +384,8 @@ pub fn markdown() -> String {
             Target::Same => "(same)".to_owned(),
             Target::To(p) => p.to_string(),
         };
-        let commands = if edge.commands.is_empty() {
-            "none".to_owned()
-        } else {
-            edge.commands
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        out.push_str(&format!("| {from} | {} | {to} | {commands} |\n", edge.on));
+        let commands: Vec<&str> = edge.commands.iter().map(|c| c.as_str()).collect();
+        out.push_str(&crate::table::markdown_row(&from, edge.on, &to, &commands));
     }
     out
 }
