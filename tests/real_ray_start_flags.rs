@@ -16,7 +16,7 @@
 
 mod support;
 
-use std::{io::Write, path::Path, process::Stdio};
+use std::{io::Write, process::Stdio};
 
 use rayop::{
     build::{BuildOptions, desired_objects},
@@ -139,17 +139,11 @@ fn ray_of(image: &str) -> &'static str {
     }
 }
 
-/// Every RayCluster in the YAML files of `dir`, with a namespace and UID so
+/// Every RayCluster in the YAML files of `dir` (relative to the repository), with a namespace and UID so
 /// the builders accept them.
-fn clusters_in(dir: &Path) -> Vec<(String, RayCluster)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
+fn clusters_in(dir: &str) -> Vec<(String, RayCluster)> {
     let mut clusters = Vec::new();
-    for path in files {
+    for path in support::fixtures::yaml_files(dir).unwrap() {
         let text = std::fs::read_to_string(&path).unwrap();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         for doc in serde_yaml::Deserializer::from_str(&text) {
@@ -172,10 +166,9 @@ fn clusters_in(dir: &Path) -> Vec<(String, RayCluster)> {
 
 #[test]
 fn real_ray_start_accepts_every_command_rayop_generates() {
-    let repo = support::repo();
-    let mut clusters = clusters_in(&repo.join("tests/fixtures/kuberay-samples"));
-    clusters.extend(clusters_in(&repo.join("tests/fixtures/real-ray")));
-    clusters.extend(clusters_in(&repo.join("tests/fixtures")));
+    let mut clusters = clusters_in("tests/fixtures/kuberay-samples");
+    clusters.extend(clusters_in("tests/fixtures/real-ray"));
+    clusters.extend(clusters_in("tests/fixtures"));
 
     // Cases per Ray version, as JSON lines for the parser.
     let mut by_ray: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
