@@ -101,6 +101,35 @@ async fn the_autoscaler_scales_up_then_removes_exactly_the_named_pod() -> Result
         after, expected,
         "exactly {middle} went; the others kept their names and UIDs"
     );
+
+    // The autoscaler gives up on a worker and wants a replacement: it names
+    // the pod and keeps the count. The pod goes and a new one takes its
+    // place; the other is untouched.
+    let (doomed, doomed_uid) = after
+        .iter()
+        .next()
+        .map(|(n, u)| (n.clone(), u.clone()))
+        .unwrap();
+    autoscaler_patch(&client, &ns, "as", serde_json::json!([
+        { "op": "replace", "path": "/spec/workerGroupSpecs/0/scaleStrategy", "value": { "workersToDelete": [doomed] } }
+    ])).await?;
+    wait_until("the named pod replaced", TIMEOUT, || async {
+        let now = worker_names(&client, &ns, "as").await?;
+        let c = clusters(&client, &ns).get("as").await?;
+        Ok(now.len() == 2
+            && now.get(&doomed) != Some(&doomed_uid)
+            && after
+                .iter()
+                .all(|(n, u)| *n == doomed || now.get(n) == Some(u))
+            && c.status.and_then(|s| s.phase) == Some(Phase::Ready))
+    })
+    .await?;
+    let c = clusters(&client, &ns).get("as").await?;
+    let story = serde_json::to_string(&op.records(&c.uid().unwrap_or_default()))?;
+    assert!(
+        story.contains("NamedForRemoval") && story.contains(&doomed),
+        "the journal holds the decision to delete {doomed}"
+    );
     op.stop().await
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct GroupAssessment {
     pub converged: bool,
     /// Why a scale-down is held back, if it is.
     pub held: Option<Hold>,
+    /// Pods named in `workersToDelete` that are deleted without a lower
+    /// count, so the workload replaces them.
+    pub deleting: Vec<PodRef>,
 }
 
 /// What a group's workload should run, and what must happen first.
@@ -38,6 +41,9 @@ struct ScalePlan {
     mark: Vec<PodRef>,
     /// Why the scale-down is held back.
     held: Option<Hold>,
+    /// Named pods to delete outright: the count stays, so the workload
+    /// replaces them.
+    delete: Vec<PodRef>,
 }
 
 /// The ordinal of a StatefulSet pod `<workload>-<n>`.
@@ -49,7 +55,14 @@ fn ordinal(pod: &str) -> Option<i32> {
 /// the workload runs now. A scale-down removes exactly the pods named in
 /// `workers_to_delete` (marking them first on a Deployment), never a pod at
 /// random while in-tree autoscaling is on, and never a chosen pod a
-/// StatefulSet cannot remove.
+/// StatefulSet cannot remove. A named pod is deleted outright when the count
+/// does not go down (the Ray autoscaler replacing a worker, or a name left
+/// over from a scale-up): the workload replaces it, and the autoscaler,
+/// which will not act while a named pod exists, clears the list. A
+/// StatefulSet recreates the pod under its name, so it is deleted again while
+/// the list names it; only with in-tree autoscaling, whose autoscaler clears
+/// the list once it sees the pod go: without it nobody would, and the pod
+/// would restart for ever.
 fn plan_scale(
     group: &GroupSpec,
     live: &GroupObservation,
@@ -61,29 +74,41 @@ fn plan_scale(
             replicas: None,
             mark: Vec::new(),
             held: None,
+            delete: Vec::new(),
         };
     }
     let plain = ScalePlan {
         replicas: Some(target),
         mark: Vec::new(),
         held: None,
+        delete: Vec::new(),
     };
     let Some(current) = live.applied.as_ref().map(|a| a.replicas) else {
         return plain;
     };
-    if suspended || target >= current {
+    if suspended {
         return plain;
     }
-    let hold = |reason, message, mark: Vec<PodRef>| ScalePlan {
-        replicas: Some(current),
-        mark,
-        held: Some(Hold { reason, message }),
-    };
     let chosen: Vec<&PodView> = live
         .pods
         .iter()
         .filter(|p| !p.terminating && group.workers_to_delete.contains(&p.name))
         .collect();
+    if target >= current {
+        let replaced_by_name = group.removal == Removal::HighestOrdinals && !group.autoscaled;
+        if replaced_by_name {
+            return plain;
+        }
+        let mut delete: Vec<PodRef> = chosen.iter().map(|p| p.to_ref()).collect();
+        delete.sort();
+        return ScalePlan { delete, ..plain };
+    }
+    let hold = |reason, message, mark: Vec<PodRef>| ScalePlan {
+        replicas: Some(current),
+        mark,
+        held: Some(Hold { reason, message }),
+        delete: Vec::new(),
+    };
     if chosen.is_empty() {
         if group.autoscaled {
             return hold(
@@ -283,6 +308,12 @@ impl Assessment {
                     replicas: plan.replicas,
                 });
             }
+            if !plan.delete.is_empty() {
+                ensures.push(Command::DeletePods {
+                    reason: DeleteReason::NamedForRemoval,
+                    pods: plan.delete.clone(),
+                });
+            }
             let mut outdated: Vec<PodRef> = live
                 .pods
                 .iter()
@@ -311,6 +342,7 @@ impl Assessment {
             let ready = i32::try_from(ready).unwrap_or(i32::MAX);
             let converged = synced
                 && outdated.is_empty()
+                && plan.delete.is_empty()
                 && live.rolled_out
                 && ready == desired
                 && i32::try_from(live_pods).unwrap_or(i32::MAX) == desired;
@@ -323,6 +355,7 @@ impl Assessment {
                 synced,
                 converged,
                 held: plan.held,
+                deleting: plan.delete,
             });
         }
 

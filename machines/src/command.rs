@@ -183,6 +183,9 @@ pub enum DeleteReason {
     /// The head restarted without GCS fault tolerance: these workers belong to
     /// the lost head and cannot rejoin.
     HeadRestarted,
+    /// Named in `scaleStrategy.workersToDelete` while the group's count does
+    /// not go down: deleted, and replaced by the workload.
+    NamedForRemoval,
 }
 
 /// A Kubernetes Event to record.

@@ -108,6 +108,10 @@ pub struct Cluster {
     /// within [`CERTIFICATE_WARNING_MS`]; a renewed one has a new key.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub announced_expiries: BTreeSet<String>,
+    /// UIDs of the pods already announced as deleted for
+    /// `workersToDelete`; kept while they are being deleted.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub announced_removals: BTreeSet<String>,
 }
 
 /// A Certificate this close to its `notAfter` gets the Warning
@@ -444,6 +448,7 @@ impl Cluster {
         suspended: bool,
     ) -> Assessment {
         let a = Assessment::new(spec, world, suspended);
+        self.announce_named_removals(context, &a);
         context.commands.extend(a.ensures.iter().cloned());
         context.troubles = if suspended {
             Vec::new()
@@ -870,6 +875,33 @@ impl Cluster {
             soon.insert(key);
         }
         self.announced_expiries = soon;
+    }
+
+    /// One Normal `DeletingNamedWorkers` per group whose pods named in
+    /// `workersToDelete` are deleted without a lower count, once per pod.
+    fn announce_named_removals(&mut self, context: &mut Outbox, a: &Assessment) {
+        let mut current = BTreeSet::new();
+        for g in &a.groups {
+            let new: Vec<&str> = g
+                .deleting
+                .iter()
+                .filter(|p| !self.announced_removals.contains(&p.uid))
+                .map(|p| p.name.as_str())
+                .collect();
+            if !new.is_empty() {
+                context.commands.push(Notice::normal(
+                    "DeletingNamedWorkers",
+                    format!(
+                        "worker group {}: deleting {} without lowering replicas, as \
+                         scaleStrategy.workersToDelete names them; the workload replaces them",
+                        g.name,
+                        new.join(", ")
+                    ),
+                ));
+            }
+            current.extend(g.deleting.iter().map(|p| p.uid.clone()));
+        }
+        self.announced_removals = current;
     }
 
     /// Puts this step's pod troubles into `summary` (conditions, and

@@ -6,6 +6,8 @@
 //! - `Ready` only when the head pod is serving and every group has its
 //!   desired count of serving pods;
 //! - an invalid spec never leads to object changes;
+//! - a live pod named in `workersToDelete` is deleted, marked or removed by
+//!   a lower count (except where a StatefulSet cannot);
 //! - commands are idempotent: a world model applying a step's commands twice
 //!   ends where applying them once does;
 //! - determinism: replaying from the serialized start state gives
@@ -389,6 +391,9 @@ fn check_invariants(before: Phase, event: &Event, step: &rayop_machines::Step) {
             }
         }
     }
+    if spec.problems.is_empty() && !spec.suspend && before != Phase::Deleted {
+        named_pods_are_acted_on(spec, world, step);
+    }
     if step.to == Phase::Ready {
         let head = world.head.pod.as_ref().is_some_and(PodView::is_serving);
         assert!(head, "Ready without a serving head");
@@ -400,6 +405,57 @@ fn check_invariants(before: Phase, event: &Event, step: &rayop_machines::Step) {
                 g.desired_pods(spec.suspend),
                 "Ready with group {} short",
                 g.name
+            );
+        }
+    }
+}
+
+/// A live pod named in `workersToDelete` is never left alone: it is
+/// deleted, marked (or already marked) for the ReplicaSet, or the group's
+/// count goes down. Left alone only where documented: a StatefulSet group
+/// without in-tree autoscaling whose count does not go down (deleting would
+/// recreate it under its name), and a scale-down a StatefulSet cannot do.
+fn named_pods_are_acted_on(spec: &DesiredSpec, world: &Observation, step: &rayop_machines::Step) {
+    let deleted: BTreeSet<&str> = step
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::DeletePods { pods, .. } => Some(pods.iter().map(|p| p.uid.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let marked: BTreeSet<&str> = step
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MarkPods { pods, .. } => Some(pods.iter().map(|p| p.uid.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for g in spec.groups.iter().filter(|g| !g.external_replicas) {
+        let Some(live) = world.groups.iter().find(|o| o.name == g.name) else {
+            continue;
+        };
+        let Some(current) = live.applied.as_ref().map(|a| a.replicas) else {
+            continue;
+        };
+        let target = g.desired_pods(false);
+        if target < current || (g.removal == Removal::HighestOrdinals && !g.autoscaled) {
+            continue;
+        }
+        for p in live
+            .pods
+            .iter()
+            .filter(|p| !p.terminating && g.workers_to_delete.contains(&p.name))
+        {
+            assert!(
+                deleted.contains(p.uid.as_str()) || marked.contains(p.uid.as_str()),
+                "named pod {} of {} left alone at {target} of {current}: {:?}",
+                p.name,
+                g.name,
+                step.commands
             );
         }
     }
