@@ -323,8 +323,11 @@ pub async fn retried_quietly<K>(
         Ok(object) => Some(Ok(object)),
         // A kind whose CRD is not installed (cert-manager's, on a cluster
         // without it) answers 404 on every retry: not worth a warning each time.
+        // Waiting here holds back the next poll of this watch only, so its
+        // retry comes that much later; the other watches run on.
         Err(error) if not_served(&error) => {
-            tracing::debug!(%error, "resource not served; retrying with backoff");
+            tracing::debug!(%error, "resource not served; retrying later");
+            tokio::time::sleep(watch_backoff::NOT_SERVED_RETRY).await;
             None
         }
         Err(error) => {

@@ -17,6 +17,8 @@
 //!   reconnect in lock-step.
 //! - The backoff is forgotten after [`RESET_AFTER`] without errors, so a
 //!   later, unrelated failure starts from the short delay again.
+//! - A resource that is not served (404) is retried only every
+//!   [`NOT_SERVED_RETRY`] or so: a CRD installed later is seen within that.
 //! - The watches are namespaced and label-narrowed, and rayop's lists are
 //!   served from the API server's watch cache (`resourceVersion=0`), so fast
 //!   retries cost the API server little.
@@ -31,6 +33,11 @@ pub const MIN_DELAY: Duration = Duration::from_millis(250);
 pub const MAX_DELAY: Duration = Duration::from_secs(5);
 /// Error-free time after which the delay starts from [`MIN_DELAY`] again.
 pub const RESET_AFTER: Duration = Duration::from_secs(30);
+/// The extra wait before a watch of a resource the API server does not
+/// serve (a CRD that is not installed, such as cert-manager's) is retried:
+/// it will not appear within seconds, and a 404 list every few seconds per
+/// absent kind is load for nothing.
+pub const NOT_SERVED_RETRY: Duration = Duration::from_secs(15);
 
 /// A fresh backoff for one watch.
 #[must_use]
