@@ -53,8 +53,6 @@ pub const ANNOTATION_YUNIKORN_TASK_GROUP_NAME: &str = "yunikorn.apache.org/task-
 pub const LABEL_KAI_QUEUE: &str = "kai.scheduler/queue";
 /// Pod label naming the scheduler-plugins PodGroup.
 pub const LABEL_SCHEDULER_PLUGINS_POD_GROUP: &str = "scheduling.x-k8s.io/pod-group";
-/// RayCluster label that marks a cluster a RayJob made.
-pub const LABEL_ORIGINATED_FROM_CRD: &str = "ray.io/originated-from-crd";
 
 /// A batch scheduler rayop hands every pod to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

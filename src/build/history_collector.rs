@@ -47,10 +47,6 @@ pub const EVENTS_PORT: u16 = 8084;
 pub const EXPOSABLE_EVENT_TYPES: &str = "TASK_DEFINITION_EVENT,TASK_LIFECYCLE_EVENT,ACTOR_TASK_DEFINITION_EVENT,\
 TASK_PROFILE_EVENT,DRIVER_JOB_DEFINITION_EVENT,DRIVER_JOB_LIFECYCLE_EVENT,ACTOR_DEFINITION_EVENT,\
 ACTOR_LIFECYCLE_EVENT,NODE_DEFINITION_EVENT,NODE_LIFECYCLE_EVENT";
-/// The cluster label naming the kind of object that made the cluster.
-pub const ORIGINATED_FROM_CRD: &str = "ray.io/originated-from-crd";
-/// The cluster label naming the object that made the cluster.
-pub const ORIGINATED_FROM_NAME: &str = "ray.io/originated-from-cr-name";
 
 /// Adds the collector to `pod` of `node` (see the module docs); nothing
 /// without `historyServerOptions.collectorOptions`.
@@ -123,10 +119,10 @@ fn collector(ctx: &ClusterContext<'_>, options: &CollectorOptions, node: RayNode
         env::value("EVENTS_PORT", EVENTS_PORT.to_string()),
         env::value(FQ_RAY_IP, ctx.head_host()),
     ];
-    if let Some(kind) = ctx.label(ORIGINATED_FROM_CRD) {
+    if let Some(kind) = ctx.label(crate::crd::names::LABEL_ORIGINATED_FROM_CRD) {
         ours.push(env::value("OWNER_KIND", kind));
     }
-    if let Some(name) = ctx.label(ORIGINATED_FROM_NAME) {
+    if let Some(name) = ctx.label(crate::crd::names::LABEL_ORIGINATED_FROM_CR_NAME) {
         ours.push(env::value("OWNER_NAME", name));
     }
     if node == RayNode::Head {
@@ -170,8 +166,14 @@ mod tests {
         let mut cluster = RayCluster::test("rc");
         cluster.metadata.labels = Some(
             [
-                (ORIGINATED_FROM_CRD.to_owned(), "RayJob".to_owned()),
-                (ORIGINATED_FROM_NAME.to_owned(), "job".to_owned()),
+                (
+                    crate::crd::names::LABEL_ORIGINATED_FROM_CRD.to_owned(),
+                    "RayJob".to_owned(),
+                ),
+                (
+                    crate::crd::names::LABEL_ORIGINATED_FROM_CR_NAME.to_owned(),
+                    "job".to_owned(),
+                ),
             ]
             .into(),
         );

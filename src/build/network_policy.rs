@@ -36,10 +36,6 @@ use crate::{
 pub const JOB_SUBMISSION_MODE_LABEL: &str = "ray.io/job-submission-mode";
 /// Value of [`JOB_SUBMISSION_MODE_LABEL`] whose submitter is a separate pod.
 pub const K8S_JOB_MODE: &str = "K8sJobMode";
-/// Label on pods a custom resource created: the resource's name.
-pub const ORIGINATED_FROM_CR_NAME_LABEL: &str = "ray.io/originated-from-cr-name";
-/// Label on pods a custom resource created: the resource's kind.
-pub const ORIGINATED_FROM_CRD_LABEL: &str = "ray.io/originated-from-crd";
 
 /// The head's policy name, `<cluster>-head`.
 #[must_use]
@@ -82,8 +78,8 @@ pub fn head_policy(ctx: &ClusterContext<'_>) -> Option<Object> {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![NetworkPolicyPeer {
                 pod_selector: Some(match_labels([
-                    (ORIGINATED_FROM_CR_NAME_LABEL, rayjob),
-                    (ORIGINATED_FROM_CRD_LABEL, "RayJob"),
+                    (crate::crd::names::LABEL_ORIGINATED_FROM_CR_NAME, rayjob),
+                    (crate::crd::names::LABEL_ORIGINATED_FROM_CRD, "RayJob"),
                 ])),
                 ..NetworkPolicyPeer::default()
             }]),
@@ -375,8 +371,14 @@ mod tests {
             .match_labels
             .clone()
             .unwrap();
-        assert_eq!(labels[ORIGINATED_FROM_CR_NAME_LABEL], "job");
-        assert_eq!(labels[ORIGINATED_FROM_CRD_LABEL], "RayJob");
+        assert_eq!(
+            labels[crate::crd::names::LABEL_ORIGINATED_FROM_CR_NAME],
+            "job"
+        );
+        assert_eq!(
+            labels[crate::crd::names::LABEL_ORIGINATED_FROM_CRD],
+            "RayJob"
+        );
         let port = &ingress[1].ports.as_ref().unwrap()[0];
         assert_eq!(port.port, Some(IntOrString::Int(9265)));
         assert_eq!(port.protocol.as_deref(), Some("TCP"));

@@ -27,7 +27,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::{
     BatchScheduler, BuildError, ClusterContext,
-    batch_scheduler::{LABEL_ORIGINATED_FROM_CRD, LABEL_PRIORITY_CLASS, LABEL_VOLCANO_QUEUE},
+    batch_scheduler::{LABEL_PRIORITY_CLASS, LABEL_VOLCANO_QUEUE},
     desired_resources::resource_totals,
     object_meta::object_meta,
     quantity_sum::SummedQuantity,
@@ -99,7 +99,7 @@ fn canonical(totals: BTreeMap<String, SummedQuantity>) -> BTreeMap<String, Quant
 /// [`BuildError::InvalidLabel`] when the highest-tier label is no integer.
 pub fn volcano_pod_group(ctx: &ClusterContext<'_>) -> Result<Option<Object>, BuildError> {
     if ctx.options.batch_scheduler != Some(BatchScheduler::Volcano)
-        || ctx.label(LABEL_ORIGINATED_FROM_CRD) == Some("RayJob")
+        || ctx.label(crate::crd::names::LABEL_ORIGINATED_FROM_CRD) == Some("RayJob")
     {
         return Ok(None);
     }
@@ -224,7 +224,10 @@ mod tests {
             Some(true)
         );
         assert_eq!(pg.metadata.labels.unwrap()["ray.io/cluster"], "rc");
-        let from_job = labelled(c, &[(LABEL_ORIGINATED_FROM_CRD, "RayJob")]);
+        let from_job = labelled(
+            c,
+            &[(crate::crd::names::LABEL_ORIGINATED_FROM_CRD, "RayJob")],
+        );
         assert_eq!(build(&from_job, &volcano()).unwrap(), None);
     }
 

@@ -91,6 +91,11 @@ pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Label: the RayCluster's name. Users may not override it.
 pub const LABEL_CLUSTER: &str = "ray.io/cluster";
+/// The kind that created a RayCluster (`RayJob`, `RayService`), on the
+/// cluster and on what is made for it.
+pub const LABEL_ORIGINATED_FROM_CRD: &str = "ray.io/originated-from-crd";
+/// The name of the object of [`LABEL_ORIGINATED_FROM_CRD`] that created it.
+pub const LABEL_ORIGINATED_FROM_CR_NAME: &str = "ray.io/originated-from-cr-name";
 /// Annotation on every object rayop applies: the hash of its set's desired
 /// content, replicas excluded (see `crate::desired`).
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";

@@ -39,9 +39,5 @@ pub enum UpgradeType {
     None,
 }
 
-/// Labels that mark a RayCluster made by a RayJob or a RayService, which
-/// manage upgrades themselves.
-pub const ORIGINATED_FROM_CRD_LABEL: &str = "ray.io/originated-from-crd";
-
 /// Kinds whose clusters may not set `upgradeStrategy`.
 pub const MANAGED_ORIGINS: [&str; 2] = ["RayJob", "RayService"];

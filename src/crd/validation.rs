@@ -103,7 +103,7 @@ fn check_upgrade_origin(
     labels: &BTreeMap<String, String>,
     spec: &RayClusterSpec,
 ) {
-    let Some(origin) = labels.get(upgrade::ORIGINATED_FROM_CRD_LABEL) else {
+    let Some(origin) = labels.get(super::names::LABEL_ORIGINATED_FROM_CRD) else {
         return;
     };
     if spec.upgrade_strategy.is_some() && upgrade::MANAGED_ORIGINS.contains(&origin.as_str()) {
@@ -111,7 +111,7 @@ fn check_upgrade_origin(
             "spec.upgradeStrategy",
             format!(
                 "must be unset on a cluster made by a {origin} (label {}={origin}): the {origin} upgrades its cluster itself",
-                upgrade::ORIGINATED_FROM_CRD_LABEL
+                super::names::LABEL_ORIGINATED_FROM_CRD
             ),
         ));
     }
