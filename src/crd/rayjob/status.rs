@@ -98,6 +98,9 @@ pub enum JobFailedReason {
     JobStatusCheckTimeoutExceeded,
     /// The spec is invalid.
     ValidationFailed,
+    /// rayop only: the dashboard no longer knows a job that was submitted
+    /// (its head lost the job table); retried within `backoffLimit`.
+    JobLost,
 }
 
 /// Ray's own start and end times of the job.
