@@ -40,6 +40,39 @@ impl<M: Machine> Versioned for MachineSnapshot<M> {
     const VERSION: u32 = M::SNAPSHOT_VERSION;
 }
 
+/// The kind of object a journal stream is for. One journal holds the
+/// streams of every kind; the kind is told by the stream's index key, so the
+/// journal itself stays unaware of kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A RayCluster: keyed `namespace/name`, as before other kinds existed.
+    RayCluster,
+    /// A RayJob: keyed `RayJob:namespace/name`.
+    RayJob,
+}
+
+impl StreamKind {
+    const RAYJOB_PREFIX: &'static str = "RayJob:";
+
+    /// The index key of the stream of `namespace/name` of this kind.
+    #[must_use]
+    pub fn key(self, namespace: &str, name: &str) -> String {
+        match self {
+            StreamKind::RayCluster => format!("{namespace}/{name}"),
+            StreamKind::RayJob => format!("{}{namespace}/{name}", Self::RAYJOB_PREFIX),
+        }
+    }
+
+    /// The kind of the stream filed under `key`, and its `namespace/name`.
+    #[must_use]
+    pub fn of_key(key: &str) -> (StreamKind, &str) {
+        match key.strip_prefix(Self::RAYJOB_PREFIX) {
+            Some(rest) => (StreamKind::RayJob, rest),
+            None => (StreamKind::RayCluster, key),
+        }
+    }
+}
+
 /// The journal, or its absence.
 pub struct JournalHandle {
     /// Where the journal lives, to reopen it; `None` when disabled.
@@ -334,6 +367,14 @@ impl JournalHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_keys_tell_their_kind_and_clusters_keep_their_old_keys() {
+        assert_eq!(StreamKind::RayCluster.key("ns", "c"), "ns/c");
+        assert_eq!(StreamKind::of_key("ns/c"), (StreamKind::RayCluster, "ns/c"));
+        let job = StreamKind::RayJob.key("ns", "j");
+        assert_eq!(StreamKind::of_key(&job), (StreamKind::RayJob, "ns/j"));
+    }
 
     #[tokio::test]
     async fn an_unavailable_journal_fails_operations_until_healed() {

@@ -19,14 +19,17 @@ use super::{
     steps::{count, now_millis},
     turn::{Target, Turn},
 };
-use crate::apply::{Interpreter, NothingLive, Writes};
+use crate::{
+    apply::{Interpreter, NothingLive, Writes},
+    journaling::StreamKind,
+};
 
 /// Records the deletion of the cluster `obj`.
 pub async fn record_deletion(ctx: &Arc<Context>, obj: &DynamicObject) {
     let Some(uid) = obj.uid() else {
         return;
     };
-    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let key = StreamKind::RayCluster.key(&obj.namespace().unwrap_or_default(), &obj.name_any());
     forget(ctx, &uid, &key).await;
 }
 
@@ -109,7 +112,11 @@ pub async fn forget_vanished(ctx: &Arc<Context>, live_uids: &std::collections::H
         return;
     };
     for stream in streams {
-        if stream.deleted_at.is_none() && !live_uids.contains(&stream.id) {
+        let (kind, _) = StreamKind::of_key(&stream.index_key);
+        if kind == StreamKind::RayCluster
+            && stream.deleted_at.is_none()
+            && !live_uids.contains(&stream.id)
+        {
             forget(ctx, &stream.id, &stream.index_key).await;
         }
     }

@@ -118,7 +118,7 @@ async fn admit(
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     let target = Target {
-        key: format!("{namespace}/{}", cluster.name_any()),
+        key: crate::journaling::StreamKind::RayCluster.key(&namespace, &cluster.name_any()),
         reference: cluster.object_ref(&()),
         namespace,
         uid,
