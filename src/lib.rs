@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod controller;
 pub mod crd;
+pub mod dashboard;
 pub mod decide;
 pub mod desired;
 pub mod health;
