@@ -32,6 +32,7 @@ use crate::{
         object_meta::object_meta, wait_gcs_ready::WAIT_GCS_READY,
     },
     crd::{
+        RayClusterSpec,
         auth::AuthOptions,
         defaults::RAY_CONTAINER_INDEX,
         names::{self, RayNode},
@@ -59,13 +60,21 @@ pub const RAY_TOKEN_FILE: &str = "token";
 /// rayop's own Secret. `None` without a shared token.
 #[must_use]
 pub fn token_secret_name(ctx: &ClusterContext<'_>) -> Option<String> {
-    let auth = ctx.spec.token_auth()?;
+    cluster_token_secret_name(ctx.spec, ctx.name)
+}
+
+/// [`token_secret_name`] of the cluster called `cluster` with `spec`, for
+/// callers without a [`ClusterContext`] (a RayJob's submitter, built before
+/// its cluster is stored).
+#[must_use]
+pub fn cluster_token_secret_name(spec: &RayClusterSpec, cluster: &str) -> Option<String> {
+    let auth = spec.token_auth()?;
     if auth.k8s_token_auth() {
         return None;
     }
     Some(
         auth.user_secret()
-            .map_or_else(|| names::auth_secret_name(ctx.name), str::to_owned),
+            .map_or_else(|| names::auth_secret_name(cluster), str::to_owned),
     )
 }
 
@@ -90,20 +99,26 @@ fn auth_env(ctx: &ClusterContext<'_>, auth: &AuthOptions) -> Vec<EnvVar> {
     if auth.k8s_token_auth() {
         vars.push(env::value(RAY_ENABLE_K8S_TOKEN_AUTH, "true"));
     } else if let Some(secret) = token_secret_name(ctx) {
-        vars.push(EnvVar {
-            name: RAY_AUTH_TOKEN.to_owned(),
-            value: None,
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret,
-                    key: AUTH_TOKEN_KEY.to_owned(),
-                    optional: None,
-                }),
-                ..EnvVarSource::default()
-            }),
-        });
+        vars.push(token_from_secret(secret));
     }
     vars
+}
+
+/// `RAY_AUTH_TOKEN` read from the key `auth_token` of the Secret `secret`.
+#[must_use]
+pub fn token_from_secret(secret: String) -> EnvVar {
+    EnvVar {
+        name: RAY_AUTH_TOKEN.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret,
+                key: AUTH_TOKEN_KEY.to_owned(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
 }
 
 /// Adds the auth env (and, with Kubernetes token auth, the `ray-token`

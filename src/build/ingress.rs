@@ -128,7 +128,8 @@ pub fn head_ingress(ctx: &ClusterContext<'_>) -> Result<Option<Object>, BuildErr
 }
 
 /// The number of the Service port named `dashboard`.
-fn dashboard_port(service: &Service) -> Option<i32> {
+#[must_use]
+pub fn dashboard_port(service: &Service) -> Option<i32> {
     service
         .spec
         .as_ref()?

@@ -41,7 +41,8 @@
 //! [`yunikorn_task_groups`]); under TLS, [`tls_pod`] and
 //! [`pki`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
-//! [`quantity_sum`]), for the status.
+//! [`quantity_sum`]), for the status. A RayJob's RayCluster, submitter and
+//! submission are built by [`rayjob`].
 
 pub mod auth;
 pub mod autoscaler_rbac;
@@ -66,6 +67,7 @@ pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_node_options;
 pub mod ray_start;
+pub mod rayjob;
 pub mod redis_cleanup;
 pub mod scheduler_plugins_pod_group;
 pub mod service_account;
