@@ -15,7 +15,7 @@ use kube::Resource;
 
 use super::JobBuildError;
 use crate::{
-    build::network_policy::{ORIGINATED_FROM_CR_NAME_LABEL, ORIGINATED_FROM_CRD_LABEL},
+    crd::names::{LABEL_ORIGINATED_FROM_CR_NAME, LABEL_ORIGINATED_FROM_CRD},
     crd::rayjob::RayJob,
 };
 
@@ -63,8 +63,8 @@ impl<'a> JobIdentity<'a> {
 #[must_use]
 pub fn origin_labels(rayjob: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (ORIGINATED_FROM_CR_NAME_LABEL.to_owned(), rayjob.to_owned()),
-        (ORIGINATED_FROM_CRD_LABEL.to_owned(), ORIGIN_KIND.to_owned()),
+        (LABEL_ORIGINATED_FROM_CR_NAME.to_owned(), rayjob.to_owned()),
+        (LABEL_ORIGINATED_FROM_CRD.to_owned(), ORIGIN_KIND.to_owned()),
     ])
 }
 
