@@ -4,7 +4,7 @@
 //! ([`crate::apply`]) and the loop that drives them
 //! ([`crate::controller::turn`]), so neither imports the other.
 
-use rayop_machines::Machine;
+use rayop_machines::{Machine, Millis};
 
 /// Counts of API calls made, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,6 +15,16 @@ pub struct Writes {
     pub deletes: u32,
     /// Events recorded.
     pub events: u32,
+}
+
+/// Whether the wake-up a machine asked for (`WakeAt`) is due at `now`;
+/// clears it if so, so it is delivered once.
+pub fn take_due_wake(wake: &mut Option<Millis>, now: Millis) -> bool {
+    let due = wake.is_some_and(|w| w <= now);
+    if due {
+        *wake = None;
+    }
+    due
 }
 
 /// Carries out the commands of machines of type `M`.

@@ -121,11 +121,7 @@ pub struct Carried {
 impl Carried {
     /// Whether the wake-up is due at `now`; it is cleared then.
     pub fn take_due_wake(&mut self, now: Millis) -> bool {
-        let due = self.wake.is_some_and(|w| w <= now);
-        if due {
-            self.wake = None;
-        }
-        due
+        crate::interpret::take_due_wake(&mut self.wake, now)
     }
 }
 

@@ -92,7 +92,7 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
             }
         }
     }
-    count(ctx, writes);
+    count(&ctx.writes, writes);
     ctx.metrics.forget_cluster(uid);
     info!(
         cluster = key,

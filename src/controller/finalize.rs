@@ -109,7 +109,7 @@ pub async fn run(
         input: Input::Finalizing(finalizing),
     };
     failed |= turn.act(&mut memory, &event, &mut writes).await;
-    count(ctx, writes);
+    count(&ctx.writes, writes);
     let requeue = requeue_after(ctx, &memory, None, failed, now).min(LOOK_AGAIN);
     ctx.keep_memory(&target.uid, memory);
     Ok((Action::requeue(requeue), failed))

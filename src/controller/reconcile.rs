@@ -221,7 +221,7 @@ async fn run(
     world.cleanup_finalizer = held;
     let observed = decide::observed(now, spec, world);
     failed |= turn.act(&mut memory, &observed, &mut writes).await;
-    count(ctx, writes);
+    count(&ctx.writes, writes);
     // status: the last PublishStatus, paced
     let held = publish_status(ctx, cluster, &mut memory, &view, &name).await;
     let requeue = requeue_after(

@@ -13,7 +13,7 @@ use k8s_openapi::jiff::Timestamp;
 use rayop_machines::{ClusterMachine, Millis, SpecProblem};
 
 use super::{
-    context::{Context, Memory},
+    context::{Context, Memory, WriteCounters},
     turn::{Target, Turn},
 };
 use crate::{
@@ -84,7 +84,7 @@ pub async fn recall(ctx: &Context, turn: &Turn<'_, Interpreter<'_>>) -> Memory {
         return memory;
     }
     let (memory, writes) = turn.restore::<ClusterMachine>().await;
-    count(ctx, writes);
+    count(&ctx.writes, writes);
     memory
 }
 
@@ -112,15 +112,13 @@ pub fn requeue_after(
 }
 
 /// Adds a turn's writes to the operator's counters.
-pub fn count(ctx: &Context, writes: Writes) {
+pub fn count(counters: &WriteCounters, writes: Writes) {
     use std::sync::atomic::Ordering::Relaxed;
-    ctx.writes
+    counters
         .applies
         .fetch_add(u64::from(writes.applies), Relaxed);
-    ctx.writes
+    counters
         .deletes
         .fetch_add(u64::from(writes.deletes), Relaxed);
-    ctx.writes
-        .events
-        .fetch_add(u64::from(writes.events), Relaxed);
+    counters.events.fetch_add(u64::from(writes.events), Relaxed);
 }
