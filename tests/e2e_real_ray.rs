@@ -904,3 +904,123 @@ async fn mtls_cluster_runs_real_ray_and_refuses_a_client_without_certificates() 
     }
     t.finish().await
 }
+
+/// The RayJob `name`.
+async fn ray_job(client: &Client, ns: &str, name: &str) -> Result<rayop::crd::rayjob::RayJob> {
+    Ok(
+        Api::<rayop::crd::rayjob::RayJob>::namespaced(client.clone(), ns)
+            .get(name)
+            .await?,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rayjobs_run_a_real_entrypoint_to_success_and_their_clusters_go() -> Result<()> {
+    use rayop::crd::rayjob::{JobDeploymentStatus, JobStatus};
+    let t = RealRay::start("real-job", "tests/fixtures/real-ray/rayjobs.yaml").await?;
+    let (env, ns, client) = (&t.env, &t.ns, &t.client);
+    let jobs = ["by-submitter", "over-http"];
+    // Each RayJob gets a cluster of its own, the job runs there, and once
+    // it succeeded the cluster is deleted (`shutdownAfterJobFinishes`).
+    let seen_clusters = std::sync::Mutex::new(BTreeSet::<String>::new());
+    wait_until(
+        "both RayJobs Complete and SUCCEEDED, their clusters gone",
+        RAY_TIMEOUT,
+        || async {
+            let mut done = true;
+            for name in jobs {
+                let job = ray_job(client, ns, name).await?;
+                let status = job.status.unwrap_or_default();
+                if let Some(cluster) = status.ray_cluster_name.clone() {
+                    seen_clusters.lock().unwrap().insert(cluster);
+                }
+                done &= status.job_deployment_status == Some(JobDeploymentStatus::Complete)
+                    && status.job_status == Some(JobStatus::Succeeded);
+            }
+            Ok(done
+                && clusters(client, ns)
+                    .list(&ListParams::default())
+                    .await?
+                    .items
+                    .is_empty())
+        },
+    )
+    .await
+    .with_context(|| {
+        let run = |args: &[&str]| {
+            env.kubectl()
+                .args(args)
+                .output()
+                .map(|o| {
+                    format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+                .unwrap_or_default()
+        };
+        format!(
+            "{}\n{}\n{}",
+            run(&[
+                "get",
+                "rayjobs,rayclusters,jobs,pods",
+                "-n",
+                ns,
+                "-o",
+                "wide"
+            ]),
+            run(&["get", "rayjobs", "-n", ns, "-o", "yaml"]),
+            run(&[
+                "logs",
+                "-n",
+                ns,
+                "-l",
+                "ray.io/originated-from-crd=RayJob",
+                "--tail",
+                "50"
+            ])
+        )
+    })?;
+    let seen = seen_clusters.into_inner().unwrap();
+    assert_eq!(seen.len(), 2, "one cluster per RayJob: {seen:?}");
+
+    // The submitter's log holds the driver's output: the job really ran.
+    let submitter = env
+        .kubectl()
+        .args([
+            "logs",
+            "-n",
+            ns,
+            "-l",
+            "ray.io/originated-from-cr-name=by-submitter",
+            "--tail",
+            "-1",
+        ])
+        .output()?;
+    let log = String::from_utf8_lossy(&submitter.stdout);
+    assert!(log.contains("ANSWER 42"), "the submitter's log: {log}");
+
+    // The journal holds each decision: a submitter for one, an HTTP
+    // submission for the other, each exactly once.
+    use rayop_machines::rayjob::{JobCommandKind, JobMachine};
+    for (name, kind) in [
+        ("by-submitter", JobCommandKind::CreateSubmitter),
+        ("over-http", JobCommandKind::SubmitHttp),
+    ] {
+        let job = ray_job(client, ns, name).await?;
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        let issued =
+            t.op.records_of::<JobMachine>(&uid)
+                .into_iter()
+                .filter_map(|r| match r {
+                    rayop::record::Record::Commands(commands) => Some(commands),
+                    _ => None,
+                })
+                .flatten()
+                .filter(|c| c.kind() == kind)
+                .count();
+        assert_eq!(issued, 1, "{name}: {kind} journaled once");
+    }
+    t.finish().await
+}

@@ -40,7 +40,7 @@ use tracing::{info, warn};
 use crate::{
     build::{BatchScheduler, BuildOptions},
     client::ApiWriteLayer,
-    controller::{self, Handles, Settings},
+    controller::{self, Handles, Settings, rayjob::dashboard_access::Reach},
     health::Health,
     journaling::JournalHandle,
     leader::{Elector, LeaderError, Leadership, LeaseConfig, Role, Timings},
@@ -102,6 +102,12 @@ pub struct RunArgs {
         action = clap::ArgAction::Set
     )]
     pub gcs_ft_redis_cleanup: bool,
+    /// How RayJobs' dashboards are reached: `direct` at the head Service's
+    /// DNS name (rayop in the cluster), `proxy` through the API server's
+    /// service proxy (rayop outside it, like KubeRay's
+    /// `--use-kubernetes-proxy`), `auto` direct when running in a pod.
+    #[arg(long, env = "RAYOP_DASHBOARD_VIA", value_enum, default_value_t = Reach::Auto)]
+    pub dashboard_via: Reach,
     /// Log format on stderr: text for people, json for log collectors.
     #[arg(long, env = "RAYOP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -379,6 +385,7 @@ pub fn settings(args: &RunArgs) -> Result<Settings, RunError> {
         head_stuck_after: (args.head_stuck_seconds != 300)
             .then(|| Duration::from_secs(args.head_stuck_seconds.max(1))),
         redis_cleanup: args.gcs_ft_redis_cleanup,
+        dashboard_reach: args.dashboard_via,
         ..Settings::default()
     })
 }

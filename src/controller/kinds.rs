@@ -15,10 +15,11 @@ use super::{
     context::Context,
     deletion,
     error::ReconcileError,
+    rayjob::{self, context::JobContext},
     reconcile,
     scope::{Reconciled, Scope},
 };
-use crate::crd::RayCluster;
+use crate::crd::{RayCluster, rayjob::RayJob};
 
 /// `ray.io/v1` RayCluster.
 pub struct RayClusters;
@@ -66,5 +67,59 @@ impl Reconciled for RayClusters {
 
     async fn vanished(ctx: Arc<Context>, live: HashSet<String>) {
         deletion::forget_vanished(&ctx, &live).await;
+    }
+}
+
+/// `ray.io/v1` RayJob.
+pub struct RayJobs;
+
+impl Reconciled for RayJobs {
+    type Context = JobContext;
+
+    fn resource() -> ApiResource {
+        ApiResource::erase::<RayJob>(&())
+    }
+
+    fn context(scope: &Scope) -> JobContext {
+        let (settings, handles) = (&scope.settings, &scope.handles);
+        JobContext {
+            client: scope.client.clone(),
+            caches: scope.job_caches.clone(),
+            journal: handles.journal.clone(),
+            memory: Arc::default(),
+            recorder: scope.recorder.clone(),
+            dashboards: rayjob::dashboard_access::Dashboards {
+                reach: settings.dashboard_reach,
+                http: reqwest::Client::builder().build().ok(),
+                options: settings.build.clone(),
+            },
+            resync: settings.resync,
+            writes: handles.writes.clone(),
+            metrics: handles.metrics.clone(),
+            synced: scope.synced.clone(),
+        }
+    }
+
+    fn reconcile(
+        obj: Arc<DynamicObject>,
+        ctx: Arc<JobContext>,
+    ) -> impl Future<Output = Result<Action, ReconcileError>> + Send + 'static {
+        rayjob::reconcile::reconcile(obj, ctx)
+    }
+
+    fn error_policy(
+        obj: Arc<DynamicObject>,
+        error: &ReconcileError,
+        ctx: Arc<JobContext>,
+    ) -> Action {
+        rayjob::reconcile::error_policy(obj, error, ctx)
+    }
+
+    async fn deleted(ctx: Arc<JobContext>, obj: DynamicObject) {
+        rayjob::deletion::record_deletion(&ctx, &obj).await;
+    }
+
+    async fn vanished(ctx: Arc<JobContext>, live: HashSet<String>) {
+        rayjob::deletion::forget_vanished(&ctx, &live).await;
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod failed_create;
 pub mod finalize;
 pub mod kinds;
+pub mod rayjob;
 pub mod reconcile;
 pub mod scope;
 pub mod steps;
@@ -64,6 +65,8 @@ pub struct Settings {
     /// keys cleaned up behind a finalizer (KubeRay's
     /// `ENABLE_GCS_FT_REDIS_CLEANUP`); on by default.
     pub redis_cleanup: bool,
+    /// How RayJobs' dashboards are reached.
+    pub dashboard_reach: rayjob::dashboard_access::Reach,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             heal_every: Duration::from_secs(15),
             head_stuck_after: None,
             redis_cleanup: true,
+            dashboard_reach: rayjob::dashboard_access::Reach::default(),
         }
     }
 }
@@ -233,6 +237,8 @@ async fn run_scope(
     shutdown: futures::future::Shared<BoxFuture<'static, ()>>,
 ) {
     let (caches, triggers) = caches::watch(&client, namespace.as_deref(), &settings.build);
+    let (job_caches, job_triggers) =
+        rayjob::caches::JobCaches::watch(&client, namespace.as_deref());
     let (synced_tx, synced) = tokio::sync::watch::channel(false);
     let reporter = Reporter {
         controller: "rayop".into(),
@@ -243,13 +249,18 @@ async fn run_scope(
         client,
         namespace,
         caches,
+        job_caches,
         settings,
         handles,
         synced,
     };
     // The registered kinds; each gets the triggers of the objects it controls.
     let (listed_tx, listed) = tokio::sync::oneshot::channel::<()>();
-    let kinds = scope::run_kind::<kinds::RayClusters>(scope.clone(), triggers, listed_tx, shutdown);
+    let (jobs_listed_tx, jobs_listed) = tokio::sync::oneshot::channel::<()>();
+    let kinds = futures::future::join(
+        scope::run_kind::<kinds::RayClusters>(scope.clone(), triggers, listed_tx, shutdown.clone()),
+        scope::run_kind::<kinds::RayJobs>(scope.clone(), job_triggers, jobs_listed_tx, shutdown),
+    );
 
     // The one waiter on the caches' first lists: kube-runtime's store
     // readiness wakes only the last of several concurrent waiters, so
@@ -257,18 +268,21 @@ async fn run_scope(
     // ready once the caches and every kind's first list are complete.
     let syncing = {
         let (caches, health) = (scope.caches.clone(), scope.handles.health.clone());
+        let job_caches = scope.job_caches.clone();
         let name = scope.namespace.clone().unwrap_or_else(|| "<all>".into());
         tokio::spawn(async move {
-            if caches.wait_until_ready().await.is_ok() {
+            if caches.wait_until_ready().await.is_ok()
+                && job_caches.wait_until_ready().await.is_ok()
+            {
                 let _ = synced_tx.send(true);
-                if listed.await.is_ok() {
+                if listed.await.is_ok() && jobs_listed.await.is_ok() {
                     info!(namespace = %name, "watch caches synced");
                     health.scope_synced();
                 }
             }
         })
     };
-    kinds.await;
+    let _ = kinds.await;
     syncing.abort();
     let _ = syncing.await;
 }

@@ -53,6 +53,8 @@ pub struct Scope {
     pub namespace: Option<String>,
     /// The scope's caches of owned objects and Ray pods.
     pub caches: Caches,
+    /// The scope's caches of what RayJobs made.
+    pub job_caches: super::rayjob::caches::JobCaches,
     /// How the controller runs.
     pub settings: Settings,
     /// Counters, journal, metrics and health.

@@ -152,11 +152,19 @@ impl Operator {
 
     /// The records of the stream of cluster `uid`.
     pub fn records(&self, uid: &str) -> Vec<Record> {
+        self.records_of(uid)
+    }
+
+    /// The records of the stream `uid` of a machine of type `M`.
+    pub fn records_of<M: rayop_machines::Machine>(
+        &self,
+        uid: &str,
+    ) -> Vec<rayop::record::Record<M>> {
         let Some(journal) = self.handles.journal.journal() else {
             return Vec::new();
         };
         journal
-            .read_from::<Record>(uid, 1)
+            .read_from::<rayop::record::Record<M>>(uid, 1)
             .map(|entries| entries.into_iter().map(|e| e.payload).collect())
             .unwrap_or_default()
     }

@@ -178,6 +178,15 @@ impl RayJobSpec {
             .and_then(|s| s.get(CLUSTER_SELECTOR_KEY))
             .map(String::as_str)
     }
+
+    /// Whether rayop reconciles this RayJob: `managedBy` unset, rayop's or
+    /// KubeRay's (rayop replaces KubeRay). MultiKueue's is left to it.
+    #[must_use]
+    pub fn managed_by_rayop(&self) -> bool {
+        self.managed_by
+            .as_deref()
+            .is_none_or(|manager| crate::crd::spec::MANAGED_BY_RAYOP.contains(&manager))
+    }
 }
 
 #[cfg(test)]

@@ -28,8 +28,10 @@ pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 /// (ServiceAccounts and tokens, namespaces, garbage collection, Deployments,
 /// ReplicaSets, StatefulSets, HPAs, Jobs, PV/PVC binding and protection,
 /// aggregated ClusterRoles,
-/// EndpointSlices for Services, the root-CA ConfigMap, PDB status) and
-/// nothing that needs real nodes or a cloud.
+/// EndpointSlices for Services, the v1 Endpoints the API server's service
+/// proxy resolves a Service through (rayop reaches a RayJob's dashboard that
+/// way when it runs outside the cluster), the root-CA ConfigMap, PDB status)
+/// and nothing that needs real nodes or a cloud.
 pub const CONTROLLERS: &[&str] = &[
     "serviceaccount-token-controller",
     "serviceaccount-controller",
@@ -44,6 +46,7 @@ pub const CONTROLLERS: &[&str] = &[
     "job-controller",
     "disruption-controller",
     "endpointslice-controller",
+    "endpoints-controller",
     "persistentvolume-binder-controller",
     "persistentvolume-protection-controller",
     "persistentvolumeclaim-protection-controller",

@@ -1,0 +1,101 @@
+//! Deleted RayJobs: the machine takes its terminal step (stopping a job it
+//! submitted and that may still run), and its `Forget` marks the journal
+//! stream deleted. Its cluster and submitter go by garbage collection.
+//!
+//! Invariant: a RayJob deleted while the operator was down is recorded the
+//! same way at start-up; only RayJob streams are looked at.
+
+use std::{collections::HashSet, sync::Arc};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::{ResourceExt, api::DynamicObject};
+use rayop_machines::{Event, rayjob::JobInput};
+use tracing::{info, warn};
+
+use super::{context::JobContext, context::JobMemory, reconcile::job_turn};
+use crate::{
+    controller::{
+        steps::{count, now_millis},
+        turn::Target,
+    },
+    interpret::{Interpret, Writes},
+    journaling::StreamKind,
+};
+
+/// Records the deletion of the RayJob `obj`.
+pub async fn record_deletion(ctx: &Arc<JobContext>, obj: &DynamicObject) {
+    let Some(uid) = obj.uid() else {
+        return;
+    };
+    let key = StreamKind::RayJob.key(&obj.namespace().unwrap_or_default(), &obj.name_any());
+    forget(ctx, &uid, &key).await;
+}
+
+async fn forget(ctx: &Arc<JobContext>, uid: &str, key: &str) {
+    let now = now_millis();
+    let (_, namespaced) = StreamKind::of_key(key);
+    let target = Target {
+        namespace: namespaced.split('/').next().unwrap_or_default().to_owned(),
+        uid: uid.to_owned(),
+        key: key.to_owned(),
+        reference: ObjectReference::default(),
+    };
+    let turn = job_turn(ctx, &target, None, None, now);
+    let mut memory: JobMemory = match ctx.take_memory(uid) {
+        Some(memory) => memory,
+        None => match ctx.journal.restore(uid).await {
+            Ok(machine) => JobMemory {
+                machine,
+                ..JobMemory::default()
+            },
+            Err(_) => JobMemory {
+                journal_gap: true,
+                ..JobMemory::default()
+            },
+        },
+    };
+    let deleted = Event {
+        at: now,
+        input: JobInput::Deleted,
+    };
+    let mut writes = Writes::default();
+    turn.act(&mut memory, &deleted, &mut writes).await;
+    if !memory.carried.forgotten {
+        for command in memory.machine.resume() {
+            if let Err(error) = turn
+                .interpreter
+                .carry_out(&command, &mut memory.carried, &mut writes)
+                .await
+            {
+                warn!(%error, rayjob = key, "could not mark a journal stream deleted");
+            }
+        }
+    }
+    count(&ctx.writes, writes);
+    info!(
+        rayjob = key,
+        "RayJob deleted; journal stream kept for its retention window"
+    );
+}
+
+/// At start-up: streams of RayJobs that vanished while the operator was
+/// down, given the UIDs that exist now.
+pub async fn forget_vanished(ctx: &Arc<JobContext>, live_uids: &HashSet<String>) {
+    let Some(journal) = ctx.journal.journal() else {
+        return;
+    };
+    let streams = tokio::task::spawn_blocking(move || journal.streams()).await;
+    let Ok(Ok(streams)) = streams else {
+        warn!("could not list journal streams at start-up");
+        return;
+    };
+    for stream in streams {
+        let (kind, _) = StreamKind::of_key(&stream.index_key);
+        if kind == StreamKind::RayJob
+            && stream.deleted_at.is_none()
+            && !live_uids.contains(&stream.id)
+        {
+            forget(ctx, &stream.id, &stream.index_key).await;
+        }
+    }
+}
