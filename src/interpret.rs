@@ -4,7 +4,9 @@
 //! ([`crate::apply`]) and the loop that drives them
 //! ([`crate::controller::turn`]), so neither imports the other.
 
-use rayop_machines::{Machine, Millis};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder};
+use rayop_machines::{Machine, Millis, Notice, Severity};
 
 /// Counts of API calls made, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,6 +27,34 @@ pub fn take_due_wake(wake: &mut Option<Millis>, now: Millis) -> bool {
         *wake = None;
     }
     due
+}
+
+/// Records `notice` as an Event on `reference` (with `secondary` as its
+/// related object). An Event that cannot be recorded must not fail a turn:
+/// it is logged. Returns whether it was recorded.
+pub async fn announce(
+    recorder: &Recorder,
+    reference: &ObjectReference,
+    notice: &Notice,
+    secondary: Option<ObjectReference>,
+) -> bool {
+    let event = Event {
+        type_: match notice.severity {
+            Severity::Normal => EventType::Normal,
+            Severity::Warning => EventType::Warning,
+        },
+        reason: notice.reason.clone(),
+        note: Some(notice.message.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary,
+    };
+    match recorder.publish(&event, reference).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, reason = %notice.reason, "could not record Event");
+            false
+        }
+    }
 }
 
 /// Carries out the commands of machines of type `M`.
@@ -51,6 +81,9 @@ pub trait Interpret<M: Machine> {
 
     /// The CamelCase reason of `error` from a command of `kind`.
     fn reason(error: &Self::Error, kind: M::CommandKind) -> &'static str;
+
+    /// Whether the machine's `Forget` was carried out for this object.
+    fn forgotten(carried: &Self::Carried) -> bool;
 
     /// Whether `error` means no further command of this object can succeed
     /// and none needs to (its namespace is being deleted): the turn then

@@ -29,9 +29,9 @@ use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use kube::{
     Api, Client,
     api::{DeleteParams, Preconditions},
-    runtime::events::{Event as KubeEvent, EventType, Recorder},
+    runtime::events::Recorder,
 };
-use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, Severity, StatusSummary};
+use rayop_machines::{Command, CommandKind, Millis, ObjectName, PodRef, StatusSummary};
 use thiserror::Error;
 
 mod created_once;
@@ -206,6 +206,10 @@ impl Interpret<rayop_machines::ClusterMachine> for Interpreter<'_> {
         Interpreter::carry_out(self, command, carried, writes).await
     }
 
+    fn forgotten(carried: &Carried) -> bool {
+        carried.forgotten
+    }
+
     fn reason(error: &ApplyError, kind: CommandKind) -> &'static str {
         error.reason(kind)
     }
@@ -285,20 +289,9 @@ impl Interpreter<'_> {
                 Ok(())
             }
             Command::Announce(notice) => {
-                let event = KubeEvent {
-                    type_: match notice.severity {
-                        Severity::Normal => EventType::Normal,
-                        Severity::Warning => EventType::Warning,
-                    },
-                    reason: notice.reason.clone(),
-                    note: Some(notice.message.chars().take(1000).collect()),
-                    action: "Reconcile".into(),
-                    secondary: notice.related.as_ref().and_then(|r| self.reference_to(r)),
-                };
-                // An Event that cannot be recorded must not fail the reconcile.
-                if let Err(error) = self.recorder.publish(&event, self.reference).await {
-                    tracing::warn!(%error, reason = %notice.reason, "could not record Event");
-                } else {
+                let related = notice.related.as_ref().and_then(|r| self.reference_to(r));
+                if crate::interpret::announce(self.recorder, self.reference, notice, related).await
+                {
                     writes.events += 1;
                 }
                 Ok(())

@@ -11,16 +11,16 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
-use rayop_machines::{Event, Input};
+use rayop_machines::ClusterMachine;
 use tracing::{info, warn};
 
 use super::{
-    context::{Context, Memory},
+    context::Context,
     steps::{count, now_millis},
     turn::{Target, Turn},
 };
 use crate::{
-    apply::{Interpreter, NothingLive, Writes},
+    apply::{Interpreter, NothingLive},
     journaling::StreamKind,
 };
 
@@ -61,37 +61,9 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
             cluster: None,
         },
     };
-    let mut memory: Memory = match ctx.take_memory(uid) {
-        Some(memory) => memory,
-        None => match ctx.journal.restore(uid).await {
-            Ok(machine) => Memory {
-                machine,
-                ..Memory::default()
-            },
-            Err(_) => Memory {
-                journal_gap: true,
-                ..Memory::default()
-            },
-        },
-    };
-    let deleted = Event {
-        at: now,
-        input: Input::Deleted,
-    };
-    let mut writes = Writes::default();
-    turn.act(&mut memory, &deleted, &mut writes).await;
-    if !memory.carried.forgotten {
-        // Deleted before: the stream may not have been marked yet.
-        for command in memory.machine.resume() {
-            if let Err(error) = turn
-                .interpreter
-                .carry_out(&command, &mut memory.carried, &mut writes)
-                .await
-            {
-                warn!(%error, cluster = key, "could not mark a journal stream deleted");
-            }
-        }
-    }
+    let writes = turn
+        .record_deletion::<ClusterMachine>(ctx.take_memory(uid), now)
+        .await;
     count(&ctx.writes, writes);
     ctx.metrics.forget_cluster(uid);
     info!(

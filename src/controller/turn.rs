@@ -114,6 +114,55 @@ impl<I> Turn<'_, I> {
         (memory, writes)
     }
 
+    /// The object was deleted: its machine (`memory`, else restored from
+    /// the journal) takes the `Deleted` step, and a stream that was not
+    /// marked deleted yet (the object went while the operator was down)
+    /// is marked now. Returns the writes made.
+    pub async fn record_deletion<M: Machine>(
+        &self,
+        memory: Option<Memory<M, I::Carried>>,
+        at: Millis,
+    ) -> Writes
+    where
+        I: Interpret<M>,
+    {
+        let mut memory = match memory {
+            Some(memory) => memory,
+            None => match self.journal.restore::<M>(&self.target.uid).await {
+                Ok(machine) => Memory {
+                    machine,
+                    carried: I::Carried::default(),
+                    last_status_write: None,
+                    journal_gap: false,
+                },
+                Err(_) => Memory {
+                    machine: M::default(),
+                    carried: I::Carried::default(),
+                    last_status_write: None,
+                    journal_gap: true,
+                },
+            },
+        };
+        let deleted = Event {
+            at,
+            input: M::deleted(),
+        };
+        let mut writes = Writes::default();
+        self.act(&mut memory, &deleted, &mut writes).await;
+        if !I::forgotten(&memory.carried) {
+            for command in memory.machine.resume() {
+                if let Err(error) = self
+                    .interpreter
+                    .carry_out(&command, &mut memory.carried, &mut writes)
+                    .await
+                {
+                    warn!(%error, key = %self.target.key, "could not mark a journal stream deleted");
+                }
+            }
+        }
+        writes
+    }
+
     /// decide → journal → apply for one event. A failed command goes back into
     /// the machine once. Returns whether a command failed.
     pub async fn act<M: Machine>(

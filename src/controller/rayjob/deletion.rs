@@ -9,16 +9,15 @@ use std::{collections::HashSet, sync::Arc};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
-use rayop_machines::{Event, rayjob::JobInput};
+use rayop_machines::rayjob::JobMachine;
 use tracing::{info, warn};
 
-use super::{context::JobContext, context::JobMemory, reconcile::job_turn};
+use super::{context::JobContext, reconcile::job_turn};
 use crate::{
     controller::{
         steps::{count, now_millis},
         turn::Target,
     },
-    interpret::{Interpret, Writes},
     journaling::StreamKind,
 };
 
@@ -41,36 +40,9 @@ async fn forget(ctx: &Arc<JobContext>, uid: &str, key: &str) {
         reference: ObjectReference::default(),
     };
     let turn = job_turn(ctx, &target, None, None, now);
-    let mut memory: JobMemory = match ctx.take_memory(uid) {
-        Some(memory) => memory,
-        None => match ctx.journal.restore(uid).await {
-            Ok(machine) => JobMemory {
-                machine,
-                ..JobMemory::default()
-            },
-            Err(_) => JobMemory {
-                journal_gap: true,
-                ..JobMemory::default()
-            },
-        },
-    };
-    let deleted = Event {
-        at: now,
-        input: JobInput::Deleted,
-    };
-    let mut writes = Writes::default();
-    turn.act(&mut memory, &deleted, &mut writes).await;
-    if !memory.carried.forgotten {
-        for command in memory.machine.resume() {
-            if let Err(error) = turn
-                .interpreter
-                .carry_out(&command, &mut memory.carried, &mut writes)
-                .await
-            {
-                warn!(%error, rayjob = key, "could not mark a journal stream deleted");
-            }
-        }
-    }
+    let writes = turn
+        .record_deletion::<JobMachine>(ctx.take_memory(uid), now)
+        .await;
     count(&ctx.writes, writes);
     info!(
         rayjob = key,

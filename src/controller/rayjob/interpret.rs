@@ -15,12 +15,9 @@ use k8s_openapi::api::{batch::v1::Job, core::v1::ObjectReference};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy},
-    runtime::events::{Event as KubeEvent, EventType, Recorder},
+    runtime::events::Recorder,
 };
-use rayop_machines::{
-    Severity,
-    rayjob::{JobCommand, JobCommandKind, JobMachine},
-};
+use rayop_machines::rayjob::{JobCommand, JobCommandKind, JobMachine};
 
 use super::{context::JobCarried, dashboard_access::Dashboards};
 use crate::{
@@ -368,20 +365,7 @@ impl Interpret<JobMachine> for JobInterpreter<'_> {
                 Ok(())
             }
             JobCommand::Announce(notice) => {
-                let event = KubeEvent {
-                    type_: match notice.severity {
-                        Severity::Normal => EventType::Normal,
-                        Severity::Warning => EventType::Warning,
-                    },
-                    reason: notice.reason.clone(),
-                    note: Some(notice.message.chars().take(1000).collect()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                // An Event that cannot be recorded must not fail the turn.
-                if let Err(error) = self.recorder.publish(&event, self.reference).await {
-                    tracing::warn!(%error, reason = %notice.reason, "could not record Event");
-                } else {
+                if crate::interpret::announce(self.recorder, self.reference, notice, None).await {
                     writes.events += 1;
                 }
                 Ok(())
@@ -398,6 +382,10 @@ impl Interpret<JobMachine> for JobInterpreter<'_> {
                 Ok(())
             }
         }
+    }
+
+    fn forgotten(carried: &JobCarried) -> bool {
+        carried.forgotten
     }
 
     fn reason(error: &JobApplyError, kind: JobCommandKind) -> &'static str {
