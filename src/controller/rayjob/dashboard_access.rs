@@ -11,7 +11,7 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
 
-use super::interpret::JobApplyError;
+use super::error::JobApplyError;
 use crate::{
     build::{BuildOptions, ClusterContext, auth::AUTH_TOKEN_KEY, auth::token_secret_name, rayjob},
     crd::RayCluster,

@@ -12,6 +12,7 @@
 //! | [`dashboard_access`] | reaching a cluster's dashboard, with its token |
 //! | [`status`] | `status`, written when it differs |
 //! | [`deletion`] | a deleted RayJob's last step |
+//! | [`error`] | why a command failed |
 //! | [`context`] | what reconciles share, and each RayJob's memory |
 //!
 //! Invariants: the same turn as RayClusters ([`crate::controller::turn`]):
@@ -22,6 +23,7 @@ pub mod caches;
 pub mod context;
 pub mod dashboard_access;
 pub mod deletion;
+pub mod error;
 pub mod interpret;
 pub mod observe;
 pub mod reconcile;
