@@ -349,6 +349,33 @@ impl JournalHandle {
         self.blocking(move |journal| journal.prune(ts(at))).await
     }
 
+    /// The streams of `kind` (id, index key) not marked deleted whose
+    /// object is not among `live` (UIDs): objects that vanished while the
+    /// operator was down. Empty without a journal or when it cannot be read
+    /// (logged).
+    pub async fn vanished(
+        &self,
+        kind: StreamKind,
+        live: &std::collections::HashSet<String>,
+    ) -> Vec<(String, String)> {
+        let Some(journal) = self.journal() else {
+            return Vec::new();
+        };
+        let Ok(Ok(streams)) = tokio::task::spawn_blocking(move || journal.streams()).await else {
+            tracing::warn!("could not list journal streams at start-up");
+            return Vec::new();
+        };
+        streams
+            .into_iter()
+            .filter(|s| {
+                StreamKind::of_key(&s.index_key).0 == kind
+                    && s.deleted_at.is_none()
+                    && !live.contains(&s.id)
+            })
+            .map(|s| (s.id, s.index_key))
+            .collect()
+    }
+
     /// Marks stream `uid` deleted at `at`; it is pruned after the retention window.
     ///
     /// # Errors
@@ -367,6 +394,35 @@ impl JournalHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn vanished_streams_are_those_of_one_kind_not_live_and_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (handle, _) = JournalHandle::open(dir.path(), Options::default()).unwrap();
+        let machine = ClusterMachine::new();
+        for (uid, key) in [
+            ("c-live", StreamKind::RayCluster.key("ns", "a")),
+            ("c-gone", StreamKind::RayCluster.key("ns", "b")),
+            ("c-marked", StreamKind::RayCluster.key("ns", "c")),
+            ("j-gone", StreamKind::RayJob.key("ns", "j")),
+        ] {
+            let records = vec![Record::Commands(Vec::new())];
+            handle
+                .append(uid, &key, Millis(1), records, &machine)
+                .await
+                .unwrap();
+        }
+        handle.mark_deleted("c-marked", Millis(2)).await.unwrap();
+        let live = std::collections::HashSet::from(["c-live".to_owned()]);
+        assert_eq!(
+            handle.vanished(StreamKind::RayCluster, &live).await,
+            [("c-gone".to_owned(), "ns/b".to_owned())]
+        );
+        assert_eq!(
+            handle.vanished(StreamKind::RayJob, &live).await,
+            [("j-gone".to_owned(), "RayJob:ns/j".to_owned())]
+        );
+    }
 
     #[test]
     fn stream_keys_tell_their_kind_and_clusters_keep_their_old_keys() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::ClusterMachine;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{
     context::Context,
@@ -75,21 +75,11 @@ pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
 /// At start-up: streams of clusters that vanished while the operator was
 /// down, given the UIDs that exist now.
 pub async fn forget_vanished(ctx: &Arc<Context>, live_uids: &std::collections::HashSet<String>) {
-    let Some(journal) = ctx.journal.journal() else {
-        return;
-    };
-    let streams = tokio::task::spawn_blocking(move || journal.streams()).await;
-    let Ok(Ok(streams)) = streams else {
-        warn!("could not list journal streams at start-up");
-        return;
-    };
-    for stream in streams {
-        let (kind, _) = StreamKind::of_key(&stream.index_key);
-        if kind == StreamKind::RayCluster
-            && stream.deleted_at.is_none()
-            && !live_uids.contains(&stream.id)
-        {
-            forget(ctx, &stream.id, &stream.index_key).await;
-        }
+    for (uid, key) in ctx
+        .journal
+        .vanished(StreamKind::RayCluster, live_uids)
+        .await
+    {
+        forget(ctx, &uid, &key).await;
     }
 }

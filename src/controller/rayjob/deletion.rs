@@ -10,7 +10,7 @@ use std::{collections::HashSet, sync::Arc};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::rayjob::JobMachine;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{context::JobContext, reconcile::job_turn};
 use crate::{
@@ -53,21 +53,7 @@ async fn forget(ctx: &Arc<JobContext>, uid: &str, key: &str) {
 /// At start-up: streams of RayJobs that vanished while the operator was
 /// down, given the UIDs that exist now.
 pub async fn forget_vanished(ctx: &Arc<JobContext>, live_uids: &HashSet<String>) {
-    let Some(journal) = ctx.journal.journal() else {
-        return;
-    };
-    let streams = tokio::task::spawn_blocking(move || journal.streams()).await;
-    let Ok(Ok(streams)) = streams else {
-        warn!("could not list journal streams at start-up");
-        return;
-    };
-    for stream in streams {
-        let (kind, _) = StreamKind::of_key(&stream.index_key);
-        if kind == StreamKind::RayJob
-            && stream.deleted_at.is_none()
-            && !live_uids.contains(&stream.id)
-        {
-            forget(ctx, &stream.id, &stream.index_key).await;
-        }
+    for (uid, key) in ctx.journal.vanished(StreamKind::RayJob, live_uids).await {
+        forget(ctx, &uid, &key).await;
     }
 }
