@@ -82,7 +82,8 @@ impl JobInterpreter<'_> {
         controller(meta).is_some_and(|r| r.uid == self.uid)
     }
 
-    /// Creates `object` unless one of its name exists; a foreign one is a conflict.
+    /// Creates `object` unless one of its name exists; a foreign one is a
+    /// conflict. The create is sent first: only a taken name costs a read.
     async fn create<K>(
         &self,
         kind: &'static str,
@@ -98,21 +99,12 @@ impl JobInterpreter<'_> {
     {
         let name = object.name_any();
         let api: Api<K> = Api::namespaced(self.client.clone(), self.namespace);
-        match api
-            .get_opt(&name)
-            .await
-            .map_err(api_error("get", kind, &name))?
-        {
-            Some(live) if self.ours(live.meta()) => return Ok(()),
-            Some(_) => return Err(JobApplyError::Conflict { kind, name }),
-            None => {}
-        }
         match api.create(&PostParams::default(), object).await {
             Ok(_) => {
                 writes.applies += 1;
                 Ok(())
             }
-            // Created meanwhile (by this RayJob's previous turn): check whose.
+            // The name is taken: by this RayJob's earlier turn, or not.
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 let live = api
                     .get(&name)

@@ -209,14 +209,17 @@ async fn run(ctx: &JobContext, job: &RayJob, target: &Target) -> Result<Action, 
     failed |= turn.act(&mut memory, &observed, &mut writes).await;
     count(&ctx.writes, writes);
     // status: the last PublishStatus, with the current attempt's names
+    // The observed cluster, unless the step began a new attempt.
+    let observed_attempt = attempt;
     let attempt = memory.machine.job().attempt.number;
     let written = match memory.carried.status.as_ref() {
         Some(summary) => {
-            let cluster = attempt_cluster(ctx, job, &target.namespace, attempt).await;
-            let cluster_name = (attempt > 0).then(|| match job.spec.selected_cluster() {
-                Some(selected) => selected.to_owned(),
-                None => build::names::cluster_name(job, attempt),
-            });
+            let cluster = if attempt == observed_attempt {
+                cluster
+            } else {
+                attempt_cluster(ctx, job, &target.namespace, attempt).await
+            };
+            let cluster_name = (attempt > 0).then(|| build::names::cluster_name(job, attempt));
             let job_id = (attempt > 0)
                 .then(|| build::names::submission_id(job, attempt))
                 .flatten();
