@@ -171,6 +171,15 @@ fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
             w.head_reachable = false;
             obs(s, w)
         }),
+        "seen-job-lost" => {
+            let s = spec_in(SubmissionMode::HTTPMode);
+            let mut d = drive_to(from, &s);
+            d.feed(obs(&s, running(RayStatus::Running)));
+            let mut w = running(RayStatus::Running);
+            w.ray_job = RayJobView::NotFound;
+            let e = d.next(obs(&s, w));
+            (d, e)
+        }
         "unknown-too-long" => {
             let mut d = drive_to(from, &base);
             let mut w = running(RayStatus::Running);

@@ -501,6 +501,17 @@ impl Job {
         if pending_submission {
             return Handled;
         }
+        if self.attempt.seen {
+            // The dashboard answers and no longer knows a job it reported:
+            // the GCS lost its job table (a head restart without GCS fault
+            // tolerance). Waiting cannot bring it back.
+            return self.fail(
+                context,
+                FailReason::JobLost,
+                "the Ray dashboard no longer knows the job it ran: the head restarted and lost it; it is not resubmitted"
+                    .to_owned(),
+            );
+        }
         self.unknown(context, Unknown::Lost);
         Handled
     }

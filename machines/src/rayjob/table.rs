@@ -236,9 +236,16 @@ pub const JOB_TABLE: &[JobEdge] = &[
     JobEdge {
         id: "running-unknown",
         from: &[Running],
-        on: "Observed: head unreachable, or a submitted job not found",
+        on: "Observed: head unreachable, or a submitted job not found before it was seen",
         to: Same,
         commands: &[PublishStatus, WakeAt],
+    },
+    JobEdge {
+        id: "seen-job-lost",
+        from: &[Running],
+        on: "Observed: a job the dashboard reported is no longer known (head restarted), backoffLimit exhausted",
+        to: To(Failed),
+        commands: &[StopJob, PublishStatus, Announce],
     },
     JobEdge {
         id: "unknown-too-long",
