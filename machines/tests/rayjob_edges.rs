@@ -37,6 +37,25 @@ fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
             },
             |s| obs(s, absent()),
         ),
+        id if id.starts_with("adopt-") => {
+            let phase = match id {
+                "adopt-running" => JobPhase::Running,
+                "adopt-complete" => JobPhase::Complete,
+                "adopt-failed" => JobPhase::Failed,
+                "adopt-initializing" => JobPhase::Initializing,
+                "adopt-retrying" => JobPhase::Retrying,
+                _ => JobPhase::Suspended,
+            };
+            let s = JobSpec {
+                suspend: phase == JobPhase::Suspended,
+                ..base
+            };
+            let d = drive_to(from, &s);
+            let mut w = ready();
+            w.published = Some(published(phase, 2));
+            let e = d.next(obs(&s, w));
+            (d, e)
+        }
         "new-invalid" => with(base, |s| {
             let bad = JobSpec {
                 problems: vec!["bad".into()],
@@ -366,4 +385,45 @@ fn the_published_table_is_current() {
         actual, expected,
         "machines/RAYJOB_TRANSITIONS.md is stale: run `RAYOP_BLESS=1 cargo test -p rayop-machines --test rayjob_edges`"
     );
+}
+
+#[test]
+fn a_machine_without_memory_goes_on_from_the_stored_status() {
+    // A running HTTPMode job: not submitted again, followed to its end.
+    let s = spec_in(SubmissionMode::HTTPMode);
+    let mut d = drive_to(JobPhase::New, &s);
+    let mut w = running(RayStatus::Running);
+    w.published = Some(published(JobPhase::Running, 1));
+    let mut issued = kinds(&d.feed(obs(&s, w)));
+    issued.extend(kinds(&d.feed(obs(&s, running(RayStatus::Running)))));
+    issued.extend(kinds(&d.feed(obs(&s, done(RayStatus::Succeeded)))));
+    assert!(
+        !issued.iter().any(|k| matches!(
+            k,
+            JobCommandKind::SubmitHttp | JobCommandKind::CreateCluster
+        )),
+        "{issued:?}"
+    );
+    assert_eq!(d.machine.phase(), JobPhase::Complete);
+    assert_eq!(d.machine.job().succeeded, 1);
+
+    // A finished job whose cluster is still there: the due shutdown is
+    // applied again, nothing is created.
+    let s = JobSpec {
+        deletion: Deletion::Shutdown { delete_self: false },
+        ..spec()
+    };
+    let mut d = drive_to(JobPhase::New, &s);
+    let mut w = ready();
+    w.published = Some(published(JobPhase::Complete, 1));
+    let issued = kinds(&d.feed(obs(&s, w)));
+    assert_eq!(
+        issued,
+        [
+            JobCommandKind::Announce,
+            JobCommandKind::DeleteCluster,
+            JobCommandKind::Announce
+        ]
+    );
+    assert_eq!(d.machine.phase(), JobPhase::Complete);
 }

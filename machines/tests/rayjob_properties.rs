@@ -129,6 +129,7 @@ fn world() -> impl Strategy<Value = JobWorld> {
             submitter,
             ray_job,
             head_reachable,
+            published: None,
         })
 }
 

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{command::JobCommandKind, ray_status::RayStatus};
+use super::{
+    command::{JobCommandKind, JobStatusSummary},
+    ray_status::RayStatus,
+};
 
 /// One input to a RayJob machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,4 +204,9 @@ pub struct JobWorld {
     /// Whether the head (its pod and dashboard) is reachable; `false`
     /// counts like an unreachable dashboard.
     pub head_reachable: bool,
+    /// What the RayJob's stored status says, given only to a machine that
+    /// remembers nothing (a new, emptied or lost journal), so that it goes
+    /// on from there instead of starting the job over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<JobStatusSummary>,
 }

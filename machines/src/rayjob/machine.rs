@@ -150,6 +150,12 @@ impl Job {
             return Transition(State::validation_failed());
         }
         self.spec = spec.clone();
+        if let JobInput::Observed { world, .. } = &event.input
+            && let Some(published) = &world.published
+            && let Some(state) = self.adopt(context, published)
+        {
+            return Transition(state);
+        }
         self.begin_attempt(context)
     }
 
@@ -723,6 +729,55 @@ impl Job {
             "CleanedUp",
             format!("the job finished: {what} ({policy:?})"),
         );
+    }
+
+    /// A machine with no memory takes over from the stored status: the
+    /// attempt, counters, times and Ray's last word, and the state they
+    /// name. A job that was submitted stays submitted (never resubmitted);
+    /// a finished one stays finished, its cleanup re-applied where due
+    /// (each cleanup is idempotent). `None` when the status names no
+    /// attempt to go on with.
+    fn adopt(&mut self, context: &mut Outbox, published: &JobStatusSummary) -> Option<State> {
+        let state = match published.deployment {
+            JobPhase::Initializing => State::initializing(),
+            JobPhase::Waiting => State::waiting(),
+            JobPhase::Running => State::running(),
+            JobPhase::Complete => State::complete(),
+            JobPhase::Failed => State::failed(),
+            JobPhase::Suspending => State::suspending(),
+            JobPhase::Suspended => State::suspended(),
+            JobPhase::Retrying => State::retrying(),
+            JobPhase::New | JobPhase::ValidationFailed | JobPhase::Deleted => return None,
+        };
+        if published.attempt == 0 {
+            return None;
+        }
+        let phase = published.deployment;
+        let finished = matches!(phase, JobPhase::Complete | JobPhase::Failed);
+        self.attempt = Attempt {
+            number: published.attempt,
+            started: published.start_time.unwrap_or(context.at),
+            submitted: matches!(phase, JobPhase::Running) || finished,
+            seen: published.job_status.is_some(),
+            stopped: finished || matches!(phase, JobPhase::Retrying),
+        };
+        self.succeeded = published.succeeded;
+        self.failed = published.failed;
+        self.job_status = published.job_status;
+        self.reason = published.reason;
+        self.message = published.message.clone();
+        self.end_time = published.end_time;
+        self.last_status = Some(published.clone());
+        context.announce(
+            Severity::Normal,
+            "ResumedFromStatus",
+            format!(
+                "no journaled memory of this RayJob: going on from its status ({} in attempt {})",
+                phase.as_str(),
+                published.attempt
+            ),
+        );
+        Some(state)
     }
 
     fn publish(&mut self, context: &mut Outbox, phase: JobPhase) {

@@ -19,6 +19,15 @@ pub enum RayStatus {
 }
 
 impl RayStatus {
+    /// Every status.
+    pub const ALL: [RayStatus; 5] = [
+        RayStatus::Pending,
+        RayStatus::Running,
+        RayStatus::Succeeded,
+        RayStatus::Failed,
+        RayStatus::Stopped,
+    ];
+
     /// Whether Ray considers the job finished.
     #[must_use]
     pub fn is_terminal(self) -> bool {

@@ -30,6 +30,18 @@ pub enum FailReason {
 }
 
 impl FailReason {
+    /// Every reason.
+    pub const ALL: [FailReason; 8] = [
+        FailReason::SubmissionFailed,
+        FailReason::DeadlineExceeded,
+        FailReason::PreRunningDeadlineExceeded,
+        FailReason::AppFailed,
+        FailReason::JobDeploymentStatusTransitionGracePeriodExceeded,
+        FailReason::JobStatusCheckTimeoutExceeded,
+        FailReason::ValidationFailed,
+        FailReason::JobLost,
+    ];
+
     /// The value as written in `status.reason`.
     #[must_use]
     pub fn as_str(self) -> &'static str {

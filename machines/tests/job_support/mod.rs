@@ -6,7 +6,7 @@ use rayop_machines::{
     Millis, Step,
     rayjob::{
         ClusterView, JobCommand, JobCommandKind, JobEvent, JobInput, JobMachine, JobPhase, JobSpec,
-        JobWorld, RayJobView, RayStatus, SubmissionMode, SubmitterView,
+        JobStatusSummary, JobWorld, RayJobView, RayStatus, SubmissionMode, SubmitterView,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,7 @@ pub fn ready() -> JobWorld {
         submitter: SubmitterView::Absent,
         ray_job: RayJobView::NotFound,
         head_reachable: true,
+        published: None,
     }
 }
 
@@ -57,6 +58,7 @@ pub fn running(status: RayStatus) -> JobWorld {
             message: String::new(),
         },
         head_reachable: true,
+        published: None,
     }
 }
 
@@ -65,6 +67,29 @@ pub fn done(status: RayStatus) -> JobWorld {
     JobWorld {
         submitter: SubmitterView::Complete,
         ..running(status)
+    }
+}
+
+/// A stored status of `phase` in attempt `attempt`, as a machine with no
+/// memory is given it: started at 1 s, ended at 2 s when finished.
+pub fn published(phase: JobPhase, attempt: u32) -> JobStatusSummary {
+    let finished = matches!(phase, JobPhase::Complete | JobPhase::Failed);
+    JobStatusSummary {
+        deployment: phase,
+        job_status: matches!(phase, JobPhase::Running | JobPhase::Complete).then_some(
+            if finished {
+                RayStatus::Succeeded
+            } else {
+                RayStatus::Running
+            },
+        ),
+        reason: None,
+        message: String::new(),
+        attempt,
+        succeeded: u32::from(phase == JobPhase::Complete),
+        failed: attempt - 1,
+        start_time: Some(Millis(1_000)),
+        end_time: finished.then_some(Millis(2_000)),
     }
 }
 

@@ -145,6 +145,10 @@ async fn observe_world(
         submitter: observe::submitter_view(submitter.as_deref()),
         ray_job: RayJobView::Unknown,
         head_reachable: false,
+        // Only a machine that remembers nothing reads the stored status.
+        published: (phase == JobPhase::New)
+            .then(|| status::stored_summary(job))
+            .flatten(),
     };
     let ready = cluster_view == rayop_machines::rayjob::ClusterView::Ready;
     if let (true, true, Some(cluster), Some(id)) = (

@@ -82,6 +82,54 @@ fn reason(reason: FailReason) -> crate::crd::rayjob::status::JobFailedReason {
     }
 }
 
+/// What the stored status says, as the machine's summary: given to a
+/// machine that remembers nothing, so it goes on from there. `None` when
+/// the status names no phase yet. The attempt is the one whose RayCluster
+/// the status names; with `clusterSelector`, the one its counters imply.
+#[must_use]
+pub fn stored_summary(job: &RayJob) -> Option<JobStatusSummary> {
+    let live = job.status.as_ref()?;
+    let stored = live.job_deployment_status?;
+    let deployment = JobPhase::ALL
+        .into_iter()
+        .find(|p| deployment_status(*p) == stored)?;
+    let failed = live.failed.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    let implied = if deployment == JobPhase::Failed {
+        failed.max(1)
+    } else {
+        failed.saturating_add(1)
+    };
+    let attempt = (1..=failed.saturating_add(1))
+        .find(|n| {
+            live.ray_cluster_name.as_deref()
+                == Some(crate::build::rayjob::names::cluster_name(job, *n).as_str())
+        })
+        .unwrap_or(implied);
+    let stored_job = live.job_status.unwrap_or(JobStatus::New);
+    Some(JobStatusSummary {
+        deployment,
+        job_status: RayStatus::ALL
+            .into_iter()
+            .find(|s| job_status(Some(*s)) == stored_job),
+        reason: live
+            .reason
+            .and_then(|r| FailReason::ALL.into_iter().find(|f| reason(*f) == r)),
+        message: live.message.clone().unwrap_or_default(),
+        attempt,
+        succeeded: live
+            .succeeded
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        failed,
+        start_time: live.start_time.as_ref().and_then(millis),
+        end_time: live.end_time.as_ref().and_then(millis),
+    })
+}
+
+fn millis(time: &Time) -> Option<Millis> {
+    u64::try_from(time.0.as_millisecond()).ok().map(Millis)
+}
+
 fn time(at: Millis) -> Option<Time> {
     let millis = i64::try_from(at.0).ok()?;
     Timestamp::from_millisecond(millis).ok().map(Time)
@@ -178,6 +226,39 @@ mod tests {
             "spec": {"entrypoint": "python x.py"}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_written_status_reads_back_as_its_summary() {
+        let mut job = job();
+        job.metadata.uid = Some("u-1".into());
+        for (deployment, attempt, failed, reason) in [
+            (JobPhase::Running, 2, 1, None),
+            (JobPhase::Complete, 1, 0, None),
+            (JobPhase::Failed, 3, 3, Some(FailReason::JobLost)),
+            (JobPhase::Retrying, 2, 2, Some(FailReason::AppFailed)),
+        ] {
+            let summary = JobStatusSummary {
+                attempt,
+                failed,
+                reason,
+                end_time: deployment
+                    .is_finished()
+                    .then_some(Millis(1_700_000_100_000)),
+                ..summary(deployment)
+            };
+            let cluster = crate::build::rayjob::names::cluster_name(&job, attempt);
+            let facts = JobFacts {
+                job_id: None,
+                cluster_name: Some(&cluster),
+                dashboard_url: None,
+                cluster: None,
+            };
+            job.status = Some(desired_status(&job, &summary, &facts));
+            assert_eq!(stored_summary(&job), Some(summary), "{deployment}");
+        }
+        job.status = None;
+        assert_eq!(stored_summary(&job), None);
     }
 
     #[test]

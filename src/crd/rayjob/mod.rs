@@ -29,7 +29,7 @@ pub mod validation;
 pub mod versions;
 
 pub use spec::{RayJob, RayJobSpec};
-pub use status::{JobDeploymentStatus, JobStatus, RayJobStatus};
+pub use status::{JobDeploymentStatus, JobFailedReason, JobStatus, RayJobStatus};
 pub use submitter::SubmissionMode;
 pub use validation::validate;
 pub use versions::{crd, crd_yaml, v1alpha1};
