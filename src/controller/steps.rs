@@ -122,3 +122,30 @@ pub fn count(counters: &WriteCounters, writes: Writes) {
         .fetch_add(u64::from(writes.deletes), Relaxed);
     counters.events.fetch_add(u64::from(writes.events), Relaxed);
 }
+
+/// Decodes the lenient watch object into the typed resource `K`.
+///
+/// # Errors
+/// When the stored object does not fit the current types.
+pub fn decode<K: serde::de::DeserializeOwned>(
+    obj: &kube::api::DynamicObject,
+) -> Result<K, super::error::ReconcileError> {
+    use super::error::ReconcileError;
+    let value = serde_json::to_value(obj).map_err(|e| ReconcileError::Decode(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| ReconcileError::Decode(e.to_string()))
+}
+
+/// A reference to `obj` as a `K`, for the Event that says it does not decode.
+#[must_use]
+pub fn reference_of<K: kube::Resource<DynamicType = ()>>(
+    obj: &kube::api::DynamicObject,
+) -> k8s_openapi::api::core::v1::ObjectReference {
+    k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: obj.metadata.name.clone(),
+        namespace: obj.metadata.namespace.clone(),
+        uid: obj.metadata.uid.clone(),
+        ..Default::default()
+    }
+}

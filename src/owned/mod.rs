@@ -9,6 +9,8 @@
 pub mod api;
 pub mod cache;
 pub mod cert_manager;
+pub mod children;
+pub mod create_once;
 mod declare;
 pub mod drift;
 pub mod index;

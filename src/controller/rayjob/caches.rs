@@ -12,23 +12,13 @@
 use futures::{StreamExt, stream::BoxStream};
 use k8s_openapi::api::batch::v1::Job;
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    runtime::{
-        WatchStreamExt,
-        reflector::{self, ObjectRef, Store},
-        watcher::{self, watcher},
-    },
+    Client, Resource,
+    runtime::reflector::{self, ObjectRef, Store},
 };
-use serde::de::DeserializeOwned;
 
 use crate::{
     crd::{RayCluster, names::LABEL_ORIGINATED_FROM_CRD, rayjob::RayJob},
-    owned::{
-        ControllerRef,
-        api::controller,
-        cache::{retried_quietly, strip_common},
-        watch_backoff,
-    },
+    owned::{ControllerRef, children::watch_children},
 };
 
 /// The caches of one watch scope for RayJobs.
@@ -48,8 +38,12 @@ impl JobCaches {
         client: &Client,
         namespace: Option<&str>,
     ) -> (JobCaches, BoxStream<'static, ControllerRef>) {
-        let (clusters, cluster_triggers) = watch_labelled::<RayCluster>(client, namespace);
-        let (submitters, job_triggers) = watch_labelled::<Job>(client, namespace);
+        let selector = format!("{LABEL_ORIGINATED_FROM_CRD}=RayJob");
+        let owner = RayJob::kind(&()).into_owned();
+        let (clusters, cluster_triggers) =
+            watch_children::<RayCluster>(client, namespace, &selector, &owner);
+        let (submitters, job_triggers) =
+            watch_children::<Job>(client, namespace, &selector, &owner);
         (
             JobCaches {
                 clusters,
@@ -79,47 +73,4 @@ impl JobCaches {
     pub fn submitter(&self, namespace: &str, name: &str) -> Option<std::sync::Arc<Job>> {
         self.submitters.get(&ObjectRef::new(name).within(namespace))
     }
-}
-
-fn watch_labelled<K>(
-    client: &Client,
-    namespace: Option<&str>,
-) -> (Store<K>, BoxStream<'static, ControllerRef>)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (store, writer) = reflector::store();
-    let selector = format!("{LABEL_ORIGINATED_FROM_CRD}=RayJob");
-    let triggers = watcher(
-        api,
-        watcher::Config::default().labels(&selector).any_semantic(),
-    )
-    .backoff(watch_backoff::watch_backoff())
-    .modify(strip_common)
-    .reflect(writer)
-    .touched_objects()
-    .filter_map(retried_quietly)
-    .filter_map(|object| {
-        futures::future::ready(object.ok().and_then(|object| {
-            let owner = controller(object.meta())?;
-            (owner.kind == RayJob::kind(&())).then(|| ControllerRef {
-                namespace: object.namespace(),
-                api_version: owner.api_version.clone(),
-                kind: owner.kind.clone(),
-                name: owner.name.clone(),
-            })
-        }))
-    })
-    .boxed();
-    (store, triggers)
 }

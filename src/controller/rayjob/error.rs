@@ -1,7 +1,9 @@
 //! Why a RayJob command failed: each variant names the step, and maps to
 //! the reason of the Warning and of the command's failure in status.
 
-use crate::{build::rayjob::JobBuildError, dashboard::DashboardError};
+use crate::{
+    build::rayjob::JobBuildError, dashboard::DashboardError, owned::create_once::CreateError,
+};
 
 /// Why a RayJob command failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,14 +24,10 @@ pub enum JobApplyError {
         #[source]
         source: kube::Error,
     },
-    /// The name is taken by an object this RayJob does not control.
-    #[error("{kind} {name} exists and is not controlled by this RayJob; rename or delete it")]
-    Conflict {
-        /// The object's kind.
-        kind: &'static str,
-        /// Its name.
-        name: String,
-    },
+    /// A create failed, or met a name taken by an object this RayJob does
+    /// not control.
+    #[error(transparent)]
+    Create(#[from] CreateError),
     /// The dashboard failed.
     #[error("dashboard: {0}")]
     Dashboard(#[from] DashboardError),

@@ -13,21 +13,25 @@
 
 use k8s_openapi::api::{batch::v1::Job, core::v1::ObjectReference};
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy},
+    Api, Client, Resource,
+    api::{DeleteParams, Patch, PatchParams, PropagationPolicy},
     runtime::events::Recorder,
 };
 use rayop_machines::rayjob::{JobCommand, JobCommandKind, JobMachine};
 
 pub use super::error::JobApplyError;
 use super::{context::JobCarried, dashboard_access::Dashboards};
+use crate::owned::create_once::CreateError;
 use crate::{
     build::rayjob as build,
     crd::{RayCluster, rayjob::RayJob},
     dashboard::{JobsApi, Lookup},
     interpret::{Interpret, Writes},
     journaling::JournalHandle,
-    owned::api::{FIELD_MANAGER, controller},
+    owned::{
+        api::FIELD_MANAGER,
+        create_once::{controlled_by, create_once},
+    },
 };
 
 /// Carries out the commands of one RayJob.
@@ -79,11 +83,11 @@ impl JobInterpreter<'_> {
     }
 
     fn ours(&self, meta: &kube::api::ObjectMeta) -> bool {
-        controller(meta).is_some_and(|r| r.uid == self.uid)
+        controlled_by(meta, self.uid)
     }
 
-    /// Creates `object` unless one of its name exists; a foreign one is a
-    /// conflict. The create is sent first: only a taken name costs a read.
+    /// Creates `object` unless this RayJob already made it; a foreign
+    /// object of its name is a conflict.
     async fn create<K>(
         &self,
         kind: &'static str,
@@ -97,32 +101,19 @@ impl JobInterpreter<'_> {
             + serde::de::DeserializeOwned
             + std::fmt::Debug,
     {
-        let name = object.name_any();
-        let api: Api<K> = Api::namespaced(self.client.clone(), self.namespace);
-        match api.create(&PostParams::default(), object).await {
-            Ok(_) => {
-                writes.applies += 1;
-                Ok(())
-            }
-            // The name is taken: by this RayJob's earlier turn, or not.
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                let live = api
-                    .get(&name)
-                    .await
-                    .map_err(api_error("get", kind, &name))?;
-                if self.ours(live.meta()) {
-                    Ok(())
-                } else {
-                    Err(JobApplyError::Conflict { kind, name })
-                }
-            }
-            Err(source) => Err(JobApplyError::Api {
-                step: "create",
-                kind,
-                name,
-                source,
-            }),
+        let created = create_once(
+            &self.client,
+            self.namespace,
+            "RayJob",
+            self.uid,
+            kind,
+            object,
+        )
+        .await?;
+        if created {
+            writes.applies += 1;
         }
+        Ok(())
     }
 
     /// Deletes `name` if this RayJob controls it.
@@ -345,7 +336,7 @@ impl Interpret<JobMachine> for JobInterpreter<'_> {
 
     fn reason(error: &JobApplyError, kind: JobCommandKind) -> &'static str {
         match error {
-            JobApplyError::Conflict { .. } => "NameConflict",
+            JobApplyError::Create(CreateError::Conflict { .. }) => "NameConflict",
             JobApplyError::Build(_) => "InvalidSpec",
             _ => match kind {
                 JobCommandKind::CreateCluster => "FailedCreateCluster",

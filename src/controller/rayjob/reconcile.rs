@@ -11,7 +11,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{Resource, ResourceExt, api::DynamicObject, runtime::controller::Action};
 use rayop_machines::{
     Event,
@@ -30,7 +29,7 @@ use crate::{
     controller::{
         error::ReconcileError,
         reconcile::CACHE_SYNC_WAIT,
-        steps::{RETRY_AFTER_FAILURE, count, now_millis},
+        steps::{RETRY_AFTER_FAILURE, count, decode, now_millis, reference_of},
         turn::{Target, Turn, warn_event},
     },
     crd::{RayCluster, rayjob::RayJob},
@@ -42,15 +41,6 @@ use crate::{
 /// How often a RayJob whose job may change on its own is looked at.
 pub const POLL: Duration = Duration::from_secs(3);
 
-/// Decodes the lenient watch object into the typed RayJob.
-///
-/// # Errors
-/// When the stored object does not fit the current types.
-pub fn decode(obj: &DynamicObject) -> Result<RayJob, ReconcileError> {
-    let value = serde_json::to_value(obj).map_err(|e| ReconcileError::Decode(e.to_string()))?;
-    serde_json::from_value(value).map_err(|e| ReconcileError::Decode(e.to_string()))
-}
-
 /// The reconcile entry point.
 ///
 /// # Errors
@@ -59,18 +49,11 @@ pub async fn reconcile(
     obj: Arc<DynamicObject>,
     ctx: Arc<JobContext>,
 ) -> Result<Action, ReconcileError> {
-    let job = match decode(&obj) {
+    let job: RayJob = match decode(&obj) {
         Ok(job) => job,
         Err(error) => {
             warn!(name = %obj.name_any(), %error, "skipping a RayJob that does not decode");
-            let reference = ObjectReference {
-                api_version: Some(RayJob::api_version(&()).into_owned()),
-                kind: Some(RayJob::kind(&()).into_owned()),
-                name: obj.metadata.name.clone(),
-                namespace: obj.metadata.namespace.clone(),
-                uid: obj.metadata.uid.clone(),
-                ..Default::default()
-            };
+            let reference = reference_of::<RayJob>(&obj);
             warn_event(&ctx.recorder, &reference, error.reason(), error.to_string()).await;
             return Ok(Action::await_change());
         }
