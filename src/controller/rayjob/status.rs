@@ -130,9 +130,12 @@ fn millis(time: &Time) -> Option<Millis> {
     u64::try_from(time.0.as_millisecond()).ok().map(Millis)
 }
 
+/// `at` in whole seconds: a Kubernetes time is written in seconds, so a
+/// finer one would never equal the stored status and be written again at
+/// every reconcile.
 fn time(at: Millis) -> Option<Time> {
-    let millis = i64::try_from(at.0).ok()?;
-    Timestamp::from_millisecond(millis).ok().map(Time)
+    let seconds = i64::try_from(at.0 / 1000).ok()?;
+    Timestamp::from_second(seconds).ok().map(Time)
 }
 
 /// The status `summary` and `facts` describe, keeping what only the live
@@ -226,6 +229,28 @@ mod tests {
             "spec": {"entrypoint": "python x.py"}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_status_with_times_off_the_second_equals_itself_once_stored() {
+        let mut job = job();
+        let summary = JobStatusSummary {
+            start_time: Some(Millis(1_700_000_000_456)),
+            end_time: Some(Millis(1_700_000_100_789)),
+            ..summary(JobPhase::Complete)
+        };
+        let facts = JobFacts {
+            job_id: None,
+            cluster_name: None,
+            dashboard_url: None,
+            cluster: None,
+        };
+        let desired = desired_status(&job, &summary, &facts);
+        // What the API server hands back: the status as JSON.
+        let stored: RayJobStatus =
+            serde_json::from_value(serde_json::to_value(&desired).unwrap()).unwrap();
+        job.status = Some(stored);
+        assert_eq!(job.status, Some(desired_status(&job, &summary, &facts)));
     }
 
     #[test]
