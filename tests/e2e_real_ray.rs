@@ -10,174 +10,13 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client, ResourceExt, api::ListParams};
 use rayop::crd::{RayCluster, status::Phase};
 use rayop_testenv::{TestEnv, wait_until};
-use support::*;
-
-/// Real Ray is slow to start on two cores: a head and its workers take up to
-/// a minute or two; a wait for any real-Ray step may take this long.
-const RAY_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// One real-Ray test at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// One real-Ray test: the shared plane with the process node, a fresh
-/// namespace holding `fixture`, an operator watching it, and the turn (one
-/// test at a time).
-struct RealRay {
-    env: TestEnv,
-    ns: String,
-    client: Client,
-    op: Operator,
-    /// The cert-manager controller, if the test asked for it; stopped last.
-    _cert_manager: Option<CertManager>,
-    _turn: tokio::sync::MutexGuard<'static, ()>,
-}
-
-/// What a real-Ray test needs beside the operator and the process node.
-#[derive(Clone, Copy, Debug, Default)]
-struct Needs {
-    /// cert-manager's CRDs and its controller, watching the test's namespace
-    /// (for `tlsOptions`).
-    cert_manager: bool,
-}
-
-impl RealRay {
-    async fn start(prefix: &str, fixture: &str) -> Result<RealRay> {
-        Self::start_with(prefix, fixture, Needs::default()).await
-    }
-
-    async fn start_with(prefix: &str, fixture: &str, needs: Needs) -> Result<RealRay> {
-        let turn = SERIAL.lock().await;
-        let (env, ns) = setup(prefix).await?;
-        env.start_process_node().await?;
-        let client = env.client();
-        let cert_manager = if needs.cert_manager {
-            env.apply_crd(&rayop_testenv::third_party_crds("cert-manager")?)
-                .await?;
-            let log = std::env::temp_dir().join(format!("cert-manager-{ns}.log"));
-            Some(CertManager::start(&env, Some(&ns), &log)?)
-        } else {
-            None
-        };
-        let op = Operator::start(client.clone(), &[&ns]).await?;
-        env.apply_yaml(&repo().join(fixture), Some(&ns)).await?;
-        Ok(RealRay {
-            env,
-            ns,
-            client,
-            op,
-            _cert_manager: cert_manager,
-            _turn: turn,
-        })
-    }
-
-    /// Ends the test: deletes its namespace and waits until its pods are
-    /// gone, so the next test's Ray runs alone on the two cores.
-    async fn finish(self) -> Result<()> {
-        Api::<k8s_openapi::api::core::v1::Namespace>::all(self.client.clone())
-            .delete(&self.ns, &Default::default())
-            .await?;
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
-        wait_until(
-            &format!("the pods of {} gone", self.ns),
-            RAY_TIMEOUT,
-            || async { Ok(pods.list(&ListParams::default()).await?.items.is_empty()) },
-        )
-        .await?;
-        self.op.stop().await
-    }
-}
-
-/// `kubectl exec` into `pod`'s `container`; its stdout, or an error with both streams.
-fn exec(env: &TestEnv, ns: &str, pod: &str, container: &str, argv: &[&str]) -> Result<String> {
-    let out = env
-        .kubectl()
-        .args(["exec", "-n", ns, pod, "-c", container, "--"])
-        .args(argv)
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        bail!(
-            "kubectl exec {pod} -- {argv:?} failed ({}): {stdout} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(stdout)
-}
-
-/// What a failed wait shows: the pods, the RayCluster's workers spec,
-/// `ray status` and the Ray logs (workers' also from their last run), so the failure says where Ray or rayop got stuck.
-fn diagnose(env: &TestEnv, ns: &str, cluster: &str) -> String {
-    let run = |args: &[&str]| {
-        env.kubectl()
-            .args(args)
-            .output()
-            .map(|o| {
-                format!(
-                    "$ kubectl {}\n{}{}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_else(|e| format!("kubectl {args:?}: {e}"))
-    };
-    let selector = format!("ray.io/cluster={cluster},ray.io/node-type=head");
-    let head = env
-        .kubectl()
-        .args(["get", "pods", "-n", ns, "-l", &selector])
-        .args(["-o", "jsonpath={.items[0].metadata.name}"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let workers = env
-        .kubectl()
-        .args(["get", "pods", "-n", ns, "-l"])
-        .arg(format!("ray.io/cluster={cluster},ray.io/node-type=worker"))
-        .args(["-o", "jsonpath={.items[*].metadata.name}"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let status = "jsonpath={.spec.workerGroupSpecs} {.status}";
-    let mut shown = vec![
-        run(&["get", "pods", "-n", ns, "-o", "wide"]),
-        run(&["get", "raycluster", cluster, "-n", ns, "-o", status]),
-        run(&[
-            "exec", "-n", ns, &head, "-c", "ray-head", "--", "ray", "status",
-        ]),
-        run(&["logs", "-n", ns, &head, "-c", "ray-head", "--tail", "30"]),
-        run(&["logs", "-n", ns, &head, "-c", "autoscaler", "--tail", "30"]),
-    ];
-    for worker in workers.split_whitespace() {
-        shown.push(run(&["logs", "-n", ns, worker, "--tail", "20"]));
-        shown.push(run(&[
-            "logs",
-            "-n",
-            ns,
-            worker,
-            "--previous",
-            "--tail",
-            "20",
-        ]));
-    }
-    shown.join("\n")
-}
-
-/// The head pod's name.
-async fn head_pod(client: &Client, ns: &str, cluster: &str) -> Result<Pod> {
-    let heads = pods(client, ns, cluster, "head").await?;
-    heads
-        .into_iter()
-        .find(|p| p.metadata.deletion_timestamp.is_none())
-        .with_context(|| format!("no head pod of {cluster}"))
-}
+use support::{real_ray::*, *};
 
 /// The healthy Ray nodes `ray status` lists, by node type: the lines under
 /// `Healthy:` (`Active:` in newer Ray) look like ` 2 small-worker`.
@@ -476,7 +315,7 @@ print("HOSTS", " ".join(hosts))
 
     // The journal tells the story: the scale-up, and the named pod's removal.
     let c = clusters(client, ns).get(name).await?;
-    let story = serde_json::to_string(&t.op.records(&uid(&c)))?;
+    let story = serde_json::to_string(&t.op().records(&uid(&c)))?;
     for pod in &removed {
         assert!(
             story.contains(pod.as_str()),
@@ -488,55 +327,6 @@ print("HOSTS", " ".join(hosts))
         "the journal never shows the scale-up"
     );
     t.finish().await
-}
-
-/// The pid (`process://<pid>` container ID) of `container` in `pod`.
-fn container_pid(pod: &Pod, container: &str) -> Result<u32> {
-    let id = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.name == container))
-        .and_then(|c| c.container_id.clone())
-        .with_context(|| format!("{} has no container ID for {container}", pod.name_any()))?;
-    Ok(id
-        .strip_prefix("process://")
-        .with_context(|| format!("container ID {id} is not a process"))?
-        .parse()?)
-}
-
-/// Kills (SIGKILL) the processes in the network namespace of `pid` whose
-/// command line contains `needle`; returns how many.
-fn kill_in_pod(pid: u32, needle: &str) -> Result<usize> {
-    let netns = std::fs::read_link(format!("/proc/{pid}/ns/net"))?;
-    let mut killed = 0;
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(other) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let same_pod =
-            std::fs::read_link(format!("/proc/{other}/ns/net")).is_ok_and(|n| n == netns);
-        let cmdline = std::fs::read(format!("/proc/{other}/cmdline")).unwrap_or_default();
-        if same_pod && String::from_utf8_lossy(&cmdline).contains(needle) {
-            let status = std::process::Command::new("kill")
-                .args(["-KILL", &other.to_string()])
-                .status()?;
-            if status.success() {
-                killed += 1;
-            }
-        }
-    }
-    Ok(killed)
-}
-
-/// Waits until the journal of `uid` shows a transition into `phase`.
-async fn wait_entered(op: &Operator, uid: &str, phase: &str) -> Result<()> {
-    wait_until(
-        &format!("a journaled transition to {phase}"),
-        RAY_TIMEOUT,
-        || async { Ok(op.transitions(uid).iter().any(|(_, to)| to == phase)) },
-    )
-    .await
 }
 
 /// Restart counts of the Ray container of each worker pod, by pod UID.
@@ -573,7 +363,7 @@ async fn restarts_around_a_killed_gcs(
     let killed = kill_in_pod(container_pid(&head, "ray-head")?, "gcs_server")?;
     assert!(killed > 0, "no gcs_server process in the head pod");
 
-    wait_entered(&t.op, &uid(&c), "Recovering").await?;
+    wait_entered(t.op(), &uid(&c), "Recovering").await?;
     wait_ray_phase(env, ns, cluster, Phase::Ready).await?;
     // The seed's autoscaler may lower an idle group to its minimum (1)
     // while the head restarts; Ray must then have what the spec says.
@@ -748,7 +538,10 @@ fn run(program: &std::path::Path, args: &[&std::ffi::OsStr]) -> Result<(bool, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_cluster_runs_real_ray_and_refuses_a_client_without_certificates() -> Result<()> {
-    let needs = Needs { cert_manager: true };
+    let needs = Needs {
+        cert_manager: true,
+        ..Needs::default()
+    };
     let t = RealRay::start_with("real-mtls", "tests/fixtures/real-ray/mtls.yaml", needs).await?;
     let (env, ns, client) = (&t.env, &t.ns, &t.client);
     let name = "mtls";
@@ -901,126 +694,6 @@ async fn mtls_cluster_runs_real_ray_and_refuses_a_client_without_certificates() 
     assert_eq!(answer("mutual"), "OK 2", "{answers}");
     for way in ["no-client-cert", "stranger-cert", "plaintext"] {
         assert_eq!(answer(way), "REFUSED UNAVAILABLE", "{way}: {answers}");
-    }
-    t.finish().await
-}
-
-/// The RayJob `name`.
-async fn ray_job(client: &Client, ns: &str, name: &str) -> Result<rayop::crd::rayjob::RayJob> {
-    Ok(
-        Api::<rayop::crd::rayjob::RayJob>::namespaced(client.clone(), ns)
-            .get(name)
-            .await?,
-    )
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rayjobs_run_a_real_entrypoint_to_success_and_their_clusters_go() -> Result<()> {
-    use rayop::crd::rayjob::{JobDeploymentStatus, JobStatus};
-    let t = RealRay::start("real-job", "tests/fixtures/real-ray/rayjobs.yaml").await?;
-    let (env, ns, client) = (&t.env, &t.ns, &t.client);
-    let jobs = ["by-submitter", "over-http"];
-    // Each RayJob gets a cluster of its own, the job runs there, and once
-    // it succeeded the cluster is deleted (`shutdownAfterJobFinishes`).
-    let seen_clusters = std::sync::Mutex::new(BTreeSet::<String>::new());
-    wait_until(
-        "both RayJobs Complete and SUCCEEDED, their clusters gone",
-        RAY_TIMEOUT,
-        || async {
-            let mut done = true;
-            for name in jobs {
-                let job = ray_job(client, ns, name).await?;
-                let status = job.status.unwrap_or_default();
-                if let Some(cluster) = status.ray_cluster_name.clone() {
-                    seen_clusters.lock().unwrap().insert(cluster);
-                }
-                done &= status.job_deployment_status == Some(JobDeploymentStatus::Complete)
-                    && status.job_status == Some(JobStatus::Succeeded);
-            }
-            Ok(done
-                && clusters(client, ns)
-                    .list(&ListParams::default())
-                    .await?
-                    .items
-                    .is_empty())
-        },
-    )
-    .await
-    .with_context(|| {
-        let run = |args: &[&str]| {
-            env.kubectl()
-                .args(args)
-                .output()
-                .map(|o| {
-                    format!(
-                        "{}{}",
-                        String::from_utf8_lossy(&o.stdout),
-                        String::from_utf8_lossy(&o.stderr)
-                    )
-                })
-                .unwrap_or_default()
-        };
-        format!(
-            "{}\n{}\n{}",
-            run(&[
-                "get",
-                "rayjobs,rayclusters,jobs,pods",
-                "-n",
-                ns,
-                "-o",
-                "wide"
-            ]),
-            run(&["get", "rayjobs", "-n", ns, "-o", "yaml"]),
-            run(&[
-                "logs",
-                "-n",
-                ns,
-                "-l",
-                "ray.io/originated-from-crd=RayJob",
-                "--tail",
-                "50"
-            ])
-        )
-    })?;
-    let seen = seen_clusters.into_inner().unwrap();
-    assert_eq!(seen.len(), 2, "one cluster per RayJob: {seen:?}");
-
-    // The submitter's log holds the driver's output: the job really ran.
-    let submitter = env
-        .kubectl()
-        .args([
-            "logs",
-            "-n",
-            ns,
-            "-l",
-            "ray.io/originated-from-cr-name=by-submitter",
-            "--tail",
-            "-1",
-        ])
-        .output()?;
-    let log = String::from_utf8_lossy(&submitter.stdout);
-    assert!(log.contains("ANSWER 42"), "the submitter's log: {log}");
-
-    // The journal holds each decision: a submitter for one, an HTTP
-    // submission for the other, each exactly once.
-    use rayop_machines::rayjob::{JobCommandKind, JobMachine};
-    for (name, kind) in [
-        ("by-submitter", JobCommandKind::CreateSubmitter),
-        ("over-http", JobCommandKind::SubmitHttp),
-    ] {
-        let job = ray_job(client, ns, name).await?;
-        let uid = job.metadata.uid.clone().unwrap_or_default();
-        let issued =
-            t.op.records_of::<JobMachine>(&uid)
-                .into_iter()
-                .filter_map(|r| match r {
-                    rayop::record::Record::Commands(commands) => Some(commands),
-                    _ => None,
-                })
-                .flatten()
-                .filter(|c| c.kind() == kind)
-                .count();
-        assert_eq!(issued, 1, "{name}: {kind} journaled once");
     }
     t.finish().await
 }

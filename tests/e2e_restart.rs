@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::{path::Path, process::Stdio};
-
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::{Api, api::ListParams};
@@ -15,25 +13,6 @@ use rayop::{
 };
 use rayop_testenv::wait_until;
 use support::*;
-use tokio::process::{Child, Command};
-
-fn operator(kubeconfig: &Path, ns: &str, journal: &Path, log: &Path) -> Result<Child> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    Ok(Command::new(env!("CARGO_BIN_EXE_rayop"))
-        .args(["run", "--namespace", ns, "--resync-seconds", "5"])
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--journal")
-        .arg(journal)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()?)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_operator_restarts_from_its_journal_without_duplicates() -> Result<()> {
@@ -43,7 +22,7 @@ async fn a_killed_operator_restarts_from_its_journal_without_duplicates() -> Res
     let journal = dir.path().join("journal");
     let log = dir.path().join("rayop.log");
 
-    let mut first = operator(env.kubeconfig(), &ns, &journal, &log)?;
+    let mut first = operator_process(env.kubeconfig(), &ns, &journal, &log)?;
     let c = create(
         &client,
         &cluster(
@@ -59,11 +38,11 @@ async fn a_killed_operator_restarts_from_its_journal_without_duplicates() -> Res
     .await?;
     first.kill().await?; // SIGKILL
 
-    let mut second = operator(env.kubeconfig(), &ns, &journal, &log)?;
+    let mut second = operator_process(env.kubeconfig(), &ns, &journal, &log)?;
     wait_phase(&client, &ns, "rs", Phase::Ready).await?;
     // Once more, now that it is Ready.
     second.kill().await?;
-    let mut third = operator(env.kubeconfig(), &ns, &journal, &log)?;
+    let mut third = operator_process(env.kubeconfig(), &ns, &journal, &log)?;
     wait_phase(&client, &ns, "rs", Phase::Ready).await?;
 
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);

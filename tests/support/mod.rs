@@ -11,6 +11,7 @@
 
 pub mod fixtures;
 pub mod pruning;
+pub mod real_ray;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -51,6 +52,31 @@ pub async fn setup(prefix: &str) -> Result<(TestEnv, String)> {
     env.apply_crd(&repo().join("deploy/crd")).await?;
     let ns = env.namespace(prefix).await?;
     Ok((env, ns))
+}
+
+/// `rayop run` as its own process, watching `ns` with its journal in
+/// `journal` and its log appended to `log`; killed when dropped.
+pub fn operator_process(
+    kubeconfig: &std::path::Path,
+    ns: &str,
+    journal: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<tokio::process::Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_rayop"))
+        .args(["run", "--namespace", ns, "--resync-seconds", "5"])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--journal")
+        .arg(journal)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()?)
 }
 
 /// An operator running in this test's runtime, watching `namespaces`.
