@@ -83,8 +83,8 @@ pub fn job_inputs() -> Vec<JobInput> {
 }
 
 /// Journals `inputs`, one second apart, for stream `uid` filed under `key`:
-/// each decision, then the results of its commands (all succeeded), then a
-/// snapshot of the machine. Returns the machine after the last input.
+/// each decision, then the results of its commands if it issued any (all
+/// succeeded), then a snapshot of the machine. Returns the machine after the last input.
 pub fn write_stream<M: Machine>(
     journal: &Journal,
     uid: &str,
@@ -98,15 +98,17 @@ pub fn write_stream<M: Machine>(
         let event = Event { at, input };
         let step = machine.step(&event);
         let mut records = record::decision_records::<M>(&event, step.from, step.to, &step.commands);
-        records.push(Record::Results(
-            step.commands
-                .iter()
-                .map(|c| CommandResult {
-                    command: M::kind_of(c),
-                    error: None,
-                })
-                .collect(),
-        ));
+        if !step.commands.is_empty() {
+            records.push(Record::Results(
+                step.commands
+                    .iter()
+                    .map(|c| CommandResult {
+                        command: M::kind_of(c),
+                        error: None,
+                    })
+                    .collect(),
+            ));
+        }
         let entries: Vec<(Timestamp, Record<M>)> = records.into_iter().map(|r| (ts, r)).collect();
         let seqs = journal.append(uid, key, &entries).unwrap();
         journal

@@ -300,7 +300,8 @@ mod tests {
             "{text}"
         );
         for expected in [
-            "Observed gen=1 K8sJobMode cluster=absent submitter=absent ray=unknown head=unreachable",
+            "Observed gen=1 K8sJobMode cluster=absent submitter=absent ray=unknown\n",
+            "cluster=not-ready submitter=absent ray=unknown head=unreachable",
             "New → Initializing",
             "CreateCluster(attempt 1)",
             "→ Complete",

@@ -67,7 +67,8 @@ impl Describe for JobMachine {
     }
 }
 
-/// The attempt's cluster, submitter and Ray job as one observation saw them.
+/// The attempt's cluster, submitter and Ray job as one observation saw them,
+/// and an unreachable head of a cluster that exists.
 fn world(world: &JobWorld) -> String {
     let cluster = match world.cluster {
         ClusterView::Absent => "absent",
@@ -88,7 +89,8 @@ fn world(world: &JobWorld) -> String {
         RayJobView::Unreachable => "unreachable".to_owned(),
         RayJobView::Found { status, .. } => status.as_str().to_owned(),
     };
-    let head = if world.head_reachable {
+    // Without a cluster there is no head to reach: saying so is noise.
+    let head = if world.head_reachable || world.cluster == ClusterView::Absent {
         ""
     } else {
         " head=unreachable"
