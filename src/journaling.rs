@@ -63,6 +63,15 @@ impl StreamKind {
         }
     }
 
+    /// The kind's name, as the API spells it: `RayCluster`, `RayJob`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::RayCluster => "RayCluster",
+            StreamKind::RayJob => "RayJob",
+        }
+    }
+
     /// The kind of the stream filed under `key`, and its `namespace/name`.
     #[must_use]
     pub fn of_key(key: &str) -> (StreamKind, &str) {
@@ -430,6 +439,10 @@ mod tests {
         assert_eq!(StreamKind::of_key("ns/c"), (StreamKind::RayCluster, "ns/c"));
         let job = StreamKind::RayJob.key("ns", "j");
         assert_eq!(StreamKind::of_key(&job), (StreamKind::RayJob, "ns/j"));
+        assert_eq!(
+            [StreamKind::RayCluster.as_str(), StreamKind::RayJob.as_str()],
+            ["RayCluster", "RayJob"]
+        );
     }
 
     #[tokio::test]

@@ -15,6 +15,9 @@
 //! - Help texts with examples, the locked-journal error, usage errors, a
 //!   name reused by two UIDs, a pruned stream replayed from its snapshot, and
 //!   the promise that inspection changes nothing.
+//! - A **RayJob stream** beside a cluster's, journaled as the operator does:
+//!   listed with its kind and phase, shown, verified and replayed through the
+//!   RayJob machine.
 //!
 //! The child's acknowledgements are the synchronisation: the parent kills
 //! after a random number of them, never after a sleep.
@@ -23,6 +26,9 @@
 
 #[path = "../machines/tests/support/mod.rs"]
 mod support;
+
+#[path = "../machines/tests/job_support/mod.rs"]
+mod job_support;
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -34,7 +40,7 @@ use std::{
 
 use rayop::{
     decide,
-    journaling::JournalHandle,
+    journaling::{JournalHandle, StreamKind},
     record::{self, CommandResult, Record},
 };
 use rayop_journal::{Journal, Options, Timestamp};
@@ -420,11 +426,12 @@ fn every_subcommand_works_on_a_journal_left_by_sigkills() {
 
     // list: the stream, every acknowledged entry, the restored phase, deleted.
     let (out, _) = journal_cmd(&dir, &["list"], 0);
-    assert!(out.starts_with("NAME"), "{out}");
+    assert!(out.starts_with("KIND "), "{out}");
     assert!(out.contains(KEY) && out.contains(UID), "{out}");
     let (json, _) = journal_cmd(&dir, &["list", "--json"], 0);
     let rows: Value = serde_json::from_str(&json).unwrap();
     let row = &rows.as_array().unwrap()[0];
+    assert_eq!(row["kind"], "RayCluster");
     assert_eq!(row["name"], KEY);
     assert_eq!(row["uid"], UID);
     assert_eq!(row["firstSeq"], 1);
@@ -527,6 +534,19 @@ fn every_subcommand_works_on_a_journal_left_by_sigkills() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (single, _) = journal_cmd(&piped, &["export", "--stream", KEY], 0);
     assert_eq!(single, export);
+}
+
+/// Runs `write` on a journal opened in `dir` as the operator opens it.
+fn journaled<F: std::future::Future<Output = ()>>(
+    dir: &Path,
+    write: impl FnOnce(JournalHandle) -> F,
+) {
+    let (handle, _) = JournalHandle::open(dir, options()).unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(write(handle));
 }
 
 fn number_before(text: &str, marker: &str) -> u64 {
@@ -758,12 +778,7 @@ fn a_reused_name_shows_every_stream_newest_first() {
 fn a_pruned_stream_replays_from_its_snapshot_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("j");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let (handle, _) = JournalHandle::open(&dir, options()).unwrap();
+    journaled(&dir, |handle| async move {
         let mut machine = ClusterMachine::new();
         let mut rng = XorShift(42);
         let mut now = T0;
@@ -807,4 +822,132 @@ fn a_pruned_stream_replays_from_its_snapshot_and_says_so() {
     let (show, _) = journal_cmd(&dir, &["show", KEY], 0);
     assert!(show.lines().next().unwrap().contains("pruned)"), "{show}");
     journal_cmd(&dir, &["verify"], 0);
+}
+
+// ---- a RayJob stream ----
+
+#[test]
+fn a_rayjob_stream_is_listed_shown_verified_and_replayed_with_its_machine() {
+    use job_support::{absent, done, not_ready, obs, ready, running};
+    use rayop_machines::rayjob::{JobMachine, RayStatus};
+
+    const JOB_UID: &str = "7a0e4c1d-rayjob-0000-0000-000000000001";
+    let job_key = StreamKind::RayJob.key("jobs", "rayjob-sample");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("j");
+    let key = job_key.clone();
+    journaled(&dir, |handle| async move {
+        // A cluster stream beside it, so kinds are told apart in one journal.
+        let mut cluster = ClusterMachine::new();
+        let event = observed(T0, &spec(), &Observation::default());
+        let step = cluster.step(&event);
+        let records = record::decision_records(&event, step.from, step.to, &step.commands);
+        handle
+            .append(UID, KEY, T0, records, &cluster)
+            .await
+            .unwrap();
+        // The RayJob, as the operator journals it: decisions worth
+        // journaling, then the results of the commands that write.
+        let mut job = JobMachine::new();
+        let spec = job_support::spec();
+        let inputs = [
+            obs(&spec, absent()),
+            obs(&spec, not_ready()),
+            obs(&spec, ready()),
+            obs(&spec, running(RayStatus::Running)),
+            obs(&spec, done(RayStatus::Succeeded)),
+        ];
+        for (i, input) in inputs.into_iter().enumerate() {
+            let at = T0.plus(1_000 * (i as u64 + 1));
+            let event = Event { at, input };
+            let decision = decide::decide(&mut job, &event);
+            if !decision.worth_journaling {
+                continue;
+            }
+            let s = &decision.step;
+            let mut records = record::decision_records(&event, s.from, s.to, &s.commands);
+            records.push(Record::Results(
+                s.commands
+                    .iter()
+                    .map(|c| CommandResult {
+                        command: c.kind(),
+                        error: None,
+                    })
+                    .collect(),
+            ));
+            handle
+                .append(JOB_UID, &key, at, records, &job)
+                .await
+                .unwrap();
+        }
+    });
+
+    let (list, _) = journal_cmd(&dir, &["list"], 0);
+    let header = list.lines().next().unwrap();
+    assert!(
+        header.starts_with("KIND ") && header.contains(" PHASE "),
+        "{list}"
+    );
+    let row = list
+        .lines()
+        .find(|l| l.contains(JOB_UID))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.starts_with("RayJob ") && row.contains(&job_key) && row.contains(" Complete "),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("RayCluster ") && l.contains(KEY)),
+        "{list}"
+    );
+    assert!(!list.contains("unknown"), "{list}");
+    let (json, _) = journal_cmd(&dir, &["list", "--json"], 0);
+    let rows: Value = serde_json::from_str(&json).unwrap();
+    let job_row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["uid"] == JOB_UID)
+        .unwrap();
+    assert_eq!(job_row["kind"], "RayJob", "{json}");
+    assert_eq!(job_row["phase"], "Complete", "{json}");
+
+    let (show, _) = journal_cmd(&dir, &["show", &job_key], 0);
+    assert!(
+        show.starts_with(&format!("== {job_key}  uid {JOB_UID}")),
+        "{show}"
+    );
+    for expected in [
+        "Observed gen=1 K8sJobMode cluster=ready submitter=running ray=RUNNING",
+        "New → Initializing",
+        "CreateCluster(attempt 1)",
+        "→ Complete",
+    ] {
+        assert!(show.contains(expected), "{expected:?} missing:\n{show}");
+    }
+    assert!(!show.contains("does not decode"), "{show}");
+
+    journal_cmd(&dir, &["verify"], 0);
+    let (replay, _) = journal_cmd(&dir, &["replay", &job_key], 0);
+    assert!(
+        replay.contains("identical") && replay.contains("phase Complete"),
+        "{replay}"
+    );
+    let (by_uid, _) = journal_cmd(&dir, &["replay", JOB_UID], 0);
+    assert!(by_uid.contains("identical"), "{by_uid}");
+
+    // A doctored decision of the job diverges like a cluster's.
+    let (export, _) = journal_cmd(&dir, &["export", "--stream", &job_key], 0);
+    let doctored = export.replace(r#""to":"Complete""#, r#""to":"Failed""#);
+    assert_ne!(doctored, export);
+    let bad = tmp.path().join("doctored");
+    import_text(&bad, &doctored);
+    let (out, err) = journal_cmd(&bad, &["replay", &job_key], 1);
+    assert!(out.contains("a Transition record"), "{out}");
+    assert!(
+        out.contains("-  \"Failed\"") && out.contains("+  \"Complete\""),
+        "{out}"
+    );
+    assert!(err.contains("replay diverged"), "{err}");
 }

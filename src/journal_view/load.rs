@@ -17,10 +17,13 @@
 //! - Payloads are decoded with the journal's rules ([`decode`]): the current
 //!   schema version directly, older ones through [`Versioned::upcast`], newer
 //!   ones refused.
+//! - Decoding is generic over the stream's machine: the caller picks it from
+//!   the stream's kind; nothing here knows which kinds exist.
 
 use std::io::Write;
 
 use rayop_journal::{Journal, Quarantine, RecordKind, Timestamp, TransferSummary, Versioned};
+use rayop_machines::{ClusterMachine, Machine};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -68,13 +71,14 @@ pub struct DamagedRecord {
 /// Everything stored for one stream, read without quarantining it.
 #[derive(Debug, Clone)]
 pub struct StreamDump {
-    /// The stream id (the cluster's UID).
+    /// The stream id (the object's UID).
     pub id: String,
-    /// The index key `namespace/name`; streams of a reused name share it.
+    /// The index key (`namespace/name`, `RayJob:namespace/name`, see
+    /// [`crate::journaling::StreamKind`]); streams of a reused name share it.
     pub key: String,
     /// The last seq ever appended; retention never lowers it.
     pub last_seq: u64,
-    /// When the cluster was deleted, if it was.
+    /// When the object was deleted, if it was.
     pub deleted_at: Option<Timestamp>,
     /// Where and why the stream was quarantined; `None` for a readable stream.
     pub quarantine: Option<Quarantine>,
@@ -255,26 +259,29 @@ pub fn decode<T: Versioned>(version: u32, raw: &RawValue) -> Result<T, String> {
     }
 }
 
-/// One entry decoded as a [`Record`].
+/// One entry decoded as a [`Record`] of machine `M` (the stream's kind's).
 #[derive(Debug, Clone)]
-pub struct DecodedEntry {
+pub struct DecodedEntry<M: Machine = ClusterMachine> {
     /// Sequence number in the stream.
     pub seq: u64,
     /// The entry's time: the event time of its decision.
     pub ts: Timestamp,
     /// The payload decoded (and upcast if older) as a [`Record`].
-    pub record: Record,
+    pub record: Record<M>,
 }
 
-/// Decodes every entry of `dump` as a [`Record`].
+/// Decodes every entry of `dump` as a [`Record`] of machine `M`; the caller
+/// picks `M` from the stream's kind ([`crate::journaling::StreamKind::of_key`]).
 ///
 /// # Errors
 /// The seq of the first entry that does not decode, and why.
-pub fn decode_records(dump: &StreamDump) -> Result<Vec<DecodedEntry>, (u64, String)> {
+pub fn decode_records<M: Machine>(
+    dump: &StreamDump,
+) -> Result<Vec<DecodedEntry<M>>, (u64, String)> {
     dump.entries
         .iter()
         .map(|e| {
-            decode::<Record>(e.version, &e.payload)
+            decode::<Record<M>>(e.version, &e.payload)
                 .map(|record| DecodedEntry {
                     seq: e.seq,
                     ts: e.ts,
@@ -285,12 +292,12 @@ pub fn decode_records(dump: &StreamDump) -> Result<Vec<DecodedEntry>, (u64, Stri
         .collect()
 }
 
-/// Decodes a snapshot's state as a [`MachineSnapshot`].
+/// Decodes a snapshot's state as a [`MachineSnapshot`] of machine `M`.
 ///
 /// # Errors
 /// Why it does not decode.
-pub fn decode_snapshot(snapshot: &RawSnapshot) -> Result<MachineSnapshot, String> {
-    decode::<MachineSnapshot>(snapshot.version, &snapshot.state)
+pub fn decode_snapshot<M: Machine>(snapshot: &RawSnapshot) -> Result<MachineSnapshot<M>, String> {
+    decode::<MachineSnapshot<M>>(snapshot.version, &snapshot.state)
 }
 
 /// The stream ids `target` names: a UID, or every stream ever filed under a
@@ -365,6 +372,32 @@ mod tests {
         assert_eq!(dumps[1].first_seq(), 1);
         assert!(parse_export(b"{\"kind\":\"entry\",\"stream\":\"x\"}\n").is_err());
         assert!(parse_export(b"not json\n").is_err());
+    }
+
+    #[test]
+    fn a_rayjob_stream_decodes_with_the_job_machine() {
+        use super::super::sample;
+        use rayop_machines::rayjob::{JobMachine, JobPhase};
+
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = sample::journal_with_both_kinds(tmp.path());
+        let ids = resolve(&journal, &sample::job_key()).unwrap();
+        assert_eq!(ids, [sample::JOB_UID]);
+        let dump = &load_streams(&journal, &ids).unwrap()[0];
+        let records = decode_records::<JobMachine>(dump).unwrap();
+        assert_eq!(records.len(), dump.entries.len());
+        assert!(records.iter().any(|e| matches!(
+            e.record,
+            Record::Transition {
+                to: JobPhase::Complete,
+                ..
+            }
+        )));
+        let last = dump.snapshots.last().unwrap();
+        let machine = decode_snapshot::<JobMachine>(last).unwrap().0;
+        assert_eq!(machine.phase(), JobPhase::Complete);
+        // The kind matters: a job's records are not a cluster's.
+        assert!(decode_records::<ClusterMachine>(dump).is_err());
     }
 
     #[test]

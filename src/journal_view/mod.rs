@@ -23,6 +23,8 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub mod load;
+#[cfg(test)]
+pub(crate) mod sample;
 
 /// Why reading the journal failed; the CLI and the endpoint each word it for their audience.
 #[derive(Debug, Error)]

@@ -26,7 +26,10 @@ use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use thiserror::Error;
 
-use crate::journal_view::load::{self, StreamDump};
+use crate::{
+    journal_view::load::{self, StreamDump},
+    journaling::StreamKind,
+};
 
 /// Fetching a cluster's journal from a running operator failed.
 #[derive(Debug, Error)]
@@ -34,6 +37,16 @@ pub enum FetchError {
     /// The target is not `namespace/name` with both parts non-empty; a UID cannot be fetched.
     #[error("{0:?} is not namespace/name")]
     Target(String),
+    /// The target is a stream key of a kind the endpoint does not serve
+    /// (a RayJob's `RayJob:namespace/name`).
+    #[error(
+        "{target}: the operator's /debug/journal serves RayCluster streams only; \
+         copy the journal directory and read it with --journal"
+    )]
+    NotServed {
+        /// The target exactly as given.
+        target: String,
+    },
     /// The operator address is not a usable http:// URL.
     #[error("{url:?} is not an operator address (http://host:port): {reason}")]
     Url {
@@ -82,8 +95,13 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The endpoint URL for `target` (`namespace/name`) on the operator at `base`.
 ///
 /// # Errors
-/// [`FetchError::Target`] or [`FetchError::Url`].
+/// [`FetchError::NotServed`], [`FetchError::Target`] or [`FetchError::Url`].
 pub fn journal_url(base: &str, target: &str) -> Result<Uri, FetchError> {
+    if StreamKind::of_key(target).0 != StreamKind::RayCluster {
+        return Err(FetchError::NotServed {
+            target: target.to_owned(),
+        });
+    }
     let Some((namespace, name)) = target.split_once('/') else {
         return Err(FetchError::Target(target.to_owned()));
     };
@@ -215,6 +233,10 @@ mod tests {
         ));
         assert!(matches!(u("x", "c"), Err(FetchError::Target(_))));
         assert!(matches!(u("x", "a/b/c"), Err(FetchError::Target(_))));
+        assert!(matches!(
+            u("x", "RayJob:ns/j"),
+            Err(FetchError::NotServed { .. })
+        ));
     }
 
     #[tokio::test]

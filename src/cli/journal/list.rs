@@ -1,23 +1,25 @@
 //! `rayop journal list`: every stream of the journal, one line each.
 //!
-//! Role: the table of contents: which clusters the journal knows (by
-//! namespace/name and UID: a name reused after delete and recreate has one
-//! stream per UID), how much history each keeps, from when to when, the
-//! phase its machine is in now, and whether it was deleted or quarantined.
+//! Role: the table of contents: which objects the journal knows, of which
+//! kind (RayCluster, RayJob), by index key and UID (a name reused after
+//! delete and recreate has one stream per UID), how much history each
+//! keeps, from when to when, the phase its machine is in now (a RayJob's
+//! is its `jobDeploymentStatus`), and whether it was deleted or quarantined.
 //!
 //! Invariants:
 //! - The phase is what the operator would restore: the latest decodable
 //!   snapshot plus a replay of the entries after it
-//!   ([`crate::record::replay`]); a stream that cannot be restored shows `?`.
-//! - Rows are sorted by namespace/name, then oldest stream first.
+//!   ([`crate::record::replay`]), with the machine of the stream's kind
+//!   ([`super::kind`]); a stream that cannot be restored shows `?`.
+//! - Rows are sorted by index key, then oldest stream first.
 
 use std::io::Write;
 
 use clap::Args;
-use rayop_machines::ClusterMachine;
+use rayop_machines::Machine;
 use serde::Serialize;
 
-use super::{JournalCommandError, JournalDir, open, time};
+use super::{JournalCommandError, JournalDir, kind, open, time};
 use crate::{
     journal_view::load::{self, StreamDump},
     record::{self, Record},
@@ -37,13 +39,16 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// One stream (one cluster UID) as a table row or a JSON object (camelCase keys).
+/// One stream (one object's UID) as a table row or a JSON object (camelCase keys).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamRow {
-    /// The index key `namespace/name`; several streams share it when a name was reused.
+    /// The object's kind: `RayCluster` or `RayJob`.
+    pub kind: &'static str,
+    /// The index key (`namespace/name`, `RayJob:namespace/name`), as `show`
+    /// and `replay` take it; several streams share it when a name was reused.
     pub name: String,
-    /// The cluster's UID (the stream id).
+    /// The object's UID (the stream id).
     pub uid: String,
     /// Entries still stored; fewer than `last_seq` once retention pruned the oldest.
     pub entries: u64,
@@ -60,9 +65,9 @@ pub struct StreamRow {
     /// Why the phase could not be restored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase_error: Option<String>,
-    /// True once the operator recorded the cluster's deletion (`deleted_at` is then set).
+    /// True once the operator recorded the object's deletion (`deleted_at` is then set).
     pub deleted: bool,
-    /// When the deletion was recorded, RFC 3339 UTC; `None` while the cluster lives.
+    /// When the deletion was recorded, RFC 3339 UTC; `None` while the object lives.
     pub deleted_at: Option<String>,
     /// True when a damaged record was found; the operator's typed reads then refuse the stream.
     pub quarantined: bool,
@@ -71,27 +76,27 @@ pub struct StreamRow {
     pub quarantine: Option<String>,
 }
 
-/// The machine the operator would restore for `dump`: its latest decodable
-/// snapshot plus a replay of the entries after it.
+/// The machine `M` the operator would restore for `dump`: its latest
+/// decodable snapshot plus a replay of the entries after it.
 ///
 /// # Errors
 /// Why it cannot be restored.
-pub fn restore(dump: &StreamDump) -> Result<ClusterMachine, String> {
+pub fn restore<M: Machine>(dump: &StreamDump) -> Result<M, String> {
     if let Some(d) = dump.damaged.first() {
         return Err(format!("{} {} is damaged", d.record, d.seq));
     }
     let snapshot = dump.snapshots.iter().rev().find_map(|s| {
-        load::decode_snapshot(s)
+        load::decode_snapshot::<M>(s)
             .ok()
             .filter(|_| s.at_seq + 1 >= dump.first_seq())
             .map(|m| (s.at_seq, m.0))
     });
     let (start_seq, machine) = match snapshot {
         Some((at, machine)) => (at, machine),
-        None if dump.first_seq() <= 1 => (0, ClusterMachine::new()),
+        None if dump.first_seq() <= 1 => (0, M::default()),
         None => return Err("pruned without a usable snapshot".to_owned()),
     };
-    let records: Vec<Record> = load::decode_records(dump)
+    let records: Vec<Record<M>> = load::decode_records::<M>(dump)
         .map_err(|(seq, reason)| format!("entry {seq} does not decode: {reason}"))?
         .into_iter()
         .filter(|e| e.seq > start_seq)
@@ -112,8 +117,10 @@ pub fn rows(journal: &rayop_journal::Journal) -> Result<Vec<StreamRow>, JournalC
         .iter()
         .zip(&dumps)
         .map(|(info, dump)| {
-            let restored = restore(dump);
+            let (kind, reader) = kind::of(&info.index_key);
+            let restored = reader.restored_phase(dump);
             StreamRow {
+                kind: kind.as_str(),
                 name: info.index_key.clone(),
                 uid: info.id.clone(),
                 entries: info.count,
@@ -121,7 +128,7 @@ pub fn rows(journal: &rayop_journal::Journal) -> Result<Vec<StreamRow>, JournalC
                 last_seq: info.last_seq,
                 first: info.first_ts.map(time::rfc3339),
                 last: info.last_ts.map(time::rfc3339),
-                phase: restored.as_ref().ok().map(|m| m.phase().to_string()),
+                phase: restored.as_ref().ok().cloned(),
                 phase_error: restored.err(),
                 deleted: info.deleted_at.is_some(),
                 deleted_at: info.deleted_at.map(time::rfc3339),
@@ -143,6 +150,7 @@ pub fn rows(journal: &rayop_journal::Journal) -> Result<Vec<StreamRow>, JournalC
 /// Writing failed.
 pub fn write_table(out: &mut dyn Write, rows: &[StreamRow]) -> std::io::Result<()> {
     let header = [
+        "KIND",
         "NAME",
         "UID",
         "ENTRIES",
@@ -153,10 +161,11 @@ pub fn write_table(out: &mut dyn Write, rows: &[StreamRow]) -> std::io::Result<(
         "QUARANTINED",
     ];
     let dash = || "-".to_owned();
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
+                r.kind.to_owned(),
                 r.name.clone(),
                 r.uid.clone(),
                 r.entries.to_string(),
@@ -220,4 +229,49 @@ pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<(), JournalCommandErr
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal_view::sample;
+
+    #[test]
+    fn every_kind_is_listed_with_its_kind_and_phase() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = sample::journal_with_both_kinds(tmp.path());
+        let rows = rows(&journal).unwrap();
+        let job = rows.iter().find(|r| r.uid == sample::JOB_UID).unwrap();
+        assert_eq!(
+            (job.kind, job.name.as_str(), job.phase.as_deref()),
+            ("RayJob", "RayJob:ns/job", Some("Complete"))
+        );
+        assert_eq!(job.phase_error, None);
+        let cluster = rows.iter().find(|r| r.uid == sample::CLUSTER_UID).unwrap();
+        assert_eq!(
+            (cluster.kind, cluster.name.as_str()),
+            ("RayCluster", "ns/cluster")
+        );
+        assert!(cluster.phase.is_some(), "{cluster:?}");
+
+        let mut table = Vec::new();
+        write_table(&mut table, &rows).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("KIND "), "{table}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("RayJob ") && l.contains(" Complete ")),
+            "{table}"
+        );
+        let json = serde_json::to_value(&rows).unwrap();
+        assert!(
+            json.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["kind"] == "RayJob")
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! `rayop journal …`: inspect, check, replay and move the operator's journal.
 //!
 //! Role: the person on call's view of what the operator saw, decided and did
-//! for each RayCluster, read from the sled journal `rayop run` writes
-//! (see [`crate::journaling`] and [`crate::record`]):
-//! - `list`: every stream with its cluster, counts, times and current phase;
-//! - `show`: a readable timeline of one cluster;
+//! for each RayCluster and RayJob, read from the sled journal `rayop run`
+//! writes (see [`crate::journaling`] and [`crate::record`]). A stream's kind
+//! is told by its index key (`namespace/name`, `RayJob:namespace/name`) and
+//! picks the machine that reads it ([`kind`]):
+//! - `list`: every stream with its kind, key, counts, times and current phase;
+//! - `show`: a readable timeline of one object;
 //! - `replay`: the recorded events fed through the *current* machine, with
 //!   the first divergence from the recorded decisions;
 //! - `verify`: integrity of the whole journal;
@@ -36,6 +38,7 @@ use crate::journal_view::ViewError;
 pub mod describe;
 pub mod diff;
 pub mod fetch;
+pub mod kind;
 pub mod list;
 pub mod open;
 pub mod replay;
@@ -49,8 +52,9 @@ pub mod verify;
 #[command(
     about = "Inspect, verify, replay, export and import the operator's journal",
     long_about = "Inspect, verify, replay, export and import the operator's journal.\n\n\
-        The journal records, per RayCluster (one stream per UID, found by namespace/name), \
-        every event the operator observed, every phase transition, the commands it issued \
+        The journal records, per RayCluster (one stream per UID, found by namespace/name) \
+        and per RayJob (found by RayJob:namespace/name), every event the operator observed, \
+        every phase transition, the commands it issued \
         and their results. Every subcommand takes --journal <dir>. Only `import` writes to \
         the journal. A journal in use by a running operator cannot be opened: copy the \
         directory and point --journal at the copy.",
@@ -59,6 +63,7 @@ pub mod verify;
         rayop journal list --journal /tmp/journal\n  \
         rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n  \
         rayop journal replay default/raycluster-demo --journal /tmp/journal\n  \
+        rayop journal replay RayJob:default/rayjob-demo --journal /tmp/journal\n  \
         rayop journal verify --journal /tmp/journal\n  \
         rayop journal export --journal /tmp/journal --stream default/raycluster-demo > demo.jsonl\n  \
         rayop journal import demo.jsonl --journal /tmp/imported"
@@ -80,15 +85,15 @@ pub struct JournalDir {
 /// The `rayop journal` subcommands; only `Import` writes to a journal.
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
-    /// List every stream: cluster, UID, entries, first and last time, phase, deleted, quarantined.
+    /// List every stream: kind, name, UID, entries, first and last time, phase, deleted, quarantined.
     List(list::ListArgs),
-    /// Show the timeline of one cluster: events, transitions, commands, results.
+    /// Show the timeline of one RayCluster or RayJob: events, transitions, commands, results.
     Show(show::ShowArgs),
-    /// Replay a cluster's recorded events through the current machine and report the first divergence.
+    /// Replay an object's recorded events through the current machine and report the first divergence.
     Replay(replay::ReplayArgs),
     /// Check the journal's integrity: sequences, envelopes, snapshots, and that every record decodes.
     Verify(verify::VerifyArgs),
-    /// Write the journal (or one cluster's streams) as JSON lines to stdout.
+    /// Write the journal (or one object's streams) as JSON lines to stdout.
     Export(transfer::ExportArgs),
     /// Add the streams of a JSON-lines export to a journal (created if needed).
     Import(transfer::ImportArgs),
@@ -122,9 +127,9 @@ pub enum JournalCommandError {
     /// A stream cannot be replayed (damaged, or its beginning pruned without a snapshot).
     #[error("stream {stream} ({key}) cannot be replayed: {reason}")]
     CannotReplay {
-        /// The stream id: the RayCluster's UID.
+        /// The stream id: the object's UID.
         stream: String,
-        /// The stream's index key, `namespace/name`.
+        /// The stream's index key (`namespace/name`, `RayJob:namespace/name`).
         key: String,
         /// The damaged or undecodable record, or the pruned range, in words.
         reason: String,

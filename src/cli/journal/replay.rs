@@ -28,24 +28,26 @@ use std::{
 
 use clap::Args;
 use rayop_journal::Timestamp;
-use rayop_machines::{ClusterMachine, Phase};
 
-use super::{JournalCommandError, JournalDir, describe, diff, open, time};
+use super::{JournalCommandError, JournalDir, describe::Describe, diff, kind, open, time};
 use crate::{
     journal_view::load::{self, StreamDump},
     record::{self, Record},
 };
 
-/// Arguments of `rayop journal replay`: which cluster's streams, and the journal.
+/// Arguments of `rayop journal replay`: which object's streams, and the journal.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
-    rayop journal replay default/raycluster-demo --journal /tmp/journal\n\n\
+    rayop journal replay default/raycluster-demo --journal /tmp/journal\n  \
+    rayop journal replay RayJob:default/rayjob-demo --journal /tmp/journal\n\n\
     Prints, per stream, how many events were replayed and either `identical` or the first \
     divergence with a diff of the recorded against the replayed decision.\n\
     Exit status: 0 identical, 1 a divergence, 2 usage or I/O error.")]
 pub struct ReplayArgs {
-    /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
-    #[arg(value_name = "NAMESPACE/NAME|UID")]
+    /// The object's index key, as `list` shows it: namespace/name for a RayCluster,
+    /// RayJob:namespace/name for a RayJob (every stream ever filed under it,
+    /// newest first); or a UID.
+    #[arg(value_name = "[RayJob:]NAMESPACE/NAME|UID")]
     pub target: String,
     /// The journal to replay from; opened without quarantining or moving anything aside.
     #[command(flatten)]
@@ -157,9 +159,9 @@ fn indent(text: &str) -> String {
 /// The replay of one stream; a divergence is reported, not returned as an error.
 #[derive(Clone, Debug)]
 pub struct StreamReplay {
-    /// The stream id: the RayCluster's UID.
+    /// The stream id: the object's UID.
     pub id: String,
-    /// The stream's index key, `namespace/name`.
+    /// The stream's index key (`namespace/name`, `RayJob:namespace/name`).
     pub key: String,
     /// Seq 1, or a snapshot when retention pruned the beginning.
     pub start: Start,
@@ -173,8 +175,8 @@ pub struct StreamReplay {
     pub notes: Vec<String>,
     /// The first divergence; `None` when every recorded decision matched.
     pub divergence: Option<ReplayDivergence>,
-    /// The machine's phase at the end (or at the divergence).
-    pub phase: Phase,
+    /// The machine's phase at the end (or at the divergence), as its kind names it.
+    pub phase: String,
     /// Wall-clock time of the replay itself, decoding excluded; printed in ms.
     pub elapsed: Duration,
 }
@@ -191,12 +193,21 @@ fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("<unprintable: {e}>"))
 }
 
-/// Replays one stream (see the module docs).
+/// Replays one stream (see the module docs) through the current machine of
+/// its kind, told by its index key ([`kind::of`]).
 ///
 /// # Errors
 /// [`JournalCommandError::CannotReplay`] when the stream is damaged, does not
 /// decode, or lost its beginning without a snapshot to start from.
 pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandError> {
+    kind::of(&dump.key).1.replay(dump)
+}
+
+/// Replays one stream through machine `M` (see the module docs).
+///
+/// # Errors
+/// As [`replay_dump`].
+pub fn replay_as<M: Describe>(dump: &StreamDump) -> Result<StreamReplay, JournalCommandError> {
     if let Some(damage) = dump.damaged.first() {
         return Err(cannot(
             dump,
@@ -206,7 +217,7 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
             ),
         ));
     }
-    let decoded = load::decode_records(dump).map_err(|(seq, reason)| {
+    let decoded = load::decode_records::<M>(dump).map_err(|(seq, reason)| {
         cannot(
             dump,
             format!("entry {seq} does not decode as a record: {reason}"),
@@ -216,7 +227,7 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
     let mut notes = Vec::new();
     // The starting machine, and the seq after which replay begins.
     let (machine, start, start_seq) = if first <= 1 {
-        (ClusterMachine::new(), Start::Beginning, 0)
+        (M::default(), Start::Beginning, 0)
     } else {
         let usable = dump
             .snapshots
@@ -231,7 +242,7 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
                     ),
                 )
             })?;
-        let state = load::decode_snapshot(usable).map_err(|reason| {
+        let state = load::decode_snapshot::<M>(usable).map_err(|reason| {
             cannot(
                 dump,
                 format!(
@@ -249,8 +260,8 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
             usable.at_seq,
         )
     };
-    let tail: Vec<&load::DecodedEntry> = decoded.iter().filter(|e| e.seq > start_seq).collect();
-    let records: Vec<Record> = tail.iter().map(|e| e.record.clone()).collect();
+    let tail: Vec<&load::DecodedEntry<M>> = decoded.iter().filter(|e| e.seq > start_seq).collect();
+    let records: Vec<Record<M>> = tail.iter().map(|e| e.record.clone()).collect();
     // Checkpoints: (index of the first record after the snapshot, snapshot).
     let mut cuts: Vec<(usize, Option<&load::RawSnapshot>)> = Vec::new();
     for snapshot in dump.snapshots.iter().filter(|s| s.at_seq > start_seq) {
@@ -292,7 +303,7 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
                     .iter()
                     .rev()
                     .find_map(|e| match &e.record {
-                        Record::Event(event) => Some((e.seq, describe::event(event))),
+                        Record::Event(event) => Some((e.seq, M::event(event))),
                         _ => None,
                     });
                 divergence = Some(ReplayDivergence::Record {
@@ -311,7 +322,7 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
                 machine = replay.machine;
                 seg_start = cut;
                 let Some(snapshot) = snapshot else { continue };
-                match load::decode_snapshot(snapshot) {
+                match load::decode_snapshot::<M>(snapshot) {
                     Err(reason) => notes.push(format!(
                         "the snapshot after seq {} does not decode ({reason}); not compared",
                         snapshot.at_seq
@@ -338,12 +349,12 @@ pub fn replay_dump(dump: &StreamDump) -> Result<StreamReplay, JournalCommandErro
         snapshots_checked: checked,
         notes,
         divergence,
-        phase: machine.phase(),
+        phase: machine.phase().to_string(),
         elapsed: started.elapsed(),
     })
 }
 
-fn record_kind(record: &Record) -> &'static str {
+fn record_kind<M: Describe>(record: &Record<M>) -> &'static str {
     match record {
         Record::Event(_) => "Event",
         Record::Transition { .. } => "Transition",
@@ -417,4 +428,61 @@ pub fn run(args: &ReplayArgs, out: &mut dyn Write) -> Result<(), JournalCommandE
         return Err(JournalCommandError::Diverged { streams: diverged });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal_view::sample;
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn a_rayjob_stream_replays_through_the_job_machine() {
+        let dump = sample::job_dump();
+        let replay = replay_dump(&dump).unwrap();
+        assert_eq!(replay.divergence, None, "{:?}", replay.notes);
+        assert_eq!(replay.start, Start::Beginning);
+        assert_eq!(replay.events, sample::job_inputs().len());
+        assert_eq!(replay.snapshots_checked, dump.snapshots.len());
+        assert_eq!(replay.phase, "Complete");
+        let mut out = Vec::new();
+        write_report(&mut out, &replay).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("RayJob:ns/job  uid uid-rayjob-1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("identical") && text.contains("phase Complete"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_doctored_rayjob_transition_diverges_after_its_event() {
+        let mut dump = sample::job_dump();
+        let entry = dump
+            .entries
+            .iter_mut()
+            .find(|e| e.payload.get().contains("\"to\":\"Complete\""))
+            .unwrap();
+        let doctored = entry
+            .payload
+            .get()
+            .replace("\"to\":\"Complete\"", "\"to\":\"Failed\"");
+        entry.payload = RawValue::from_string(doctored).unwrap();
+        let seq = entry.seq;
+        let replay = replay_dump(&dump).unwrap();
+        let report = replay.divergence.unwrap().report();
+        assert!(
+            report.contains(&format!("(seq {seq}, ")) && report.contains("a Transition record"),
+            "{report}"
+        );
+        assert!(report.contains("ray=SUCCEEDED"), "{report}");
+        assert!(
+            report.contains("-  \"Failed\"") && report.contains("+  \"Complete\""),
+            "{report}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `rayop journal show`: the timeline of one cluster.
+//! `rayop journal show`: the timeline of one RayCluster or RayJob.
 //!
 //! Role: what the operator saw, decided and did, one line per record:
 //! time, seq, then the event with its key facts, the transition `from → to`,
@@ -28,16 +28,14 @@ use rayop_journal::Timestamp;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{JournalCommandError, describe, fetch, open, time};
-use crate::{
-    journal_view::load::{self, StreamDump},
-    record::Record,
-};
+use super::{JournalCommandError, fetch, kind, open, time};
+use crate::journal_view::load::{self, StreamDump};
 
-/// Arguments of `rayop journal show`: a cluster, a local journal or a URL, and a time window.
+/// Arguments of `rayop journal show`: an object, a local journal or a URL, and a time window.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     rayop journal show default/raycluster-demo --journal /tmp/journal --since 2024-05-01T10:00:00Z\n  \
+    rayop journal show RayJob:default/rayjob-demo --journal /tmp/journal\n  \
     rayop journal show default/raycluster-demo --from-url http://localhost:8081   (a running operator's --debug-addr)\n  \
     rayop journal show default/raycluster-demo --from-url http://10.0.0.7:8081 --token-file token.txt\n\n\
     Output (one line per record: time, seq, what):\n  \
@@ -48,8 +46,10 @@ use crate::{
     2024-05-01T10:00:01.000Z       4  results: EnsureHead ok, EnsureGroup failed: forbidden, Announce ok, PublishStatus ok\n  \
     2024-05-01T10:00:02.000Z       5  CommandFailed EnsureGroup FailedApplyWorkers: forbidden")]
 pub struct ShowArgs {
-    /// The cluster: namespace/name (every stream ever filed under it, newest first) or a UID.
-    #[arg(value_name = "NAMESPACE/NAME|UID")]
+    /// The object's index key, as `list` shows it: namespace/name for a RayCluster,
+    /// RayJob:namespace/name for a RayJob (every stream ever filed under it,
+    /// newest first); or a UID.
+    #[arg(value_name = "[RayJob:]NAMESPACE/NAME|UID")]
     pub target: String,
     /// The journal directory (as given to `rayop run --journal`); use a copy of a live one.
     #[arg(long, value_name = "DIR", required_unless_present = "from_url")]
@@ -109,10 +109,8 @@ fn within(ts: Timestamp, args: &ShowArgs) -> bool {
     args.since.is_none_or(|s| ts >= s) && args.until.is_none_or(|u| ts <= u)
 }
 
-fn snapshot_phase(snapshot: &load::RawSnapshot) -> Option<String> {
-    load::decode_snapshot(snapshot)
-        .ok()
-        .map(|m| m.0.phase().to_string())
+fn snapshot_phase(dump: &StreamDump, snapshot: &load::RawSnapshot) -> Option<String> {
+    kind::of(&dump.key).1.snapshot_phase(snapshot).ok()
 }
 
 /// Writes the timeline of one stream.
@@ -149,10 +147,11 @@ pub fn write_timeline(
         ));
     }
     writeln!(out, "{header} ==")?;
+    let reader = kind::of(&dump.key).1;
     let mut snapshots = dump.snapshots.iter().peekable();
     let mut shown = 0;
     let snapshot_line = |out: &mut dyn Write, s: &load::RawSnapshot| {
-        let phase = snapshot_phase(s).unwrap_or_else(|| "? (does not decode)".to_owned());
+        let phase = snapshot_phase(dump, s).unwrap_or_else(|| "? (does not decode)".to_owned());
         writeln!(
             out,
             "{}  {:>6}  snapshot of the machine after seq {}: phase {phase}",
@@ -170,8 +169,8 @@ pub fn write_timeline(
         if !keep(entry.ts) {
             continue;
         }
-        let text = match load::decode::<Record>(entry.version, &entry.payload) {
-            Ok(record) => describe::record(&record),
+        let text = match reader.describe_entry(entry) {
+            Ok(text) => text,
             Err(reason) => format!("<does not decode as a record: {reason}> {}", entry.payload),
         };
         writeln!(out, "{}  {:>6}  {text}", time::rfc3339(entry.ts), entry.seq)?;
@@ -261,7 +260,7 @@ pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandErr
                     .map(|s| JsonSnapshot {
                         at_seq: s.at_seq,
                         time: time::rfc3339(s.ts),
-                        phase: snapshot_phase(s),
+                        phase: snapshot_phase(d, s),
                     })
                     .collect(),
                 damaged: d
@@ -283,4 +282,35 @@ pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), JournalCommandErr
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal_view::sample;
+
+    #[test]
+    fn a_rayjob_timeline_reads_like_a_clusters() {
+        let mut out = Vec::new();
+        write_timeline(&mut out, &sample::job_dump(), None, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("== RayJob:ns/job  uid uid-rayjob-1  entries 1.."),
+            "{text}"
+        );
+        for expected in [
+            "Observed gen=1 K8sJobMode cluster=absent submitter=absent ray=unknown\n",
+            "cluster=not-ready submitter=absent ray=unknown head=unreachable",
+            "New → Initializing",
+            "CreateCluster(attempt 1)",
+            "→ Complete",
+            "results: ",
+            "snapshot of the machine after seq",
+            "phase Complete",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+        }
+        assert!(!text.contains("does not decode"), "{text}");
+    }
 }

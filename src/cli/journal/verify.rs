@@ -18,7 +18,7 @@ use std::io::Write;
 use clap::Args;
 use rayop_journal::{Problem, VerifyReport};
 
-use super::{JournalCommandError, JournalDir, open};
+use super::{JournalCommandError, JournalDir, kind, open};
 use crate::journal_view::load;
 
 /// Arguments of `rayop journal verify`: the journal only; nothing is selected or filtered.
@@ -88,13 +88,12 @@ pub fn verify(
     let dumps = load::load_streams(journal, &ids)?;
     for (check, dump) in checked.streams.iter().zip(&dumps) {
         let name = format!("stream {} ({})", dump.id, dump.key);
+        let reader = kind::of(&dump.key).1;
         for p in &check.problems {
             v.problems.push(format!("{name}: {}", describe_problem(p)));
         }
         for entry in &dump.entries {
-            if let Err(reason) =
-                load::decode::<crate::record::Record>(entry.version, &entry.payload)
-            {
+            if let Err(reason) = reader.describe_entry(entry) {
                 v.problems.push(format!(
                     "{name}: entry {} does not decode as a record: {reason}",
                     entry.seq
@@ -103,7 +102,7 @@ pub fn verify(
         }
         for snapshot in &dump.snapshots {
             v.snapshots += 1;
-            if let Err(reason) = load::decode_snapshot(snapshot) {
+            if let Err(reason) = reader.snapshot_phase(snapshot) {
                 v.problems.push(format!(
                     "{name}: the snapshot after seq {} does not decode as a machine: {reason}",
                     snapshot.at_seq
@@ -161,4 +160,34 @@ pub fn run(args: &VerifyArgs, out: &mut dyn Write) -> Result<(), JournalCommandE
     Err(JournalCommandError::VerifyFailed {
         problems: v.problems.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::journal_view::sample;
+
+    #[test]
+    fn rayjob_and_raycluster_streams_verify_with_their_own_machines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let journal = sample::journal_with_both_kinds(tmp.path());
+        let v = verify(&journal, &rayop_journal::OpenReport::default()).unwrap();
+        assert_eq!(v.problems, Vec::<String>::new());
+        assert_eq!(v.streams, 2);
+        assert!(v.snapshots > 0);
+
+        // A job's record filed under a cluster's key does not decode as the
+        // cluster's record: the key, not the payload, picks the machine.
+        let job = load::load_streams(&journal, &[sample::JOB_UID.to_owned()]).unwrap();
+        let transition = job[0]
+            .entries
+            .iter()
+            .find(|e| e.payload.get().contains("transition"))
+            .unwrap();
+        let (_, cluster_reader) = kind::of("ns/cluster");
+        assert!(cluster_reader.describe_entry(transition).is_err());
+        let (_, job_reader) = kind::of(&sample::job_key());
+        assert!(job_reader.describe_entry(transition).is_ok());
+    }
 }

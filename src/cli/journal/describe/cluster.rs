@@ -1,30 +1,19 @@
-//! One-line descriptions of journal records, for timelines and diffs.
+//! How a RayCluster's events and commands read in a timeline:
+//! `Observed gen=3 head=ready groups small 2/2`, `EnsureGroup(small, 3)`.
 //!
-//! Role: say what matters about an event, a command or a result in a few
-//! words: `Observed gen=3 head=ready groups small 2/2`,
-//! `EnsureGroup(small, 3)`, `EnsureGroup failed: forbidden`. The full
-//! records remain available as JSON (`show --json`, `export`).
-//!
-//! Invariant: descriptions are pure functions of the record: the same
-//! journal always prints the same timeline.
+//! Invariant: pure functions of the record, like every description.
 
-use rayop_machines::{Command, Event, Input, Observation, PodPhase, PodView};
+use rayop_machines::{ClusterMachine, Command, Event, Input, Observation, PodPhase, PodView};
 
-use super::time;
-use crate::record::{CommandResult, Record};
+use super::Describe;
 
-/// One line for `record`, as `journal show` prints it after the time and seq.
-#[must_use]
-pub fn record(record: &Record) -> String {
-    match record {
-        Record::Event(event) => self::event(event),
-        Record::Transition { from, to } => format!("{from} → {to}"),
-        Record::Commands(commands) => format!("commands: {}", self::commands(commands)),
-        Record::Results(results) => format!("results: {}", self::results(results)),
-        Record::Resync(machine) => format!(
-            "resync: the journal lost track of the machine here; it continues from phase {}",
-            machine.phase()
-        ),
+impl Describe for ClusterMachine {
+    fn event(event: &Event) -> String {
+        self::event(event)
+    }
+
+    fn command(command: &Command) -> String {
+        self::command(command)
     }
 }
 
@@ -40,17 +29,12 @@ pub fn event(event: &Event) -> String {
             if spec.gcs_fault_tolerance {
                 out.push_str(" gcs-ft");
             }
-            if let Some(first) = spec.problems.first() {
-                out.push_str(&format!(
-                    " invalid({}: {}{})",
-                    first.field,
-                    first.message,
-                    match spec.problems.len() {
-                        1 => String::new(),
-                        n => format!(", +{} more", n - 1),
-                    }
-                ));
-            }
+            let problems: Vec<String> = spec
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect();
+            out.push_str(&super::invalid(&problems));
             out.push_str(&format!(" head={}", head(world)));
             out.push_str(" groups");
             if spec.groups.is_empty() {
@@ -129,15 +113,6 @@ fn pod_state(pod: &PodView) -> &'static str {
     }
 }
 
-/// Commands as `Kind(args)`, comma-separated; `none` for an empty list.
-#[must_use]
-pub fn commands(commands: &[Command]) -> String {
-    if commands.is_empty() {
-        return "none".to_owned();
-    }
-    commands.iter().map(command).collect::<Vec<_>>().join(", ")
-}
-
 /// One command as `Kind(args)`, e.g. `EnsureGroup(small, 3)`.
 #[must_use]
 pub fn command(command: &Command) -> String {
@@ -170,11 +145,8 @@ pub fn command(command: &Command) -> String {
             Some(reason) => format!("PublishStatus({}, {reason})", status.phase),
             None => format!("PublishStatus({})", status.phase),
         },
-        Command::Announce(notice) => format!("Announce({:?} {})", notice.severity, notice.reason),
-        Command::WakeAt(at) => format!(
-            "WakeAt({})",
-            time::rfc3339_millis(i64::try_from(at.0).unwrap_or(i64::MAX))
-        ),
+        Command::Announce(notice) => super::announce(notice),
+        Command::WakeAt(at) => super::wake_at(*at),
         Command::Forget
         | Command::AddFinalizer
         | Command::StopWorkloads
@@ -183,25 +155,13 @@ pub fn command(command: &Command) -> String {
     }
 }
 
-/// Results as `Kind ok` / `Kind failed: error`, comma-separated.
-#[must_use]
-pub fn results(results: &[CommandResult]) -> String {
-    if results.is_empty() {
-        return "none".to_owned();
-    }
-    results
-        .iter()
-        .map(|r| match &r.error {
-            None => format!("{} ok", r.command),
-            Some(error) => format!("{} failed: {error}", r.command),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        cli::journal::describe::{commands, results},
+        record::CommandResult,
+    };
     use rayop_machines::{
         Applied, DeleteReason, DesiredSpec, GroupObservation, GroupSpec, HeadObservation, Millis,
         PodRef, StatusSummary,
@@ -306,7 +266,7 @@ mod tests {
             Command::Forget,
         ];
         assert_eq!(
-            commands(&list),
+            commands::<ClusterMachine>(&list),
             "EnsureHead(1), EnsureGroup(small, 3), DeletePods(HeadRestarted: w-0, w-1, w-2, +2 more), \
              PublishStatus(Pending), WakeAt(2023-11-14T22:13:21.000Z), Forget"
         );
