@@ -65,12 +65,14 @@ pub fn job_inputs() -> Vec<JobInput> {
             submitter: SubmitterView::Running,
             ray_job: found(RayStatus::Running),
             head_reachable: true,
+            published: None,
         },
         JobWorld {
             cluster: ClusterView::Ready,
             submitter: SubmitterView::Complete,
             ray_job: found(RayStatus::Succeeded),
             head_reachable: true,
+            published: None,
         },
     ];
     worlds

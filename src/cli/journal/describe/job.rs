@@ -129,6 +129,7 @@ mod tests {
                 message: String::new(),
             },
             head_reachable: false,
+            published: None,
         };
         let event = Event {
             at: Millis(1),
