@@ -30,6 +30,7 @@ mod event;
 pub mod machine;
 mod observation;
 mod phase;
+pub mod raycronjob;
 pub mod rayjob;
 mod spec;
 pub mod status;
