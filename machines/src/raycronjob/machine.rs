@@ -218,20 +218,12 @@ fn check(spec: &CronSpec) -> Result<Schedule, Vec<String>> {
     if !spec.problems.is_empty() {
         return Err(spec.problems.clone());
     }
-    let schedule = Schedule::parse(
+    Schedule::parse(
         &spec.schedule,
         spec.time_zone.as_deref(),
         &spec.operator_zone,
     )
-    .map_err(|e| vec![e.to_string()])?;
-    if schedule.next_after(spec.creation).is_none() {
-        return Err(vec![format!(
-            "{}: {:?} names no date that ever comes",
-            schedule::SCHEDULE_FIELD,
-            spec.schedule
-        )]);
-    }
-    Ok(schedule)
+    .map_err(|e| vec![e.to_string()])
 }
 
 impl Cron {

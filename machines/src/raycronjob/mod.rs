@@ -54,4 +54,4 @@ pub use driver::CronMachine;
 pub use input::{CronInput, CronSpec, CronWorld};
 pub use machine::{CronEvent, minute_of};
 pub use phase::CronPhase;
-pub use schedule::{Schedule, ScheduleError, next_after};
+pub use schedule::{Schedule, ScheduleError, next_after, validate};

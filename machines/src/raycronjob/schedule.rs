@@ -64,19 +64,25 @@ impl ScheduleError {
     }
 }
 
-impl std::fmt::Display for ScheduleError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ScheduleError {
+    /// What is wrong, without the field.
+    #[must_use]
+    pub fn message(&self) -> String {
         match self {
-            ScheduleError::Schedule(why) => write!(f, "{SCHEDULE_FIELD}: {why}"),
-            ScheduleError::TimeZone(name) => write!(
-                f,
-                "{TIME_ZONE_FIELD}: {name:?} is not an IANA time zone such as America/New_York"
-            ),
-            ScheduleError::OperatorZone(name) => write!(
-                f,
-                "{TIME_ZONE_FIELD}: unset, and the operator's zone {name:?} is not an IANA time zone; set timeZone"
+            ScheduleError::Schedule(why) => why.clone(),
+            ScheduleError::TimeZone(name) => {
+                format!("{name:?} is not an IANA time zone such as America/New_York")
+            }
+            ScheduleError::OperatorZone(name) => format!(
+                "unset, and the operator's zone {name:?} is not an IANA time zone; set timeZone"
             ),
         }
+    }
+}
+
+impl std::fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field(), self.message())
     }
 }
 
@@ -147,7 +153,8 @@ impl Schedule {
     /// unset or Go's `Local`.
     ///
     /// # Errors
-    /// A [`ScheduleError`] naming the schedule, the zone, or the operator's zone.
+    /// A [`ScheduleError`] naming the schedule (also one that never ticks,
+    /// such as `0 0 30 2 *`), the zone, or the operator's zone.
     pub fn parse(
         schedule: &str,
         time_zone: Option<&str>,
@@ -161,7 +168,13 @@ impl Schedule {
             None => load_zone(operator_zone)
                 .ok_or_else(|| ScheduleError::OperatorZone(operator_zone.to_owned()))?,
         };
-        Ok(Schedule { recurrence, zone })
+        let parsed = Schedule { recurrence, zone };
+        if parsed.next_after(Millis(0)).is_none() {
+            return Err(ScheduleError::Schedule(format!(
+                "{schedule:?} names no date that ever comes (such as 30 February)"
+            )));
+        }
+        Ok(parsed)
     }
 
     /// The first tick strictly after `t`; `None` when there is none (a
@@ -229,6 +242,15 @@ pub const MAX_COUNTED: u32 = 1000;
 
 fn millis_of(t: Timestamp) -> Option<Millis> {
     u64::try_from(t.as_millisecond()).ok().map(Millis)
+}
+
+/// Checks `schedule` and `time_zone` as a spec's validation does, without
+/// the operator's zone (UTC stands in for it).
+///
+/// # Errors
+/// As [`Schedule::parse`].
+pub fn validate(schedule: &str, time_zone: Option<&str>) -> Result<(), ScheduleError> {
+    Schedule::parse(schedule, time_zone, "UTC").map(|_| ())
 }
 
 /// The first tick of `schedule` in `time_zone` (or `operator_zone`)
@@ -452,9 +474,12 @@ mod tests {
     }
 
     #[test]
-    fn a_date_that_never_comes_has_no_tick() {
-        let s = Schedule::parse("0 0 30 2 *", None, "UTC").unwrap();
-        assert_eq!(s.next_after(Millis(SAT)), None);
+    fn a_date_that_never_comes_is_refused() {
+        let e = Schedule::parse("0 0 30 2 *", None, "UTC").unwrap_err();
+        assert_eq!(e.field(), "spec.schedule");
+        assert!(validate("0 0 29 2 *", None).is_ok(), "29 February comes");
+        assert!(validate("@hourly", Some("Local")).is_ok());
+        assert!(validate("@hourly", Some("Europe/Nowhere")).is_err());
     }
 
     #[test]
