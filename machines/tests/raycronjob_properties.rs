@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use cron_support::*;
 use proptest::prelude::*;
 use rayop_machines::{
-    Millis, Step,
+    Millis, SpecProblem, Step,
     raycronjob::{
         CronCommand, CronCommandKind, CronEvent, CronInput, CronMachine, CronPhase, CronSpec,
         CronWorld, minute_of,
@@ -150,7 +150,7 @@ impl Harness {
                     time_zone: ZONES[*zone].map(str::to_owned),
                     suspend: *suspend,
                     problems: if *broken {
-                        vec!["broken".into()]
+                        vec![SpecProblem::new("spec.jobTemplate", "broken")]
                     } else {
                         Vec::new()
                     },

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::command::CronCommandKind;
-use crate::Millis;
+use crate::{Millis, SpecProblem};
 
 /// One input to a RayCronJob machine; the moment is the event's `at`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ pub struct CronSpec {
     pub creation: Millis,
     /// Validation failures, empty when the spec is valid (the machine also
     /// checks the schedule and zone itself).
-    pub problems: Vec<String>,
+    pub problems: Vec<SpecProblem>,
 }
 
 impl CronSpec {

@@ -28,7 +28,7 @@ use super::{
     phase::CronPhase,
     schedule::{self, Schedule},
 };
-use crate::{Event, Millis, Notice, Severity, backoff};
+use crate::{Event, Millis, Notice, Severity, SpecProblem, backoff, machine::describe};
 
 /// An event of a RayCronJob machine.
 pub type CronEvent = Event<CronInput>;
@@ -214,7 +214,7 @@ impl Cron {
 }
 
 /// The schedule of a valid `spec`, or every problem of an invalid one.
-fn check(spec: &CronSpec) -> Result<Schedule, Vec<String>> {
+fn check(spec: &CronSpec) -> Result<Schedule, Vec<SpecProblem>> {
     if !spec.problems.is_empty() {
         return Err(spec.problems.clone());
     }
@@ -223,7 +223,7 @@ fn check(spec: &CronSpec) -> Result<Schedule, Vec<String>> {
         spec.time_zone.as_deref(),
         &spec.operator_zone,
     )
-    .map_err(|e| vec![e.to_string()])
+    .map_err(|e| vec![SpecProblem::from(&e)])
 }
 
 impl Cron {
@@ -249,7 +249,7 @@ impl Cron {
                     context.announce(
                         Severity::Warning,
                         "InvalidRayCronJobSpec",
-                        format!("spec is invalid: {}", problems.join("; ")),
+                        format!("spec is invalid: {}", describe(&problems)),
                     );
                 }
                 return go(from, CronPhase::Invalid);

@@ -31,7 +31,7 @@ use super::{
     go_duration,
     standard::{self, Standard},
 };
-use crate::Millis;
+use crate::{Millis, SpecProblem};
 
 /// The JSON path of the schedule, named by its errors.
 pub const SCHEDULE_FIELD: &str = "spec.schedule";
@@ -77,6 +77,12 @@ impl ScheduleError {
                 "unset, and the operator's zone {name:?} is not an IANA time zone; set timeZone"
             ),
         }
+    }
+}
+
+impl From<&ScheduleError> for SpecProblem {
+    fn from(e: &ScheduleError) -> SpecProblem {
+        SpecProblem::new(e.field(), e.message())
     }
 }
 

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use rayop_machines::{
-    Millis, Step,
+    Millis, SpecProblem, Step,
     raycronjob::{
         CronCommand, CronCommandKind, CronEvent, CronInput, CronMachine, CronPhase, CronSpec,
         CronWorld,
@@ -41,7 +41,10 @@ pub fn suspended(generation: i64) -> CronSpec {
 pub fn broken(generation: i64) -> CronSpec {
     CronSpec {
         generation,
-        problems: vec!["spec.jobTemplate.entrypoint: must not be empty".into()],
+        problems: vec![SpecProblem::new(
+            "spec.jobTemplate.entrypoint",
+            "must not be empty",
+        )],
         ..spec()
     }
 }
