@@ -7,10 +7,14 @@
 
 mod cron_support;
 
+mod table_support;
+
 use cron_support::*;
 use rayop_machines::raycronjob::{
-    CronCommandKind, CronEvent, CronInput, CronPhase, CronSpec, CronWorld, table::CRON_TABLE,
+    CronCommand, CronCommandKind, CronEvent, CronInput, CronPhase, CronSpec, CronWorld,
+    table::CRON_TABLE,
 };
+use table_support::{every_row_holds, published_table_is_current};
 
 fn failed(command: CronCommandKind) -> CronInput {
     CronInput::CommandFailed {
@@ -91,69 +95,31 @@ fn case(id: &str, from: CronPhase) -> (Driver, CronEvent) {
 
 #[test]
 fn every_row_of_the_table_holds() {
-    let mut walked = 0;
-    for edge in CRON_TABLE {
-        for &from in edge.from {
-            let (mut d, event) = case(edge.id, from);
-            let step = d.machine.step(&event);
-            assert_eq!(step.from, from, "row {}", edge.id);
-            assert_eq!(
-                step.to,
-                edge.to_for(from),
-                "row {} from {from}: wrong target; commands {:#?}",
-                edge.id,
-                step.commands
-            );
-            assert_eq!(
-                kinds(&step),
-                edge.commands,
-                "row {} from {from}: wrong commands {:#?}",
-                edge.id,
-                step.commands
-            );
-            walked += 1;
-        }
-    }
-    assert!(walked >= CRON_TABLE.len());
+    every_row_holds(
+        CRON_TABLE,
+        |id, from| {
+            let (mut d, event) = case(id, from);
+            d.machine.step(&event)
+        },
+        CronCommand::kind,
+    );
 }
 
 #[test]
 fn every_phase_is_left_and_entered() {
-    for phase in CronPhase::ALL {
-        assert!(
-            CRON_TABLE.iter().any(|e| e.from.contains(&phase)),
-            "{phase} has no row leaving it"
-        );
-        if phase != CronPhase::New {
-            assert!(
-                CRON_TABLE
-                    .iter()
-                    .any(|e| e.from.iter().any(|&f| f != phase && e.to_for(f) == phase)),
-                "nothing enters {phase}"
-            );
-        }
-    }
+    table_support::every_phase_is_left_and_entered(CRON_TABLE, &CronPhase::ALL, CronPhase::New);
 }
 
 #[test]
 fn row_ids_are_unique() {
-    let mut ids: Vec<_> = CRON_TABLE.iter().map(|e| e.id).collect();
-    ids.sort_unstable();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), before);
+    table_support::row_ids_are_unique(CRON_TABLE);
 }
 
 #[test]
 fn the_published_table_is_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RAYCRONJOB_TRANSITIONS.md");
-    let expected = rayop_machines::raycronjob::table::markdown();
-    if std::env::var_os("RAYOP_BLESS").is_some() {
-        std::fs::write(path, &expected).unwrap();
-    }
-    let actual = std::fs::read_to_string(path).unwrap();
-    assert_eq!(
-        actual, expected,
-        "machines/RAYCRONJOB_TRANSITIONS.md is stale: run `RAYOP_BLESS=1 cargo test -p rayop-machines --test raycronjob_edges`"
+    published_table_is_current(
+        "RAYCRONJOB_TRANSITIONS.md",
+        &rayop_machines::raycronjob::table::markdown(),
+        "raycronjob_edges",
     );
 }

@@ -3,41 +3,11 @@
 //! real machine and checks the target phase and the command kinds.
 
 use super::{command::CronCommandKind, phase::CronPhase};
-
-/// Where an edge leads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// It stays in the phase it left.
-    Same,
-    /// It enters this phase.
-    To(CronPhase),
-}
+pub use crate::table::Target;
+use crate::table::{KindEdge, kind_markdown};
 
 /// One row of the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CronEdge {
-    /// A stable identifier, used by the test that walks the row.
-    pub id: &'static str,
-    /// The phases it leaves from.
-    pub from: &'static [CronPhase],
-    /// The event and its guard, in words.
-    pub on: &'static str,
-    /// Where it leads.
-    pub to: Target,
-    /// The command kinds it emits, in order.
-    pub commands: &'static [CronCommandKind],
-}
-
-impl CronEdge {
-    /// The phase entered when leaving from `from`.
-    #[must_use]
-    pub fn to_for(&self, from: CronPhase) -> CronPhase {
-        match self.to {
-            Target::Same => from,
-            Target::To(p) => p,
-        }
-    }
-}
+pub type CronEdge = KindEdge<CronPhase, CronCommandKind>;
 
 use CronCommandKind::{Announce, CreateRayJob, Forget, PatchStatus, WakeAt};
 use CronPhase::{Deleted, Invalid, New, Scheduling, Suspended};
@@ -225,20 +195,5 @@ pub const CRON_TABLE: &[CronEdge] = &[
 /// The table as Markdown, one row per edge.
 #[must_use]
 pub fn markdown() -> String {
-    let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");
-    for edge in CRON_TABLE {
-        let from = edge
-            .from
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let to = match edge.to {
-            Target::Same => "(same)".to_owned(),
-            Target::To(p) => p.to_string(),
-        };
-        let commands: Vec<&str> = edge.commands.iter().map(|c| c.as_str()).collect();
-        out.push_str(&crate::table::markdown_row(&from, edge.on, &to, &commands));
-    }
-    out
+    kind_markdown(CRON_TABLE)
 }

@@ -4,10 +4,7 @@
 
 use rayop_machines::{
     Millis, SpecProblem, Step,
-    raycronjob::{
-        CronCommand, CronCommandKind, CronEvent, CronInput, CronMachine, CronPhase, CronSpec,
-        CronWorld,
-    },
+    raycronjob::{CronCommand, CronEvent, CronInput, CronMachine, CronPhase, CronSpec, CronWorld},
 };
 
 /// `2026-03-07T10:00:00Z`: the RayCronJob's creation, on a whole minute.
@@ -60,11 +57,6 @@ pub fn obs(spec: &CronSpec, world: CronWorld) -> CronInput {
         spec: spec.clone(),
         world,
     }
-}
-
-/// The kinds of a step's commands.
-pub fn kinds(step: &Step<CronPhase, CronCommand>) -> Vec<CronCommandKind> {
-    step.commands.iter().map(CronCommand::kind).collect()
 }
 
 /// The ticks a step creates.
