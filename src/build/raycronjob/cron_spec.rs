@@ -9,7 +9,7 @@
 //! Invariant: `problems` is empty iff the RayCronJob can run: the rules of
 //! [`crate::crd::raycronjob::validate`], then (only when those pass, so
 //! nothing is said twice) what the RayJob machine would refuse of a child
-//! built from `jobTemplate` ([`rayjob::job_spec::problems`]), its fields
+//! built from `jobTemplate` ([`job_spec::problems`]), its fields
 //! moved under `spec.jobTemplate`. Each problem names the field to fix.
 
 use k8s_openapi::jiff::Timestamp;
