@@ -1,5 +1,5 @@
-//! The pure, deterministic state machines of rayop: one RayCluster ([`ClusterMachine`])
-//! and one RayJob ([`rayjob::JobMachine`]).
+//! The pure, deterministic state machines of rayop: one RayCluster ([`ClusterMachine`]),
+//! one RayJob ([`rayjob::JobMachine`]) and one RayCronJob ([`raycronjob::CronMachine`]).
 //!
 //! Each RayCluster the operator manages has one [`ClusterMachine`]. The operator
 //! turns what it observes into [`Event`]s; the machine answers each with a
@@ -7,8 +7,9 @@
 //! data. The operator journals the step, then performs the commands.
 //!
 //! Invariants of this crate:
-//! - **No I/O and no clock.** It depends on statig and serde only. Time arrives
-//!   inside events ([`Millis`]).
+//! - **No I/O and no clock.** It depends on statig and serde, and for the
+//!   RayCronJob schedule on croner and jiff with its time zone database
+//!   bundled (never the host's). Time arrives inside events ([`Millis`]).
 //! - **Deterministic.** The same snapshot fed the same events gives
 //!   byte-identical states and commands, which is what lets a journal be replayed.
 //! - **Level-triggered.** Commands close the gap between the spec and the
@@ -30,6 +31,7 @@ mod event;
 pub mod machine;
 mod observation;
 mod phase;
+pub mod raycronjob;
 pub mod rayjob;
 mod spec;
 pub mod status;

@@ -1029,7 +1029,7 @@ impl Cluster {
 }
 
 /// `field: message` of each, joined by `; `.
-fn describe(notes: &[SpecProblem]) -> String {
+pub(crate) fn describe(notes: &[SpecProblem]) -> String {
     notes
         .iter()
         .map(|p| format!("{}: {}", p.field, p.message))

@@ -216,6 +216,67 @@ pub fn markdown() -> String {
     out
 }
 
+/// Where a row of a kind's table leads (the RayJob's, the RayCronJob's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<P> {
+    /// It stays in the phase it left.
+    Same,
+    /// It enters this phase.
+    To(P),
+}
+
+/// One row of a kind's transition table: phases `P`, command kinds `K`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindEdge<P: 'static, K: 'static> {
+    /// A stable identifier, used by the test that walks the row.
+    pub id: &'static str,
+    /// The phases it leaves from.
+    pub from: &'static [P],
+    /// The event and its guard, in words.
+    pub on: &'static str,
+    /// Where it leads.
+    pub to: Target<P>,
+    /// The command kinds it emits, in order.
+    pub commands: &'static [K],
+}
+
+impl<P: Copy, K> KindEdge<P, K> {
+    /// The phase entered when leaving from `from`.
+    #[must_use]
+    pub fn to_for(&self, from: P) -> P {
+        match self.to {
+            Target::Same => from,
+            Target::To(p) => p,
+        }
+    }
+}
+
+/// A kind's table as Markdown, one row per edge.
+#[must_use]
+pub fn kind_markdown<P, K>(table: &[KindEdge<P, K>]) -> String
+where
+    P: std::fmt::Display,
+    K: std::fmt::Display,
+{
+    let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");
+    for edge in table {
+        let from = edge
+            .from
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let to = match &edge.to {
+            Target::Same => "(same)".to_owned(),
+            Target::To(p) => p.to_string(),
+        };
+        let commands: Vec<String> = edge.commands.iter().map(ToString::to_string).collect();
+        let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+        out.push_str(&markdown_row(&from, edge.on, &to, &commands));
+    }
+    out
+}
+
 /// One row of a transition table in markdown, shared by every kind's table:
 /// `| from | on | to | commands |`, with `none` for an edge without commands.
 pub(crate) fn markdown_row(from: &str, on: &str, to: &str, commands: &[&str]) -> String {

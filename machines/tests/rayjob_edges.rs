@@ -6,11 +6,15 @@
 
 mod job_support;
 
+mod table_support;
+
 use job_support::*;
 use rayop_machines::rayjob::{
-    ClusterView, Deletion, DeletionRule, JobCommandKind, JobEvent, JobInput, JobPhase, JobSpec,
-    Policy, RayJobView, RayStatus, RuleCondition, SubmissionMode, SubmitterView, table::JOB_TABLE,
+    ClusterView, Deletion, DeletionRule, JobCommand, JobCommandKind, JobEvent, JobInput, JobPhase,
+    JobSpec, Policy, RayJobView, RayStatus, RuleCondition, SubmissionMode, SubmitterView,
+    table::JOB_TABLE,
 };
+use table_support::{every_row_holds, published_table_is_current};
 
 /// The machine before the row's event, and the event.
 fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
@@ -320,70 +324,32 @@ fn case(id: &str, from: JobPhase) -> (Driver, JobEvent) {
 
 #[test]
 fn every_row_of_the_table_holds() {
-    let mut walked = 0;
-    for edge in JOB_TABLE {
-        for &from in edge.from {
-            let (mut d, event) = case(edge.id, from);
-            let step = d.machine.step(&event);
-            assert_eq!(step.from, from, "row {}", edge.id);
-            assert_eq!(
-                step.to,
-                edge.to_for(from),
-                "row {} from {from}: wrong target; commands {:#?}",
-                edge.id,
-                step.commands
-            );
-            assert_eq!(
-                kinds(&step),
-                edge.commands,
-                "row {} from {from}: wrong commands {:#?}",
-                edge.id,
-                step.commands
-            );
-            walked += 1;
-        }
-    }
-    assert!(walked >= JOB_TABLE.len());
+    every_row_holds(
+        JOB_TABLE,
+        |id, from| {
+            let (mut d, event) = case(id, from);
+            d.machine.step(&event)
+        },
+        JobCommand::kind,
+    );
 }
 
 #[test]
 fn every_phase_is_left_and_entered() {
-    for phase in JobPhase::ALL {
-        assert!(
-            JOB_TABLE.iter().any(|e| e.from.contains(&phase)),
-            "{phase} has no row leaving it"
-        );
-        if phase != JobPhase::New {
-            assert!(
-                JOB_TABLE
-                    .iter()
-                    .any(|e| e.from.iter().any(|&f| f != phase && e.to_for(f) == phase)),
-                "nothing enters {phase}"
-            );
-        }
-    }
+    table_support::every_phase_is_left_and_entered(JOB_TABLE, &JobPhase::ALL, JobPhase::New);
 }
 
 #[test]
 fn row_ids_are_unique() {
-    let mut ids: Vec<_> = JOB_TABLE.iter().map(|e| e.id).collect();
-    ids.sort_unstable();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), before);
+    table_support::row_ids_are_unique(JOB_TABLE);
 }
 
 #[test]
 fn the_published_table_is_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RAYJOB_TRANSITIONS.md");
-    let expected = rayop_machines::rayjob::table::markdown();
-    if std::env::var_os("RAYOP_BLESS").is_some() {
-        std::fs::write(path, &expected).unwrap();
-    }
-    let actual = std::fs::read_to_string(path).unwrap();
-    assert_eq!(
-        actual, expected,
-        "machines/RAYJOB_TRANSITIONS.md is stale: run `RAYOP_BLESS=1 cargo test -p rayop-machines --test rayjob_edges`"
+    published_table_is_current(
+        "RAYJOB_TRANSITIONS.md",
+        &rayop_machines::rayjob::table::markdown(),
+        "rayjob_edges",
     );
 }
 

@@ -42,7 +42,7 @@
 //! [`pki`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status. A RayJob's RayCluster, submitter and
-//! submission are built by [`rayjob`].
+//! submission are built by [`rayjob`]; a RayCronJob's RayJobs by [`raycronjob`].
 
 pub mod auth;
 pub mod autoscaler_rbac;
@@ -67,6 +67,7 @@ pub mod quantity_sum;
 pub mod ray_container;
 pub mod ray_node_options;
 pub mod ray_start;
+pub mod raycronjob;
 pub mod rayjob;
 pub mod redis_cleanup;
 pub mod scheduler_plugins_pod_group;

@@ -96,6 +96,11 @@ pub const LABEL_CLUSTER: &str = "ray.io/cluster";
 pub const LABEL_ORIGINATED_FROM_CRD: &str = "ray.io/originated-from-crd";
 /// The name of the object of [`LABEL_ORIGINATED_FROM_CRD`] that created it.
 pub const LABEL_ORIGINATED_FROM_CR_NAME: &str = "ray.io/originated-from-cr-name";
+/// Label: the RayCronJob that created a RayJob (KubeRay's).
+pub const LABEL_CRONJOB_NAME: &str = "ray.io/cronjob-name";
+/// Annotation on a RayCronJob's RayJob: the tick it was created for, in UTC
+/// RFC 3339 (KubeRay's).
+pub const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION: &str = "ray.io/cronjob-scheduled-timestamp";
 /// Annotation on every object rayop applies: the hash of its set's desired
 /// content, replicas excluded (see `crate::desired`).
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";

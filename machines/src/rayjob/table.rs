@@ -3,41 +3,11 @@
 //! machine and checks the target phase and the command kinds.
 
 use super::{command::JobCommandKind, phase::JobPhase};
-
-/// Where an edge leads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// It stays in the phase it left.
-    Same,
-    /// It enters this phase.
-    To(JobPhase),
-}
+pub use crate::table::Target;
+use crate::table::{KindEdge, kind_markdown};
 
 /// One row of the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JobEdge {
-    /// A stable identifier, used by the test that walks the row.
-    pub id: &'static str,
-    /// The phases it leaves from.
-    pub from: &'static [JobPhase],
-    /// The event and its guard, in words.
-    pub on: &'static str,
-    /// Where it leads.
-    pub to: Target,
-    /// The command kinds it emits, in order.
-    pub commands: &'static [JobCommandKind],
-}
-
-impl JobEdge {
-    /// The phase entered when leaving from `from`.
-    #[must_use]
-    pub fn to_for(&self, from: JobPhase) -> JobPhase {
-        match self.to {
-            Target::Same => from,
-            Target::To(p) => p,
-        }
-    }
-}
+pub type JobEdge = KindEdge<JobPhase, JobCommandKind>;
 
 use JobCommandKind::{
     Announce, CreateCluster, CreateSubmitter, DeleteCluster, DeleteSelf, DeleteSubmitter,
@@ -421,20 +391,5 @@ pub const JOB_TABLE: &[JobEdge] = &[
 /// The table as Markdown, one row per edge.
 #[must_use]
 pub fn markdown() -> String {
-    let mut out = String::from("| From | Event | To | Commands |\n|---|---|---|---|\n");
-    for edge in JOB_TABLE {
-        let from = edge
-            .from
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let to = match edge.to {
-            Target::Same => "(same)".to_owned(),
-            Target::To(p) => p.to_string(),
-        };
-        let commands: Vec<&str> = edge.commands.iter().map(|c| c.as_str()).collect();
-        out.push_str(&crate::table::markdown_row(&from, edge.on, &to, &commands));
-    }
-    out
+    kind_markdown(JOB_TABLE)
 }

@@ -1,16 +1,14 @@
 //! Semantic validation of a RayCronJob, in Rust.
 //!
 //! Role: [`validate`] mirrors the CRD's rules (name, schedule without `TZ`,
-//! non-empty `timeZone`), checks the schedule's shape, and checks
-//! `jobTemplate` with the RayJob rules under `spec.jobTemplate`.
-//!
-//! The schedule check is syntactic: five whitespace-separated fields of cron
-//! characters, or a descriptor (`@yearly`, `@annually`, `@monthly`,
-//! `@weekly`, `@daily`, `@midnight`, `@hourly`, `@every <duration>`). Value
-//! ranges and whether `timeZone` names a real zone are left to the scheduler
-//! that will compute ticks.
+//! non-empty `timeZone`), checks the schedule and zone with the scheduler
+//! itself ([`rayop_machines::raycronjob::validate`]: robfig's standard
+//! syntax, value ranges, a date that comes, an IANA zone from the bundled
+//! database), and checks `jobTemplate` with the RayJob rules under
+//! `spec.jobTemplate`. Every problem names its field.
 
 use kube::ResourceExt;
+use rayop_machines::raycronjob::{ScheduleError, validate as validate_schedule};
 
 use super::spec::RayCronJob;
 use crate::crd::{
@@ -21,17 +19,6 @@ use crate::crd::{
 /// Longest RayCronJob name: each RayJob `<name>-<11 digits>` must fit in 47.
 pub const MAX_CRONJOB_NAME: usize = 36;
 
-/// The descriptors a schedule may be instead of five fields.
-pub const DESCRIPTORS: [&str; 7] = [
-    "@yearly",
-    "@annually",
-    "@monthly",
-    "@weekly",
-    "@daily",
-    "@midnight",
-    "@hourly",
-];
-
 /// Checks a RayCronJob: its name, schedule, time zone and job template.
 ///
 /// # Errors
@@ -39,66 +26,29 @@ pub const DESCRIPTORS: [&str; 7] = [
 pub fn validate(cron: &RayCronJob) -> Result<(), Vec<SpecProblem>> {
     let mut out = name_problems(&cron.name_any(), MAX_CRONJOB_NAME);
     out.extend(spec_problems(&cron.spec.job_template, "spec.jobTemplate"));
+    let zone = cron.spec.time_zone.as_deref();
     if cron.spec.schedule.contains("TZ") {
         out.push(SpecProblem::new(
             "spec.schedule",
             "schedule must not set TZ or CRON_TZ: use timeZone",
         ));
-    } else if !schedule_is_well_formed(&cron.spec.schedule) {
-        out.push(SpecProblem::new(
-            "spec.schedule",
-            "must be five cron fields (minute hour day-of-month month day-of-week) or a descriptor such as @hourly or @every 1h",
-        ));
+    } else if let Err(e @ ScheduleError::Schedule(_)) = validate_schedule(&cron.spec.schedule, None)
+    {
+        out.push(SpecProblem::from(&e));
     }
-    if cron.spec.time_zone.as_deref().is_some_and(str::is_empty) {
-        out.push(SpecProblem::new(
+    match zone {
+        Some("") => out.push(SpecProblem::new(
             "spec.timeZone",
             "must not be empty; unset it for the operator's local time",
-        ));
+        )),
+        Some(_) => {
+            if let Err(e @ ScheduleError::TimeZone(_)) = validate_schedule("@hourly", zone) {
+                out.push(SpecProblem::from(&e));
+            }
+        }
+        None => {}
     }
     if out.is_empty() { Ok(()) } else { Err(out) }
-}
-
-/// Whether `schedule` has the shape of a standard cron expression.
-#[must_use]
-pub fn schedule_is_well_formed(schedule: &str) -> bool {
-    let schedule = schedule.trim();
-    if let Some(duration) = schedule.strip_prefix("@every ") {
-        return is_duration(duration.trim());
-    }
-    if schedule.starts_with('@') {
-        return DESCRIPTORS.contains(&schedule);
-    }
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    fields.len() == 5
-        && fields.iter().all(|f| {
-            f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | '/' | ',' | '-' | '?'))
-        })
-}
-
-/// Whether `text` is a Go duration such as `1h30m` or `90s`.
-fn is_duration(text: &str) -> bool {
-    let mut rest = text;
-    let mut parts = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let Some(unit) = ["ns", "us", "µs", "ms", "h", "m", "s"]
-            .into_iter()
-            .find(|u| rest.starts_with(u))
-        else {
-            return false;
-        };
-        rest = &rest[unit.len()..];
-        parts += 1;
-    }
-    parts > 0
 }
 
 #[cfg(test)]
@@ -124,6 +74,32 @@ mod tests {
             .into_iter()
             .map(|p| p.field)
             .collect()
+    }
+
+    #[test]
+    fn value_ranges_impossible_dates_and_zones_are_checked() {
+        for s in [
+            "60 * * * *",
+            "0 0 30 2 *",
+            "0 0 * * MONDAY",
+            "@every 0s",
+            "0 0 L * *",
+        ] {
+            assert_eq!(fields(&cron("c", s)), ["spec.schedule"], "{s:?}");
+        }
+        let mut c = cron("c", "@hourly");
+        c.spec.time_zone = Some("America/New_Yrok".into());
+        assert_eq!(fields(&c), ["spec.timeZone"]);
+        let problems = validate(&c).unwrap_err();
+        assert!(
+            problems[0].message.contains("America/New_Yrok"),
+            "{}",
+            problems[0].message
+        );
+        for zone in ["America/New_York", "UTC", "Local", "Asia/Kolkata"] {
+            c.spec.time_zone = Some(zone.into());
+            assert!(fields(&c).is_empty(), "{zone}");
+        }
     }
 
     #[test]
