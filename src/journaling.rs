@@ -49,17 +49,22 @@ pub enum StreamKind {
     RayCluster,
     /// A RayJob: keyed `RayJob:namespace/name`.
     RayJob,
+    /// A RayCronJob: keyed `RayCronJob:namespace/name`.
+    RayCronJob,
 }
 
 impl StreamKind {
-    const RAYJOB_PREFIX: &'static str = "RayJob:";
+    /// The kinds whose keys start with `<kind>:` (all but RayCluster).
+    const PREFIXED: [StreamKind; 2] = [StreamKind::RayJob, StreamKind::RayCronJob];
 
     /// The index key of the stream of `namespace/name` of this kind.
     #[must_use]
     pub fn key(self, namespace: &str, name: &str) -> String {
         match self {
             StreamKind::RayCluster => format!("{namespace}/{name}"),
-            StreamKind::RayJob => format!("{}{namespace}/{name}", Self::RAYJOB_PREFIX),
+            StreamKind::RayJob | StreamKind::RayCronJob => {
+                format!("{}:{namespace}/{name}", self.as_str())
+            }
         }
     }
 
@@ -69,16 +74,20 @@ impl StreamKind {
         match self {
             StreamKind::RayCluster => "RayCluster",
             StreamKind::RayJob => "RayJob",
+            StreamKind::RayCronJob => "RayCronJob",
         }
     }
 
     /// The kind of the stream filed under `key`, and its `namespace/name`.
     #[must_use]
     pub fn of_key(key: &str) -> (StreamKind, &str) {
-        match key.strip_prefix(Self::RAYJOB_PREFIX) {
-            Some(rest) => (StreamKind::RayJob, rest),
-            None => (StreamKind::RayCluster, key),
-        }
+        Self::PREFIXED
+            .iter()
+            .find_map(|kind| {
+                let rest = key.strip_prefix(kind.as_str())?.strip_prefix(':')?;
+                Some((*kind, rest))
+            })
+            .unwrap_or((StreamKind::RayCluster, key))
     }
 }
 
@@ -439,6 +448,14 @@ mod tests {
         assert_eq!(StreamKind::of_key("ns/c"), (StreamKind::RayCluster, "ns/c"));
         let job = StreamKind::RayJob.key("ns", "j");
         assert_eq!(StreamKind::of_key(&job), (StreamKind::RayJob, "ns/j"));
+        let cron = StreamKind::RayCronJob.key("ns", "c");
+        assert_eq!(cron, "RayCronJob:ns/c");
+        assert_eq!(StreamKind::of_key(&cron), (StreamKind::RayCronJob, "ns/c"));
+        // A namespace may not hold a colon, so a cluster key never looks prefixed.
+        assert_eq!(
+            StreamKind::of_key("ns/RayJob"),
+            (StreamKind::RayCluster, "ns/RayJob")
+        );
         assert_eq!(
             [StreamKind::RayCluster.as_str(), StreamKind::RayJob.as_str()],
             ["RayCluster", "RayJob"]

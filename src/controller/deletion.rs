@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::ClusterMachine;
 use tracing::info;
@@ -36,12 +35,7 @@ pub async fn record_deletion(ctx: &Arc<Context>, obj: &DynamicObject) {
 /// Steps the machine of `uid` with `Deleted` and carries out what it says.
 pub async fn forget(ctx: &Arc<Context>, uid: &str, key: &str) {
     let now = now_millis();
-    let target = Target {
-        namespace: key.split('/').next().unwrap_or_default().to_owned(),
-        uid: uid.to_owned(),
-        key: key.to_owned(),
-        reference: ObjectReference::default(),
-    };
+    let target = Target::deleted(uid, key);
     let turn = Turn {
         journal: &ctx.journal,
         metrics: &ctx.metrics,

@@ -15,11 +15,12 @@ use super::{
     context::Context,
     deletion,
     error::ReconcileError,
+    raycronjob::{self, context::CronContext},
     rayjob::{self, context::JobContext},
     reconcile,
     scope::{Reconciled, Scope},
 };
-use crate::crd::{RayCluster, rayjob::RayJob};
+use crate::crd::{RayCluster, raycronjob::RayCronJob, rayjob::RayJob};
 
 /// `ray.io/v1` RayCluster.
 pub struct RayClusters;
@@ -121,5 +122,55 @@ impl Reconciled for RayJobs {
 
     async fn vanished(ctx: Arc<JobContext>, live: HashSet<String>) {
         rayjob::deletion::forget_vanished(&ctx, &live).await;
+    }
+}
+
+/// `ray.io/v1` RayCronJob.
+pub struct RayCronJobs;
+
+impl Reconciled for RayCronJobs {
+    type Context = CronContext;
+
+    fn resource() -> ApiResource {
+        ApiResource::erase::<RayCronJob>(&())
+    }
+
+    fn context(scope: &Scope) -> CronContext {
+        let (settings, handles) = (&scope.settings, &scope.handles);
+        CronContext {
+            client: scope.client.clone(),
+            caches: scope.cron_caches.clone(),
+            journal: handles.journal.clone(),
+            memory: Arc::default(),
+            recorder: scope.recorder.clone(),
+            operator_zone: raycronjob::context::operator_zone(),
+            resync: settings.resync,
+            writes: handles.writes.clone(),
+            metrics: handles.metrics.clone(),
+            synced: scope.synced.clone(),
+        }
+    }
+
+    fn reconcile(
+        obj: Arc<DynamicObject>,
+        ctx: Arc<CronContext>,
+    ) -> impl Future<Output = Result<Action, ReconcileError>> + Send + 'static {
+        raycronjob::reconcile::reconcile(obj, ctx)
+    }
+
+    fn error_policy(
+        obj: Arc<DynamicObject>,
+        error: &ReconcileError,
+        ctx: Arc<CronContext>,
+    ) -> Action {
+        raycronjob::reconcile::error_policy(obj, error, ctx)
+    }
+
+    async fn deleted(ctx: Arc<CronContext>, obj: DynamicObject) {
+        raycronjob::deletion::record_deletion(&ctx, &obj).await;
+    }
+
+    async fn vanished(ctx: Arc<CronContext>, live: HashSet<String>) {
+        raycronjob::deletion::forget_vanished(&ctx, &live).await;
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod failed_create;
 pub mod finalize;
 pub mod kinds;
+pub mod raycronjob;
 pub mod rayjob;
 pub mod reconcile;
 pub mod scope;
@@ -239,6 +240,8 @@ async fn run_scope(
     let (caches, triggers) = caches::watch(&client, namespace.as_deref(), &settings.build);
     let (job_caches, job_triggers) =
         rayjob::caches::JobCaches::watch(&client, namespace.as_deref());
+    let (cron_caches, cron_triggers) =
+        raycronjob::caches::CronCaches::watch(&client, namespace.as_deref());
     let (synced_tx, synced) = tokio::sync::watch::channel(false);
     let reporter = Reporter {
         controller: "rayop".into(),
@@ -250,6 +253,7 @@ async fn run_scope(
         namespace,
         caches,
         job_caches,
+        cron_caches,
         settings,
         handles,
         synced,
@@ -257,9 +261,28 @@ async fn run_scope(
     // The registered kinds; each gets the triggers of the objects it controls.
     let (listed_tx, listed) = tokio::sync::oneshot::channel::<()>();
     let (jobs_listed_tx, jobs_listed) = tokio::sync::oneshot::channel::<()>();
-    let kinds = futures::future::join(
-        scope::run_kind::<kinds::RayClusters>(scope.clone(), triggers, listed_tx, shutdown.clone()),
-        scope::run_kind::<kinds::RayJobs>(scope.clone(), job_triggers, jobs_listed_tx, shutdown),
+    let (crons_listed_tx, crons_listed) = tokio::sync::oneshot::channel::<()>();
+    // Each kind's controller is a large future: boxed, so the scope's own
+    // future stays small on a worker thread's stack.
+    let kinds = futures::future::join3(
+        Box::pin(scope::run_kind::<kinds::RayClusters>(
+            scope.clone(),
+            triggers,
+            listed_tx,
+            shutdown.clone(),
+        )),
+        Box::pin(scope::run_kind::<kinds::RayJobs>(
+            scope.clone(),
+            job_triggers,
+            jobs_listed_tx,
+            shutdown.clone(),
+        )),
+        Box::pin(scope::run_kind::<kinds::RayCronJobs>(
+            scope.clone(),
+            cron_triggers,
+            crons_listed_tx,
+            shutdown,
+        )),
     );
 
     // The one waiter on the caches' first lists: kube-runtime's store
@@ -269,13 +292,15 @@ async fn run_scope(
     let syncing = {
         let (caches, health) = (scope.caches.clone(), scope.handles.health.clone());
         let job_caches = scope.job_caches.clone();
+        let cron_caches = scope.cron_caches.clone();
         let name = scope.namespace.clone().unwrap_or_else(|| "<all>".into());
         tokio::spawn(async move {
             if caches.wait_until_ready().await.is_ok()
                 && job_caches.wait_until_ready().await.is_ok()
+                && cron_caches.wait_until_ready().await.is_ok()
             {
                 let _ = synced_tx.send(true);
-                if listed.await.is_ok() && jobs_listed.await.is_ok() {
+                if listed.await.is_ok() && jobs_listed.await.is_ok() && crons_listed.await.is_ok() {
                     info!(namespace = %name, "watch caches synced");
                     health.scope_synced();
                 }

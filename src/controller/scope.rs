@@ -55,6 +55,8 @@ pub struct Scope {
     pub caches: Caches,
     /// The scope's caches of what RayJobs made.
     pub job_caches: super::rayjob::caches::JobCaches,
+    /// The scope's cache of what RayCronJobs made.
+    pub cron_caches: super::raycronjob::caches::CronCaches,
     /// How the controller runs.
     pub settings: Settings,
     /// Counters, journal, metrics and health.

@@ -47,6 +47,39 @@ pub struct Target {
     pub reference: ObjectReference,
 }
 
+impl Target {
+    /// The target of the live object `obj`, whose stream is of `kind`;
+    /// `None` for an object without a namespace or UID.
+    #[must_use]
+    pub fn of<K: kube::Resource<DynamicType = ()>>(
+        obj: &K,
+        kind: crate::journaling::StreamKind,
+    ) -> Option<Target> {
+        let meta = obj.meta();
+        let (namespace, uid) = (meta.namespace.clone()?, meta.uid.clone()?);
+        Some(Target {
+            key: kind.key(&namespace, meta.name.as_deref().unwrap_or_default()),
+            reference: obj.object_ref(&()),
+            namespace,
+            uid,
+        })
+    }
+
+    /// The target of a deleted object's last turn: its stream `key` and
+    /// `uid`, the namespace read from the key; no reference, since Events
+    /// about a deleted object have nothing to hang on.
+    #[must_use]
+    pub fn deleted(uid: &str, key: &str) -> Target {
+        let (_, namespaced) = crate::journaling::StreamKind::of_key(key);
+        Target {
+            namespace: namespaced.split('/').next().unwrap_or_default().to_owned(),
+            uid: uid.to_owned(),
+            key: key.to_owned(),
+            reference: ObjectReference::default(),
+        }
+    }
+}
+
 /// One object's machine and what its interpreter carries for it.
 #[derive(Clone, Debug, Default)]
 pub struct Memory<M, C> {
@@ -60,6 +93,34 @@ pub struct Memory<M, C> {
     /// stream could not be read when the machine was restored): the next
     /// journaled decision is preceded by a [`Record::Resync`].
     pub journal_gap: bool,
+}
+
+/// Every object's [`Memory`] in one scope, by UID.
+///
+/// Invariant: an object's memory is only touched by that object's reconcile
+/// or deletion, so the lock is held only to take it out and put it back,
+/// never across an await.
+pub struct Memories<M, C>(std::sync::Mutex<std::collections::HashMap<String, Memory<M, C>>>);
+
+impl<M, C> Default for Memories<M, C> {
+    fn default() -> Self {
+        Memories(std::sync::Mutex::default())
+    }
+}
+
+impl<M, C> Memories<M, C> {
+    /// Takes the memory of `uid` out, if this process has it.
+    #[must_use]
+    pub fn take(&self, uid: &str) -> Option<Memory<M, C>> {
+        self.0.lock().ok().and_then(|mut m| m.remove(uid))
+    }
+
+    /// Puts the memory of `uid` back.
+    pub fn keep(&self, uid: &str, memory: Memory<M, C>) {
+        if let Ok(mut all) = self.0.lock() {
+            all.insert(uid.to_owned(), memory);
+        }
+    }
 }
 
 /// What one reconcile's (or deletion's) decisions need.

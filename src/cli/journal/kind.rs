@@ -12,7 +12,7 @@
 
 use std::marker::PhantomData;
 
-use rayop_machines::{ClusterMachine, rayjob::JobMachine};
+use rayop_machines::{ClusterMachine, raycronjob::CronMachine, rayjob::JobMachine};
 
 use super::{
     JournalCommandError,
@@ -83,6 +83,7 @@ pub fn of(key: &str) -> (StreamKind, &'static dyn StreamReader) {
     let reader: &'static dyn StreamReader = match kind {
         StreamKind::RayCluster => &Reader::<ClusterMachine>(PhantomData),
         StreamKind::RayJob => &Reader::<JobMachine>(PhantomData),
+        StreamKind::RayCronJob => &Reader::<CronMachine>(PhantomData),
     };
     (kind, reader)
 }

@@ -5,10 +5,7 @@
 //! RayJob's reconcile or deletion, so the lock is held only to take it out
 //! and put it back, never across an await.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use kube::{Client, runtime::events::Recorder};
 use rayop_machines::{Millis, rayjob::JobMachine, rayjob::JobStatusSummary};
@@ -46,7 +43,7 @@ pub struct JobContext {
     /// The journal.
     pub journal: Arc<JournalHandle>,
     /// Each RayJob's memory, by UID.
-    pub memory: Arc<Mutex<HashMap<String, JobMemory>>>,
+    pub memory: crate::controller::turn::Memories<JobMachine, JobCarried>,
     /// Records Kubernetes Events.
     pub recorder: Recorder,
     /// How the dashboards are reached.
@@ -59,26 +56,4 @@ pub struct JobContext {
     pub metrics: Arc<Metrics>,
     /// True once the scope's caches have their first full list.
     pub synced: tokio::sync::watch::Receiver<bool>,
-}
-
-impl JobContext {
-    /// Takes the memory of `uid` out, if this process has it.
-    #[must_use]
-    pub fn take_memory(&self, uid: &str) -> Option<JobMemory> {
-        self.memory.lock().ok().and_then(|mut m| m.remove(uid))
-    }
-
-    /// Puts the memory of `uid` back.
-    pub fn keep_memory(&self, uid: &str, memory: JobMemory) {
-        if let Ok(mut all) = self.memory.lock() {
-            all.insert(uid.to_owned(), memory);
-        }
-    }
-
-    /// Forgets the memory of `uid` (the RayJob is gone).
-    pub fn forget(&self, uid: &str) {
-        if let Ok(mut all) = self.memory.lock() {
-            all.remove(uid);
-        }
-    }
 }

@@ -7,7 +7,6 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::rayjob::JobMachine;
 use tracing::info;
@@ -32,16 +31,10 @@ pub async fn record_deletion(ctx: &Arc<JobContext>, obj: &DynamicObject) {
 
 async fn forget(ctx: &Arc<JobContext>, uid: &str, key: &str) {
     let now = now_millis();
-    let (_, namespaced) = StreamKind::of_key(key);
-    let target = Target {
-        namespace: namespaced.split('/').next().unwrap_or_default().to_owned(),
-        uid: uid.to_owned(),
-        key: key.to_owned(),
-        reference: ObjectReference::default(),
-    };
+    let target = Target::deleted(uid, key);
     let turn = job_turn(ctx, &target, None, None, now);
     let writes = turn
-        .record_deletion::<JobMachine>(ctx.take_memory(uid), now)
+        .record_deletion::<JobMachine>(ctx.memory.take(uid), now)
         .await;
     count(&ctx.writes, writes);
     info!(

@@ -28,8 +28,7 @@ use crate::{
     build::rayjob::{self as build, JobSettings},
     controller::{
         error::ReconcileError,
-        reconcile::CACHE_SYNC_WAIT,
-        steps::{RETRY_AFTER_FAILURE, count, decode, now_millis, reference_of},
+        steps::{RETRY_AFTER_FAILURE, caches_synced, count, decode, now_millis, reference_of},
         turn::{Target, Turn, warn_event},
     },
     crd::{RayCluster, rayjob::RayJob},
@@ -58,25 +57,15 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
     };
-    let (Some(namespace), Some(uid)) = (job.namespace(), job.uid()) else {
+    let Some(target) = Target::of(&job, StreamKind::RayJob) else {
         return Ok(Action::await_change());
     };
     if !job.spec.managed_by_rayop() || job.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let mut synced = ctx.synced.clone();
-    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
-        .await
-        .map_or(true, |r| r.is_err())
-    {
+    if !caches_synced(&ctx.synced).await {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let target = Target {
-        key: StreamKind::RayJob.key(&namespace, &job.name_any()),
-        reference: job.object_ref(&()),
-        namespace,
-        uid,
-    };
     let span = tracing::info_span!("reconcile", rayjob = %target.key);
     run(&ctx, &job, &target).instrument(span).await
 }
@@ -230,7 +219,7 @@ async fn run(ctx: &JobContext, job: &RayJob, target: &Target) -> Result<Action, 
     }
     let requeue = requeue_after(ctx, &memory, failed, now);
     debug!(rayjob = %name, phase = %memory.machine.phase(), ?requeue, "reconciled");
-    ctx.keep_memory(&target.uid, memory);
+    ctx.memory.keep(&target.uid, memory);
     written.map_err(ReconcileError::Status)?;
     Ok(Action::requeue(requeue))
 }
@@ -294,7 +283,7 @@ pub async fn recall(
     target: &Target,
     cluster: Option<&RayCluster>,
 ) -> JobMemory {
-    if let Some(memory) = ctx.take_memory(&target.uid) {
+    if let Some(memory) = ctx.memory.take(&target.uid) {
         return memory;
     }
     let turn = job_turn(ctx, target, Some(job), cluster, now_millis());

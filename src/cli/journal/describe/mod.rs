@@ -19,6 +19,7 @@ use super::time;
 use crate::record::{CommandResult, Record};
 
 pub mod cluster;
+pub mod cron;
 pub mod job;
 
 /// How a kind's events and commands read in a timeline.
