@@ -87,7 +87,7 @@ impl Reconciled for RayJobs {
             client: scope.client.clone(),
             caches: scope.job_caches.clone(),
             journal: handles.journal.clone(),
-            memory: Arc::default(),
+            memory: Default::default(),
             recorder: scope.recorder.clone(),
             dashboards: rayjob::dashboard_access::Dashboards {
                 reach: settings.dashboard_reach,
@@ -141,7 +141,7 @@ impl Reconciled for RayCronJobs {
             client: scope.client.clone(),
             caches: scope.cron_caches.clone(),
             journal: handles.journal.clone(),
-            memory: Arc::default(),
+            memory: Default::default(),
             recorder: scope.recorder.clone(),
             operator_zone: raycronjob::context::operator_zone(),
             resync: settings.resync,

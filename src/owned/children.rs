@@ -7,7 +7,8 @@
 
 use futures::{StreamExt, stream::BoxStream};
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, Client, Resource,
+    api::ObjectMeta,
     runtime::{
         WatchStreamExt,
         reflector::{self, Store},
@@ -25,7 +26,7 @@ use super::{
 
 /// A cache of the objects labelled `selector` in `namespace` (or
 /// everywhere), and the stream of the `owner_kind` objects controlling each
-/// changed one.
+/// changed one. With `K = PartialObjectMeta<_>` only metadata is watched.
 pub fn watch_children<K>(
     client: &Client,
     namespace: Option<&str>,
@@ -57,16 +58,19 @@ where
     .touched_objects()
     .filter_map(retried_quietly)
     .filter_map(move |object| {
-        futures::future::ready(object.ok().and_then(|object| {
-            let owner = controller(object.meta())?;
-            (owner.kind == owner_kind).then(|| ControllerRef {
-                namespace: object.namespace(),
-                api_version: owner.api_version.clone(),
-                kind: owner.kind.clone(),
-                name: owner.name.clone(),
-            })
-        }))
+        futures::future::ready(object.ok().and_then(|o| owner_of(o.meta(), &owner_kind)))
     })
     .boxed();
     (store, triggers)
+}
+
+/// The controlling owner of `meta` when it is of `owner_kind`.
+fn owner_of(meta: &ObjectMeta, owner_kind: &str) -> Option<ControllerRef> {
+    let owner = controller(meta)?;
+    (owner.kind == owner_kind).then(|| ControllerRef {
+        namespace: meta.namespace.clone(),
+        api_version: owner.api_version.clone(),
+        kind: owner.kind.clone(),
+        name: owner.name.clone(),
+    })
 }

@@ -25,7 +25,6 @@ use crate::{
     crd::{
         names::CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
         raycronjob::{RayCronJob, validate},
-        rayjob::RayJob,
     },
 };
 
@@ -57,7 +56,7 @@ pub fn summarize(cron: &RayCronJob, operator_zone: &str) -> CronSpec {
 /// ticks of `children` (the RayJobs labelled with the RayCronJob's name;
 /// one without a readable tick is left out).
 #[must_use]
-pub fn world(cron: &RayCronJob, children: &[RayJob]) -> CronWorld {
+pub fn world<K: ResourceExt>(cron: &RayCronJob, children: &[K]) -> CronWorld {
     let mut ticks: Vec<Millis> = children.iter().filter_map(child_tick).collect();
     ticks.sort_unstable();
     ticks.dedup();
@@ -74,7 +73,7 @@ pub fn world(cron: &RayCronJob, children: &[RayJob]) -> CronWorld {
 /// The tick a child RayJob was created for, from its
 /// `ray.io/cronjob-scheduled-timestamp`.
 #[must_use]
-pub fn child_tick(job: &RayJob) -> Option<Millis> {
+pub fn child_tick<K: ResourceExt>(job: &K) -> Option<Millis> {
     job.annotations()
         .get(CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION)
         .and_then(|text| text.parse::<Timestamp>().ok())

@@ -1,13 +1,15 @@
 //! The watch cache a RayCronJob's reconcile reads: the RayJobs RayCronJobs
 //! created, found by their `ray.io/cronjob-name` label.
 //!
-//! Invariant: every change of a cached RayJob triggers a reconcile of the
-//! RayCronJob that controls it.
+//! Invariants: only the RayJobs' metadata is watched and cached (their
+//! names, ticks and owners are all a RayCronJob reads), which also keeps the
+//! deep RayJob type out of the watch's decoding; every change of a cached
+//! RayJob triggers a reconcile of the RayCronJob that controls it.
 
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
-use kube::{Client, Resource, runtime::reflector::Store};
+use kube::{Client, Resource, api::PartialObjectMeta, runtime::reflector::Store};
 
 use crate::{
     crd::{names::LABEL_CRONJOB_NAME, raycronjob::RayCronJob, rayjob::RayJob},
@@ -18,7 +20,7 @@ use crate::{
 #[derive(Clone)]
 pub struct CronCaches {
     /// RayJobs created by RayCronJobs.
-    pub jobs: Store<RayJob>,
+    pub jobs: Store<PartialObjectMeta<RayJob>>,
 }
 
 impl CronCaches {
@@ -30,8 +32,12 @@ impl CronCaches {
         namespace: Option<&str>,
     ) -> (CronCaches, BoxStream<'static, ControllerRef>) {
         let owner = RayCronJob::kind(&()).into_owned();
-        let (jobs, triggers) =
-            watch_children::<RayJob>(client, namespace, LABEL_CRONJOB_NAME, &owner);
+        let (jobs, triggers) = watch_children::<PartialObjectMeta<RayJob>>(
+            client,
+            namespace,
+            LABEL_CRONJOB_NAME,
+            &owner,
+        );
         (CronCaches { jobs }, triggers)
     }
 
@@ -47,7 +53,7 @@ impl CronCaches {
 
     /// The RayJobs that the RayCronJob `uid` in `namespace` controls.
     #[must_use]
-    pub fn children(&self, namespace: &str, uid: &str) -> Vec<RayJob> {
+    pub fn children(&self, namespace: &str, uid: &str) -> Vec<PartialObjectMeta<RayJob>> {
         self.jobs
             .state()
             .iter()

@@ -4,10 +4,7 @@
 //! Invariant: a RayCronJob's memory is only touched by its own reconcile or
 //! deletion; the lock is held only to take it out and put it back.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use kube::{Client, runtime::events::Recorder};
 use rayop_machines::{Millis, raycronjob::CronMachine};
@@ -45,7 +42,7 @@ pub struct CronContext {
     /// The journal.
     pub journal: Arc<JournalHandle>,
     /// Each RayCronJob's memory, by UID.
-    pub memory: Arc<Mutex<HashMap<String, CronMemory>>>,
+    pub memory: crate::controller::turn::Memories<CronMachine, CronCarried>,
     /// Records Kubernetes Events.
     pub recorder: Recorder,
     /// The zone of a schedule without `timeZone`: the operator's `TZ`, else UTC.
@@ -58,21 +55,6 @@ pub struct CronContext {
     pub metrics: Arc<Metrics>,
     /// True once the scope's caches have their first full list.
     pub synced: tokio::sync::watch::Receiver<bool>,
-}
-
-impl CronContext {
-    /// Takes the memory of `uid` out, if this process has it.
-    #[must_use]
-    pub fn take_memory(&self, uid: &str) -> Option<CronMemory> {
-        self.memory.lock().ok().and_then(|mut m| m.remove(uid))
-    }
-
-    /// Puts the memory of `uid` back.
-    pub fn keep_memory(&self, uid: &str, memory: CronMemory) {
-        if let Ok(mut all) = self.memory.lock() {
-            all.insert(uid.to_owned(), memory);
-        }
-    }
 }
 
 /// The zone of a schedule without `timeZone`: the operator process's `TZ`

@@ -7,7 +7,6 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{ResourceExt, api::DynamicObject};
 use rayop_machines::raycronjob::CronMachine;
 use tracing::info;
@@ -32,16 +31,10 @@ pub async fn record_deletion(ctx: &Arc<CronContext>, obj: &DynamicObject) {
 
 async fn forget(ctx: &Arc<CronContext>, uid: &str, key: &str) {
     let now = now_millis();
-    let (_, namespaced) = StreamKind::of_key(key);
-    let target = Target {
-        namespace: namespaced.split('/').next().unwrap_or_default().to_owned(),
-        uid: uid.to_owned(),
-        key: key.to_owned(),
-        reference: ObjectReference::default(),
-    };
+    let target = Target::deleted(uid, key);
     let turn = cron_turn(ctx, &target, None, now);
     let writes = turn
-        .record_deletion::<CronMachine>(ctx.take_memory(uid), now)
+        .record_deletion::<CronMachine>(ctx.memory.take(uid), now)
         .await;
     count(&ctx.writes, writes);
     info!(

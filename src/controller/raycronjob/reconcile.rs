@@ -21,8 +21,7 @@ use crate::{
     build::raycronjob as build,
     controller::{
         error::ReconcileError,
-        reconcile::CACHE_SYNC_WAIT,
-        steps::{RETRY_AFTER_FAILURE, count, decode, now_millis, reference_of},
+        steps::{RETRY_AFTER_FAILURE, caches_synced, count, decode, now_millis, reference_of},
         turn::{Target, Turn, warn_event},
     },
     crd::raycronjob::RayCronJob,
@@ -47,25 +46,15 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
     };
-    let (Some(namespace), Some(uid)) = (cron.namespace(), cron.uid()) else {
+    let Some(target) = Target::of(&cron, StreamKind::RayCronJob) else {
         return Ok(Action::await_change());
     };
     if cron.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let mut synced = ctx.synced.clone();
-    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
-        .await
-        .map_or(true, |r| r.is_err())
-    {
+    if !caches_synced(&ctx.synced).await {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let target = Target {
-        key: StreamKind::RayCronJob.key(&namespace, &cron.name_any()),
-        reference: cron.object_ref(&()),
-        namespace,
-        uid,
-    };
     let span = tracing::info_span!("reconcile", raycronjob = %target.key);
     run(&ctx, &cron, &target).instrument(span).await
 }
@@ -110,7 +99,7 @@ async fn run(
     }
     let requeue = requeue_after(ctx, &memory, failed, now);
     debug!(phase = %memory.machine.phase(), ?requeue, "reconciled");
-    ctx.keep_memory(&target.uid, memory);
+    ctx.memory.keep(&target.uid, memory);
     written.map_err(ReconcileError::Status)?;
     Ok(Action::requeue(requeue))
 }
@@ -158,7 +147,7 @@ pub fn cron_turn<'a>(
 
 /// This process's memory of the RayCronJob, or one rebuilt from the journal.
 pub async fn recall(ctx: &CronContext, cron: &RayCronJob, target: &Target) -> CronMemory {
-    if let Some(memory) = ctx.take_memory(&target.uid) {
+    if let Some(memory) = ctx.memory.take(&target.uid) {
         return memory;
     }
     let turn = cron_turn(ctx, target, Some(cron), now_millis());

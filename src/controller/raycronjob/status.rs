@@ -68,7 +68,7 @@ mod tests {
         cron.status = Some(crate::crd::raycronjob::RayCronJobStatus {
             last_schedule_time: time(tick),
         });
-        let world = crate::build::raycronjob::world(&cron, &[]);
+        let world = crate::build::raycronjob::world::<crate::crd::rayjob::RayJob>(&cron, &[]);
         assert_eq!(world.last_schedule, Some(tick));
         let json = serde_json::to_value(time(tick)).unwrap();
         assert_eq!(json, json!("2025-12-02T00:00:00Z"));
