@@ -27,7 +27,10 @@ use super::{
     context::{Context, Memory},
     error::ReconcileError,
     failed_create, finalize,
-    steps::{RETRY_AFTER_FAILURE, built, cluster_turn, count, now_millis, recall, requeue_after},
+    steps::{
+        RETRY_AFTER_FAILURE, built, caches_synced, cluster_turn, count, now_millis, recall,
+        requeue_after,
+    },
     turn::{Target, warn_event},
 };
 use crate::{
@@ -40,9 +43,6 @@ use crate::{
     observe::{Live, observe},
     status::{self, LiveFacts, Published},
 };
-
-/// How long a reconcile waits for the caches' first list before requeueing.
-pub const CACHE_SYNC_WAIT: Duration = Duration::from_secs(30);
 
 /// Decodes the lenient watch object into the typed RayCluster.
 ///
@@ -109,11 +109,7 @@ async fn admit(
     }
     // Never decide on caches that have not finished their first list: an
     // empty pod cache would read as a lost head.
-    let mut synced = ctx.synced.clone();
-    if tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
-        .await
-        .map_or(true, |r| r.is_err())
-    {
+    if !caches_synced(&ctx.synced).await {
         debug!("caches not synced yet; trying again shortly");
         return Ok(Action::requeue(Duration::from_secs(1)));
     }

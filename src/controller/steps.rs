@@ -150,11 +150,14 @@ pub fn reference_of<K: kube::Resource<DynamicType = ()>>(
     }
 }
 
-/// Waits (at most [`super::reconcile::CACHE_SYNC_WAIT`]) until the scope's
+/// How long a reconcile waits for the caches' first list before requeueing.
+pub const CACHE_SYNC_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits (at most [`CACHE_SYNC_WAIT`]) until the scope's
 /// caches have their first full list; whether they have.
 pub async fn caches_synced(synced: &tokio::sync::watch::Receiver<bool>) -> bool {
     let mut synced = synced.clone();
-    tokio::time::timeout(super::reconcile::CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
+    tokio::time::timeout(CACHE_SYNC_WAIT, synced.wait_for(|s| *s))
         .await
         .is_ok_and(|r| r.is_ok())
 }
