@@ -38,20 +38,7 @@ const STEADY_RESYNC: Duration = Duration::from_secs(5);
 /// What a failed RayJob wait shows: the objects, the RayJobs' status and
 /// the logs of what the RayJobs made.
 fn jobs_diagnosis(env: &TestEnv, ns: &str) -> String {
-    let run = |args: &[&str]| {
-        env.kubectl()
-            .args(args)
-            .output()
-            .map(|o| {
-                format!(
-                    "$ kubectl {}\n{}{}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_else(|e| format!("kubectl {args:?}: {e}"))
-    };
+    let run = |args: &[&str]| shown(env, args);
     [
         run(&[
             "get",

@@ -132,23 +132,26 @@ pub fn exec(env: &TestEnv, ns: &str, pod: &str, container: &str, argv: &[&str]) 
     Ok(stdout)
 }
 
+/// `kubectl <args>` and what it printed, both streams, for a failure's text.
+pub fn shown(env: &TestEnv, args: &[&str]) -> String {
+    env.kubectl()
+        .args(args)
+        .output()
+        .map(|o| {
+            format!(
+                "$ kubectl {}\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_else(|e| format!("kubectl {args:?}: {e}"))
+}
+
 /// What a failed wait shows: the pods, the RayCluster's workers spec,
 /// `ray status` and the Ray logs (workers' also from their last run), so the failure says where Ray or rayop got stuck.
 pub fn diagnose(env: &TestEnv, ns: &str, cluster: &str) -> String {
-    let run = |args: &[&str]| {
-        env.kubectl()
-            .args(args)
-            .output()
-            .map(|o| {
-                format!(
-                    "$ kubectl {}\n{}{}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_else(|e| format!("kubectl {args:?}: {e}"))
-    };
+    let run = |args: &[&str]| shown(env, args);
     let selector = format!("ray.io/cluster={cluster},ray.io/node-type=head");
     let head = env
         .kubectl()
