@@ -336,3 +336,41 @@ fn a_restored_machine_asks_for_its_status_and_its_timer() {
     assert!(matches!(resumed[0], ServiceCommand::PublishStatus(_)));
     assert_eq!(resumed[1], ServiceCommand::WakeAt(d.at.plus(60_000)));
 }
+
+#[test]
+fn during_an_upgrade_the_active_cluster_gets_back_a_lost_config_but_never_the_new_one() {
+    let s = spec();
+    let mut h = Harness::new(&s);
+    h.observe_until(10, phase_is(ServicePhase::Running));
+    // A new cluster spec and a new config: the config goes to cluster 2 only.
+    let s2 = ServiceSpec {
+        serve_config_hash: "s2".into(),
+        ..respec(&s, "c2")
+    };
+    h.observe_after(1000, &s2);
+    h.sim.restart_head(1);
+    h.observe_until(10, phase_is(ServicePhase::Running));
+    let to_one: Vec<String> = all_commands(&h)
+        .iter()
+        .filter_map(|c| match c {
+            ServiceCommand::SubmitServeConfig {
+                cluster: 1,
+                config_hash,
+                ..
+            } => Some(config_hash.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_one, ["s1"], "cluster 1 kept its own config");
+    assert_eq!(active(&h), Some(2));
+
+    // The same loss while the spec's config is still cluster 1's: given back.
+    let mut h = Harness::new(&s);
+    h.observe_until(10, phase_is(ServicePhase::Running));
+    h.observe_after(1000, &respec(&s, "c2"));
+    h.sim.restart_head(1);
+    h.observe();
+    h.observe();
+    h.observe();
+    assert_eq!(submissions_to(&h, 1), 2);
+}

@@ -1,7 +1,7 @@
 //! The per-RayService state machine, written with statig: its storage and
-//! its states. The decisions live in [`super::roles`], [`super::serve`],
-//! [`super::traffic`], [`super::retire`] and [`super::publish`], each an
-//! `impl Service` block.
+//! its states. The decisions live in the sibling modules `roles`, `serve`,
+//! `traffic`, `retire`, `publish` and `converge`, each an `impl Service`
+//! block.
 //!
 //! Invariants (as for the other machines): pure, no entry/exit actions (a
 //! restored statig machine re-runs them), every command emitted by a

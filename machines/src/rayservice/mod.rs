@@ -23,6 +23,7 @@
 //! | `serve` | head serve labels, config submissions |
 //! | `traffic` | promotion, Services, incremental capacity and weights |
 //! | `retire` | deletion after the delay, suspension |
+//! | `converge` | one pass, in the fixed order of the commands |
 //! | `publish` | the status summary |
 //! | [`table`] | the transition table as data |
 //!

@@ -6,11 +6,12 @@
 //! with no application after it had reported some, or after its head went
 //! down); a submission waits for a ready head whose dashboard answers. New
 //! configs go to the pending cluster during an upgrade, to the active one
-//! otherwise (and during a rollback).
+//! otherwise (and during a rollback); during an upgrade the active cluster
+//! gets its config again only when it lost it and it is still the spec's.
 
 use super::{
     command::ServiceCommand,
-    input::Strategy,
+    input::{ServeView, Strategy},
     machine::{Outbox, Service, Submission},
 };
 use crate::Severity;
@@ -38,10 +39,11 @@ impl Service {
         }
     }
 
-    /// Submits the config where it is due.
+    /// Submits the config where it is due: to the cluster new configs go
+    /// to, and, during an upgrade, to the active cluster when it lost the
+    /// config it holds and that config is still the spec's.
     pub(super) fn submit_configs(&mut self, context: &mut Outbox) {
-        let hash = self.spec.serve_config_hash.clone();
-        if hash.is_empty() {
+        if self.spec.serve_config_hash.is_empty() {
             return;
         }
         let target = match (&self.active, &self.pending) {
@@ -50,21 +52,36 @@ impl Service {
             (Some(a), None) => a.index,
             (None, None) => return,
         };
+        self.submit_to(context, target, false);
+        if let Some(active) = self.active.as_ref().map(|a| a.index)
+            && active != target
+        {
+            self.submit_to(context, active, true);
+        }
+    }
+
+    /// Submits the spec's config to `target` if it lacks it (with
+    /// `only_if_lost`, only if it lost it).
+    fn submit_to(&mut self, context: &mut Outbox, target: u32, only_if_lost: bool) {
+        let hash = self.spec.serve_config_hash.clone();
         let Some(view) = self.world.cluster(target) else {
             return;
         };
-        if !view.head_ready || view.terminating || view.serve == super::input::ServeView::Unknown {
+        if !view.head_ready || view.terminating || view.serve == ServeView::Unknown {
             return;
         }
         let lost_apps = view.answers_without_apps();
         let capacity = self.capacity_of(target);
         let memory = self.clusters.entry(target).or_default();
-        let lost = lost_apps && memory.submitted.as_ref().is_some_and(|s| s.confirmed);
-        let stale = memory
-            .submitted
-            .as_ref()
-            .is_none_or(|s| s.config_hash != hash);
-        if !(lost || stale) {
+        let held = memory.submitted.as_ref();
+        let lost = lost_apps && held.is_some_and(|s| s.confirmed);
+        let stale = held.is_none_or(|s| s.config_hash != hash);
+        let due = if only_if_lost {
+            lost && !stale
+        } else {
+            lost || stale
+        };
+        if !due {
             return;
         }
         memory.submitted = Some(Submission {
