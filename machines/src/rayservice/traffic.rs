@@ -24,6 +24,13 @@ pub(super) fn route_matches(route: &RouteView, backends: &[(u32, u8)]) -> bool {
             .all(|(i, w)| *w == 0 || backends.iter().any(|(b, _)| b == i))
 }
 
+/// The route's backends during a migration: the pending cluster's weight,
+/// the rest on the active one.
+fn backends(active: u32, pending: u32, m: Migration) -> Vec<(u32, u8)> {
+    let weight = m.pending_traffic.min(100);
+    vec![(active, 100 - weight), (pending, weight)]
+}
+
 impl Service {
     /// Whether the cluster of `index` serves, per the last world.
     pub(super) fn serving(&self, index: u32) -> bool {
@@ -114,7 +121,7 @@ impl Service {
                 self.migration = Some(m);
                 self.send_capacity(context, active, m.active_capacity);
                 self.send_capacity(context, p, m.pending_capacity);
-                vec![(active, 100 - m.pending_traffic), (p, m.pending_traffic)]
+                backends(active, p, m)
             }
             _ => {
                 self.send_capacity(context, active, 100);
