@@ -1,5 +1,6 @@
 //! The pure, deterministic state machines of rayop: one RayCluster ([`ClusterMachine`]),
-//! one RayJob ([`rayjob::JobMachine`]) and one RayCronJob ([`raycronjob::CronMachine`]).
+//! one RayJob ([`rayjob::JobMachine`]), one RayCronJob ([`raycronjob::CronMachine`])
+//! and one RayService ([`rayservice::ServiceMachine`]).
 //!
 //! Each RayCluster the operator manages has one [`ClusterMachine`]. The operator
 //! turns what it observes into [`Event`]s; the machine answers each with a
@@ -33,6 +34,7 @@ mod observation;
 mod phase;
 pub mod raycronjob;
 pub mod rayjob;
+pub mod rayservice;
 mod spec;
 pub mod status;
 pub mod table;
