@@ -1,20 +1,22 @@
-//! The Jobs API client the RayJob controller talks to a Ray head with.
+//! The client the controllers talk to a Ray head's dashboard with.
 //!
-//! Role: [`JobsApi`] is what the controller needs from a dashboard (and
-//! what its tests fake); [`DashboardClient`] is it over one [`Transport`]:
-//! direct HTTP to the head Service from inside the cluster, or the API
-//! server's service proxy from outside.
+//! Role: [`JobsApi`] (and [`ServeApi`](super::ServeApi), in
+//! [`serve`](super::serve)) is what a controller needs from a dashboard
+//! (and what its tests fake); [`DashboardClient`] is it over one
+//! [`Transport`]: direct HTTP to the head Service from inside the cluster,
+//! or the API server's service proxy from outside.
 //!
 //! Invariants:
 //! - Each request is bounded by the client's timeout (by default the
 //!   transport's: [`DIRECT_TIMEOUT`], [`PROXY_TIMEOUT`]).
-//! - Only idempotent calls (info, stop, delete, logs) are repeated, at most
-//!   [`DEFAULT_RETRIES`] more times after a short backoff, and only after a
-//!   transient failure ([`DashboardError::is_transient`]). A submit is sent
-//!   once: if its answer is lost, the next submit of the same id comes
-//!   back [`SubmitOutcome::AlreadySubmitted`], so nothing runs twice.
+//! - Only idempotent calls (info, stop, delete, logs, and Serve's
+//!   applications and deploy) are repeated, at most [`DEFAULT_RETRIES`]
+//!   more times after a short backoff, and only after a transient failure
+//!   ([`DashboardError::is_transient`]). A submit is sent once: if its
+//!   answer is lost, the next submit of the same id comes back
+//!   [`SubmitOutcome::AlreadySubmitted`], so nothing runs twice.
 //! - The token header is on every request when the client has a token, and
-//!   on none otherwise; a JSON body is sent only by submit.
+//!   on none otherwise; a JSON body is sent only by submit and deploy.
 
 use std::{future::Future, time::Duration};
 
@@ -88,7 +90,7 @@ impl Transport {
         }
     }
 
-    /// Where a Jobs API path goes: a full URL, or an API server path.
+    /// Where a path goes: a full URL, or an API server path.
     #[must_use]
     pub fn target(&self, path: &str) -> String {
         match self {
@@ -97,7 +99,7 @@ impl Transport {
         }
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         call: &'static str,
         request: http::Request<Vec<u8>>,
@@ -109,7 +111,7 @@ impl Transport {
     }
 }
 
-/// A Jobs API client for one dashboard.
+/// A dashboard client (Jobs and Serve API) for one dashboard.
 #[derive(Clone, Debug)]
 pub struct DashboardClient {
     transport: Transport,
@@ -158,7 +160,7 @@ impl DashboardClient {
     /// The request for `route`: its method and path (the transport adds
     /// its base), `Accept: application/json`, the token header if any, and
     /// a JSON body if any.
-    fn request(
+    pub(super) fn request(
         &self,
         route: &Route,
         body: Option<&[u8]>,
@@ -192,18 +194,27 @@ impl DashboardClient {
             })?
     }
 
-    /// The call's answer, after the repeats [`should_retry`] allows.
-    async fn exchange(&self, route: &Route, body: Option<&[u8]>) -> Result<Reply, DashboardError> {
+    /// The call's outcome, `read` from its answer, after the repeats
+    /// [`should_retry`] allows. Reading is part of each attempt, so an
+    /// answer that reads as a transient failure (Ray's 5xx) is repeated
+    /// like a connection that failed.
+    pub(super) async fn exchange<T: Send>(
+        &self,
+        route: &Route,
+        body: Option<&[u8]>,
+        read: impl Fn(&Reply) -> Result<T, DashboardError> + Send + Sync,
+    ) -> Result<T, DashboardError> {
+        let read = &read;
+        let once = || async move { read(&self.attempt(route, body).await?) };
         if !route.idempotent || self.retries == 0 {
-            return self.attempt(route, body).await;
+            return once().await;
         }
         let backoff = ExponentialBuilder::default()
             .with_min_delay(RETRY_DELAY)
             .with_factor(2.0)
             .with_jitter()
             .with_max_times(self.retries);
-        (|| self.attempt(route, body))
-            .retry(backoff)
+        once.retry(backoff)
             .when(|err| should_retry(route, err))
             .notify(|err, after| {
                 tracing::debug!(call = route.call, error = %err, ?after, "repeating a dashboard call");
@@ -234,36 +245,44 @@ impl JobsApi for DashboardClient {
             call: route.call,
             source,
         })?;
-        let reply = self.exchange(&route, Some(&body)).await?;
-        reply::submit_outcome(&reply, &request.submission_id)
+        self.exchange(&route, Some(&body), |reply| {
+            reply::submit_outcome(reply, &request.submission_id)
+        })
+        .await
     }
 
     async fn info(&self, submission_id: &str) -> Result<Lookup<JobInfo>, DashboardError> {
         let route = Route::info(submission_id);
         require_id(route.call, submission_id)?;
-        let reply = self.exchange(&route, None).await?;
-        reply::lookup(route.call, &reply)
+        self.exchange(&route, None, |reply| reply::lookup(route.call, reply))
+            .await
     }
 
     async fn stop(&self, submission_id: &str) -> Result<Lookup<bool>, DashboardError> {
         let route = Route::stop(submission_id);
         require_id(route.call, submission_id)?;
-        let reply = self.exchange(&route, None).await?;
-        Ok(reply::lookup::<StopResponse>(route.call, &reply)?.map(|answer| answer.stopped))
+        self.exchange(&route, None, |reply| {
+            Ok(reply::lookup::<StopResponse>(route.call, reply)?.map(|answer| answer.stopped))
+        })
+        .await
     }
 
     async fn delete(&self, submission_id: &str) -> Result<Lookup<bool>, DashboardError> {
         let route = Route::delete(submission_id);
         require_id(route.call, submission_id)?;
-        let reply = self.exchange(&route, None).await?;
-        Ok(reply::lookup::<DeleteResponse>(route.call, &reply)?.map(|answer| answer.deleted))
+        self.exchange(&route, None, |reply| {
+            Ok(reply::lookup::<DeleteResponse>(route.call, reply)?.map(|answer| answer.deleted))
+        })
+        .await
     }
 
     async fn logs(&self, submission_id: &str) -> Result<Lookup<String>, DashboardError> {
         let route = Route::logs(submission_id);
         require_id(route.call, submission_id)?;
-        let reply = self.exchange(&route, None).await?;
-        Ok(reply::lookup::<LogsResponse>(route.call, &reply)?.map(|answer| answer.logs))
+        self.exchange(&route, None, |reply| {
+            Ok(reply::lookup::<LogsResponse>(route.call, reply)?.map(|answer| answer.logs))
+        })
+        .await
     }
 }
 
@@ -395,6 +414,38 @@ mod tests {
                 .await,
             Err(DashboardError::EmptyId { call: "submit" })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_5xx_from_ray_is_repeated_for_an_idempotent_call_and_not_for_a_submit() {
+        use crate::dashboard::canned_http::CannedServer;
+        let running = json!({"status": "RUNNING"}).to_string();
+        let server = CannedServer::start(vec![(503, "busy".to_owned()), (200, running)]);
+        let transport = Transport::Direct(DirectTransport::new(&server.address).unwrap());
+        let client = DashboardClient::new(transport, None);
+        let info = client.info("job-1").await.unwrap().found().unwrap();
+        assert_eq!(info.status, crate::dashboard::JobStatus::Running);
+        assert_eq!(server.requests().len(), 2);
+
+        let server = CannedServer::start(vec![(503, "busy".to_owned())]);
+        let transport = Transport::Direct(DirectTransport::new(&server.address).unwrap());
+        let client = DashboardClient::new(transport, None);
+        let err = client
+            .submit(&SubmitRequest::new("python run.py", "job-1"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DashboardError::Status {
+                    call: "submit",
+                    code: 503,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[tokio::test]

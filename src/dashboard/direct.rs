@@ -124,6 +124,12 @@ impl DirectTransport {
     }
 }
 
+/// `http://<ip>:<port>`, with an IPv6 address in brackets: a pod's port.
+#[must_use]
+pub fn pod_url(ip: std::net::IpAddr, port: u16) -> String {
+    format!("http://{}", std::net::SocketAddr::new(ip, port))
+}
+
 /// `http://<service>.<namespace>.svc.<cluster_domain>:<port>`.
 #[must_use]
 pub fn head_service_url(service: &str, namespace: &str, cluster_domain: &str, port: u16) -> String {
@@ -193,6 +199,15 @@ mod tests {
             direct.url(&Route::stop("job-1").path),
             "http://demo-head-svc.ml.svc.cluster.local:8265/api/jobs/job-1/stop"
         );
+    }
+
+    #[test]
+    fn a_pod_url_is_its_address_and_port_with_ipv6_bracketed() {
+        let v4 = DirectTransport::new(&pod_url([10, 244, 0, 7].into(), 8000)).unwrap();
+        assert_eq!(v4.url("/-/healthz"), "http://10.244.0.7:8000/-/healthz");
+        let ip6: std::net::IpAddr = "fd00::7".parse().unwrap();
+        let v6 = DirectTransport::new(&pod_url(ip6, 8000)).unwrap();
+        assert_eq!(v6.url("/-/healthz"), "http://[fd00::7]:8000/-/healthz");
     }
 
     #[test]

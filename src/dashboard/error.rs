@@ -1,7 +1,7 @@
 //! Why a dashboard call failed.
 //!
 //! Invariants: every call variant names its call (`submit`, `info`, `stop`,
-//! `delete`, `logs`); only [`DashboardError::BaseUrl`] and
+//! `delete`, `logs`, and Serve's `applications`, `deploy`, `healthz`); only [`DashboardError::BaseUrl`] and
 //! [`DashboardError::Token`] come from setting a client up, before any
 //! call. A 404 about a job and a submit of an id Ray already holds are
 //! answers ([`Lookup::NotFound`](super::Lookup::NotFound),
@@ -45,8 +45,8 @@ pub enum DashboardError {
         #[source]
         source: reqwest::Error,
     },
-    /// The request through the API server's service proxy failed on the
-    /// way to the API server.
+    /// The request through the API server's service (or pod) proxy failed
+    /// on the way to the API server.
     #[error("dashboard {call} through the API server: {source}")]
     Kube {
         /// The call.
@@ -56,8 +56,8 @@ pub enum DashboardError {
         source: Box<kube::Error>,
     },
     /// The API server answered for itself, not for the dashboard: the
-    /// Service does not exist, has no ready endpoint, or rayop lacks
-    /// `services/proxy`.
+    /// Service (or pod) does not exist, has no ready endpoint, or rayop
+    /// lacks `services/proxy` (`pods/proxy`).
     #[error("dashboard {call}: the API server's service proxy answered {code} {reason}: {message}")]
     Proxy {
         /// The call.
@@ -107,7 +107,7 @@ pub enum DashboardError {
         #[source]
         source: serde_json::Error,
     },
-    /// The request URL could not be formed from the base and the job id.
+    /// The request URL could not be formed from the base and the path.
     #[error("dashboard {call}: bad request URL {url}: {reason}")]
     Url {
         /// The call.

@@ -1,20 +1,23 @@
-//! The Jobs API's paths and methods, the same through either transport.
+//! The paths and methods of the dashboard calls (Jobs API, Serve API) and
+//! of the Serve proxy's health check, the same through either transport.
 //!
-//! Invariants: a path starts with `/api/jobs/`; the job id is one path
-//! segment, percent-encoded beyond the URL-safe characters, so no id can
-//! reach another route (the client refuses an empty id); the collection path keeps its trailing slash,
-//! which Ray's route requires.
+//! Invariants: a Jobs API path starts with `/api/jobs/`, a Serve API path
+//! with `/api/serve/applications/`; the job id is one path segment,
+//! percent-encoded beyond the URL-safe characters, so no id can reach
+//! another route (the client refuses an empty id); collection paths keep
+//! their trailing slash, which Ray's routes require.
 
 use http::Method;
 
 /// One Jobs API call: its name (used in errors), method and path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
-    /// `submit`, `info`, `stop`, `delete` or `logs`.
+    /// `submit`, `info`, `stop`, `delete`, `logs`, `applications`,
+    /// `deploy` or `healthz`.
     pub call: &'static str,
     /// The HTTP method.
     pub method: Method,
-    /// The path, from `/api/jobs/`.
+    /// The path (and query), from the transport's base.
     pub path: String,
     /// Repeating the call changes nothing more than making it once.
     pub idempotent: bool,
@@ -75,7 +78,47 @@ impl Route {
             idempotent: true,
         }
     }
+
+    /// `GET /api/serve/applications/?api_type=declarative`: the
+    /// applications deployed through the REST API and their status.
+    #[must_use]
+    pub fn serve_applications() -> Route {
+        Route {
+            call: "applications",
+            method: Method::GET,
+            path: format!("{SERVE_APPLICATIONS}?api_type=declarative"),
+            idempotent: true,
+        }
+    }
+
+    /// `PUT /api/serve/applications/`: Serve's declarative deploy, which
+    /// converges on the config it is given, so sending it twice is sending
+    /// it once.
+    #[must_use]
+    pub fn serve_deploy() -> Route {
+        Route {
+            call: "deploy",
+            method: Method::PUT,
+            path: SERVE_APPLICATIONS.to_owned(),
+            idempotent: true,
+        }
+    }
+
+    /// `GET /-/healthz` on a Serve proxy (its HTTP port, not the
+    /// dashboard's).
+    #[must_use]
+    pub fn serve_healthz() -> Route {
+        Route {
+            call: "healthz",
+            method: Method::GET,
+            path: "/-/healthz".to_owned(),
+            idempotent: true,
+        }
+    }
 }
+
+/// The Serve API's collection path; Ray's route wants the trailing slash.
+const SERVE_APPLICATIONS: &str = "/api/serve/applications/";
 
 fn job_path(id: &str) -> String {
     format!("/api/jobs/{}", encode_segment(id))
@@ -134,6 +177,27 @@ mod tests {
                 "logs",
                 Method::GET,
                 "/api/jobs/job-1/logs",
+                true,
+            ),
+            (
+                Route::serve_applications(),
+                "applications",
+                Method::GET,
+                "/api/serve/applications/?api_type=declarative",
+                true,
+            ),
+            (
+                Route::serve_deploy(),
+                "deploy",
+                Method::PUT,
+                "/api/serve/applications/",
+                true,
+            ),
+            (
+                Route::serve_healthz(),
+                "healthz",
+                Method::GET,
+                "/-/healthz",
                 true,
             ),
         ];

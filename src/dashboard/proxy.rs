@@ -2,11 +2,13 @@
 //! operator that runs outside the cluster and cannot reach Service IPs
 //! (KubeRay's `--use-kubernetes-proxy`).
 //!
-//! Role: every Jobs API path is sent to
+//! Role: every dashboard path is sent to
 //! `/api/v1/namespaces/<ns>/services/<service>:<port>/proxy<path>` with
 //! rayop's kube client, which already authenticates to the API server;
 //! rayop needs `services/proxy` (get, create) for it. The dashboard's token
-//! header passes through the proxy untouched.
+//! header passes through the proxy untouched. A Serve proxy's health check
+//! goes to one pod instead, through the pod proxy
+//! `/api/v1/namespaces/<ns>/pods/<pod>:<port>/proxy<path>` (`pods/proxy`).
 //!
 //! Invariants: a non-2xx answer whose body is a Kubernetes `Status` comes
 //! from the API server, not from Ray (Ray never answers one), and is
@@ -51,7 +53,17 @@ impl ProxyTransport {
         }
     }
 
-    /// The proxy path every Jobs API path is appended to.
+    /// Port `port` of pod `pod` in `namespace`, through `client`'s API
+    /// server's pod proxy.
+    #[must_use]
+    pub fn pod(client: kube::Client, namespace: &str, pod: &str, port: u16) -> ProxyTransport {
+        ProxyTransport {
+            client,
+            base: pod_proxy_path(namespace, pod, port),
+        }
+    }
+
+    /// The proxy path every request path is appended to.
     #[must_use]
     pub fn base_path(&self) -> &str {
         &self.base
@@ -124,6 +136,16 @@ pub fn service_proxy_path(namespace: &str, service: &str, port: &str) -> String 
     )
 }
 
+/// `/api/v1/namespaces/<namespace>/pods/<pod>:<port>/proxy`.
+#[must_use]
+pub fn pod_proxy_path(namespace: &str, pod: &str, port: u16) -> String {
+    format!(
+        "/api/v1/namespaces/{}/pods/{}:{port}/proxy",
+        encode_segment(namespace),
+        encode_segment(pod),
+    )
+}
+
 /// The parts of a Kubernetes `Status` that tell it apart and explain it.
 #[derive(Deserialize)]
 struct ApiStatus {
@@ -170,6 +192,21 @@ mod tests {
         assert_eq!(
             service_proxy_path("ml", "demo-head-svc", "8265"),
             "/api/v1/namespaces/ml/services/demo-head-svc:8265/proxy"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_pod_proxy_path_names_namespace_pod_and_port() {
+        assert_eq!(
+            pod_proxy_path("ml", "demo-head-x7k2p", 8000),
+            "/api/v1/namespaces/ml/pods/demo-head-x7k2p:8000/proxy"
+        );
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let proxy = ProxyTransport::pod(client, "ml", "demo-head-x7k2p", 8000);
+        assert_eq!(
+            proxy.path(&Route::serve_healthz().path),
+            "/api/v1/namespaces/ml/pods/demo-head-x7k2p:8000/proxy/-/healthz"
         );
     }
 

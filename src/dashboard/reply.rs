@@ -12,6 +12,7 @@
 //!   [`SubmitOutcome::AlreadySubmitted`]: Ray answers 400 from its head and
 //!   500 when the refusal comes back from the agent, both quoting "Please
 //!   use a different submission_id" / "already exists".
+//! - A Serve call has no "not found": its answer is a 2xx or an error.
 //! - 401 and 403 are [`DashboardError::Unauthorized`]; any other unexpected
 //!   status is [`DashboardError::Status`] with the start of the body.
 
@@ -74,6 +75,32 @@ pub fn lookup<T: DeserializeOwned>(
         return Err(failure(call, reply));
     }
     decode(call, &reply.body).map(Lookup::Found)
+}
+
+/// The JSON of a 2xx answer.
+///
+/// # Errors
+/// Any answer but a 2xx with a JSON body of `T`'s shape.
+pub fn success<T: DeserializeOwned>(
+    call: &'static str,
+    reply: &Reply,
+) -> Result<T, DashboardError> {
+    if !reply.status.is_success() {
+        return Err(failure(call, reply));
+    }
+    decode(call, &reply.body)
+}
+
+/// A 2xx answer, whatever its body.
+///
+/// # Errors
+/// Any answer but a 2xx.
+pub fn accepted(call: &'static str, reply: &Reply) -> Result<(), DashboardError> {
+    if reply.status.is_success() {
+        Ok(())
+    } else {
+        Err(failure(call, reply))
+    }
 }
 
 fn decode<T: DeserializeOwned>(call: &'static str, body: &[u8]) -> Result<T, DashboardError> {
@@ -200,6 +227,32 @@ mod tests {
             lookup::<StopResponse>("stop", &stopped).unwrap(),
             Lookup::Found(StopResponse { stopped: true })
         );
+    }
+
+    #[test]
+    fn a_serve_answer_is_a_2xx_or_an_error_even_a_404() {
+        assert_eq!(
+            success::<StopResponse>("applications", &reply(200, r#"{"stopped": false}"#)).unwrap(),
+            StopResponse { stopped: false }
+        );
+        assert!(matches!(
+            success::<StopResponse>("applications", &reply(404, "Not Found")),
+            Err(DashboardError::Status {
+                call: "applications",
+                code: 404,
+                ..
+            })
+        ));
+        assert!(accepted("deploy", &reply(200, "")).is_ok());
+        assert!(accepted("deploy", &reply(204, "")).is_ok());
+        assert!(matches!(
+            accepted("deploy", &reply(403, "Forbidden")),
+            Err(DashboardError::Unauthorized {
+                call: "deploy",
+                code: 403,
+                ..
+            })
+        ));
     }
 
     #[test]
