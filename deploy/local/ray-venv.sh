@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes a Python 3.11 virtual environment with real Ray (`ray[default]==VERSION`
-# from PyPI) for the process node, which maps a Ray image to such a directory,
+# from PyPI; `ray[default,serve]` from Ray 2.10 on, since the RayService tests
+# run Serve on the modern Ray and the seed's 2.6.0 would need pins of its own
+# for Serve's web stack) for the process node, which maps a Ray image to such a directory,
 # and prints that directory on stdout (progress and timings on stderr):
 #
 #   ${RAYOP_CACHE_DIR:-$HOME/.cache/rayop}/ray/<VERSION>        symlink to the venv below
@@ -50,9 +52,14 @@ t0="$EPOCHREALTIME"
 log() { echo "ray-venv.sh: $*" >&2; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }'; }
 
+# Ray's extras: Serve from 2.10 on (see the top).
+extras="default"
+if [[ "$(printf '%s\n' 2.10 "$version" | sort -V | head -n 1)" == "2.10" ]]; then
+  extras="default,serve"
+fi
 # The spec the stamp must equal; anything that changes what pip installs goes in.
 spec="python 3.11
-ray[default]==$version"
+ray[$extras]==$version"
 if [[ -f "$constraints" ]]; then
   spec+="
 constraints:
@@ -105,12 +112,12 @@ done
 # the wheels of a spec are kept in a wheelhouse of their own: a rebuild of the
 # same spec installs from it offline, with exactly the first build's wheels.
 wheelhouse="$cache/pip/wheelhouse/$name"
-req=("ray[default]==$version")
+req=("ray[$extras]==$version")
 [[ -f "$constraints" ]] && req+=(--constraint "$constraints")
 pip_common=(--progress-bar off --cache-dir "$cache/pip" --find-links "$wheelhouse")
 cinfo=none
 [[ -f "$constraints" ]] && cinfo="$(basename "$constraints")"
-log "building ray[default]==$version into $venv (constraints: $cinfo)"
+log "building ray[$extras]==$version into $venv (constraints: $cinfo)"
 
 t="$EPOCHREALTIME"
 "$python" -m venv "$venv"
