@@ -24,8 +24,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     path::{Path, PathBuf},
@@ -33,6 +31,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::*;
 use anyhow::{Context as _, Result, bail, ensure};
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
@@ -45,7 +44,6 @@ use kube::{
 use rayop::crd::{RayCluster, WorkloadKind, status::Phase, test_builders::group};
 use rayop_testenv::wait_until;
 use serde_json::{Value, json};
-use support::*;
 use tokio::process::{Child, Command};
 
 /// SplitMix64: a fixed, dependency-free PRNG, so a seed names a storm.

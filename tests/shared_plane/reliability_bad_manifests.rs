@@ -34,19 +34,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{
+    fixtures::{header, yaml_files},
+    *,
+};
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Service};
 use kube::{Api, api::ListParams};
 use rayop::crd::{RayCluster, status::Phase, test_builders::group};
 use rayop_testenv::wait_until;
-use support::{
-    fixtures::{header, yaml_files},
-    *,
-};
 
 fn name_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();

@@ -11,8 +11,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::{
     sync::{
         Arc,
@@ -21,6 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::{apps::v1::StatefulSet, core::v1::Service};
 use kube::{
@@ -30,7 +29,6 @@ use kube::{
 use rayop::crd::{RayCluster, status::Phase, test_builders::group};
 use rayop_testenv::wait_until;
 use serde_json::json;
-use support::*;
 
 const OTHER: &str = "other.example.com/touched";
 

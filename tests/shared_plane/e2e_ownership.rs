@@ -6,10 +6,9 @@
 //! ServiceAccount alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::{
     core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec},
@@ -21,7 +20,6 @@ use kube::{
 };
 use rayop::crd::{RayCluster, names};
 use rayop_testenv::wait_until;
-use support::*;
 
 fn named(name: &str) -> ObjectMeta {
     ObjectMeta {

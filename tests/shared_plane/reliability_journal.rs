@@ -19,8 +19,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -28,6 +26,7 @@ use std::{
     time::Duration,
 };
 
+use crate::support::*;
 use anyhow::{Result, bail};
 use rayop::{
     controller::Settings,
@@ -36,7 +35,6 @@ use rayop::{
 };
 use rayop_testenv::wait_until;
 use serde_json::json;
-use support::*;
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.
 struct Tmpfs {

@@ -5,15 +5,13 @@
 //! port; a spec change updates it, and turning the switch off deletes it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress};
 use kube::Api;
 use rayop::crd::{RayCluster, status::Phase};
 use rayop_testenv::wait_until;
 use serde_json::json;
-use support::*;
 
 fn path(ingress: &Ingress) -> HTTPIngressPath {
     ingress.spec.clone().unwrap().rules.unwrap()[0]

@@ -2,8 +2,7 @@
 //! without duplicate objects, continuing from the machine it journaled.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::{Api, api::ListParams};
@@ -12,7 +11,6 @@ use rayop::{
     record::Record,
 };
 use rayop_testenv::wait_until;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_operator_restarts_from_its_journal_without_duplicates() -> Result<()> {

@@ -4,13 +4,11 @@
 //! custom `--resources` JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Pod;
 use rayop::crd::{RayCluster, status::Phase};
 use serde_json::json;
-use support::*;
 
 fn script(pod: &Pod) -> String {
     pod.spec.clone().unwrap().containers[0]

@@ -7,10 +7,9 @@
 //! dozen times within the window.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use anyhow::Result;
 use rayop::{
     controller::{self, Handles, Settings},
@@ -18,7 +17,6 @@ use rayop::{
     journaling::JournalHandle,
 };
 use rayop_testenv::wait_until;
-use support::*;
 
 const CLUSTERS: usize = 10;
 

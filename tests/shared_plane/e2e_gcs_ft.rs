@@ -6,8 +6,7 @@
 //! finishes a pod by itself: the test finishes the Job's pod, or does not).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
@@ -23,7 +22,6 @@ use rayop::{
     crd::{RayCluster, gcs, names},
 };
 use rayop_testenv::wait_until;
-use support::*;
 
 fn env_of<'a>(container: &'a Container, name: &str) -> Option<&'a EnvVar> {
     container.env.iter().flatten().find(|v| v.name == name)

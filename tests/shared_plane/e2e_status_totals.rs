@@ -5,10 +5,9 @@
 //! and `state` never became anything, so `stateTransitionTimes` is empty.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::{
     api::core::v1::{Container, PodSpec, PodTemplateSpec, ResourceRequirements},
@@ -16,7 +15,6 @@ use k8s_openapi::{
 };
 use rayop::crd::{RayCluster, head::HeadGroupSpec, test_builders::group};
 use rayop_testenv::wait_until;
-use support::*;
 
 fn template(name: &str, requests: &[(&str, &str)], limits: &[(&str, &str)]) -> PodTemplateSpec {
     let list = |pairs: &[(&str, &str)]| -> BTreeMap<String, Quantity> {

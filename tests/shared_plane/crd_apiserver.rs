@@ -5,16 +5,14 @@
 //! defaults, and every invalid fixture is refused with the message its
 //! `# expect:` line names, after the field its `# field:` line names.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::fixtures::{header, yaml_files};
 use anyhow::{Context, Result, bail};
 use kube::api::{Api, Patch, PatchParams};
 use rayop::crd::{RayCluster, defaults};
 use rayop_testenv::TestEnv;
 use serde_json::json;
-use support::fixtures::{header, yaml_files};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)

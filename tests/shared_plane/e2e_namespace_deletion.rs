@@ -5,17 +5,15 @@
 //! Warning and a retry, hundreds of log lines a minute).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{Api, api::DeleteParams};
 use rayop::{crd::RayCluster, record::Record};
 use rayop_machines::Input;
 use rayop_testenv::wait_until;
-use support::*;
 
 fn failures(op: &Operator, uid: &str) -> Vec<String> {
     op.records(uid)

@@ -8,10 +8,9 @@
 //! field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use anyhow::Result;
 use base64::Engine;
 use k8s_openapi::{
@@ -29,7 +28,6 @@ use rayop::crd::{
     test_builders::group,
 };
 use rayop_testenv::wait_until;
-use support::*;
 
 fn with_auth(name: &str, version: &str, auth: AuthOptions) -> RayCluster {
     let mut c = RayCluster::test(name)

@@ -12,10 +12,9 @@
 // Test helpers outside #[test] functions unwrap and panic on broken fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::fixtures::{header, yaml_files};
 use kube::core::cel::{Validator, apply_defaults};
 use rayop::crd::{
     RayCluster, WorkloadKind, effective_head_service_type, effective_head_template,
@@ -23,7 +22,6 @@ use rayop::crd::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use support::fixtures::{header, yaml_files};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,10 +5,9 @@
 //! suspended, so no Ray runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use anyhow::{Context, Result};
 use kube::{Api, ResourceExt, api::ListParams};
 use rayop::{
@@ -17,7 +16,6 @@ use rayop::{
 };
 use rayop_machines::raycronjob::{CronCommand, CronMachine};
 use rayop_testenv::wait_until;
-use support::*;
 
 /// Three ticks of an every-minute schedule, and the first one's wait.
 const THREE_MINUTES_AND_SOME: Duration = Duration::from_secs(4 * 60);

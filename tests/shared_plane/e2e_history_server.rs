@@ -5,8 +5,7 @@
 //! too. A spec without `STORAGE_BACKEND` is refused, naming the field.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Container, EnvVar};
 use rayop::crd::{
@@ -16,7 +15,6 @@ use rayop::crd::{
     status::Phase,
     test_builders::group,
 };
-use support::*;
 
 fn literal(name: &str, value: &str) -> EnvVar {
     EnvVar {

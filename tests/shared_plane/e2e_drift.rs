@@ -6,8 +6,7 @@
 //! annotation added with `kubectl annotate`) stays the user's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
@@ -21,7 +20,6 @@ use rayop::crd::{
     worker_group::WorkloadKind,
 };
 use rayop_testenv::{TestEnv, wait_until};
-use support::*;
 
 fn kubectl(env: &TestEnv, args: &[&str]) -> Result<()> {
     let out = env.kubectl().args(args).output()?;

@@ -5,13 +5,11 @@
 //! headless, and is replaced when a new serviceType cannot be headless.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Container, EnvVar, Service};
 use kube::{Api, api::ObjectMeta};
 use rayop::crd::{RayCluster, status::Phase};
-use support::*;
 
 fn literal<'a>(container: &'a Container, name: &str) -> Option<&'a str> {
     container

@@ -17,10 +17,9 @@
 //! covered by unit tests on real Pod objects (tests/fixtures/k8s/pods).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::{api::core::v1::PodTemplateSpec, apimachinery::pkg::apis::meta::v1::Condition};
 use rayop::{
@@ -30,7 +29,6 @@ use rayop::{
 };
 use rayop_machines::Command;
 use rayop_testenv::wait_until;
-use support::*;
 
 /// The head's effective template with `edit` applied.
 fn with_head_template(

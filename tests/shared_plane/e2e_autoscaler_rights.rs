@@ -5,8 +5,7 @@
 //! `kubectl auth can-i --as` answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::{
     authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
@@ -15,7 +14,6 @@ use k8s_openapi::api::{
 use kube::{Api, api::PostParams};
 use rayop::crd::{RayCluster, names};
 use rayop_testenv::wait_until;
-use support::*;
 
 async fn may(
     client: &kube::Client,

@@ -7,10 +7,9 @@
 //! cluster with the field is an InvalidSpec naming it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use anyhow::Result;
 use kube::ResourceExt;
 use rayop::crd::{
@@ -22,7 +21,6 @@ use rayop::crd::{
 use rayop::record::Record;
 use rayop_machines::{Command, DeleteReason};
 use rayop_testenv::wait_until;
-use support::*;
 
 fn with_strategy(name: &str, type_: UpgradeType, workers: i32) -> RayCluster {
     let mut c =

@@ -10,10 +10,9 @@
 //! `rayop_reconciles_total`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use anyhow::{Result, ensure};
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::{Api, api::ListParams};
@@ -23,7 +22,6 @@ use rayop::{
     record::Record,
 };
 use rayop_machines::{Command, Input};
-use support::*;
 
 const RESYNC: Duration = Duration::from_secs(10);
 

@@ -2,10 +2,9 @@
 //! each test has its own namespace and an in-process operator watching it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::{
     apps::v1::StatefulSet,
@@ -22,7 +21,6 @@ use rayop::crd::{
     test_builders::group,
 };
 use rayop_testenv::wait_until;
-use support::*;
 
 fn uids(pods: &[Pod]) -> BTreeSet<String> {
     pods.iter().filter_map(|p| p.uid()).collect()

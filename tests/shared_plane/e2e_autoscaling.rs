@@ -3,10 +3,9 @@
 //! autoscaler's RBAC, and a GitOps re-apply that must not fight either.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::{collections::BTreeMap, time::Duration};
 
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::{
     apps::v1::StatefulSet, autoscaling::v2::HorizontalPodAutoscaler, core::v1::Pod,
@@ -19,7 +18,6 @@ use kube::{
 };
 use rayop::crd::{RayCluster, status::Phase, test_builders::group, worker_group::GroupAutoscaler};
 use rayop_testenv::{TestEnv, wait_until};
-use support::*;
 
 /// The autoscaler's write: a JSON patch (`application/json-patch+json`).
 async fn autoscaler_patch(

@@ -8,8 +8,7 @@
 //! is not the cluster's is reported as a NameConflict and left alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use anyhow::Result;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyEgressRule};
 use kube::{
@@ -26,7 +25,6 @@ use rayop::crd::{
 };
 use rayop_testenv::wait_until;
 use serde_json::json;
-use support::*;
 
 fn dns() -> NetworkPolicyEgressRule {
     serde_json::from_value(json!({
