@@ -5,6 +5,7 @@
 //! cargo run -- crd > deploy/crd/rayclusters.ray.io.yaml
 //! cargo run -- crd --kind rayjob > deploy/crd/rayjobs.ray.io.yaml
 //! cargo run -- crd --kind raycronjob > deploy/crd/raycronjobs.ray.io.yaml
+//! cargo run -- crd --kind rayservice > deploy/crd/rayservices.ray.io.yaml
 //! ```
 
 // Test helpers outside #[test] functions unwrap and panic on broken fixtures.
@@ -62,6 +63,11 @@ fn committed_raycronjob_crd_matches_the_code() {
 }
 
 #[test]
+fn committed_rayservice_crd_matches_the_code() {
+    assert_committed_matches(CrdKind::Rayservice, " --kind rayservice");
+}
+
+#[test]
 fn rayop_crd_prints_the_same_yaml() {
     assert_eq!(
         rayop_output(&["rayop", "crd"]),
@@ -79,8 +85,12 @@ fn rayop_crd_prints_the_same_yaml() {
         rayop_output(&["rayop", "crd", "--kind", "raycronjob"]),
         rayop::crd::raycronjob::crd_yaml().unwrap()
     );
+    assert_eq!(
+        rayop_output(&["rayop", "crd", "--kind", "rayservice"]),
+        rayop::crd::rayservice::crd_yaml().unwrap()
+    );
     assert!(
-        <rayop::cli::Cli as clap::Parser>::try_parse_from(["rayop", "crd", "--kind", "rayservice"])
+        <rayop::cli::Cli as clap::Parser>::try_parse_from(["rayop", "crd", "--kind", "raystuff"])
             .is_err(),
         "an unknown kind is refused"
     );

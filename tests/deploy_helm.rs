@@ -140,6 +140,7 @@ fn the_chart_installs_the_crds_of_deploy_crd() -> Result<()> {
         "rayclusters.ray.io.yaml",
         "raycronjobs.ray.io.yaml",
         "rayjobs.ray.io.yaml",
+        "rayservices.ray.io.yaml",
     ] {
         expected.extend(rayop_testenv::yaml::documents(
             &repo().join("deploy/crd").join(file),

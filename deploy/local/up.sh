@@ -3,7 +3,7 @@
 #   1. builds what is missing (deploy/local/build.sh; cached after the first run),
 #   2. starts a local control plane in the background (etcd, kube-apiserver,
 #      kube-controller-manager, kube-scheduler, kwok with 3 fake nodes),
-#   3. installs the CRDs from deploy/crd/ (RayCluster, RayJob, RayCronJob; when that directory exists),
+#   3. installs the CRDs from deploy/crd/ (RayCluster, RayJob, RayCronJob, RayService; when that directory exists),
 #   4. starts the rayop operator (unless --no-operator, or when the rayop
 #      binary has no `run` subcommand yet),
 #   5. applies deploy/samples/,
@@ -50,7 +50,7 @@ logs="$(sed -n 's/^LOGS=//p' <<<"$plane_out")"
 export KUBECONFIG
 k() { "$kubectl" "$@"; }
 
-# 3. The CRDs (RayCluster, RayJob, RayCronJob).
+# 3. The CRDs (RayCluster, RayJob, RayCronJob, RayService).
 crd_installed=0
 if compgen -G "deploy/crd/*.yaml" >/dev/null; then
   log "installing the CRDs from deploy/crd/ …"

@@ -2,8 +2,9 @@
 //!
 //! Role: the one way the committed files under `deploy/crd/` are made:
 //! `cargo run -- crd > deploy/crd/rayclusters.ray.io.yaml`,
-//! `cargo run -- crd --kind rayjob > deploy/crd/rayjobs.ray.io.yaml` and
-//! `cargo run -- crd --kind raycronjob > deploy/crd/raycronjobs.ray.io.yaml`.
+//! `cargo run -- crd --kind rayjob > deploy/crd/rayjobs.ray.io.yaml`,
+//! `cargo run -- crd --kind raycronjob > deploy/crd/raycronjobs.ray.io.yaml` and
+//! `cargo run -- crd --kind rayservice > deploy/crd/rayservices.ray.io.yaml`.
 //! The output is exactly the kind's `crd_yaml`, so the drift tests can
 //! compare against it. The default kind is RayCluster.
 
@@ -24,6 +25,8 @@ pub enum CrdKind {
     Rayjob,
     /// `raycronjobs.ray.io`.
     Raycronjob,
+    /// `rayservices.ray.io`.
+    Rayservice,
 }
 
 impl CrdKind {
@@ -36,6 +39,7 @@ impl CrdKind {
             Self::Raycluster => crate::crd::crd_yaml(),
             Self::Rayjob => crate::crd::rayjob::crd_yaml(),
             Self::Raycronjob => crate::crd::raycronjob::crd_yaml(),
+            Self::Rayservice => crate::crd::rayservice::crd_yaml(),
         }
     }
 
@@ -46,6 +50,7 @@ impl CrdKind {
             Self::Raycluster => "deploy/crd/rayclusters.ray.io.yaml",
             Self::Rayjob => "deploy/crd/rayjobs.ray.io.yaml",
             Self::Raycronjob => "deploy/crd/raycronjobs.ray.io.yaml",
+            Self::Rayservice => "deploy/crd/rayservices.ray.io.yaml",
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The RayCluster API: `ray.io/v1` (stored) and `ray.io/v1alpha1` (served),
-//! and in submodules the RayJob and RayCronJob APIs.
+//! and in submodules the RayJob, RayCronJob and RayService APIs.
 //!
 //! Role: the types users write and the operator reads, the CRD generated from
 //! them, and the pure rules around them. Nothing here does I/O.
@@ -34,6 +34,7 @@
 //! | [`test_builders`] | `RayCluster::test("rc").with_workers(2)` |
 //! | [`rayjob`] | the RayJob API (its own module table): spec, submission, deletion, status, CEL, validation, versions |
 //! | [`raycronjob`] | the RayCronJob API (its own module table): spec and CRD, status, CEL, validation |
+//! | [`rayservice`] | the RayService API (its own module table): spec, upgrade strategy, status, CEL, validation, versions |
 //!
 //! Invariants: JSON names and defaults are KubeRay's; every rule the API
 //! server enforces is also enforced by [`validation::validate`]. Imports run
@@ -42,8 +43,9 @@
 //! `spec` the other types, `head` the ingress options); `effective`, `validation`,
 //! `group_checks`, `option_checks`, `ray_node_options`, `tls_checks`, `pod_template`,
 //! `versions`, `gcs_checks` and `test_builders` read the types, and no type module imports them.
-//! `rayjob` and `raycronjob` read the RayCluster types and helpers (`cel`,
-//! `names`, `schema`, `versions`); no RayCluster module imports them.
+//! `rayjob`, `raycronjob` and `rayservice` read the RayCluster types and
+//! helpers (`cel`, `names`, `schema`, `versions`; `rayservice` also the
+//! RayJob's `managedBy` rules and name checks); no RayCluster module imports them.
 
 pub mod auth;
 pub mod autoscaler;
@@ -64,6 +66,7 @@ pub mod pod_template;
 pub mod ray_node_options;
 pub mod raycronjob;
 pub mod rayjob;
+pub mod rayservice;
 pub mod schema;
 pub mod spec;
 pub mod status;

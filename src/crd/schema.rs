@@ -8,7 +8,10 @@
 //! a rule or a default needs:
 //! - a template declares `metadata`, `spec.containers[].name` and `.image`, and
 //!   carries the CEL rule that it has at least one container
-//!   ([`cel::TEMPLATE_HAS_CONTAINER`]);
+//!   ([`cel::TEMPLATE_HAS_CONTAINER`]). Its `metadata` may be `null` (a bare
+//!   `metadata:` line in YAML, as in KubeRay's `ray-service.high-throughput-gemma4.yaml`
+//!   sample): a plain apply drops the null, and a server-side apply, which
+//!   keeps it, would otherwise be refused;
 //! - a template's schema default is the default template of
 //!   [`defaults`], so the API server stores it. The Ray autoscaler reads each
 //!   group's template (container resources) from the RayCluster object, so a
@@ -161,6 +164,7 @@ fn pod_template(default: Option<Value>) -> Schema {
             "metadata": {
                 "description": "Labels and annotations of the pods. rayop sets ray.io/cluster, ray.io/node-type and ray.io/group itself.",
                 "type": "object",
+                "nullable": true,
                 "x-kubernetes-preserve-unknown-fields": true,
             },
             "spec": {

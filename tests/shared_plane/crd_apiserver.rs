@@ -31,7 +31,12 @@ async fn the_api_server_takes_the_crd_and_judges_manifests_as_expected() -> Resu
     let names = env.apply_crd(&repo("deploy/crd")).await?;
     assert_eq!(
         names,
-        ["rayclusters.ray.io", "raycronjobs.ray.io", "rayjobs.ray.io"]
+        [
+            "rayclusters.ray.io",
+            "raycronjobs.ray.io",
+            "rayjobs.ray.io",
+            "rayservices.ray.io"
+        ]
     );
     let ns = env.namespace("crd").await?;
 

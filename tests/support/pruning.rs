@@ -3,12 +3,16 @@
 //!
 //! Invariant: defaults the API server adds are never reported; a missing
 //! field or a changed value is, with its JSON path. Numbers compare by value
-//! (`2` and `2.0` are the same).
+//! (`2` and `2.0` are the same). A submitted `null` (a bare `key:` in YAML)
+//! sets nothing, so it may come back as `null` or not at all.
 
 use serde_json::Value;
 
 /// Where a fixture's submitted value is not what the API server stored.
 pub fn pruned(path: &str, submitted: &Value, stored: Option<&Value>, out: &mut Vec<String>) {
+    if submitted.is_null() && stored.is_none_or(Value::is_null) {
+        return;
+    }
     let Some(stored) = stored else {
         out.push(format!("{path}: missing"));
         return;
