@@ -16,6 +16,7 @@ mod support;
 mod crd_apiserver;
 mod crd_job_samples;
 mod crd_manifests;
+mod crd_service_samples;
 mod e2e_auth;
 mod e2e_autoscaler_rights;
 mod e2e_autoscaling;

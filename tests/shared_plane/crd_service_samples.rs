@@ -17,18 +17,16 @@
 //! rayop's own decoding or `validate` must refuse it too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{
+    fixtures::{header, yaml_files},
+    pruning, repo,
+};
 use anyhow::{Context as _, Result, bail};
 use rayop::crd::rayservice::{RayService, validate};
 use rayop_testenv::TestEnv;
 use serde_json::Value;
-use support::{
-    fixtures::{header, yaml_files},
-    pruning, repo,
-};
 
 const SAMPLES: &str = "tests/fixtures/kuberay-service-samples";
 const INVALID: &str = "tests/fixtures/invalid-rayservice";
