@@ -1,0 +1,24 @@
+//! Build for RayServices: pure functions from a RayService (and a cluster
+//! index or name, as the RayService machine's commands carry them) to the
+//! objects the controller creates and the hashes it tells the machine.
+//!
+//! | Module | What it builds |
+//! |---|---|
+//! | [`names`] | the cluster name `<rs>-<index>`, the head and serve Service names |
+//! | [`service_meta`] | the owner reference to the RayService and its origin labels |
+//! | [`cluster_hash`] | the muted, compatible, full and serve-config hashes, and the cluster's hash annotations |
+//!
+//! Invariants: nothing here reads the API server, the clock or the
+//! environment, and nothing depends on the machine's types (the controller
+//! maps them); every name derives from the RayService and the index, so
+//! replaying a command rebuilds the same object. Errors are
+//! [`ServiceBuildError`]s whose message starts with the field to fix.
+
+pub mod cluster_hash;
+pub mod error;
+pub mod names;
+pub mod service_meta;
+
+pub use cluster_hash::ServiceHashes;
+pub use error::ServiceBuildError;
+pub use service_meta::ServiceIdentity;
