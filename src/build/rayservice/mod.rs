@@ -7,6 +7,7 @@
 //! | [`names`] | the cluster name `<rs>-<index>`, the head and serve Service names |
 //! | [`service_meta`] | the owner reference to the RayService and its origin labels |
 //! | [`cluster_hash`] | the muted, compatible, full and serve-config hashes, and the cluster's hash annotations |
+//! | [`child_cluster`] | the RayCluster of an index, with the RayService's env vars |
 //!
 //! Invariants: nothing here reads the API server, the clock or the
 //! environment, and nothing depends on the machine's types (the controller
@@ -14,11 +15,13 @@
 //! replaying a command rebuilds the same object. Errors are
 //! [`ServiceBuildError`]s whose message starts with the field to fix.
 
+pub mod child_cluster;
 pub mod cluster_hash;
 pub mod error;
 pub mod names;
 pub mod service_meta;
 
+pub use child_cluster::child_cluster;
 pub use cluster_hash::ServiceHashes;
 pub use error::ServiceBuildError;
 pub use service_meta::ServiceIdentity;
