@@ -8,6 +8,7 @@
 //! | [`service_meta`] | the owner reference to the RayService and its origin labels |
 //! | [`cluster_hash`] | the muted, compatible, full and serve-config hashes, and the cluster's hash annotations |
 //! | [`child_cluster`] | the RayCluster of an index, with the RayService's env vars |
+//! | [`head_service`](mod@head_service) | `<rs>-head-svc`, selecting one cluster's head |
 //!
 //! Invariants: nothing here reads the API server, the clock or the
 //! environment, and nothing depends on the machine's types (the controller
@@ -18,10 +19,12 @@
 pub mod child_cluster;
 pub mod cluster_hash;
 pub mod error;
+pub mod head_service;
 pub mod names;
 pub mod service_meta;
 
 pub use child_cluster::child_cluster;
 pub use cluster_hash::ServiceHashes;
 pub use error::ServiceBuildError;
+pub use head_service::head_service;
 pub use service_meta::ServiceIdentity;
