@@ -6,14 +6,14 @@
 //! [`RayCluster`], so a missing name, namespace or UID is refused in one place.
 //!
 //! Invariant: the GCS port is the head's `rayStartParams.port` when it is a
-//! valid port number, else [`ports::GCS_SERVER_PORT`]; the workers' address,
+//! valid port number, else [`GCS_SERVER_PORT`](crate::build::ports::GCS_SERVER_PORT); the workers' address,
 //! `RAY_ADDRESS`, the init container and the head Service's default all use
 //! this one value.
 
 use kube::Resource;
 
 use crate::{
-    build::{BatchScheduler, BuildError, ports},
+    build::{BatchScheduler, BuildError, ray_start},
     crd::{RayCluster, RayClusterSpec, gcs, names},
 };
 
@@ -130,11 +130,7 @@ impl<'a> ClusterContext<'a> {
     /// The port the head's GCS listens on: `rayStartParams.port`, else 6379.
     #[must_use]
     pub fn gcs_port(&self) -> u16 {
-        self.head_params()
-            .and_then(|params| params.get("port"))
-            .and_then(|port| port.trim().parse::<u16>().ok())
-            .filter(|port| *port != 0)
-            .unwrap_or(ports::GCS_SERVER_PORT)
+        ray_start::gcs_port(self.head_params())
     }
 
     /// The head Service's name: `headService.metadata.name`, else

@@ -137,13 +137,18 @@ fn other_named_ports(ray: &k8s_openapi::api::core::v1::Container) -> Vec<NamedPo
     named
 }
 
-fn exposed(ports: &[ServicePort], name: &str, number: i32) -> bool {
+/// Whether `ports` already has a port called `name` (when not empty) or of
+/// number `number`: the API server refuses either twice.
+#[must_use]
+pub fn exposed(ports: &[ServicePort], name: &str, number: i32) -> bool {
     ports
         .iter()
         .any(|p| (!name.is_empty() && p.name.as_deref() == Some(name)) || p.port == number)
 }
 
-fn service_port(port: &NamedPort) -> ServicePort {
+/// The TCP Service port for `port`, targeting the same number on the pod.
+#[must_use]
+pub fn service_port(port: &NamedPort) -> ServicePort {
     ServicePort {
         name: Some(port.name.clone()),
         port: port.port,

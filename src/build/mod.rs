@@ -42,7 +42,8 @@
 //! [`pki`]. Besides objects,
 //! [`desired_resources`] totals what the spec asks for (with
 //! [`quantity_sum`]), for the status. A RayJob's RayCluster, submitter and
-//! submission are built by [`rayjob`]; a RayCronJob's RayJobs by [`raycronjob`].
+//! submission are built by [`rayjob`]; a RayCronJob's RayJobs by [`raycronjob`];
+//! a RayService's RayClusters, Services and hashes by [`rayservice`].
 
 pub mod auth;
 pub mod autoscaler_rbac;
@@ -69,6 +70,7 @@ pub mod ray_node_options;
 pub mod ray_start;
 pub mod raycronjob;
 pub mod rayjob;
+pub mod rayservice;
 pub mod redis_cleanup;
 pub mod scheduler_plugins_pod_group;
 pub mod service_account;

@@ -161,6 +161,13 @@ pub fn render_flags(params: &BTreeMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// The head GCS's port with `params`: `port`, else 6379 (also for a value
+/// that is not a non-zero port number).
+#[must_use]
+pub fn gcs_port(params: Option<&BTreeMap<String, String>>) -> u16 {
+    port_param(params, "port").unwrap_or(ports::GCS_SERVER_PORT)
+}
+
 /// The metrics port of a node with `params`: `metrics-export-port`, else 8080.
 #[must_use]
 pub fn metrics_port(params: Option<&BTreeMap<String, String>>) -> u16 {

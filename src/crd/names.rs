@@ -101,6 +101,21 @@ pub const LABEL_CRONJOB_NAME: &str = "ray.io/cronjob-name";
 /// Annotation on a RayCronJob's RayJob: the tick it was created for, in UTC
 /// RFC 3339 (KubeRay's).
 pub const CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION: &str = "ray.io/cronjob-scheduled-timestamp";
+/// Value of [`LABEL_ORIGINATED_FROM_CRD`] on what a RayService creates.
+pub const ORIGIN_RAYSERVICE: &str = "RayService";
+/// Annotation on a RayService's RayCluster: the hash of `rayClusterConfig`
+/// with the fields the autoscaler and Kueue change muted (KubeRay's key).
+pub const HASH_WITHOUT_REPLICAS_ANNOTATION: &str =
+    "ray.io/hash-without-replicas-and-workers-to-delete";
+/// Annotation on a RayService's RayCluster: how many worker groups it was
+/// built with, so appended groups can be told from other changes (KubeRay's).
+pub const NUM_WORKER_GROUPS_ANNOTATION: &str = "ray.io/num-worker-groups";
+/// Annotation on a RayService's RayCluster: the hash of the whole
+/// `rayClusterConfig` it was built from, replicas included (rayop's own).
+pub const CLUSTER_CONFIG_FULL_HASH_ANNOTATION: &str = "ray.io/rayop-cluster-config-hash";
+/// Label on a Ray pod: `true` while its Serve proxy may take traffic; the
+/// serve Service selects it. On the serve Service itself: `<rs>-serve`.
+pub const LABEL_SERVE: &str = "ray.io/serve";
 /// Annotation on every object rayop applies: the hash of its set's desired
 /// content, replicas excluded (see `crate::desired`).
 pub const SPEC_HASH_ANNOTATION: &str = "ray.io/rayop-spec-hash";
