@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::app_status::AppStatus;
 use super::command::ServiceCommandKind;
 use crate::SpecProblem;
 
@@ -96,25 +97,6 @@ pub struct ServiceSpec {
     pub exclude_head_from_serve_svc: bool,
     /// Validation failures, empty when the spec is valid.
     pub problems: Vec<SpecProblem>,
-}
-
-/// A Serve application's status, as Ray Serve reports it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum AppStatus {
-    /// `NOT_STARTED`.
-    NotStarted,
-    /// `DEPLOYING`.
-    Deploying,
-    /// `RUNNING`.
-    Running,
-    /// `DEPLOY_FAILED`.
-    DeployFailed,
-    /// `DELETING`.
-    Deleting,
-    /// `UNHEALTHY`.
-    Unhealthy,
-    /// A value this version does not know, verbatim.
-    Other(String),
 }
 
 /// What a cluster's dashboard said about Serve.

@@ -48,6 +48,7 @@
 //!
 #![doc = include_str!("../../RAYSERVICE_TRANSITIONS.md")]
 
+mod app_status;
 mod command;
 mod converge;
 mod driver;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::input::AppStatus;
+use super::app_status::AppStatus;
 
 /// The `Ready` condition's reason (status True only for
 /// `NonZeroServeEndpoints`).
